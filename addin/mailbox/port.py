@@ -1,0 +1,92 @@
+"""The Mailbox port: what the engine may ask of any mailbox backend.
+
+Every method raises only :mod:`addin.errors` types (``MailboxError``, ``AuthError``,
+``OfflineError``, ``ThrottledError``, ``MessageError``); a backend converts its
+library's exceptions at this boundary.  Methods block and must never be called on a
+GUI thread.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from addin.mailbox.types import (
+    FetchFailure,
+    Folder,
+    FolderKind,
+    MailboxInfo,
+    MailboxSettings,
+    Message,
+    MessagePage,
+    MessageSummary,
+    OutgoingMessage,
+    SecretSource,
+    SyncPage,
+)
+
+
+class Mailbox(ABC):
+    """One user's mailbox, reached through one backend."""
+
+    #: entry point name of the backend ("ews", "graph", "imap", ...)
+    backend_name: str = ""
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: MailboxSettings, secret: SecretSource) -> Mailbox:
+        """Build a backend instance; no network traffic yet."""
+
+    @abstractmethod
+    def check(self) -> MailboxInfo:
+        """Connect (discovering the server if needed) and prove the credentials work."""
+
+    @abstractmethod
+    def list_folders(self) -> list[Folder]:
+        """All mail folders below the root, with their kinds and paths."""
+
+    @abstractmethod
+    def folder(self, kind: FolderKind) -> Folder:
+        """A well-known folder (Inbox, Sent Items, ...)."""
+
+    @abstractmethod
+    def sync(self, folder_id: str, sync_state: str | None, max_changes: int = 100) -> SyncPage:
+        """Changes in a folder since ``sync_state`` (None: start now, without old history
+        when ``skip_history`` semantics apply; see the backend's docs)."""
+
+    @abstractmethod
+    def fetch(
+        self, ids: Sequence[str], *, with_attachments: bool = True, with_mime: bool = False
+    ) -> list[Message | FetchFailure]:
+        """Many messages at once, in the order of ``ids``; a message that cannot be read
+        yields a FetchFailure instead of failing the batch."""
+
+    @abstractmethod
+    def set_categories(self, id: str, categories: Sequence[str]) -> None:
+        """Replace the message's categories."""
+
+    @abstractmethod
+    def set_stamp(self, id: str, stamp: str | None) -> None:
+        """Write (or clear, with None) the bridge's private property on a message."""
+
+    @abstractmethod
+    def send(self, message: OutgoingMessage) -> None:
+        """Send through the user's own account with the given Message-ID and stamp,
+        saving the copy to Sent Items."""
+
+    @abstractmethod
+    def find_by_stamp(self, folder_id: str, stamp: str) -> list[MessageSummary]:
+        """Messages in a folder whose private property equals ``stamp``."""
+
+    @abstractmethod
+    def find_by_message_id(self, folder_id: str, message_id: str) -> list[MessageSummary]:
+        """Messages in a folder with this Internet Message-ID."""
+
+    @abstractmethod
+    def list_messages(
+        self, folder_id: str, *, offset: int = 0, limit: int = 50, text: str | None = None
+    ) -> MessagePage:
+        """Newest first, paged; ``text`` filters on subject, sender and body."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+        """Release connections."""

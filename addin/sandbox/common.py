@@ -1,0 +1,233 @@
+"""What both sandboxes share: a loopback-only threaded HTTP server, fault injection,
+latency, request counters and the control endpoints tests and benchmarks use.
+
+Control endpoints (no auth; the servers bind loopback only):
+
+- ``GET  /_sandbox/stats``   -> ``{"requests": N, "by_operation": {...}}``
+- ``POST /_sandbox/stats/reset``
+- ``POST /_sandbox/faults``  with JSON ``{"latency_ms": 20, "throttle": "5/1",
+  "busy": 3, "fail_next": [{"status": 500}, {"drop": true}], "match": "..."}``
+  (every key optional; ``fail_next`` entries are consumed one per matching request,
+  ``match`` limits them to requests whose operation name contains that text)
+- ``POST /_sandbox/faults/clear``
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class DropConnection(Exception):
+    """Raised inside a handler to close the client's connection without any response."""
+
+
+@dataclass
+class FaultPlan:
+    """Thread-safe, mutable plan of injected trouble."""
+
+    latency_ms: int = 0
+    throttle_limit: int = 0  # requests allowed per window; 0 = unlimited
+    throttle_window: float = 1.0
+    busy: int = 0  # the next N requests get the server's "busy" answer
+    fail_next: deque[dict[str, Any]] = field(default_factory=deque)
+    match: str = ""
+    _window_start: float = 0.0
+    _window_count: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set_throttle(self, spec: str | None) -> None:
+        """``"N/SECONDS"`` allows N requests per SECONDS-long window."""
+        if not spec:
+            self.throttle_limit = 0
+            return
+        count, _, seconds = spec.partition("/")
+        self.throttle_limit = int(count)
+        self.throttle_window = float(seconds or "1")
+        if self.throttle_limit <= 0 or self.throttle_window <= 0:
+            raise ValueError("throttle must be N/SECONDS with N, SECONDS > 0")
+
+    def update(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            if "latency_ms" in data:
+                self.latency_ms = int(data["latency_ms"])
+            if "throttle" in data:
+                self.set_throttle(data["throttle"])
+            if "busy" in data:
+                self.busy = int(data["busy"])
+            if "fail_next" in data:
+                self.fail_next.extend(data["fail_next"])
+            if "match" in data:
+                self.match = str(data["match"] or "")
+
+    def clear(self) -> None:
+        with self.lock:
+            self.latency_ms = 0
+            self.throttle_limit = 0
+            self.busy = 0
+            self.fail_next.clear()
+            self.match = ""
+
+    def throttled_for(self) -> float | None:
+        """Seconds the caller must wait if this request exceeds the throttle, else None."""
+        with self.lock:
+            if not self.throttle_limit:
+                return None
+            now = time.monotonic()
+            if now - self._window_start >= self.throttle_window:
+                self._window_start = now
+                self._window_count = 0
+            self._window_count += 1
+            if self._window_count > self.throttle_limit:
+                return max(0.0, self.throttle_window - (now - self._window_start))
+            return None
+
+    def take_busy(self) -> bool:
+        with self.lock:
+            if self.busy > 0:
+                self.busy -= 1
+                return True
+            return False
+
+    def take_failure(self, operation: str) -> dict[str, Any] | None:
+        with self.lock:
+            if not self.fail_next:
+                return None
+            if self.match and self.match not in operation:
+                return None
+            return self.fail_next.popleft()
+
+
+class Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_operation: Counter[str] = Counter()
+
+    def count(self, operation: str) -> None:
+        with self._lock:
+            self.by_operation[operation] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": sum(self.by_operation.values()),
+                "by_operation": dict(self.by_operation),
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self.by_operation.clear()
+
+
+def control_response(request: Request, faults: FaultPlan, stats: Stats) -> Response | None:
+    """Answer ``/_sandbox/...`` control requests; None for any other path."""
+    path = request.path
+    if not path.startswith("/_sandbox/"):
+        return None
+    if path == "/_sandbox/stats" and request.method == "GET":
+        return json_response(stats.snapshot())
+    if path == "/_sandbox/stats/reset" and request.method == "POST":
+        stats.reset()
+        return json_response({"ok": True})
+    if path == "/_sandbox/faults" and request.method == "POST":
+        try:
+            faults.update(json.loads(request.get_data(as_text=True) or "{}"))
+        except (ValueError, TypeError) as exc:
+            return json_response({"error": str(exc)}, status=400)
+        return json_response({"ok": True})
+    if path == "/_sandbox/faults/clear" and request.method == "POST":
+        faults.clear()
+        return json_response({"ok": True})
+    return json_response({"error": "unknown control endpoint"}, status=404)
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data), status=status, mimetype="application/json")
+
+
+def drop_connection(environ: dict[str, Any]) -> None:
+    """Close the client's socket so it sees a connection reset, with no HTTP response."""
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        try:
+            # SO_LINGER 0 makes close() send RST: the client sees "connection reset".
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    raise DropConnection()
+
+
+def check_loopback(host: str) -> None:
+    if host not in LOOPBACK_HOSTS and not host.startswith("127."):
+        raise SystemExit(f"sandbox: refusing to bind {host!r}: the sandboxes listen on loopback only")
+
+
+class SandboxServer:
+    """A threaded werkzeug server in a background thread; ``url`` is known once started."""
+
+    def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        check_loopback(host)
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        # Request threads must not keep the process alive on shutdown.
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
+        self.host = host
+        self.port = self._server.server_port
+        self._thread: threading.Thread | None = None
+
+    @property
+    def origin(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"sandbox-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_until_signalled(server: SandboxServer, first_line: str) -> int:
+    """Print ``first_line`` (the base URL) first on stdout, then serve until SIGTERM/SIGINT."""
+    stop = threading.Event()
+
+    def _handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+    server.start()
+    sys.stdout.write(first_line + "\n")
+    sys.stdout.flush()
+    while not stop.wait(0.5):
+        pass
+    server.stop()
+    return 0
