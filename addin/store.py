@@ -1,0 +1,493 @@
+"""The local journal: one SQLite database per profile (WAL, synchronous=FULL).
+
+It keeps what must survive a crash or a restart, apart from config (settings) and
+secrets (keyring):
+
+- ``links``: mailbox message <-> CRM activity (what is tracked);
+- ``outbox``: the outbox journal (intent written *before* a send, result after);
+- ``sync_state``: per-folder incremental sync states;
+- ``track_queue``: durable track requests (offline spells, throttling, restarts);
+- ``audit``: what the bridge did, for the user to read and undo;
+- ``kv``: small bits of state (last sync time, remembered server hints).
+
+Schema changes are forward migrations numbered in ``MIGRATIONS``; the database is
+copied aside before a migration runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from addin.errors import BridgeError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE links (
+        message_key TEXT PRIMARY KEY,      -- Message-ID, or a synthetic key from headers
+        activity_id TEXT NOT NULL,
+        item_id TEXT,                      -- mailbox item id when known
+        folder_id TEXT,
+        subject TEXT NOT NULL DEFAULT '',
+        regarding TEXT,                    -- "table:id" or NULL
+        regarding_name TEXT,
+        tracked_at TEXT NOT NULL
+    );
+    CREATE INDEX links_item ON links(item_id);
+    CREATE INDEX links_activity ON links(activity_id);
+    CREATE TABLE outbox (
+        activity_id TEXT PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        recipients TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,               -- claimed, sending, sent, marked, failed, released
+        reason TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sync_state (
+        folder_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE track_queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        item_id TEXT NOT NULL,
+        regarding TEXT,
+        reason TEXT NOT NULL,              -- manual, category, folder, auto
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        not_before TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE(item_id)
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        action TEXT NOT NULL,
+        ok INTEGER NOT NULL DEFAULT 1,
+        subject TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '',
+        activity_id TEXT,
+        item_id TEXT,
+        message_id TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)
+
+AUDIT_RETENTION = timedelta(days=90)
+
+
+class StoreError(BridgeError):
+    title = "Local journal problem"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class Link:
+    message_key: str
+    activity_id: str
+    item_id: str | None
+    folder_id: str | None
+    subject: str
+    regarding: str | None
+    regarding_name: str | None
+    tracked_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    activity_id: str
+    message_id: str
+    subject: str
+    recipients: str
+    state: str
+    reason: str
+    attempts: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class QueuedTrack:
+    id: int
+    item_id: str
+    regarding: str | None
+    reason: str
+    attempts: int
+    last_error: str
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: datetime
+    action: str
+    ok: bool
+    subject: str
+    detail: str
+    activity_id: str | None
+    item_id: str | None
+    message_id: str | None
+
+
+class Store:
+    """Thread-safe access to the journal; every write is its own durable transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a write the bridge relied on (the outbox intent) survives a power cut.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot open the local journal at {path}: {exc}") from None
+
+    # -- plumbing -------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"The local journal refused a write: {exc}") from None
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return list(self._db.execute(sql, args))
+            except sqlite3.Error as exc:
+                raise StoreError(f"The local journal could not be read: {exc}") from None
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.schema_version
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"The journal at {self.path} was written by a newer CRM Bridge "
+                f"(schema {current}); update the app."
+            )
+        if current == len(MIGRATIONS):
+            return
+        if current > 0:
+            # Keep a copy so a failed migration loses nothing.
+            shutil.copy2(self.path, self.path.with_suffix(f".v{current}.bak"))
+        for version in range(current, len(MIGRATIONS)):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={version + 1}")
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- links ----------------------------------------------------------------------
+
+    def add_link(
+        self,
+        message_key: str,
+        activity_id: str,
+        *,
+        item_id: str | None,
+        folder_id: str | None,
+        subject: str,
+        regarding: str | None = None,
+        regarding_name: str | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO links VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(message_key) DO UPDATE SET "
+                "activity_id=excluded.activity_id, item_id=COALESCE(excluded.item_id, links.item_id), "
+                "folder_id=COALESCE(excluded.folder_id, links.folder_id), subject=excluded.subject, "
+                "regarding=excluded.regarding, regarding_name=excluded.regarding_name",
+                (
+                    message_key,
+                    activity_id,
+                    item_id,
+                    folder_id,
+                    subject,
+                    regarding,
+                    regarding_name,
+                    _ts(utcnow()),
+                ),
+            )
+
+    def set_link_regarding(self, message_key: str, regarding: str | None, name: str | None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE links SET regarding=?, regarding_name=? WHERE message_key=?",
+                (regarding, name, message_key),
+            )
+
+    def remove_link(self, message_key: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM links WHERE message_key=?", (message_key,))
+
+    def link_by_key(self, message_key: str) -> Link | None:
+        rows = self._query("SELECT * FROM links WHERE message_key=?", (message_key,))
+        return _link(rows[0]) if rows else None
+
+    def link_by_item(self, item_id: str) -> Link | None:
+        rows = self._query("SELECT * FROM links WHERE item_id=?", (item_id,))
+        return _link(rows[0]) if rows else None
+
+    def links_by_items(self, item_ids: list[str]) -> dict[str, Link]:
+        found: dict[str, Link] = {}
+        for start in range(0, len(item_ids), 500):
+            chunk = item_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(f"SELECT * FROM links WHERE item_id IN ({marks})", tuple(chunk)):
+                found[row["item_id"]] = _link(row)
+        return found
+
+    def count_links(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM links")[0][0])
+
+    # -- outbox journal -------------------------------------------------------------
+
+    def outbox_put(
+        self,
+        activity_id: str,
+        *,
+        message_id: str,
+        state: str,
+        subject: str = "",
+        recipients: str = "",
+        reason: str = "",
+        attempts: int | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO outbox VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(activity_id) DO UPDATE SET "
+                "message_id=excluded.message_id, state=excluded.state, reason=excluded.reason, "
+                "subject=CASE WHEN excluded.subject='' THEN outbox.subject ELSE excluded.subject END, "
+                "recipients=CASE WHEN excluded.recipients='' THEN outbox.recipients "
+                "ELSE excluded.recipients END, "
+                "attempts=COALESCE(?, outbox.attempts), updated_at=excluded.updated_at",
+                (
+                    activity_id,
+                    message_id,
+                    subject,
+                    recipients,
+                    state,
+                    reason,
+                    attempts or 0,
+                    _ts(utcnow()),
+                    attempts,
+                ),
+            )
+
+    def outbox_get(self, activity_id: str) -> OutboxRecord | None:
+        rows = self._query("SELECT * FROM outbox WHERE activity_id=?", (activity_id,))
+        return _outbox(rows[0]) if rows else None
+
+    def outbox_in_states(self, *states: str) -> list[OutboxRecord]:
+        marks = ",".join("?" * len(states))
+        rows = self._query(
+            f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY updated_at", tuple(states)
+        )
+        return [_outbox(r) for r in rows]
+
+    def outbox_all(self, limit: int = 500) -> list[OutboxRecord]:
+        rows = self._query("SELECT * FROM outbox ORDER BY updated_at DESC LIMIT ?", (limit,))
+        return [_outbox(r) for r in rows]
+
+    # -- sync states ----------------------------------------------------------------
+
+    def get_sync_state(self, folder_id: str) -> str | None:
+        rows = self._query("SELECT state FROM sync_state WHERE folder_id=?", (folder_id,))
+        return str(rows[0]["state"]) if rows else None
+
+    def set_sync_state(self, folder_id: str, state: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO sync_state VALUES (?,?,?) ON CONFLICT(folder_id) DO UPDATE SET "
+                "state=excluded.state, updated_at=excluded.updated_at",
+                (folder_id, state, _ts(utcnow())),
+            )
+
+    # -- durable track queue --------------------------------------------------------
+
+    def enqueue_track(self, item_id: str, *, regarding: str | None, reason: str) -> None:
+        now = _ts(utcnow())
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO track_queue(item_id, regarding, reason, not_before, created_at) "
+                "VALUES (?,?,?,?,?) ON CONFLICT(item_id) DO UPDATE SET "
+                "regarding=COALESCE(excluded.regarding, track_queue.regarding)",
+                (item_id, regarding, reason, now, now),
+            )
+
+    def due_tracks(self, limit: int = 100, now: datetime | None = None) -> list[QueuedTrack]:
+        moment = _ts(now or utcnow())
+        rows = self._query(
+            "SELECT * FROM track_queue WHERE not_before <= ? ORDER BY id LIMIT ?", (moment, limit)
+        )
+        return [_queued(r) for r in rows]
+
+    def queued_tracks(self) -> list[QueuedTrack]:
+        return [_queued(r) for r in self._query("SELECT * FROM track_queue ORDER BY id")]
+
+    def defer_track(self, queue_id: int, error: str, not_before: datetime) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE track_queue SET attempts=attempts+1, last_error=?, not_before=? WHERE id=?",
+                (error, _ts(not_before), queue_id),
+            )
+
+    def finish_track(self, queue_id: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM track_queue WHERE id=?", (queue_id,))
+
+    # -- audit log ------------------------------------------------------------------
+
+    def audit(
+        self,
+        action: str,
+        *,
+        ok: bool = True,
+        subject: str = "",
+        detail: str = "",
+        activity_id: str | None = None,
+        item_id: str | None = None,
+        message_id: str | None = None,
+    ) -> AuditRow:
+        at = utcnow()
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO audit(at, action, ok, subject, detail, activity_id, item_id, message_id) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (_ts(at), action, int(ok), subject, detail, activity_id, item_id, message_id),
+            )
+            row_id = int(cursor.lastrowid or 0)
+        return AuditRow(row_id, at, action, ok, subject, detail, activity_id, item_id, message_id)
+
+    def recent_audit(self, limit: int = 200, text: str | None = None) -> list[AuditRow]:
+        if text:
+            like = f"%{text}%"
+            rows = self._query(
+                "SELECT * FROM audit WHERE subject LIKE ? OR detail LIKE ? OR action LIKE ? "
+                "ORDER BY id DESC LIMIT ?",
+                (like, like, like, limit),
+            )
+        else:
+            rows = self._query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        return [_audit(r) for r in rows]
+
+    def prune_audit(self, now: datetime | None = None) -> int:
+        cutoff = _ts((now or utcnow()) - AUDIT_RETENTION)
+        with self._tx() as db:
+            return db.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
+
+    # -- small state ----------------------------------------------------------------
+
+    def get(self, key: str) -> Any:
+        rows = self._query("SELECT value FROM kv WHERE key=?", (key,))
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def put(self, key: str, value: Any) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO kv VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, json.dumps(value)),
+            )
+
+
+def _link(row: sqlite3.Row) -> Link:
+    return Link(
+        row["message_key"],
+        row["activity_id"],
+        row["item_id"],
+        row["folder_id"],
+        row["subject"],
+        row["regarding"],
+        row["regarding_name"],
+        parse_ts(row["tracked_at"]),
+    )
+
+
+def _outbox(row: sqlite3.Row) -> OutboxRecord:
+    return OutboxRecord(
+        row["activity_id"],
+        row["message_id"],
+        row["subject"],
+        row["recipients"],
+        row["state"],
+        row["reason"],
+        int(row["attempts"]),
+        parse_ts(row["updated_at"]),
+    )
+
+
+def _queued(row: sqlite3.Row) -> QueuedTrack:
+    return QueuedTrack(
+        int(row["id"]),
+        row["item_id"],
+        row["regarding"],
+        row["reason"],
+        int(row["attempts"]),
+        row["last_error"],
+        parse_ts(row["not_before"]),
+    )
+
+
+def _audit(row: sqlite3.Row) -> AuditRow:
+    return AuditRow(
+        int(row["id"]),
+        parse_ts(row["at"]),
+        row["action"],
+        bool(row["ok"]),
+        row["subject"],
+        row["detail"],
+        row["activity_id"],
+        row["item_id"],
+        row["message_id"],
+    )
