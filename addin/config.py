@@ -7,6 +7,7 @@ user, so a crash never leaves a half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -110,10 +111,8 @@ class Config:
             # fall back to defaults rather than keeping the bridge from starting.
             for key, value in dict(values).items():
                 if key in BY_KEY:
-                    try:
+                    with contextlib.suppress(ValueError):
                         profile.values[key] = coerce(key, value)
-                    except ValueError:
-                        pass
             config.profiles[name] = profile
         return config
 
