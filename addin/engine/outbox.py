@@ -1,0 +1,312 @@
+"""The CRM outbox: Pending Send e-mails leave through the user's mailbox exactly once.
+
+Protocol (DESIGN §2):
+1. claim in the CRM: Pending Send -> Sending with ``If-Match`` and the Message-ID we
+   will use; a 412 means another copy of the bridge took it;
+2. write the intent to the journal (``sending``) *before* sending;
+3. send with that Message-ID and the stamp (= activity id), copy to Sent Items;
+4. journal ``sent``, then mark Sent in the CRM with the Message-ID read back from
+   the Sent Items copy; journal ``done``.
+
+Recovery: the mailbox's Sent Items is the source of truth.  A journal entry left in
+``sending`` is settled by looking for the stamp: found means sent; not found after a
+grace period means not sent, so send again (we still own the claim).  A CRM claim
+(Sending) older than the stale timeout, from any machine, is settled the same way:
+a stamped copy marks it Sent, none puts it back to Pending Send.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from addin.bridge_types import OutboxItem, OutboxState
+from addin.crm import records as r
+from addin.engine.crm_gateway import CrmGateway, PendingEmail, UserContext
+from addin.engine.headers import check_address, check_subject
+from addin.engine.html_text import html_to_text
+from addin.errors import (
+    AuthError,
+    BridgeError,
+    HeaderInjectionError,
+    MessageError,
+)
+from addin.mailbox.port import Mailbox
+from addin.mailbox.types import Address, Attachment, Folder, FolderKind, OutgoingMessage
+from addin.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    enabled: bool = True
+    message_id_domain: str = "crm-bridge.local"
+    # A claim (CRM Sending) older than this with no journal of ours is settled from Sent Items.
+    stale_claim: timedelta = timedelta(minutes=10)
+    # How long a send may take to show its copy in Sent Items before we call it "not sent".
+    grace: timedelta = timedelta(seconds=60)
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class PollReport:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    settled: int = 0
+    requests_idle: bool = False
+
+
+class Outbox:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        crm: CrmGateway,
+        store: Store,
+        settings: OutboxSettings,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.mailbox = mailbox
+        self.crm = crm
+        self.store = store
+        self.settings = settings
+        self._now = now
+        self._on_change = on_change
+        self._sent_folder: Folder | None = None
+
+    def allowed(self, ctx: UserContext) -> bool:
+        """Never send when server-side synchronization owns outgoing mail (method 2)."""
+        return self.settings.enabled and ctx.outgoing_method == 1 and bool(ctx.mailbox_id)
+
+    def poll(self) -> PollReport:
+        ctx = self.crm.context()
+        if not self.allowed(ctx):
+            return PollReport(requests_idle=True)
+        settled = self.recover()
+        pending = self.crm.outbox(ctx, (r.STATUS_PENDING_SEND, r.STATUS_SENDING), top=self.settings.page_size)
+        sent = failed = skipped = 0
+        for item in pending:
+            if item.statuscode == r.STATUS_SENDING:
+                settled += self._settle_claim(item)
+                continue
+            if item.send_after and item.send_after > self._now():
+                skipped += 1
+                continue
+            outcome = self.send_one(item)
+            sent += outcome == "sent"
+            failed += outcome == "failed"
+        if sent or failed or settled:
+            self._on_change()
+        return PollReport(sent, failed, skipped, settled, requests_idle=not pending)
+
+    # -- one e-mail ---------------------------------------------------------------------
+
+    def send_one(self, item: PendingEmail) -> str:
+        message_id = make_message_id(item.activity_id, self.settings.message_id_domain)
+        recipients = ", ".join(item.to)
+        try:
+            outgoing = self._compose(item, message_id)
+        except (HeaderInjectionError, MessageError) as exc:
+            self._fail(item, exc.message, claimed=False)
+            return "failed"
+        if not self.crm.claim(item, message_id):
+            log.info("another copy of the bridge claimed %s", item.activity_id)
+            return "skipped"
+        # The intent is durable before anything leaves: a crash from here on is settled
+        # from Sent Items, never by blindly sending again.
+        self.store.outbox_put(
+            item.activity_id,
+            message_id=message_id,
+            state="sending",
+            subject=item.subject,
+            recipients=recipients,
+        )
+        try:
+            attachments = self.crm.attachments(item.activity_id)
+            outgoing = _with_attachments(outgoing, attachments)
+            self.mailbox.send(outgoing)
+        except (MessageError, HeaderInjectionError) as exc:
+            self._fail(item, exc.message, claimed=True)
+            return "failed"
+        except AuthError:
+            raise
+        except BridgeError as exc:
+            # Unknown whether it left: keep the journal in "sending"; recovery decides from Sent Items.
+            log.warning("send of %s interrupted: %s", item.activity_id, exc.message)
+            return "pending"
+        self.store.outbox_put(item.activity_id, message_id=message_id, state="sent")
+        self._finish(item.activity_id, message_id, item.subject)
+        return "sent"
+
+    def _compose(self, item: PendingEmail, message_id: str) -> OutgoingMessage:
+        subject = check_subject(item.subject)
+        to = tuple(Address(check_address(a)) for a in item.to if a)
+        cc = tuple(Address(check_address(a)) for a in item.cc if a)
+        bcc = tuple(Address(check_address(a)) for a in item.bcc if a)
+        if not (to or cc or bcc):
+            raise MessageError("The e-mail has no recipient address.")
+        return OutgoingMessage(
+            message_id=message_id,
+            subject=subject,
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            text_body=html_to_text(item.description),
+            html_body=item.description or None,
+            stamp=item.activity_id,
+        )
+
+    def _finish(self, activity_id: str, message_id: str, subject: str) -> None:
+        copy_id = self._copy_message_id(activity_id) or message_id
+        self.crm.mark_sent(activity_id, copy_id)
+        self.store.outbox_put(activity_id, message_id=copy_id, state="done")
+        self.store.audit(
+            "sent",
+            subject=subject,
+            detail="Sent from your mailbox",
+            activity_id=activity_id,
+            message_id=copy_id,
+        )
+
+    def _fail(self, item: PendingEmail, reason: str, *, claimed: bool) -> None:
+        attempts = item.attempts + 1
+        self.crm.mark_failed(item.activity_id, attempts)
+        self.store.outbox_put(
+            item.activity_id,
+            message_id=item.message_id or "",
+            state="failed",
+            subject=item.subject,
+            recipients=", ".join(item.to),
+            reason=reason,
+            attempts=attempts,
+        )
+        self.store.audit(
+            "send_failed", ok=False, subject=item.subject, detail=reason, activity_id=item.activity_id
+        )
+
+    # -- recovery -------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Settle our own journal entries left in ``sending`` or ``sent`` by a crash."""
+        settled = 0
+        for rec in self.store.outbox_in_states("sending", "sent"):
+            if rec.state == "sent" or self._copy_message_id(rec.activity_id):
+                self._finish(rec.activity_id, rec.message_id, rec.subject)
+                settled += 1
+                continue
+            if self._now() - rec.updated_at < self.settings.grace:
+                continue
+            current = self.crm.current(rec.activity_id)
+            if (
+                current is None
+                or current.statuscode != r.STATUS_SENDING
+                or current.message_id != rec.message_id
+            ):
+                # The claim is no longer ours (released by another machine, or the record moved on).
+                self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="released")
+                continue
+            # Still our claim and no copy after the grace period: it did not leave. Send it again
+            # under the same claim.
+            try:
+                outgoing = _with_attachments(
+                    self._compose(current, rec.message_id), self.crm.attachments(rec.activity_id)
+                )
+                self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="sending")
+                self.mailbox.send(outgoing)
+            except (HeaderInjectionError, MessageError) as exc:
+                self._fail(current, exc.message, claimed=True)
+                continue
+            self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="sent")
+            self._finish(rec.activity_id, rec.message_id, rec.subject)
+            settled += 1
+        return settled
+
+    def _settle_claim(self, item: PendingEmail) -> int:
+        """A CRM claim (Sending) that is not in our journal: settle it once it is stale."""
+        own = self.store.outbox_get(item.activity_id)
+        if own is not None and own.state in ("sending", "sent"):
+            return 0  # ours: recover() handles it
+        copy_id = self._copy_message_id(item.activity_id)
+        if copy_id:
+            self.crm.mark_sent(item.activity_id, copy_id)
+            self.store.audit(
+                "sent",
+                subject=item.subject,
+                detail="Confirmed from Sent Items",
+                activity_id=item.activity_id,
+                message_id=copy_id,
+            )
+            return 1
+        if item.modified is None or self._now() - item.modified < self.settings.stale_claim:
+            return 0
+        if self.crm.release(item):
+            self.store.audit(
+                "send_released",
+                subject=item.subject,
+                detail="A stale claim with no sent copy was put back in the queue",
+                activity_id=item.activity_id,
+            )
+            return 1
+        return 0
+
+    def _copy_message_id(self, activity_id: str) -> str | None:
+        if self._sent_folder is None:
+            self._sent_folder = self.mailbox.folder(FolderKind.SENT)
+        hits = self.mailbox.find_by_stamp(self._sent_folder.id, activity_id)
+        if not hits:
+            return None
+        return hits[0].message_id or ""
+
+    # -- the user's view ------------------------------------------------------------------
+
+    def items(self) -> list[OutboxItem]:
+        ctx = self.crm.context()
+        rows = self.crm.outbox(ctx, (r.STATUS_PENDING_SEND, r.STATUS_SENDING, r.STATUS_FAILED), top=200)
+        journal = {rec.activity_id: rec for rec in self.store.outbox_all()}
+        out: list[OutboxItem] = []
+        now = self._now()
+        for row in rows:
+            rec = journal.get(row.activity_id)
+            if row.statuscode == r.STATUS_FAILED:
+                state = OutboxState.FAILED
+            elif row.statuscode == r.STATUS_SENDING:
+                state = OutboxState.SENDING
+            elif row.send_after and row.send_after > now:
+                state = OutboxState.SCHEDULED
+            else:
+                state = OutboxState.QUEUED
+            out.append(
+                OutboxItem(
+                    row.activity_id,
+                    row.subject,
+                    row.to,
+                    state,
+                    reason=rec.reason if rec and state is OutboxState.FAILED else "",
+                    updated=row.modified,
+                    send_after=row.send_after,
+                    attempts=row.attempts,
+                )
+            )
+        return out
+
+    def retry(self, activity_id: str) -> None:
+        self.crm.requeue(activity_id)
+        self.store.audit("send_retry", detail="Queued again by the user", activity_id=activity_id)
+        self._on_change()
+
+
+def make_message_id(activity_id: str, domain: str) -> str:
+    """A Message-ID that names the activity (for humans reading headers) and is unique per claim."""
+    return email.utils.make_msgid(idstring=f"crm.{activity_id[:8]}", domain=domain)
+
+
+def _with_attachments(message: OutgoingMessage, attachments: Sequence[Attachment]) -> OutgoingMessage:
+    return replace(message, attachments=tuple(attachments))

@@ -1,0 +1,360 @@
+"""Track in CRM: messages become e-mail activities, exactly once.
+
+Per batch of messages: one ``$batch`` of look-ups (already tracked? who are the
+parties? what does a reply correlate to?), then one change set per new message.
+Activity ids are derived from the message key, so repeating a track — after a lost
+response, on a second machine, or by a second click — finds or collides with the same
+record and never creates a second one.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from addin.bridge_types import RecordRef, TrackOutcome, TrackResult
+from addin.crm import records as r
+from addin.engine.crm_gateway import CrmGateway, EmailDraft, Party, TrackedEmail, UserContext
+from addin.engine.keys import activity_id_for, message_key, normalize_message_id
+from addin.errors import (
+    BridgeError,
+    ConflictError,
+    CrmError,
+    MailboxError,
+    OfflineError,
+    ThrottledError,
+    UnknownOutcomeError,
+)
+from addin.mailbox.port import Mailbox
+from addin.mailbox.types import Address, Attachment, FetchFailure, Message
+from addin.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+FETCH_CHUNK = 50
+TOKEN_RE = re.compile(r"\b([A-Z]{1,20}:\d{4,})\b")
+# Errors after which a track request is kept and retried later rather than failed.
+TRANSIENT = (OfflineError, ThrottledError, UnknownOutcomeError)
+
+
+# A rule for automatic tracking: None accepts the message, a string says why not.
+Accept = Callable[[Message, dict[str, TrackedEmail], dict[str, list[RecordRef]]], str | None]
+
+
+@dataclass(frozen=True)
+class TrackSettings:
+    tracked_category: str = "Tracked in CRM"
+    request_category: str = "Track in CRM"
+    user_email: str = ""
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TRANSIENT):
+        return True
+    return isinstance(exc, CrmError) and (exc.status or 0) >= 500
+
+
+class Tracker:
+    def __init__(
+        self, mailbox: Mailbox | None, crm: CrmGateway, store: Store, settings: TrackSettings
+    ) -> None:
+        self.mailbox = mailbox
+        self.crm = crm
+        self.store = store
+        self.settings = settings
+
+    # -- entry points -------------------------------------------------------------------
+
+    def track_items(
+        self,
+        item_ids: Sequence[str],
+        regarding: RecordRef | None = None,
+        *,
+        reason: str = "manual",
+        accept: Accept | None = None,
+    ) -> list[TrackResult]:
+        """Track mailbox items; CRM trouble that may heal queues them durably instead."""
+        if self.mailbox is None:
+            raise MailboxError("No mailbox is configured.")
+        results: list[TrackResult] = []
+        for start in range(0, len(item_ids), FETCH_CHUNK):
+            chunk = list(item_ids[start : start + FETCH_CHUNK])
+            try:
+                fetched = self.mailbox.fetch(chunk, with_attachments=True)
+            except (*TRANSIENT, MailboxError) as exc:
+                results.extend(self._queue(chunk, regarding, reason, exc))
+                continue
+            messages: list[Message] = []
+            for item in fetched:
+                if isinstance(item, FetchFailure):
+                    results.append(TrackResult(item.id, TrackOutcome.FAILED, message=item.reason))
+                    self.store.audit("track_failed", ok=False, detail=item.reason, item_id=item.id)
+                else:
+                    messages.append(item)
+            try:
+                results.extend(self.track_messages(messages, regarding, reason=reason, accept=accept))
+            except BridgeError as exc:
+                if not is_transient(exc):
+                    raise
+                results.extend(self._queue([m.id for m in messages], regarding, reason, exc))
+        return results
+
+    def track_messages(
+        self,
+        messages: Sequence[Message],
+        regarding: RecordRef | None = None,
+        *,
+        reason: str = "manual",
+        accept: Accept | None = None,
+    ) -> list[TrackResult]:
+        """Track already-fetched messages (mailbox items or dropped files); raises transient errors."""
+        if not messages:
+            return []
+        ctx = self.crm.context()
+        keys = {m.id or str(i): message_key(m) for i, m in enumerate(messages)}
+        activity_ids = {k: activity_id_for(key) for k, key in keys.items()}
+        related: list[str] = []
+        for m in messages:
+            related += [
+                x
+                for x in (normalize_message_id(m.in_reply_to), *map(normalize_message_id, m.references))
+                if x
+            ]
+        addresses = sorted({a.email.lower() for m in messages for a in _parties_of(m)})
+        tracked, resolved = self.crm.lookup(
+            sorted(set(keys.values()) | set(related)), addresses, sorted(set(activity_ids.values()))
+        )
+        results: list[TrackResult] = []
+        drafts: list[tuple[Message, str, EmailDraft, list[str]]] = []
+        for i, m in enumerate(messages):
+            handle = m.id or str(i)
+            key, activity_id = keys[handle], activity_ids[handle]
+            existing = tracked.get(activity_id) or tracked.get(key)
+            if existing is not None:
+                results.append(self._already(m, key, existing, regarding))
+                continue
+            if accept is not None:
+                why = accept(m, tracked, resolved)
+                if why is not None:
+                    results.append(
+                        TrackResult(m.id, TrackOutcome.SKIPPED, None, m.subject, f"Not tracked: {why}")
+                    )
+                    continue
+            chosen = regarding or self._correlate(m, tracked)
+            draft, warnings = self._draft(m, key, activity_id, chosen, ctx, resolved)
+            drafts.append((m, key, draft, warnings))
+        outcomes = self.crm.create_emails([d for _, _, d, _ in drafts])
+        for (m, key, draft, warnings), error in zip(drafts, outcomes, strict=True):
+            if error is None:
+                self._mark(m, key, draft.activity_id, draft.regarding)
+                self.store.audit(
+                    "tracked",
+                    subject=m.subject,
+                    detail=_describe(draft.regarding, warnings, reason),
+                    activity_id=draft.activity_id,
+                    item_id=m.id or None,
+                    message_id=key,
+                )
+                results.append(
+                    TrackResult(
+                        m.id, TrackOutcome.TRACKED, draft.activity_id, m.subject, "Tracked", tuple(warnings)
+                    )
+                )
+            elif isinstance(error, ConflictError):
+                # Someone (another machine, server-side sync, our own lost response) created it.
+                self._mark(m, key, draft.activity_id, draft.regarding)
+                results.append(
+                    TrackResult(
+                        m.id, TrackOutcome.ALREADY_TRACKED, draft.activity_id, m.subject, "Already tracked"
+                    )
+                )
+            elif is_transient(error):
+                raise error
+            else:
+                self.store.audit(
+                    "track_failed", ok=False, subject=m.subject, detail=error.message, item_id=m.id
+                )
+                results.append(TrackResult(m.id, TrackOutcome.FAILED, None, m.subject, error.message))
+        return results
+
+    def drain_queue(self, limit: int = 100) -> list[TrackResult]:
+        """Retry durable track requests that are due; each ends tracked or with a visible error."""
+        due = self.store.due_tracks(limit)
+        if not due:
+            return []
+        by_regarding: dict[str | None, list[int]] = {}
+        for q in due:
+            by_regarding.setdefault(q.regarding, []).append(q.id)
+        queue = {q.id: q for q in due}
+        results: list[TrackResult] = []
+        for spec, ids in by_regarding.items():
+            regarding = parse_record_spec(spec) if spec else None
+            items = [queue[i].item_id for i in ids]
+            batch_results = self.track_items(items, regarding, reason=queue[ids[0]].reason)
+            for qid, res in zip(ids, batch_results, strict=False):
+                if res.outcome is TrackOutcome.QUEUED:
+                    attempts = queue[qid].attempts + 1
+                    self.store.defer_track(qid, res.message, utcnow() + _backoff(attempts))
+                else:
+                    self.store.finish_track(qid)
+            results += batch_results
+        return results
+
+    # -- pieces ---------------------------------------------------------------------------
+
+    def _queue(
+        self, item_ids: Sequence[str], regarding: RecordRef | None, reason: str, exc: BaseException
+    ) -> list[TrackResult]:
+        message = getattr(exc, "message", str(exc))
+        for item_id in item_ids:
+            self.store.enqueue_track(
+                item_id, regarding=regarding.to_spec() if regarding else None, reason=reason
+            )
+        log.info("queued %d track request(s): %s", len(item_ids), message)
+        return [
+            TrackResult(
+                i, TrackOutcome.QUEUED, message=f"Will be tracked when the CRM answers again ({message})"
+            )
+            for i in item_ids
+        ]
+
+    def _already(
+        self, m: Message, key: str, existing: TrackedEmail, regarding: RecordRef | None
+    ) -> TrackResult:
+        final = existing.regarding
+        if regarding is not None and (existing.regarding is None or existing.regarding.id != regarding.id):
+            self.crm.set_regarding(existing.activity_id, regarding)
+            final = regarding
+        self._mark(m, key, existing.activity_id, final)
+        return TrackResult(
+            m.id, TrackOutcome.ALREADY_TRACKED, existing.activity_id, m.subject, "Already tracked"
+        )
+
+    def _correlate(self, m: Message, tracked: dict[str, TrackedEmail]) -> RecordRef | None:
+        """Inherit Regarding: In-Reply-To, then References (newest first), then the tracking token."""
+        chain = [normalize_message_id(m.in_reply_to), *map(normalize_message_id, reversed(m.references))]
+        for mid in chain:
+            hit = tracked.get(mid) if mid else None
+            if hit is not None and hit.regarding is not None:
+                return hit.regarding
+        return None
+
+    def _draft(
+        self,
+        m: Message,
+        key: str,
+        activity_id: str,
+        regarding: RecordRef | None,
+        ctx: UserContext,
+        resolved: dict[str, list[RecordRef]],
+    ) -> tuple[EmailDraft, list[str]]:
+        warnings: list[str] = []
+        me = (self.settings.user_email or ctx.email).lower()
+        outgoing = bool(m.sender and m.sender.email.lower() == me)
+        parties: list[Party] = []
+        for mask, addrs in (
+            (r.PARTY_SENDER, (m.sender,) if m.sender else ()),
+            (r.PARTY_TO, m.to),
+            (r.PARTY_CC, m.cc),
+            (r.PARTY_BCC, m.bcc),
+        ):
+            for a in addrs:
+                record, note = _pick(a.email.lower(), resolved.get(a.email.lower(), []))
+                if note:
+                    warnings.append(note)
+                parties.append(Party(mask, a.email, record))
+        attachments: list[Attachment] = []
+        for att in m.attachments:
+            ext = att.name.rpartition(".")[2].lower() if "." in att.name else ""
+            if ext and ext in ctx.blocked_extensions:
+                warnings.append(f"Attachment {att.name} skipped: .{ext} files are blocked by the CRM.")
+            elif att.size > ctx.max_upload_bytes:
+                warnings.append(
+                    f"Attachment {att.name} skipped: {att.size // 1024} KB is over the CRM's limit of "
+                    f"{ctx.max_upload_bytes // 1024} KB."
+                )
+            else:
+                attachments.append(att)
+        description = m.html_body or f"<pre>{html.escape(m.text_body)}</pre>"
+        draft = EmailDraft(
+            activity_id=activity_id,
+            subject=m.subject,
+            description=description,
+            outgoing=outgoing,
+            message_id=key,
+            parties=parties,
+            when=m.sent if outgoing else (m.received or m.sent),
+            regarding=regarding,
+            attachments=attachments,
+            submitted_by=self.settings.user_email or ctx.email,
+            owner_id=ctx.user_id,
+        )
+        return draft, warnings
+
+    def _mark(self, m: Message, key: str, activity_id: str, regarding: RecordRef | None) -> None:
+        """Record the link, then put the marks on the message; a failed mark is not a failed track."""
+        self.store.add_link(
+            key,
+            activity_id,
+            item_id=m.id or None,
+            folder_id=m.folder_id or None,
+            subject=m.subject,
+            regarding=regarding.to_spec() if regarding else None,
+            regarding_name=regarding.name if regarding else None,
+        )
+        if self.mailbox is None or not m.id:
+            return
+        categories = [c for c in m.categories if c != self.settings.request_category]
+        if self.settings.tracked_category not in categories:
+            categories.append(self.settings.tracked_category)
+        try:
+            if tuple(categories) != m.categories:
+                self.mailbox.set_categories(m.id, categories)
+            if m.stamp != activity_id:
+                self.mailbox.set_stamp(m.id, activity_id)
+        except BridgeError as exc:
+            log.warning("tracked %s but could not mark the message: %s", activity_id, exc.message)
+
+
+def _pick(address: str, candidates: list[RecordRef]) -> tuple[RecordRef | None, str]:
+    """The record an address stands for: the first table (by RESOLVE_ORDER) with exactly one match."""
+    if not candidates:
+        return None, f"{address} matches no CRM record; kept as an unresolved address."
+    by_table: dict[str, list[RecordRef]] = {}
+    for ref in candidates:
+        by_table.setdefault(ref.table, []).append(ref)
+    for table in ("systemuser", "contact", "lead", "account"):
+        refs = by_table.get(table, [])
+        if len(refs) == 1:
+            return refs[0], ""
+        if len(refs) > 1:
+            return None, f"{address} matches {len(refs)} {table} records; kept as an unresolved address."
+    return None, ""
+
+
+def _parties_of(m: Message) -> list[Address]:
+    out: list[Address] = [m.sender] if m.sender is not None else []
+    return out + list(m.to) + list(m.cc) + list(m.bcc)
+
+
+def _describe(regarding: RecordRef | None, warnings: list[str], reason: str) -> str:
+    parts = [f"regarding {regarding.label}" if regarding else "no regarding", f"({reason})"]
+    parts += warnings
+    return "; ".join(parts)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** min(attempts, 6), 1800))
+
+
+def parse_record_spec(spec: str) -> RecordRef:
+    """``"account:<guid>"`` -> RecordRef; raises ValueError with a readable reason."""
+    table, _, rid = spec.partition(":")
+    table = table.strip().lower()
+    if table not in r.REGARDING_TABLES:
+        raise ValueError(f"Regarding must be one of {', '.join(r.REGARDING_TABLES)}, not {table!r}.")
+    return RecordRef(table, r.guid(rid.strip()))
