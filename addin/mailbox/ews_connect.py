@@ -135,10 +135,18 @@ def _explicit_endpoint(server: str) -> str:
     return f"https://{server}/EWS/Exchange.asmx"
 
 
+def _soap_autodiscover_url(url: str) -> str:
+    # exchangelib speaks the SOAP service; a POX address (what Outlook is given) names the same host.
+    if url.lower().rstrip("/").endswith("/autodiscover/autodiscover.xml"):
+        return url.rstrip("/")[: -len("autodiscover.xml")] + "autodiscover.svc"
+    return url
+
+
 def _pinned_autodiscover(
     url: str, email: str, credentials: Any, timeout: float
 ) -> tuple[str, Version | None]:
     """SOAP autodiscover against one known endpoint, bypassing DNS steps and the shared cache."""
+    url = _soap_autodiscover_url(url)
     for _ in range(_MAX_EMAIL_REDIRECTS):
         protocol = AutodiscoverProtocol(config=Configuration(service_endpoint=url, credentials=credentials))
         protocol.TIMEOUT = timeout

@@ -210,7 +210,9 @@ def attachment_from_ews(att: Any) -> Attachment:
             is_inline=bool(att.is_inline),
             content_id=att.content_id or None,
         )
-    content = att.content
+    # GetAttachment answers carry the content inline; reading ``att.content`` on an
+    # empty one would make exchangelib fetch it again, so read the loaded value.
+    content = getattr(att, "_content", None)
     return Attachment(
         name=att.name or "attachment",
         content_type=att.content_type or "application/octet-stream",

@@ -1,0 +1,23 @@
+"""Fixtures of the Mailbox contract suite, parametrised over every backend in BACKENDS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from addin.mailbox.port import Mailbox
+from mailbox_harness import BACKENDS, Harness
+
+
+@pytest.fixture(scope="module", params=sorted(BACKENDS))
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    with BACKENDS[request.param]() as h:
+        yield h
+
+
+@pytest.fixture
+def mailbox(harness: Harness) -> Iterator[Mailbox]:
+    mb = harness.open()
+    yield mb
+    mb.close()

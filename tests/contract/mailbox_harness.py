@@ -1,0 +1,82 @@
+"""Backend-neutral harness for the Mailbox contract suite.
+
+Each backend contributes one factory: a context manager that starts whatever server the
+backend talks to (in-process, on loopback) and yields a :class:`Harness`.  The contract
+tests use only the Mailbox port plus the harness's server-side ``deliver``; adding the
+IMAP or Graph backend to the suite means adding a factory to :data:`BACKENDS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from addin.mailbox.port import Mailbox
+from addin.mailbox.registry import open_mailbox
+from addin.mailbox.types import MailboxSettings
+
+
+@dataclass
+class Harness:
+    backend: str
+    address: str  # the mailbox under test
+    peer: str  # a second mailbox on the same server that receives what the first sends
+    settings_for: Callable[[str], MailboxSettings]
+    secret_for: Callable[[str], Callable[[], str]]
+    # Put raw MIME into a folder ("inbox", "sentitems", ...) of a mailbox as if received;
+    # returns the server's id for the new message.
+    deliver: Callable[[str, bytes, str], str]
+    server: Any = None
+    opened: list[Mailbox] = field(default_factory=list)
+
+    def open(self, address: str | None = None) -> Mailbox:
+        address = address or self.address
+        mailbox = open_mailbox(self.settings_for(address), self.secret_for(address))
+        self.opened.append(mailbox)
+        return mailbox
+
+    def close_all(self) -> None:
+        for mailbox in self.opened:
+            with contextlib.suppress(Exception):
+                mailbox.close()
+        self.opened.clear()
+
+
+PASSWORDS = {"alex@contoso.example": "demo", "bob@contoso.example": "bob-secret-1"}
+
+
+@contextlib.contextmanager
+def ews_harness() -> Iterator[Harness]:
+    from addin.sandbox.mail.sandbox import MailSandbox
+
+    with MailSandbox(seed="empty") as sandbox:
+        for address, password in PASSWORDS.items():
+            sandbox.add_mailbox(address, password)
+
+        def settings_for(address: str) -> MailboxSettings:
+            return MailboxSettings(backend="ews", email=address, server=sandbox.ews_url, timeout=10.0)
+
+        def secret_for(address: str) -> Callable[[], str]:
+            return lambda: PASSWORDS[address]
+
+        def deliver(address: str, mime: bytes, folder: str = "inbox") -> str:
+            return str(sandbox.deliver(address, mime, folder=folder))
+
+        harness = Harness(
+            backend="ews",
+            address="alex@contoso.example",
+            peer="bob@contoso.example",
+            settings_for=settings_for,
+            secret_for=secret_for,
+            deliver=deliver,
+            server=sandbox,
+        )
+        try:
+            yield harness
+        finally:
+            harness.close_all()
+
+
+BACKENDS: dict[str, Callable[[], contextlib.AbstractContextManager[Harness]]] = {"ews": ews_harness}
