@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from mailbox_harness import BACKENDS, Harness
 
 from addin.mailbox.port import Mailbox
-from mailbox_harness import BACKENDS, Harness
 
 
 @pytest.fixture(scope="module", params=sorted(BACKENDS))

@@ -159,7 +159,9 @@ def test_fetch_many_keeps_order_and_reports_bad_ids(harness: Harness, mailbox: M
         assert [a.email for a in msg.to] == [harness.address]
 
 
-def test_send_with_message_id_and_stamp_lands_in_sent_and_with_recipient(harness: Harness, mailbox: Mailbox) -> None:
+def test_send_with_message_id_and_stamp_lands_in_sent_and_at_recipient(
+    harness: Harness, mailbox: Mailbox
+) -> None:
     mid = email.utils.make_msgid(domain="crm.contoso.example")
     stamp = str(uuid.uuid4())
     subject = f"Quote {token()}"
