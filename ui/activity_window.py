@@ -1,0 +1,211 @@
+"""Recent activity: the local audit log, filterable, with Untrack from a row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from addin.bridge_types import AuditEntry
+from addin.errors import BridgeError
+from ui import tasks
+from ui.common import StatusLabel, close_on_escape, when
+from ui.track_window import summarise
+
+COLUMNS = ("Time", "Action", "Subject", "Detail")
+ACTION_LABELS = {
+    "tracked": "Tracked",
+    "untracked": "Untracked",
+    "regarding": "Regarding set",
+    "sent": "Sent",
+    "send_failed": "Sending failed",
+    "skipped": "Skipped",
+    "track_failed": "Tracking failed",
+    "queued": "Queued",
+}
+UNTRACKABLE = ("tracked", "regarding")
+
+
+class ActivityWindow(QWidget):
+    refreshed = Signal()
+    untracked = Signal()
+
+    def __init__(self, bridge: Any, adapter: Any = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.entries: list[AuditEntry] = []
+        self._generation = 0
+        self.setWindowTitle("Recent activity")
+        self.setAccessibleName("Recent activity")
+        self.resize(860, 460)
+
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter by subject or detail")
+        self.filter.setAccessibleName("Filter activity")
+        self.filter.setClearButtonEnabled(True)
+        self.problems_only = QCheckBox("&Problems only")
+        self.problems_only.setAccessibleName("Show problems only")
+        self.problems_only.toggled.connect(lambda _c: self._fill())
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(250)
+        self._debounce.timeout.connect(self.refresh)
+        self.filter.textChanged.connect(lambda _t: self._debounce.start())
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setAccessibleName("Activity")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 120), (1, 120), (2, 260)):
+            self.table.setColumnWidth(col, width)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+
+        self.untrack_button = QPushButton("&Untrack")
+        self.untrack_button.setAccessibleName("Untrack the selected messages")
+        self.untrack_button.clicked.connect(self.untrack_selected)
+        self.open_button = QPushButton("&Open in CRM")
+        self.open_button.setAccessibleName("Open in CRM")
+        self.open_button.clicked.connect(self.open_in_crm)
+        self.refresh_button = QPushButton("Re&fresh")
+        self.refresh_button.setAccessibleName("Refresh")
+        self.refresh_button.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        self.refresh_button.clicked.connect(self.refresh)
+
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        label = QLabel("&Filter:")
+        label.setBuddy(self.filter)
+        top.addWidget(label)
+        top.addWidget(self.filter, 1)
+        top.addWidget(self.problems_only)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.untrack_button)
+        row.addWidget(self.open_button)
+        row.addStretch(1)
+        row.addWidget(self.refresh_button)
+        layout.addLayout(row)
+        self.status = StatusLabel()
+        layout.addWidget(self.status)
+        close_on_escape(self)
+        if adapter is not None:
+            adapter.activityLogged.connect(lambda _e: self._debounce.start())
+        self._update_buttons()
+        self.refresh()
+
+    def refresh(self) -> None:
+        self._generation += 1
+        generation = self._generation
+        text = self.filter.text().strip() or None
+        tasks.run(
+            self.bridge.recent_activity,
+            200,
+            text,
+            on_done=lambda entries: self._on_entries(generation, entries),
+            on_error=lambda e: self._on_error(generation, e),
+            parent=self,
+        )
+
+    def _on_error(self, generation: int, error: BridgeError) -> None:
+        if generation == self._generation:
+            self.status.error(error)
+            self.refreshed.emit()
+
+    def _on_entries(self, generation: int, entries: list[AuditEntry]) -> None:
+        if generation != self._generation:
+            return
+        self.entries = list(entries)
+        self._fill()
+        self.refreshed.emit()
+
+    def visible_entries(self) -> list[AuditEntry]:
+        if self.problems_only.isChecked():
+            return [e for e in self.entries if not e.ok]
+        return self.entries
+
+    def _fill(self) -> None:
+        entries = self.visible_entries()
+        self.table.setRowCount(len(entries))
+        bold = QFont()
+        bold.setBold(True)
+        for row, entry in enumerate(entries):
+            cells = (
+                when(entry.at, seconds=True),
+                ACTION_LABELS.get(entry.action, entry.action.replace("_", " ").capitalize()),
+                entry.subject,
+                entry.detail,
+            )
+            for col, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                cell.setData(Qt.ItemDataRole.UserRole, entry)
+                if text and col >= 2:
+                    cell.setToolTip(text)
+                if not entry.ok:
+                    cell.setFont(bold)
+                self.table.setItem(row, col, cell)
+        problems = sum(1 for e in self.entries if not e.ok)
+        self.status.info(f"{len(entries)} entries" + (f", {problems} problems" if problems else ""))
+        self._update_buttons()
+
+    def selected(self) -> list[AuditEntry]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        out = []
+        for r in rows:
+            cell = self.table.item(r, 0)
+            if cell is not None:
+                out.append(cell.data(Qt.ItemDataRole.UserRole))
+        return out
+
+    def select_row(self, row: int) -> None:
+        self.table.selectRow(row)
+
+    def _update_buttons(self) -> None:
+        chosen = self.selected()
+        self.untrack_button.setEnabled(any(e.action in UNTRACKABLE and e.item_id for e in chosen))
+        self.open_button.setEnabled(len(chosen) == 1 and bool(chosen[0].activity_id))
+
+    def untrack_selected(self) -> None:
+        ids = list(dict.fromkeys(e.item_id for e in self.selected() if e.action in UNTRACKABLE and e.item_id))
+        if not ids:
+            return
+        self.status.info("Untracking…")
+        self.untrack_button.setEnabled(False)
+
+        def done(results: Any) -> None:
+            text, failed = summarise(results, "untracked")
+            (self.status.error if failed else self.status.info)(text)
+            self.untracked.emit()
+            self.refresh()
+
+        def failed(error: BridgeError) -> None:
+            self.status.error(error)
+            self._update_buttons()
+            self.untracked.emit()
+
+        tasks.run(self.bridge.untrack, ids, on_done=done, on_error=failed, parent=self, timeout=120.0)
+
+    def open_in_crm(self) -> None:
+        chosen = self.selected()
+        if len(chosen) == 1 and chosen[0].activity_id:
+            QDesktopServices.openUrl(QUrl(self.bridge.activity_url(chosen[0].activity_id)))

@@ -1,0 +1,129 @@
+"""Entry point of the tray application: ``crm-bridge`` with no subcommand, and ``crm-bridge demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from addin.errors import BridgeError
+from ui import crash_dialog, tasks
+from ui.icons import app_icon
+from ui.single_instance import SingleInstance
+from ui.tray import Tray
+from ui.wizard import needs_setup
+
+log = logging.getLogger(__name__)
+
+WINDOWS = ("track", "outbox", "activity", "settings", "wizard")
+TRAY_RETRY_MS = 1000
+TRAY_WAIT_TRIES = 10
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="crm-bridge", add_help=True)
+    parser.add_argument("--profile", default=None, help="configuration profile to use")
+    parser.add_argument("--show", choices=WINDOWS, help="open this window at start")
+    parser.add_argument("--minimized", action="store_true", help="start in the tray only")
+    args, _unknown = parser.parse_known_args(list(argv))  # Qt's own options pass through
+    return args
+
+
+class TrayApp:
+    """Wires the bridge, the tray and the single-instance channel; kept apart from main() for tests."""
+
+    def __init__(self, bridge: Any, *, show: str | None = None, owns_bridge: bool = True) -> None:
+        self.bridge = bridge
+        self.owns_bridge = owns_bridge
+        self.tray = Tray(bridge)
+        self._tries = 0
+        self._show = show
+
+    def start(self) -> None:
+        if self.owns_bridge:
+            self.bridge.start()
+        self._show_icon()
+        tasks.run(self.bridge.settings, on_done=self._first_run, on_error=lambda e: log.warning("%s", e))
+
+    def _first_run(self, values: dict[str, Any]) -> None:
+        if needs_setup(values):
+            self.tray.open_wizard(values)
+        elif self._show:
+            self.handle_message(f"show {self._show}")
+
+    def _show_icon(self) -> None:
+        # Panels often appear after login items start (QTBUG-61898): retry for a while,
+        # then fall back to a window so the user is never left with nothing.
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray.show()
+            return
+        self._tries += 1
+        if self._tries < TRAY_WAIT_TRIES:
+            QTimer.singleShot(TRAY_RETRY_MS, self._show_icon)
+        else:
+            self.tray.show()
+            self.tray.open_track()
+
+    def handle_message(self, message: str) -> None:
+        """A second launch said ``show`` (optionally with a window name)."""
+        _, _, which = message.partition(" ")
+        opener = {
+            "track": self.tray.open_track,
+            "outbox": self.tray.open_outbox,
+            "activity": self.tray.open_activity,
+            "settings": self.tray.open_settings,
+        }.get(which.strip() or "track", self.tray.open_track)
+        opener()
+
+    def stop(self) -> None:
+        self.tray.close()
+        if self.owns_bridge:
+            try:
+                self.bridge.stop()
+            except BridgeError as exc:
+                log.warning("stopping the bridge: %s", exc)
+        tasks.wait_idle(3000)
+
+
+def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
+    """Run the tray until Quit; ``bridge`` is given by ``crm-bridge demo`` (already started)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse(argv)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "crm-bridge", *argv])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("CRM Bridge")
+    app.setOrganizationName("crm-bridge")
+    app.setWindowIcon(app_icon())
+    app.setQuitOnLastWindowClosed(False)  # closing a window leaves the tray running
+    crash_dialog.install()
+
+    instance = SingleInstance(None)
+    if not instance.acquire(f"show {args.show or 'track'}"):
+        print("CRM Bridge is already running; asked it to come forward.", file=sys.stderr)
+        return 0
+
+    owns = bridge is None
+    if bridge is None:
+        from addin.bridge import Bridge  # type: ignore[import-not-found,unused-ignore]
+
+        try:
+            bridge = Bridge.open(args.profile)
+        except BridgeError as exc:
+            from PySide6.QtWidgets import QMessageBox
+
+            QMessageBox.critical(None, exc.title, exc.message)
+            instance.release()
+            return 2
+    tray_app = TrayApp(bridge, show=None if args.minimized else args.show, owns_bridge=owns)
+    instance.messageReceived.connect(tray_app.handle_message)
+    tray_app.start()
+    try:
+        return app.exec()
+    finally:
+        tray_app.stop()
+        instance.release()

@@ -1,0 +1,65 @@
+"""Small helpers shared by the windows: formatting, error boxes, busy state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+
+from addin.errors import BridgeError
+
+
+def when(value: datetime | None, *, seconds: bool = False) -> str:
+    """Local, short: time only for today, date and time otherwise."""
+    if value is None:
+        return ""
+    local = value.astimezone() if value.tzinfo is not None else value
+    now = datetime.now(local.tzinfo)
+    fmt = "%H:%M:%S" if seconds else "%H:%M"
+    if local.date() == now.date():
+        return local.strftime(fmt)
+    if local.year == now.year:
+        return local.strftime("%d %b " + fmt)
+    return local.strftime("%d %b %Y " + fmt)
+
+
+def show_error(parent: QWidget | None, error: BaseException) -> None:
+    title = getattr(error, "title", "CRM Bridge")
+    message = getattr(error, "message", str(error))
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.setAccessibleName(title)
+    box.open()
+
+
+def error_text(error: BaseException) -> str:
+    if isinstance(error, BridgeError):
+        return f"{error.title}: {error.message}"
+    return str(error)
+
+
+class StatusLabel(QLabel):
+    """A one-line status under a window's content; errors are announced with their title."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Status")
+        self.setWordWrap(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+    def info(self, text: str) -> None:
+        self.setForegroundRole(self.foregroundRole())
+        self.setStyleSheet("")
+        self.setText(text)
+
+    def error(self, error: BaseException | str) -> None:
+        text = error if isinstance(error, str) else error_text(error)
+        # Bold rather than a hard-coded red: readable in dark and high-contrast themes.
+        self.setStyleSheet("font-weight: bold;")
+        self.setText(text)
+
+
+def close_on_escape(widget: QWidget) -> None:
+    QShortcut(QKeySequence(Qt.Key.Key_Escape), widget, activated=widget.close)

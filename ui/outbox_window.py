@@ -1,0 +1,212 @@
+"""Outbox: CRM e-mails waiting to go out through the mailbox, those sending, and failures with Retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from addin.bridge_types import OutboxItem, OutboxState
+from addin.errors import BridgeError
+from ui import tasks
+from ui.common import StatusLabel, close_on_escape, when
+
+COLUMNS = ("State", "Subject", "To", "Reason", "Updated", "Attempts")
+STATE_LABELS = {
+    OutboxState.QUEUED: "Queued",
+    OutboxState.SCHEDULED: "Scheduled",
+    OutboxState.SENDING: "Sending",
+    OutboxState.SENT: "Sent",
+    OutboxState.FAILED: "Failed",
+}
+
+
+class OutboxWindow(QWidget):
+    refreshed = Signal()
+    retried = Signal(str)  # activity id, after the retry call returned (or failed)
+
+    def __init__(self, bridge: Any, adapter: Any = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.items: list[OutboxItem] = []
+        self._loading: tasks.Task | None = None
+        self._again = False
+        self.setWindowTitle("Outbox")
+        self.setAccessibleName("Outbox")
+        self.resize(880, 380)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setAccessibleName("CRM e-mails to send")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 80), (1, 220), (2, 180), (4, 100), (5, 70)):
+            self.table.setColumnWidth(col, width)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.doubleClicked.connect(lambda _i: self.open_in_crm())
+
+        self.show_sent = QCheckBox("Show &sent")
+        self.show_sent.setAccessibleName("Show sent e-mails")
+        self.show_sent.toggled.connect(lambda _c: self._fill())
+        self.retry_button = QPushButton("&Retry")
+        self.retry_button.setAccessibleName("Retry sending the selected e-mail")
+        self.retry_button.clicked.connect(self.retry_selected)
+        self.open_button = QPushButton("&Open in CRM")
+        self.open_button.setAccessibleName("Open in CRM")
+        self.open_button.clicked.connect(self.open_in_crm)
+        self.refresh_button = QPushButton("Re&fresh")
+        self.refresh_button.setAccessibleName("Refresh")
+        self.refresh_button.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        self.refresh_button.clicked.connect(self.refresh)
+        self.sync_button = QPushButton("Send &now")
+        self.sync_button.setAccessibleName("Check the outbox now")
+        self.sync_button.clicked.connect(lambda: tasks.run(self.bridge.sync_now, parent=self))
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        for w in (self.retry_button, self.open_button, self.sync_button, self.show_sent):
+            row.addWidget(w)
+        row.addStretch(1)
+        row.addWidget(self.refresh_button)
+        layout.addLayout(row)
+        self.status = StatusLabel()
+        layout.addWidget(self.status)
+        close_on_escape(self)
+        if adapter is not None:
+            adapter.outboxChanged.connect(self.refresh)
+        self._update_buttons()
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self._loading is not None:
+            self._again = True  # coalesce bursts of OutboxChanged into one more fetch
+            return
+        self._loading = tasks.run(
+            self.bridge.outbox, on_done=self._on_items, on_error=self._on_error, parent=self
+        )
+        self._loading.finished.connect(self._on_finished)
+
+    def _on_finished(self) -> None:
+        self._loading = None
+        if self._again:
+            self._again = False
+            self.refresh()
+
+    def _on_error(self, error: BridgeError) -> None:
+        self.status.error(error)
+        self.refreshed.emit()
+
+    def _on_items(self, items: list[OutboxItem]) -> None:
+        self.items = list(items)
+        self._fill()
+        self.refreshed.emit()
+
+    def visible_items(self) -> list[OutboxItem]:
+        if self.show_sent.isChecked():
+            return self.items
+        return [i for i in self.items if i.state is not OutboxState.SENT]
+
+    def _fill(self) -> None:
+        selected = self.selected()
+        keep = selected.activity_id if selected else None
+        items = self.visible_items()
+        self.table.setRowCount(len(items))
+        bold = QFont()
+        bold.setBold(True)
+        for row, item in enumerate(items):
+            cells = (
+                STATE_LABELS.get(item.state, str(item.state)),
+                item.subject or "(no subject)",
+                ", ".join(item.to),
+                item.reason,
+                when(item.updated),
+                str(item.attempts) if item.attempts else "",
+            )
+            for col, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                cell.setData(Qt.ItemDataRole.UserRole, item)
+                if col == 3 and text:
+                    cell.setToolTip(text)
+                if item.state is OutboxState.FAILED and col == 0:
+                    cell.setFont(bold)
+                self.table.setItem(row, col, cell)
+            if item.activity_id == keep:
+                self.table.selectRow(row)
+        failed = sum(1 for i in self.items if i.state is OutboxState.FAILED)
+        waiting = sum(
+            1
+            for i in self.items
+            if i.state in (OutboxState.QUEUED, OutboxState.SCHEDULED, OutboxState.SENDING)
+        )
+        if not self.items:
+            self.status.info("Nothing waiting to be sent.")
+        elif failed:
+            self.status.error(f"{failed} failed, {waiting} waiting. Select a failed e-mail and choose Retry.")
+        else:
+            self.status.info(f"{waiting} waiting to be sent.")
+        self._update_buttons()
+
+    def selected(self) -> OutboxItem | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows:
+            return None
+        cell = self.table.item(rows[0].row(), 0)
+        return cell.data(Qt.ItemDataRole.UserRole) if cell is not None else None
+
+    def select_activity(self, activity_id: str) -> bool:
+        for row in range(self.table.rowCount()):
+            cell = self.table.item(row, 0)
+            if cell is not None and cell.data(Qt.ItemDataRole.UserRole).activity_id == activity_id:
+                self.table.selectRow(row)
+                return True
+        return False
+
+    def _update_buttons(self) -> None:
+        item = self.selected()
+        self.retry_button.setEnabled(item is not None and item.state is OutboxState.FAILED)
+        self.open_button.setEnabled(item is not None)
+
+    def retry_selected(self) -> None:
+        item = self.selected()
+        if item is not None and item.state is OutboxState.FAILED:
+            self.retry(item.activity_id)
+
+    def retry(self, activity_id: str) -> None:
+        self.status.info("Queuing the e-mail to be sent again…")
+        self.retry_button.setEnabled(False)
+
+        def done(_r: object) -> None:
+            self.status.info("Queued again; it will be sent shortly.")
+            self.refresh()
+            self.retried.emit(activity_id)
+
+        def failed(error: BridgeError) -> None:
+            self.status.error(error)
+            self._update_buttons()
+            self.retried.emit(activity_id)
+
+        tasks.run(self.bridge.retry_outbox, activity_id, on_done=done, on_error=failed, parent=self)
+
+    def open_in_crm(self) -> None:
+        item = self.selected()
+        if item is not None:
+            QDesktopServices.openUrl(QUrl(self.bridge.activity_url(item.activity_id)))

@@ -1,0 +1,299 @@
+"""Widgets rendered from :mod:`addin.settings_schema`: one form per group, plus connection tests.
+
+The settings dialog and the first-run wizard both build on these, so a new setting in
+the schema shows up in both without UI code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from addin.errors import BridgeError
+from addin.settings_schema import SETTINGS, Kind, Setting, coerce
+from ui import tasks
+from ui.common import StatusLabel
+
+SECRET_LABELS = {"mailbox": "Password", "crm": "Password or token"}
+TEST_TIMEOUT = 45.0
+
+
+def _editor(setting: Setting) -> QWidget:
+    kind = setting.kind
+    w: QWidget
+    if kind is Kind.BOOL:
+        w = QCheckBox(setting.label)
+    elif kind is Kind.INT:
+        spin = QSpinBox()
+        spin.setRange(setting.minimum if setting.minimum is not None else 0, setting.maximum or 1_000_000)
+        w = spin
+    elif kind is Kind.CHOICE:
+        combo = QComboBox()
+        for value, label in setting.choices:
+            combo.addItem(label, value)
+        w = combo
+    elif kind is Kind.LIST:
+        edit = QPlainTextEdit()
+        edit.setTabChangesFocus(True)  # keep keyboard navigation working through the form
+        edit.setFixedHeight(72)
+        w = edit
+    else:
+        line = QLineEdit()
+        if kind is Kind.URL:
+            line.setPlaceholderText("https://")
+        elif kind is Kind.EMAIL:
+            line.setPlaceholderText("name@example.com")
+        w = line
+    w.setAccessibleName(setting.label)
+    if setting.help:
+        w.setToolTip(setting.help)
+        w.setAccessibleDescription(setting.help)
+    w.setObjectName(setting.key)
+    return w
+
+
+def _get(setting: Setting, w: QWidget) -> Any:
+    if isinstance(w, QCheckBox):
+        return w.isChecked()
+    if isinstance(w, QSpinBox):
+        return w.value()
+    if isinstance(w, QComboBox):
+        return w.currentData()
+    if isinstance(w, QPlainTextEdit):
+        return [line.strip() for line in w.toPlainText().splitlines() if line.strip()]
+    assert isinstance(w, QLineEdit)
+    return w.text().strip()
+
+
+def _set(setting: Setting, w: QWidget, value: Any) -> None:
+    if isinstance(w, QCheckBox):
+        w.setChecked(bool(value))
+    elif isinstance(w, QSpinBox):
+        w.setValue(int(value))
+    elif isinstance(w, QComboBox):
+        index = w.findData(value)
+        w.setCurrentIndex(max(0, index))
+    elif isinstance(w, QPlainTextEdit):
+        w.setPlainText("\n".join(value or []))
+    elif isinstance(w, QLineEdit):
+        w.setText("" if value is None else str(value))
+
+
+class SettingsForm(QWidget):
+    """Editors for one group; advanced settings sit behind a "Show advanced" toggle."""
+
+    changed = Signal()
+
+    def __init__(
+        self,
+        group: str,
+        values: dict[str, Any],
+        *,
+        with_secret: bool = False,
+        include_advanced: bool = True,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.group = group
+        self.settings = [s for s in SETTINGS if s.group == group and (include_advanced or not s.advanced)]
+        self.editors: dict[str, QWidget] = {}
+        self.error_labels: dict[str, QLabel] = {}
+        self.secret: QLineEdit | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        basic = QFormLayout()
+        advanced_box = QWidget()
+        advanced = QFormLayout(advanced_box)
+        advanced.setContentsMargins(0, 0, 0, 0)
+        for setting in self.settings:
+            form = advanced if setting.advanced else basic
+            editor = _editor(setting)
+            self.editors[setting.key] = editor
+            _set(setting, editor, values.get(setting.key, setting.default))
+            error = QLabel()
+            error.setVisible(False)
+            error.setWordWrap(True)
+            error.setStyleSheet("font-weight: bold;")  # palette colours, so dark/high-contrast stay readable
+            self.error_labels[setting.key] = error
+            cell = QWidget()
+            cl = QVBoxLayout(cell)
+            cl.setContentsMargins(0, 0, 0, 0)
+            cl.addWidget(editor)
+            cl.addWidget(error)
+            if isinstance(editor, QCheckBox):
+                form.addRow("", cell)
+            else:
+                label = QLabel(setting.label + ":")
+                label.setBuddy(editor)
+                form.addRow(label, cell)
+            self._watch(editor)
+        if with_secret:
+            self.secret = QLineEdit()
+            self.secret.setEchoMode(QLineEdit.EchoMode.Password)
+            self.secret.setPlaceholderText("Kept in the system keyring; leave empty to keep the saved one")
+            label_text = SECRET_LABELS.get(group, "Password")
+            self.secret.setAccessibleName(label_text)
+            label = QLabel(label_text + ":")
+            label.setBuddy(self.secret)
+            basic.addRow(label, self.secret)
+            self.secret.textChanged.connect(lambda _t: self.changed.emit())
+        layout.addLayout(basic)
+        if advanced.rowCount():
+            toggle = QToolButton()
+            toggle.setText("Show advanced")
+            toggle.setCheckable(True)
+            toggle.setAccessibleName(f"Show advanced {group} settings")
+            toggle.toggled.connect(advanced_box.setVisible)
+            toggle.toggled.connect(lambda on: toggle.setText("Hide advanced" if on else "Show advanced"))
+            advanced_box.setVisible(False)
+            layout.addWidget(toggle)
+            layout.addWidget(advanced_box)
+            self.advanced_toggle: QToolButton | None = toggle
+        else:
+            self.advanced_toggle = None
+
+    def _watch(self, editor: QWidget) -> None:
+        if isinstance(editor, QCheckBox):
+            editor.toggled.connect(lambda _v: self.changed.emit())
+        elif isinstance(editor, QSpinBox):
+            editor.valueChanged.connect(lambda _v: self.changed.emit())
+        elif isinstance(editor, QComboBox):
+            editor.currentIndexChanged.connect(lambda _v: self.changed.emit())
+        elif isinstance(editor, QPlainTextEdit):
+            editor.textChanged.connect(self.changed.emit)
+        elif isinstance(editor, QLineEdit):
+            editor.textChanged.connect(lambda _v: self.changed.emit())
+
+    def raw_values(self) -> dict[str, Any]:
+        return {s.key: _get(s, self.editors[s.key]) for s in self.settings}
+
+    def set_value(self, key: str, value: Any) -> None:
+        setting = next(s for s in self.settings if s.key == key)
+        _set(setting, self.editors[key], value)
+
+    def validate(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """Coerced values and per-setting errors (shown under each field)."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for key, raw in self.raw_values().items():
+            try:
+                values[key] = coerce(key, raw)
+            except ValueError as exc:
+                errors[key] = str(exc)
+        for key, label in self.error_labels.items():
+            label.setText(errors.get(key, ""))
+            label.setVisible(key in errors)
+        return values, errors
+
+    def secret_text(self) -> str | None:
+        if self.secret is None:
+            return None
+        return self.secret.text() or None
+
+
+class ConnectionTest(QWidget):
+    """A Test button that runs a facade check off the GUI thread, with Cancel and a timeout."""
+
+    tested = Signal(bool)  # True when the server accepted the settings
+
+    def __init__(
+        self,
+        label: str,
+        call: Callable[[dict[str, Any], str | None], Any],
+        form: SettingsForm,
+        describe: Callable[[Any], str],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.call = call
+        self.form = form
+        self.describe = describe
+        self.ok = False
+        self.task: tasks.Task | None = None
+        self.extra_values: Callable[[], dict[str, Any]] = dict
+        self.button = QPushButton(label)
+        self.button.setAccessibleName(label.replace("&", ""))
+        self.cancel_button = QPushButton("Cancel test")
+        self.cancel_button.setAccessibleName("Cancel the connection test")
+        self.cancel_button.setEnabled(False)
+        self.result = StatusLabel()
+        self.result.setAccessibleName("Connection test result")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.button)
+        row.addWidget(self.cancel_button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addWidget(self.result)
+        self.button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        form.changed.connect(self._invalidate)
+
+    def _invalidate(self) -> None:
+        if self.ok:
+            self.ok = False
+            self.result.info("Settings changed: test again.")
+            self.tested.emit(False)
+
+    def start(self) -> None:
+        values, errors = self.form.validate()
+        if errors:
+            self.result.error("Fix the fields marked above first.")
+            return
+        values = {**self.extra_values(), **values}
+        self.ok = False
+        self.result.info("Connecting…")
+        self.button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        task = tasks.Task(self.call, values, self.form.secret_text(), timeout=TEST_TIMEOUT, parent=self)
+        task.done.connect(self._done)
+        task.failed.connect(self._failed)
+        task.cancelled.connect(lambda: self.result.info("Test cancelled."))
+        task.finished.connect(self._finished)
+        self.task = task
+        task.start()
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def _done(self, value: Any) -> None:
+        self.ok = True
+        self.result.info("✓ " + self.describe(value))
+        self.tested.emit(True)
+
+    def _failed(self, error: BridgeError) -> None:
+        self.ok = False
+        self.result.error(error)
+        self.tested.emit(False)
+
+    def _finished(self) -> None:
+        self.task = None
+        self.button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+
+def describe_mailbox(info: Any) -> str:
+    version = f" {info.version}" if getattr(info, "version", "") else ""
+    return f"Connected to {info.address} on {info.server} ({info.backend}{version})."
+
+
+def describe_crm(user: Any) -> str:
+    return f"Signed in to the CRM as {user}."

@@ -1,0 +1,184 @@
+"""First-run wizard: mailbox (tested), CRM (tested), tracking choices, then start at login.
+
+Each test runs off the GUI thread with a timeout and Cancel (the "4-hour spinner" of
+Maestral #713 cannot happen), and Next stays disabled until the server said yes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget, QWizard, QWizardPage
+
+from addin import autostart
+from addin.errors import BridgeError
+from addin.settings_schema import defaults
+from ui import tasks
+from ui.common import StatusLabel
+from ui.settings_form import ConnectionTest, SettingsForm, describe_crm, describe_mailbox
+
+
+def needs_setup(values: dict[str, Any]) -> bool:
+    return not values.get("mailbox.email") or not values.get("crm.url")
+
+
+class _IntroPage(QWizardPage):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Welcome to CRM Bridge")
+        text = QLabel(
+            "CRM Bridge links your mailbox with your CRM: messages you choose (or that your CRM rules "
+            "pick) are tracked as CRM e-mails, and e-mails you send from the CRM go out through your own "
+            "mailbox.\n\nYou need your e-mail address and password, and the address of your CRM "
+            "organisation. Passwords are kept in the system keyring, never in a file."
+        )
+        text.setWordWrap(True)
+        QVBoxLayout(self).addWidget(text)
+
+
+class _TestedPage(QWizardPage):
+    """A settings group that is complete only once its connection test passed."""
+
+    def __init__(self, title: str, subtitle: str, form: SettingsForm, test: ConnectionTest) -> None:
+        super().__init__()
+        self.setTitle(title)
+        self.setSubTitle(subtitle)
+        self.form = form
+        self.test = test
+        layout = QVBoxLayout(self)
+        layout.addWidget(form)
+        layout.addWidget(test)
+        layout.addStretch(1)
+        test.tested.connect(lambda _ok: self.completeChanged.emit())
+
+    def isComplete(self) -> bool:
+        return self.test.ok
+
+
+class _FormPage(QWizardPage):
+    def __init__(
+        self, title: str, subtitle: str, forms: list[SettingsForm], extra: QWidget | None = None
+    ) -> None:
+        super().__init__()
+        self.setTitle(title)
+        self.setSubTitle(subtitle)
+        self.forms = forms
+        layout = QVBoxLayout(self)
+        for form in forms:
+            layout.addWidget(form)
+        if extra is not None:
+            layout.addWidget(extra)
+        layout.addStretch(1)
+
+    def validatePage(self) -> bool:
+        return all(not form.validate()[1] for form in self.forms)
+
+
+class SetupWizard(QWizard):
+    saved = Signal()
+
+    def __init__(
+        self, bridge: Any, values: dict[str, Any] | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.values = {**defaults(), **(values or {})}
+        self._saving: tasks.Task | None = None
+        self.setWindowTitle("Set up CRM Bridge")
+        self.setAccessibleName("Set up CRM Bridge")
+        self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
+        self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage)
+        self.resize(640, 560)
+
+        self.mailbox_form = SettingsForm("mailbox", self.values, with_secret=True)
+        self.mailbox_test = ConnectionTest(
+            "&Test mailbox", bridge.test_mailbox, self.mailbox_form, describe_mailbox
+        )
+        self.crm_form = SettingsForm("crm", self.values, with_secret=True)
+        self.crm_test = ConnectionTest("&Test CRM sign-in", bridge.test_crm, self.crm_form, describe_crm)
+        # Each test sees the whole configuration, so the CRM test knows the mailbox and vice versa.
+        self.mailbox_test.extra_values = self.all_values
+        self.crm_test.extra_values = self.all_values
+        self.tracking_form = SettingsForm("tracking", self.values, include_advanced=False)
+        self.sending_form = SettingsForm("sending", self.values, include_advanced=False)
+        self.general_form = SettingsForm("general", self.values)
+        self.start_at_login = QCheckBox("Start CRM Bridge when I sign in")
+        self.start_at_login.setAccessibleName("Start at login")
+        self.start_at_login.setChecked(True)
+        self.status = StatusLabel()
+        finish_extra = QWidget()
+        fl = QVBoxLayout(finish_extra)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(self.start_at_login)
+        fl.addWidget(self.status)
+
+        self.mailbox_page = _TestedPage(
+            "Your mailbox",
+            "Where your mail lives. Test the connection to continue.",
+            self.mailbox_form,
+            self.mailbox_test,
+        )
+        self.crm_page = _TestedPage(
+            "Your CRM",
+            "Your Dynamics 365 organisation. Test the sign-in to continue.",
+            self.crm_form,
+            self.crm_test,
+        )
+        self.tracking_page = _FormPage(
+            "What to track and send",
+            "You can change all of this later in Settings.",
+            [self.tracking_form, self.sending_form],
+        )
+        self.finish_page = _FormPage(
+            "Ready", "How CRM Bridge should keep you informed.", [self.general_form], finish_extra
+        )
+        for page in (_IntroPage(), self.mailbox_page, self.crm_page, self.tracking_page, self.finish_page):
+            self.addPage(page)
+
+    def all_values(self) -> dict[str, Any]:
+        values = dict(self.values)
+        for form in (
+            self.mailbox_form,
+            self.crm_form,
+            self.tracking_form,
+            self.sending_form,
+            self.general_form,
+        ):
+            v, _e = form.validate()
+            values.update(v)
+        return values
+
+    def accept(self) -> None:
+        """Save everything off the GUI thread; close only when the core accepted it."""
+        if self._saving is not None:
+            return
+        values = self.all_values()
+        secrets = {
+            kind: s
+            for kind, form in (("mailbox", self.mailbox_form), ("crm", self.crm_form))
+            if (s := form.secret_text())
+        }
+        login = self.start_at_login.isChecked()
+        bridge = self.bridge
+
+        def work() -> None:
+            bridge.update_settings(values)
+            for kind, secret in secrets.items():
+                bridge.set_secret(kind, secret)
+            if login != autostart.is_enabled():
+                autostart.set_enabled(login)
+
+        self.status.info("Saving…")
+        self.button(QWizard.WizardButton.FinishButton).setEnabled(False)
+        self._saving = tasks.run(work, on_done=self._saved, on_error=self._failed, parent=self)
+
+    def _saved(self, _r: object) -> None:
+        self._saving = None
+        self.saved.emit()
+        super().accept()
+
+    def _failed(self, error: BridgeError) -> None:
+        self._saving = None
+        self.button(QWizard.WizardButton.FinishButton).setEnabled(True)
+        self.status.error(error)
