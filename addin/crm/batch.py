@@ -1,0 +1,482 @@
+"""``$batch`` requests: build the multipart body, parse the multipart answer, match the two.
+
+Format per "Execute batch operations using the Web API" (MicrosoftDocs/powerapps-docs,
+powerapps-docs/developer/data-platform/webapi/execute-batch-operations-using-web-api.md) and
+OData 4.0 §11.7: ``multipart/mixed`` parts of ``Content-Type: application/http`` with
+``Content-Transfer-Encoding: binary``; change sets are nested ``multipart/mixed`` parts whose
+requests carry a ``Content-ID`` that later requests in the same change set reference as ``$n``
+(in the URL or in an ``@odata.bind`` value).  At most 1000 requests per batch; no GET in a
+change set.  The parser accepts CRLF or LF line ends, quoted or bare boundaries and headers
+with or without a space after the colon, as all appear in Microsoft's published examples.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from requests.structures import CaseInsensitiveDict
+
+from addin.crm import records
+from addin.crm.mapping import entity_id_from_url, error_for
+from addin.crm.query import encode_query, query_params
+from addin.errors import BridgeError, CrmError
+
+MAX_BATCH_REQUESTS = 1000
+CRLF = b"\r\n"
+
+
+@dataclass
+class BatchRequest:
+    """One operation inside a batch; ``url`` is relative to the service root or a ``$n`` reference."""
+
+    method: str
+    url: str
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_id: str | None = None
+    changeset: int | None = None
+
+    @property
+    def what(self) -> str:
+        return f"{self.method} {self.url.split('?', 1)[0]}"
+
+
+@dataclass
+class PartResponse:
+    """One ``application/http`` answer inside a batch response."""
+
+    status: int
+    reason: str
+    headers: CaseInsensitiveDict[str]
+    body: bytes
+    content_id: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """The outcome of one request of a batch; ``status`` is None if it was never run."""
+
+    request: BatchRequest
+    status: int | None
+    headers: CaseInsensitiveDict[str]
+    body: bytes = b""
+    error: BridgeError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    @property
+    def content_id(self) -> str | None:
+        return self.request.content_id
+
+    @property
+    def json(self) -> Any:
+        if not self.body.strip():
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    @property
+    def entity_id(self) -> str | None:
+        """The id of the record created or changed (``OData-EntityId``), if the server said."""
+        found = entity_id_from_url(self.headers.get("OData-EntityId") or self.headers.get("Location"))
+        if found:
+            return found
+        data = self.json
+        if isinstance(data, dict):
+            table = records.TABLES_BY_SET.get(self.request.url.split("(", 1)[0])
+            if table and isinstance(data.get(table.primary_id), str):
+                return str(data[table.primary_id])
+        return None
+
+
+def first_error(results: Sequence[BatchResult]) -> BridgeError | None:
+    for result in results:
+        if result.error is not None:
+            return result.error
+    return None
+
+
+# -- building ------------------------------------------------------------------------------------
+
+
+def _json_body(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _request_bytes(req: BatchRequest, service_root: str) -> bytes:
+    url = req.url if req.url.startswith("$") else service_root + req.url
+    lines = [f"{req.method} {url} HTTP/1.1".encode()]
+    body = _json_body(req.body)
+    headers = dict(req.headers)
+    if req.body is not None:
+        headers.setdefault("Content-Type", "application/json; type=entry")
+    for name, value in headers.items():
+        _check_header(name, value)
+        lines.append(f"{name}: {value}".encode())
+    return CRLF.join(lines) + CRLF + CRLF + body
+
+
+def _check_header(name: str, value: str) -> None:
+    if any(c in name + value for c in "\r\n\0"):
+        raise ValueError(f"control characters in batch header {name!r}")
+
+
+def _part(req: BatchRequest, service_root: str) -> bytes:
+    head = [b"Content-Type: application/http", b"Content-Transfer-Encoding: binary"]
+    if req.content_id is not None:
+        head.append(f"Content-ID: {req.content_id}".encode())
+    return CRLF.join(head) + CRLF + CRLF + _request_bytes(req, service_root)
+
+
+def build_batch_body(
+    items: Sequence[BatchRequest | Sequence[BatchRequest]],
+    service_root: str,
+    boundary: str | None = None,
+) -> tuple[bytes, str]:
+    """``(body, content_type)`` for a batch of single requests and change sets (lists)."""
+    boundary = boundary or f"batch_{uuid.uuid4()}"
+    out: list[bytes] = []
+    for item in items:
+        out.append(b"--" + boundary.encode() + CRLF)
+        if isinstance(item, BatchRequest):
+            out.append(_part(item, service_root) + CRLF)
+            continue
+        cs_boundary = f"changeset_{uuid.uuid4()}"
+        out.append(f'Content-Type: multipart/mixed; boundary="{cs_boundary}"'.encode() + CRLF + CRLF)
+        for req in item:
+            out.append(b"--" + cs_boundary.encode() + CRLF)
+            out.append(_part(req, service_root) + CRLF)
+        out.append(b"--" + cs_boundary.encode() + b"--" + CRLF)
+    out.append(b"--" + boundary.encode() + b"--" + CRLF)
+    return b"".join(out), f'multipart/mixed; boundary="{boundary}"'
+
+
+# -- parsing -------------------------------------------------------------------------------------
+
+_STATUS_LINE = re.compile(rb"^HTTP(?:/\d(?:\.\d)?)?\s+(\d{3})[ \t]*([^\r\n]*)")
+_BOUNDARY = re.compile(r'boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
+
+
+def boundary_of(content_type: str | None) -> str | None:
+    if not content_type or "multipart/" not in content_type.lower():
+        return None
+    match = _BOUNDARY.search(content_type)
+    if not match:
+        return None
+    return match.group(1) or match.group(2)
+
+
+def split_multipart(body: bytes, boundary: str) -> list[bytes]:
+    """The parts between delimiter lines; the line break before a delimiter belongs to it."""
+    delimiter = re.compile(rb"(?:\A|\r?\n)--" + re.escape(boundary.encode()) + rb"(--)?[ \t]*(?:\r?\n|\Z)")
+    matches = list(delimiter.finditer(body))
+    if not matches:
+        raise CrmError("The CRM's batch answer has no parts (boundary not found).")
+    parts = []
+    for current, following in itertools.pairwise(matches):
+        if current.group(1):
+            break
+        parts.append(body[current.end() : following.start()])
+    return parts
+
+
+def split_head(part: bytes) -> tuple[CaseInsensitiveDict[str], bytes]:
+    """Headers (up to the first empty line) and what follows."""
+    match = re.search(rb"\r?\n\r?\n", part)
+    if part.startswith((b"\r\n", b"\n")):
+        head, rest = b"", part.split(b"\n", 1)[1]
+    elif match:
+        head, rest = part[: match.start()], part[match.end() :]
+    else:
+        head, rest = part, b""
+    headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+    for raw in re.split(rb"\r?\n", head):
+        if not raw.strip():
+            continue
+        name, sep, value = raw.decode("latin-1").partition(":")
+        if sep:
+            headers[name.strip()] = value.strip()
+    return headers, rest
+
+
+def parse_http_response(payload: bytes, content_id: str | None = None) -> PartResponse:
+    payload = payload.lstrip(b"\r\n")
+    match = _STATUS_LINE.match(payload)
+    if not match:
+        raise CrmError("The CRM's batch answer contains a part that is not an HTTP response.")
+    after = payload[match.end() :]
+    after = after[2:] if after.startswith(CRLF) else after[1:] if after.startswith(b"\n") else after
+    headers, body = split_head(after)
+    # The final line break belongs to the next delimiter already; trailing blank lines are padding.
+    return PartResponse(
+        status=int(match.group(1)),
+        reason=match.group(2).decode("latin-1").strip(),
+        headers=headers,
+        body=body.rstrip(b"\r\n"),
+        content_id=content_id,
+    )
+
+
+def parse_batch_response(body: bytes, content_type: str) -> list[PartResponse | list[PartResponse]]:
+    """Top-level answers in order; a change set's answers come as a nested list."""
+    boundary = boundary_of(content_type)
+    if boundary is None:
+        raise CrmError("The CRM's batch answer is not multipart.")
+    items: list[PartResponse | list[PartResponse]] = []
+    for part in split_multipart(body, boundary):
+        headers, rest = split_head(part)
+        inner = boundary_of(headers.get("Content-Type"))
+        if inner is not None:
+            answers = []
+            for sub in split_multipart(rest, inner):
+                sub_headers, sub_rest = split_head(sub)
+                answers.append(parse_http_response(sub_rest, sub_headers.get("Content-ID")))
+            items.append(answers)
+        else:
+            items.append(parse_http_response(rest, headers.get("Content-ID")))
+    return items
+
+
+# -- matching answers to requests ----------------------------------------------------------------
+
+
+def _result(req: BatchRequest, answer: PartResponse) -> BatchResult:
+    error = None
+    if not 200 <= answer.status < 300:
+        error = error_for(answer.status, answer.body, what=req.what, headers=answer.headers)
+    return BatchResult(req, answer.status, answer.headers, answer.body, error)
+
+
+def _not_run(req: BatchRequest, reason: str) -> BatchResult:
+    return BatchResult(req, None, CaseInsensitiveDict(), b"", CrmError(f"{req.what} was not run: {reason}"))
+
+
+def match_results(
+    items: Sequence[BatchRequest | Sequence[BatchRequest]],
+    answers: Sequence[PartResponse | list[PartResponse]],
+) -> list[BatchResult]:
+    """One result per request, in request order, whatever subset the server answered."""
+    results: list[BatchResult] = []
+    # Answers come in request order; a batch that stopped at an error simply has fewer of them.
+    for index, item in enumerate(items):
+        answer = answers[index] if index < len(answers) else None
+        if isinstance(item, BatchRequest):
+            if isinstance(answer, PartResponse):
+                results.append(_result(item, answer))
+            else:
+                results.append(_not_run(item, "an earlier request in the batch failed"))
+            continue
+        if isinstance(answer, list):
+            by_id = {a.content_id: a for a in answer if a.content_id is not None}
+            for position, req in enumerate(item):
+                found = by_id.get(req.content_id) if by_id and req.content_id else None
+                if found is None and not by_id and position < len(answer):
+                    found = answer[position]
+                results.append(_result(req, found) if found else _not_run(req, "no answer for it"))
+        elif isinstance(answer, PartResponse):
+            # A failed change set is answered by the failing request alone; the rest rolled back.
+            failed_id = answer.content_id
+            culprit = next((r for r in item if failed_id and r.content_id == failed_id), None)
+            if culprit is None and len(item) == 1:
+                culprit = item[0]
+            first = error_for(answer.status, answer.body, what="change set")
+            for req in item:
+                if req is culprit:
+                    results.append(_result(req, answer))
+                else:
+                    results.append(
+                        BatchResult(
+                            req,
+                            None,
+                            CaseInsensitiveDict(),
+                            b"",
+                            CrmError(
+                                f"{req.what} was rolled back: the change set failed ({first.message})",
+                                status=answer.status,
+                                code=getattr(first, "code", None),
+                            ),
+                        )
+                    )
+        else:
+            results.extend(_not_run(req, "an earlier request in the batch failed") for req in item)
+    return results
+
+
+# -- the builder the client hands out ------------------------------------------------------------
+
+Sender = Callable[[bytes, str, bool, bool], tuple[bytes, str]]
+
+
+class ChangeSet:
+    """Operations that succeed or fail together; every request gets a Content-ID."""
+
+    def __init__(self, batch: Batch, index: int) -> None:
+        self._batch = batch
+        self._index = index
+        self.requests: list[BatchRequest] = []
+
+    def _add(
+        self, method: str, url: str, body: Any, headers: Mapping[str, str], content_id: str | None
+    ) -> str:
+        if url.startswith("$"):
+            ref = url[1:].split("/", 1)[0]
+            if ref not in {r.content_id for r in self.requests}:
+                raise ValueError(f"Content-ID reference {url.split('/', 1)[0]!r} is not declared earlier")
+        cid = self._batch._claim_content_id(content_id)
+        self._batch._count_one()
+        self.requests.append(BatchRequest(method, url, body, dict(headers), cid, self._index))
+        return f"${cid}"
+
+    def create(
+        self,
+        entity_set: str,
+        data: Mapping[str, Any],
+        *,
+        content_id: str | None = None,
+        return_representation: bool = False,
+    ) -> str:
+        """POST; returns the ``$n`` reference to use in later URLs or ``@odata.bind`` values."""
+        headers = {"Prefer": "return=representation"} if return_representation else {}
+        return self._add("POST", entity_set, dict(data), headers, content_id)
+
+    def update(
+        self,
+        target: str,
+        id: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        *,
+        etag: str | None = "*",
+        content_id: str | None = None,
+    ) -> str:
+        """PATCH ``entity_set(id)`` or a ``$n`` target; ``etag='*'`` (default) never creates."""
+        url = target if id is None else records.entity_path(target, id)
+        headers = {"If-Match": etag} if etag else {}
+        return self._add("PATCH", url, dict(data or {}), headers, content_id)
+
+    def create_if_absent(
+        self, entity_set: str, id: str, data: Mapping[str, Any], *, content_id: str | None = None
+    ) -> str:
+        """Upsert that never updates (``If-None-Match: *``): 412 if the record exists."""
+        url = records.entity_path(entity_set, id)
+        return self._add("PATCH", url, dict(data), {"If-None-Match": "*"}, content_id)
+
+    def delete(
+        self,
+        entity_set: str,
+        id: str | None = None,
+        *,
+        etag: str | None = None,
+        content_id: str | None = None,
+    ) -> str:
+        url = entity_set if id is None else records.entity_path(entity_set, id)
+        headers = {"If-Match": etag} if etag else {}
+        return self._add("DELETE", url, None, headers, content_id)
+
+    def action(
+        self, path: str, payload: Mapping[str, Any] | None = None, *, content_id: str | None = None
+    ) -> str:
+        """POST an action, e.g. ``"$1/Microsoft.Dynamics.CRM.SendEmail"``."""
+        return self._add("POST", path, dict(payload or {}), {}, content_id)
+
+
+class Batch:
+    """A ``$batch`` under construction; ``execute()`` sends it once."""
+
+    def __init__(self, sender: Sender, service_root: str) -> None:
+        self._sender = sender
+        self._service_root = service_root
+        self._items: list[BatchRequest | ChangeSet] = []
+        self._count = 0
+        self._content_ids: set[str] = set()
+        self._next_id = 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _count_one(self) -> None:
+        if self._count >= MAX_BATCH_REQUESTS:
+            raise ValueError(f"a batch holds at most {MAX_BATCH_REQUESTS} requests")
+        self._count += 1
+
+    def _claim_content_id(self, wanted: str | None) -> str:
+        if wanted is None:
+            while str(self._next_id) in self._content_ids:
+                self._next_id += 1
+            wanted = str(self._next_id)
+        wanted = str(wanted)
+        if not wanted or wanted in self._content_ids or any(c in wanted for c in "\r\n$/ "):
+            raise ValueError(f"Content-ID {wanted!r} is empty, invalid or already used in this batch")
+        self._content_ids.add(wanted)
+        return wanted
+
+    def changeset(self) -> ChangeSet:
+        cs = ChangeSet(self, len(self._items))
+        self._items.append(cs)
+        return cs
+
+    def request(
+        self, method: str, url: str, body: Any = None, headers: Mapping[str, str] | None = None
+    ) -> int:
+        """A request outside any change set (not atomic); returns its index in the results."""
+        if url.startswith("$"):
+            raise ValueError("$n references are only valid inside a change set")
+        self._count_one()
+        self._items.append(BatchRequest(method.upper(), url, body, dict(headers or {})))
+        return self._count - 1
+
+    def get(self, url: str, params: Mapping[str, str] | None = None) -> int:
+        return self.request("GET", url + (("?" + encode_query(params)) if params else ""))
+
+    def retrieve(self, entity_set: str, id: str, *, select: Sequence[str] | None = None) -> int:
+        params = {"$select": ",".join(select)} if select else None
+        return self.get(records.entity_path(entity_set, id), params)
+
+    def query(
+        self,
+        entity_set: str,
+        *,
+        select: Sequence[str] | None = None,
+        filter: str | None = None,
+        orderby: str | None = None,
+        expand: str | None = None,
+        top: int | None = None,
+    ) -> int:
+        params = query_params(select=select, filter=filter, orderby=orderby, expand=expand, top=top)
+        return self.get(entity_set, params)
+
+    def items(self) -> list[BatchRequest | list[BatchRequest]]:
+        out: list[BatchRequest | list[BatchRequest]] = []
+        for item in self._items:
+            if isinstance(item, ChangeSet):
+                if item.requests:
+                    out.append(list(item.requests))
+            else:
+                out.append(item)
+        return out
+
+    def build(self, boundary: str | None = None) -> tuple[bytes, str]:
+        return build_batch_body(self.items(), self._service_root, boundary)
+
+    def execute(self, continue_on_error: bool = False) -> list[BatchResult]:
+        """Send the batch; one ``BatchResult`` per request, in the order they were added."""
+        items = self.items()
+        if not items:
+            return []
+        body, content_type = build_batch_body(items, self._service_root)
+        only_reads = all(isinstance(i, BatchRequest) and i.method == "GET" for i in items)
+        answer, answer_type = self._sender(body, content_type, continue_on_error, only_reads)
+        return match_results(items, parse_batch_response(answer, answer_type))
