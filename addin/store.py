@@ -20,7 +20,7 @@ import json
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -163,6 +163,8 @@ class Store:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.RLock()
+        # Called with each new audit row (the facade turns it into an event for the UI).
+        self.on_audit: Callable[[AuditRow], None] | None = None
         try:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
             self._db.row_factory = sqlite3.Row
@@ -408,7 +410,10 @@ class Store:
                 (_ts(at), action, int(ok), subject, detail, activity_id, item_id, message_id),
             )
             row_id = int(cursor.lastrowid or 0)
-        return AuditRow(row_id, at, action, ok, subject, detail, activity_id, item_id, message_id)
+        row = AuditRow(row_id, at, action, ok, subject, detail, activity_id, item_id, message_id)
+        if self.on_audit is not None:
+            self.on_audit(row)
+        return row
 
     def recent_audit(self, limit: int = 200, text: str | None = None) -> list[AuditRow]:
         if text:

@@ -1,0 +1,574 @@
+"""The one facade the UI and the CLI use.
+
+It returns plain values (:mod:`addin.bridge_types`) and raises only
+:class:`addin.errors.BridgeError` subclasses, each with a title and a message a user
+can read.  Listeners registered with :meth:`Bridge.subscribe` are called from worker
+threads; a UI must marshal them to its own thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from filelock import FileLock, Timeout
+
+from addin import paths
+from addin.bridge_types import (
+    REGARDING_TABLES,
+    ActivityLogged,
+    AuditEntry,
+    BridgeEvent,
+    Issue,
+    IssuesChanged,
+    MailItem,
+    MailList,
+    OutboxChanged,
+    OutboxItem,
+    RecordRef,
+    StateChanged,
+    Status,
+    TrackOutcome,
+    TrackResult,
+)
+from addin.config import Config, Profile
+from addin.crm.auth import CrmAuth, KeyringTokenCache, MsalAuth, NtlmAuth, StaticTokenAuth
+from addin.crm.client import DataverseClient
+from addin.engine.autotrack import AutoTrack, AutoTrackSettings
+from addin.engine.crm_gateway import CrmGateway
+from addin.engine.mime import parse_mime
+from addin.engine.outbox import Outbox, OutboxSettings
+from addin.engine.scheduler import Job, Scheduler
+from addin.engine.tracker import Tracker, TrackSettings, parse_record_spec
+from addin.errors import AuthError, BridgeError, ConfigError, MessageError
+from addin.mailbox.port import Mailbox
+from addin.mailbox.registry import open_mailbox
+from addin.mailbox.types import FetchFailure, Folder, MailboxInfo
+from addin.state import BridgeState
+from addin.store import AuditRow, Store
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[BridgeEvent], None]
+
+
+class SecretStore(Protocol):
+    def get(self, kind: str) -> str | None: ...
+
+    def set(self, kind: str, value: str) -> None: ...
+
+
+class MemorySecrets:
+    """Secrets held in memory only (the demo's sandbox passwords; tests)."""
+
+    def __init__(self, values: dict[str, str] | None = None) -> None:
+        self._values = dict(values or {})
+
+    def get(self, kind: str) -> str | None:
+        return self._values.get(kind)
+
+    def set(self, kind: str, value: str) -> None:
+        self._values[kind] = value
+
+
+def _to_entry(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        row.id,
+        row.at,
+        row.action,
+        row.subject,
+        row.detail,
+        row.ok,
+        row.activity_id,
+        row.item_id,
+        row.message_id,
+    )
+
+
+class Bridge:
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        secrets: SecretStore,
+        config: Config | None = None,
+        data_dir: Path | None = None,
+        outbox_settings: OutboxSettings | None = None,
+    ) -> None:
+        self.profile = profile
+        self.config = config
+        self.secrets = secrets
+        self.data_dir = paths.ensure_private_dir(data_dir or paths.data_dir() / "profiles" / profile.name)
+        self.store = Store(self.data_dir / "journal.sqlite3")
+        self.store.on_audit = lambda row: self._emit(ActivityLogged(_to_entry(row)))
+        self._outbox_overrides = outbox_settings
+        self._listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self._mailbox: Mailbox | None = None
+        self._client: DataverseClient | None = None
+        self._gateway: CrmGateway | None = None
+        self._dismissed: set[str] = set()
+        self._engine_lock = FileLock(str(self.data_dir / "engine.lock"))
+        self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed)
+
+    @classmethod
+    def open(cls, profile: str | None = None) -> Bridge:
+        from addin.credentials import CredentialStore
+
+        config = Config.load()
+        chosen = config.profile(profile)
+        missing = chosen.missing()
+        if missing:
+            raise ConfigError(
+                f"Profile {chosen.name!r} is not set up yet: {', '.join(missing)}. "
+                "Run 'crm-bridge config set' or open Settings.",
+                title="Set-up needed",
+            )
+        return cls(chosen, secrets=_KeyringSecrets(CredentialStore(chosen.name)), config=config)
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def _secret(self, kind: str) -> str:
+        value = self.secrets.get(kind)
+        if not value:
+            raise AuthError(f"No {kind} password or token is stored yet; enter it in Settings.", service=kind)
+        return value
+
+    @property
+    def mailbox(self) -> Mailbox:
+        with self._lock:
+            if self._mailbox is None:
+                self._mailbox = open_mailbox(self.profile.mailbox_settings(), lambda: self._secret("mailbox"))
+            return self._mailbox
+
+    def _crm_auth(self, values: Profile) -> CrmAuth:
+        kind = str(values.get("crm.auth"))
+        if kind == "bearer":
+            return StaticTokenAuth(self._secret("crm"))
+        if kind == "ntlm":
+            return NtlmAuth(str(values.get("crm.username")), lambda: self.secrets.get("crm"))
+        from addin.credentials import CredentialStore
+
+        return MsalAuth(
+            values.crm_org_url,
+            str(values.get("crm.client_id")),
+            str(values.get("crm.tenant")),
+            cache_store=KeyringTokenCache(CredentialStore(values.name)),
+            login_hint=str(values.get("mailbox.email")) or None,
+        )
+
+    @property
+    def crm(self) -> CrmGateway:
+        with self._lock:
+            if self._gateway is None:
+                if not self.profile.crm_api_url:
+                    raise ConfigError("No CRM organisation URL is set.", title="Set-up needed")
+                self._client = DataverseClient(self.profile.crm_api_url, self._crm_auth(self.profile))
+                self._gateway = CrmGateway(self._client)
+            return self._gateway
+
+    @property
+    def tracker(self) -> Tracker:
+        return Tracker(
+            self.mailbox,
+            self.crm,
+            self.store,
+            TrackSettings(
+                tracked_category=str(self.profile.get("tracking.tracked_category")),
+                request_category=str(self.profile.get("tracking.request_category")),
+                user_email=str(self.profile.get("mailbox.email")),
+            ),
+        )
+
+    @property
+    def outbox_engine(self) -> Outbox:
+        settings = self._outbox_overrides or OutboxSettings()
+        settings = OutboxSettings(
+            enabled=bool(self.profile.get("sending.enabled")),
+            message_id_domain=str(self.profile.get("mailbox.email")).rpartition("@")[2] or "crm-bridge.local",
+            stale_claim=settings.stale_claim,
+            grace=settings.grace,
+            page_size=settings.page_size,
+        )
+        return Outbox(
+            self.mailbox, self.crm, self.store, settings, on_change=lambda: self._emit(OutboxChanged())
+        )
+
+    def _autotrack(self) -> AutoTrack:
+        folders: dict[str, RecordRef | None] = {}
+        for line in self.profile.get("tracking.tracked_folders"):
+            path, _, spec = str(line).partition("=")
+            try:
+                folders[path.strip()] = parse_record_spec(spec.strip()) if spec.strip() else None
+            except ValueError as exc:
+                log.warning("ignoring tracked folder %r: %s", line, exc)
+        return AutoTrack(
+            self.mailbox,
+            self.tracker,
+            self.crm,
+            self.store,
+            AutoTrackSettings(
+                enabled=bool(self.profile.get("tracking.autotrack")),
+                request_category=str(self.profile.get("tracking.request_category")),
+                tracked_category=str(self.profile.get("tracking.tracked_category")),
+                tracked_folders=folders,
+                never_track=tuple(self.profile.get("tracking.never_track")),
+                skip_internal=bool(self.profile.get("tracking.skip_internal")),
+                user_email=str(self.profile.get("mailbox.email")),
+            ),
+        )
+
+    def _jobs(self) -> list[Job]:
+        autotrack: list[AutoTrack] = []
+
+        def mail_job() -> None:
+            if not autotrack:
+                autotrack.append(self._autotrack())
+            self.tracker.drain_queue()
+            autotrack[0].run_once()
+
+        def outbox_job() -> None:
+            self.outbox_engine.poll()
+
+        return [
+            Job("mailbox", timedelta(seconds=int(self.profile.get("tracking.poll_seconds"))), mail_job),
+            Job(
+                "outbox",
+                timedelta(seconds=int(self.profile.get("sending.poll_seconds"))),
+                outbox_job,
+                enabled=lambda: bool(self.profile.get("sending.enabled")),
+            ),
+        ]
+
+    # -- events ---------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, event: BridgeEvent) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not stop the engine
+                log.exception("event listener failed")
+
+    def _state_changed(self, state: BridgeState, detail: str) -> None:
+        self._emit(StateChanged(self.status()))
+        if state.needs_attention:
+            self._emit(IssuesChanged(tuple(self.issues())))
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        try:
+            self._engine_lock.acquire(timeout=0)
+        except Timeout:
+            raise ConfigError(
+                f"CRM Bridge is already running for profile {self.profile.name!r} on this computer.",
+                title="Already running",
+            ) from None
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        if self._engine_lock.is_locked:
+            self._engine_lock.release()
+        with self._lock:
+            if self._mailbox is not None:
+                self._mailbox.close()
+            if self._client is not None:
+                self._client.close()
+        self.store.close()
+
+    def status(self) -> Status:
+        s = self.scheduler
+        failed = len(self.store.outbox_in_states("failed"))
+        return Status(
+            state=s.state,
+            detail=s.detail,
+            profile=self.profile.name,
+            mailbox=str(self.profile.get("mailbox.email")),
+            crm_url=self.profile.crm_org_url,
+            last_synced=s.last_synced,
+            paused_until=s.paused_until,
+            outbox_queued=len(self.store.outbox_in_states("sending", "sent")),
+            outbox_failed=failed,
+            track_queue=len(self.store.queued_tracks()),
+            issues=len(self.issues()),
+            sending_enabled=bool(self.profile.get("sending.enabled")),
+            autotrack_enabled=bool(self.profile.get("tracking.autotrack")),
+        )
+
+    def pause(self, until: datetime | None = None) -> None:
+        self.scheduler.pause(until)
+
+    def resume(self) -> None:
+        self.scheduler.resume()
+
+    def sync_now(self) -> None:
+        self.scheduler.run_now()
+
+    # -- mail -----------------------------------------------------------------------------
+
+    def folders(self) -> list[Folder]:
+        return self.mailbox.list_folders()
+
+    def messages(
+        self, folder_id: str, *, offset: int = 0, limit: int = 50, text: str | None = None
+    ) -> MailList:
+        page = self.mailbox.list_messages(folder_id, offset=offset, limit=limit, text=text)
+        links = self.store.links_by_items([m.id for m in page.items])
+        queued = {q.item_id: q for q in self.store.queued_tracks()}
+        tracked_category = str(self.profile.get("tracking.tracked_category"))
+        items = []
+        for m in page.items:
+            link = links.get(m.id)
+            regarding = None
+            if link and link.regarding:
+                ref = parse_record_spec(link.regarding)
+                regarding = RecordRef(ref.table, ref.id, link.regarding_name or "")
+            q = queued.get(m.id)
+            items.append(
+                MailItem(
+                    id=m.id,
+                    folder_id=m.folder_id,
+                    subject=m.subject,
+                    sender=str(m.sender) if m.sender else "",
+                    received=m.received,
+                    message_id=m.message_id,
+                    tracked=bool(link) or bool(m.stamp) or tracked_category in m.categories,
+                    activity_id=link.activity_id if link else m.stamp,
+                    regarding=regarding,
+                    queued=q is not None,
+                    error=q.last_error or None if q else None,
+                    categories=m.categories,
+                    private=m.sensitivity.value in ("private", "personal", "confidential"),
+                    has_attachments=m.has_attachments,
+                )
+            )
+        return MailList(tuple(items), page.total, page.offset, page.more)
+
+    def track(self, item_ids: Sequence[str], regarding: RecordRef | None = None) -> list[TrackResult]:
+        results = self.tracker.track_items(list(item_ids), regarding, reason="manual")
+        if regarding is not None:
+            self._remember_regarding(regarding)
+        self._emit(StateChanged(self.status()))
+        return results
+
+    def track_file(self, data: bytes, filename: str, regarding: RecordRef | None = None) -> TrackResult:
+        if filename.lower().endswith(".msg"):
+            raise MessageError(
+                f"{filename} is an Outlook .msg file; drag the message from Outlook's list, "
+                "or save it as .eml, to track it.",
+                title="Cannot read this file",
+            )
+        message = parse_mime(data)
+        tracker = Tracker(None, self.crm, self.store, self.tracker.settings)
+        result = tracker.track_messages([message], regarding, reason="file")[0]
+        return TrackResult(
+            filename, result.outcome, result.activity_id, result.subject, result.message, result.warnings
+        )
+
+    def untrack(self, item_ids: Sequence[str], *, delete_activity: bool | None = None) -> list[TrackResult]:
+        delete = (
+            bool(self.profile.get("tracking.untrack_deletes")) if delete_activity is None else delete_activity
+        )
+        tracked_category = str(self.profile.get("tracking.tracked_category"))
+        request_category = str(self.profile.get("tracking.request_category"))
+        results = []
+        for item in self.mailbox.fetch(list(item_ids), with_attachments=False):
+            if isinstance(item, FetchFailure):
+                results.append(TrackResult(item.id, TrackOutcome.FAILED, message=item.reason))
+                continue
+            link = self.store.link_by_item(item.id)
+            activity_id = link.activity_id if link else item.stamp
+            if activity_id and delete:
+                self.crm.delete_email(activity_id)
+            categories = [c for c in item.categories if c not in (tracked_category, request_category)]
+            self.mailbox.set_categories(item.id, categories)
+            self.mailbox.set_stamp(item.id, None)
+            if link:
+                self.store.remove_link(link.message_key)
+            self.store.audit(
+                "untracked",
+                subject=item.subject,
+                detail="CRM e-mail deleted" if delete else "CRM e-mail kept; link removed",
+                activity_id=activity_id,
+                item_id=item.id,
+            )
+            results.append(TrackResult(item.id, TrackOutcome.SKIPPED, activity_id, item.subject, "Untracked"))
+        return results
+
+    def set_regarding(self, item_ids: Sequence[str], regarding: RecordRef | None) -> list[TrackResult]:
+        results = []
+        for item_id in item_ids:
+            link = self.store.link_by_item(item_id)
+            if link is None:
+                # Not tracked yet: Set Regarding tracks it with that Regarding.
+                results += self.track([item_id], regarding)
+                continue
+            self.crm.set_regarding(link.activity_id, regarding)
+            self.store.set_link_regarding(
+                link.message_key,
+                regarding.to_spec() if regarding else None,
+                regarding.name if regarding else None,
+            )
+            self.store.audit(
+                "regarding",
+                subject=link.subject,
+                detail=f"Regarding set to {regarding.label}" if regarding else "Regarding removed",
+                activity_id=link.activity_id,
+                item_id=item_id,
+            )
+            results.append(
+                TrackResult(item_id, TrackOutcome.TRACKED, link.activity_id, link.subject, "Regarding set")
+            )
+        if regarding is not None:
+            self._remember_regarding(regarding)
+        return results
+
+    def search_records(
+        self, text: str, tables: Sequence[str] = REGARDING_TABLES, limit: int = 20
+    ) -> list[RecordRef]:
+        return self.crm.search_records(text, tables, limit)
+
+    def recent_regarding(self, limit: int = 8) -> list[RecordRef]:
+        stored = self.store.get("recent_regarding") or []
+        return [RecordRef(**r) for r in stored[:limit]]
+
+    def _remember_regarding(self, ref: RecordRef) -> None:
+        stored = [r for r in (self.store.get("recent_regarding") or []) if r.get("id") != ref.id]
+        entry = {"table": ref.table, "id": ref.id, "name": ref.name, "detail": ref.detail}
+        self.store.put("recent_regarding", [entry, *stored][:20])
+
+    # -- outbox, activity, issues ---------------------------------------------------------
+
+    def outbox(self) -> list[OutboxItem]:
+        return self.outbox_engine.items()
+
+    def retry_outbox(self, activity_id: str) -> None:
+        self.outbox_engine.retry(activity_id)
+        self._dismissed.discard(f"outbox:{activity_id}")
+        self.store.outbox_put(activity_id, message_id="", state="released")
+        self.sync_now()
+
+    def recent_activity(self, limit: int = 200, text: str | None = None) -> list[AuditEntry]:
+        return [_to_entry(r) for r in self.store.recent_audit(limit, text)]
+
+    def issues(self) -> list[Issue]:
+        found: list[Issue] = []
+        s = self.scheduler
+        if s.state is BridgeState.CREDENTIALS_NEEDED:
+            found.append(Issue("credentials", "Sign-in needed", s.detail, "open_settings"))
+        elif s.state is BridgeState.ERROR:
+            found.append(Issue("error", "CRM Bridge needs attention", s.detail, "open_settings"))
+        for rec in self.store.outbox_in_states("failed"):
+            found.append(
+                Issue(
+                    f"outbox:{rec.activity_id}",
+                    f"Not sent: {rec.subject}",
+                    rec.reason,
+                    "retry_outbox",
+                    rec.activity_id,
+                    rec.updated_at,
+                )
+            )
+        return [i for i in found if i.key not in self._dismissed]
+
+    def dismiss_issue(self, key: str) -> None:
+        self._dismissed.add(key)
+        self._emit(IssuesChanged(tuple(self.issues())))
+
+    def record_url(self, ref: RecordRef) -> str:
+        return f"{self.profile.crm_org_url}/main.aspx?etn={ref.table}&id={ref.id}&pagetype=entityrecord"
+
+    def activity_url(self, activity_id: str) -> str:
+        return f"{self.profile.crm_org_url}/main.aspx?etn=email&id={activity_id}&pagetype=entityrecord"
+
+    # -- settings -------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.profile.values)
+
+    def update_settings(self, changes: dict[str, Any]) -> None:
+        self.profile.update(changes)
+        if self.config is not None:
+            self.config.save()
+        with self._lock:
+            if any(k.startswith("mailbox.") for k in changes):
+                self._mailbox = None
+            if any(k.startswith("crm.") for k in changes):
+                self._gateway = None
+        self.sync_now()
+
+    def set_secret(self, kind: str, secret: str) -> None:
+        if kind not in ("mailbox", "crm"):
+            raise ConfigError(f"Unknown secret kind {kind!r}.")
+        self.secrets.set(kind, secret)
+        with self._lock:
+            if kind == "mailbox":
+                self._mailbox = None
+            else:
+                self._gateway = None
+        if self.scheduler.state is BridgeState.CREDENTIALS_NEEDED:
+            self.scheduler.resume()
+
+    def test_mailbox(self, values: dict[str, Any], secret: str | None = None) -> MailboxInfo:
+        trial = Profile(self.profile.name, dict(self.profile.values))
+        trial.update(values)
+        source = secret or self.secrets.get("mailbox") or ""
+        mailbox = open_mailbox(trial.mailbox_settings(), lambda: source)
+        try:
+            return mailbox.check()
+        finally:
+            mailbox.close()
+
+    def test_crm(self, values: dict[str, Any], secret: str | None = None) -> str:
+        trial = Profile(self.profile.name, dict(self.profile.values))
+        trial.update(values)
+        if not trial.crm_api_url:
+            raise ConfigError("Enter the organisation URL first.")
+        saved = self.secrets
+        if secret:
+            self.secrets = MemorySecrets({"crm": secret})
+        try:
+            client = DataverseClient(trial.crm_api_url, self._crm_auth(trial), timeout=20)
+        finally:
+            self.secrets = saved
+        try:
+            ctx = CrmGateway(client).context(refresh=True)
+            return ctx.full_name or ctx.email
+        finally:
+            client.close()
+
+    def log_dir(self) -> Path:
+        return paths.ensure_private_dir(paths.log_dir())
+
+
+class _KeyringSecrets:
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def get(self, kind: str) -> str | None:
+        value = self._store.get(kind)
+        return str(value) if value else None
+
+    def set(self, kind: str, value: str) -> None:
+        self._store.set(kind, value)
+
+
+__all__ = ["Bridge", "BridgeError", "MemorySecrets", "SecretStore"]
