@@ -57,6 +57,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer the next N requests ErrorServerBusy",
     )
     mail.set_defaults(handler="addin.sandbox.mail.cli:main")
+
+    demo = sub.add_parser("demo", help="both sandboxes with demo data, plus the bridge (tray with a display)")
+    demo.add_argument("--headless", action="store_true", help="run a scripted walk-through, no UI")
+    demo.add_argument("--json", action="store_true", help="print the walk-through's counts as JSON")
+    demo.set_defaults(handler="addin.demo:main")
+
+    def command(name: str, help_text: str, handler: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--profile", help="profile name (default: the active one)")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(handler=f"addin.commands:{handler}")
+        return p
+
+    command("run", "run the bridge without the tray", "run")
+    command("status", "show the bridge's state", "status")
+    tr = command("track", "track messages in the CRM", "track")
+    tr.add_argument("--message-id", action="append", help="Internet Message-ID (repeatable)")
+    tr.add_argument("--item-id", action="append", help="mailbox item id (repeatable)")
+    tr.add_argument(
+        "--search", metavar="TEXT", help="track the messages matching TEXT in Inbox and Sent Items"
+    )
+    tr.add_argument("--limit", type=int, default=20, help="at most this many matches per folder (default 20)")
+    tr.add_argument("--regarding", metavar="TABLE:ID", help="e.g. account:<guid>")
+    un = command("untrack", "remove the CRM link of messages", "untrack")
+    un.add_argument("item_id", nargs="+", help="mailbox item id")
+    un.add_argument("--delete", action="store_true", default=None, help="also delete the CRM e-mail")
+    ob = command("outbox", "list the CRM outbox; --retry ID queues a failed e-mail again", "outbox")
+    ob.add_argument("--retry", metavar="ACTIVITY_ID")
+    lg = command("log", "what the bridge did (the audit log)", "log")
+    lg.add_argument("--limit", type=int, default=50)
+    lg.add_argument("--filter", metavar="TEXT")
+    cf = command("config", "profiles and credentials", "config")
+    cf.add_argument("action", choices=["show", "set", "keys", "secret"])
+    cf.add_argument("values", nargs="*", help="KEY=VALUE for 'set'; for 'secret': mailbox or crm")
+    cf.add_argument("--activate", action="store_true", help="make this profile the active one")
     return parser
 
 
@@ -64,9 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
+    if getattr(args, "command", None) == "config" and args.action == "secret":
+        args.kind = args.values[0] if args.values else ""
     if handler is None:
-        parser.print_help()
-        return 0
+        # No subcommand: the tray app.
+        from ui.app import main as tray_main
+
+        return int(tray_main([]))
     module_name, _, func_name = handler.partition(":")
     func = getattr(importlib.import_module(module_name), func_name)
     try:

@@ -58,5 +58,5 @@ def test_block_really_blocks_qt() -> None:
 def test_cli_help_runs() -> None:
     result = subprocess.run([sys.executable, "-m", "addin", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    assert "sandbox" in result.stdout
+    assert "sandbox" in result.stdout and "demo" in result.stdout
     importlib.import_module("addin.cli")

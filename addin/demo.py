@@ -1,0 +1,308 @@
+"""``crm-bridge demo``: both sandboxes seeded with demo data, plus the bridge on a demo profile.
+
+The demo profile lives in its own temporary folder with in-memory secrets (the
+sandboxes' well-known demo passwords), so it never touches the user's configuration or
+keyring.  ``--headless --json`` runs a scripted walk-through of both flows and prints
+one JSON object with the counts, including ``duplicates`` and ``lost``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from addin.bridge import Bridge, MemorySecrets
+from addin.bridge_types import RecordRef, TrackOutcome
+from addin.config import Profile
+from addin.engine.outbox import OutboxSettings
+from addin.mailbox.types import FolderKind, Sensitivity
+from addin.sandbox.crm import CrmSandbox
+from addin.sandbox.mail import MailSandbox
+from addin.store import utcnow
+
+USER = "alex@contoso.example"
+DEMO_PASSWORD = "demo"
+SANDBOX_TOKEN = "sandbox"
+
+
+@dataclass
+class DemoEnvironment:
+    root: Path
+    crm: CrmSandbox
+    mail: MailSandbox
+    bridge: Bridge
+    owns_root: bool = False
+    _closed: bool = field(default=False, repr=False)
+
+    @property
+    def crm_page_url(self) -> str:
+        return self.crm.origin + "/"
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.bridge.stop()
+        finally:
+            self.mail.stop()
+            self.crm.stop()
+            if self.owns_root:
+                shutil.rmtree(self.root, ignore_errors=True)
+
+
+def demo_profile(crm: CrmSandbox, mail: MailSandbox, *, poll_seconds: int = 10) -> Profile:
+    profile = Profile("demo")
+    profile.update(
+        {
+            "mailbox.email": USER,
+            "mailbox.server": mail.ews_url,
+            "mailbox.auth": "basic",
+            "crm.url": crm.origin,
+            "crm.auth": "bearer",
+            "tracking.poll_seconds": max(10, poll_seconds),
+            "sending.poll_seconds": max(5, poll_seconds),
+        }
+    )
+    return profile
+
+
+def start_demo(
+    root: Path | None = None,
+    *,
+    poll_seconds: int = 10,
+    outbox_settings: OutboxSettings | None = None,
+    latency_ms: int = 0,
+) -> DemoEnvironment:
+    owns = root is None
+    base = Path(tempfile.mkdtemp(prefix="crm-bridge-demo-")) if root is None else root
+    crm = CrmSandbox(data_dir=base / "crm", seed="demo", latency_ms=latency_ms).start()
+    mail = MailSandbox(data_dir=base / "mail", seed="demo", latency_ms=latency_ms).start()
+    bridge = Bridge(
+        demo_profile(crm, mail, poll_seconds=poll_seconds),
+        secrets=MemorySecrets({"mailbox": DEMO_PASSWORD, "crm": SANDBOX_TOKEN}),
+        data_dir=base / "bridge",
+        outbox_settings=outbox_settings,
+    )
+    return DemoEnvironment(base, crm, mail, bridge, owns_root=owns)
+
+
+# -- the scripted walk-through --------------------------------------------------------------
+
+
+def _customer_message(sender: str, subject: str, body: str, *, in_reply_to: str | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = USER
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def _crm_rows(env: DemoEnvironment, path: str) -> list[dict[str, Any]]:
+    answer = requests.get(
+        env.crm.base_url + path,
+        headers={"Authorization": f"Bearer {SANDBOX_TOKEN}", "Prefer": 'odata.include-annotations="*"'},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    rows: list[dict[str, Any]] = answer.json()["value"]
+    return rows
+
+
+def walkthrough(env: DemoEnvironment) -> dict[str, Any]:
+    """Drive both flows the way a salesperson would, then count what the CRM and mailbox hold."""
+    started = time.monotonic()
+    bridge = env.bridge
+    mailbox = bridge.mailbox
+    autotrack = bridge._autotrack()
+    tracker = bridge.tracker
+    autotrack.run_once()  # first sync: establishes "now", tracks nothing retroactively
+    report: dict[str, Any] = {}
+
+    # 1. Track selected messages with a Regarding (the Track window).
+    inbox = mailbox.folder(FolderKind.INBOX)
+    listing = bridge.messages(inbox.id, limit=50).items
+    contacts = {a.lower() for a in _contact_addresses(env)}
+    candidates = [m for m in listing if not m.private and not m.tracked and _address_of(m.sender) in contacts]
+    chosen = candidates[:3]
+    opportunities = bridge.search_records("a", ("opportunity",), limit=5) or bridge.search_records(
+        "e", ("opportunity",), limit=5
+    )
+    regarding: RecordRef | None = opportunities[0] if opportunities else None
+    results = bridge.track([m.id for m in chosen], regarding)
+    report["tracked_selected"] = sum(r.outcome is TrackOutcome.TRACKED for r in results)
+    # Tracking the same messages again must not create anything.
+    again = bridge.track([m.id for m in chosen], regarding)
+    report["retrack_already_tracked"] = sum(r.outcome is TrackOutcome.ALREADY_TRACKED for r in again)
+
+    # 2. A category put on a message in "another mail client".
+    rest = [m for m in candidates[3:] if not m.tracked]
+    category_results = []
+    if rest:
+        target = rest[0]
+        mailbox.set_categories(
+            target.id, [*target.categories, bridge.profile.get("tracking.request_category")]
+        )
+        category_results = autotrack.run_once()
+    report["tracked_by_category"] = sum(r.outcome is TrackOutcome.TRACKED for r in category_results)
+
+    # 3. New mail from a customer arrives: auto-track by the user's CRM rule.
+    customer = sorted(contacts)[0]
+    env.mail.deliver(
+        USER, _customer_message(customer, "Question about the renewal", "Can we talk on Friday?")
+    )
+    private = _customer_message(customer, "Dinner on Saturday?", "Personal note.")
+    private = private.replace(b"Subject:", b"Sensitivity: Private\nSubject:", 1)
+    env.mail.deliver(USER, private)
+    auto_results = autotrack.run_once()
+    report["tracked_automatically"] = sum(r.outcome is TrackOutcome.TRACKED for r in auto_results)
+    report["private_tracked"] = sum(
+        1 for m in bridge.messages(inbox.id, limit=100).items if m.private and m.tracked
+    )
+
+    # 4. Three e-mails written in the CRM leave through the outbox.
+    queued = [
+        env.crm.queue_email(
+            sorted(contacts)[i + 1],
+            f"Proposal follow-up #{i + 1}",
+            f"<p>Hello, here is update {i + 1}.</p>",
+            regarding=(regarding.table, regarding.id) if regarding else None,
+        )
+        for i in range(3)
+    ]
+    outbox = bridge.outbox_engine
+    for _ in range(3):
+        outbox.poll()
+    sent_rows = {
+        row["activityid"]: row for row in _crm_rows(env, "emails?$select=activityid,statuscode,messageid")
+    }
+    report["sent"] = sum(1 for q in queued if sent_rows.get(q, {}).get("statuscode") == 3)
+    sent_items = env.mail.items(USER, "sentitems")
+    copies = Counter(
+        item["extended_properties"].get("CrmBridgeActivityId")
+        for item in sent_items
+        if item["extended_properties"].get("CrmBridgeActivityId")
+    )
+    report["sent_items_copies"] = sum(copies[q] for q in queued)
+
+    # 5. The customer replies to one of them: the reply inherits the Regarding.
+    first = sent_rows.get(queued[0], {})
+    reply_results = []
+    if first.get("messageid"):
+        recipient = sorted(contacts)[1]
+        env.mail.deliver(
+            USER,
+            _customer_message(
+                recipient, "Re: Proposal follow-up #1", "Thanks, looks good.", in_reply_to=first["messageid"]
+            ),
+        )
+        reply_results = autotrack.run_once()
+    reply = next((r for r in reply_results if r.outcome is TrackOutcome.TRACKED), None)
+    reply_regarding = None
+    if reply is not None and reply.activity_id:
+        row = _crm_rows(
+            env, f"emails?$select=_regardingobjectid_value&$filter=activityid eq {reply.activity_id}"
+        )
+        reply_regarding = row[0].get("_regardingobjectid_value") if row else None
+    report["reply_correlated"] = bool(regarding and reply_regarding == regarding.id)
+
+    # Counts: every message tracked once, every queued e-mail sent once with one copy.
+    emails = _crm_rows(env, "emails?$select=activityid,messageid,statuscode")
+    by_mid = Counter(e["messageid"] for e in emails if e.get("messageid"))
+    report["duplicates"] = sum(n - 1 for n in by_mid.values() if n > 1) + sum(
+        n - 1 for n in copies.values() if n > 1
+    )
+    expected_tracked = [
+        r
+        for r in (*results, *category_results, *auto_results, *reply_results)
+        if r.outcome is TrackOutcome.TRACKED
+    ]
+    known = {e["activityid"] for e in emails}
+    lost = sum(1 for r in expected_tracked if r.activity_id not in known)
+    lost += sum(1 for q in queued if sent_rows.get(q, {}).get("statuscode") != 3 or copies[q] != 1)
+    lost += len(tracker.store.queued_tracks())
+    report["lost"] = lost
+    report["crm_requests"] = env.crm.stats.snapshot()["requests"]
+    report["ews_requests"] = env.mail.stats.snapshot()["requests"]
+    report["seconds"] = round(time.monotonic() - started, 2)
+    report["ok"] = (
+        report["duplicates"] == 0
+        and report["lost"] == 0
+        and report["tracked_selected"] == len(chosen) > 0
+        and report["sent"] == 3
+        and report["reply_correlated"]
+        and report["private_tracked"] == 0
+    )
+    return report
+
+
+def _address_of(sender: str) -> str:
+    return sender.rpartition("<")[2].rstrip(">").strip().lower()
+
+
+def _contact_addresses(env: DemoEnvironment) -> list[str]:
+    rows = _crm_rows(env, "contacts?$select=emailaddress1")
+    return [r["emailaddress1"] for r in rows if r.get("emailaddress1")]
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def main(args: Any) -> int:
+    env = start_demo()
+    try:
+        if args.headless:
+            report = walkthrough(env)
+            if args.json:
+                print(json.dumps(report, sort_keys=True))
+            else:
+                for key, value in sorted(report.items()):
+                    print(f"{key:>26}: {value}")
+            return 0 if report["ok"] else 1
+        print(f"Sandbox CRM:      {env.crm_page_url}")
+        print(f"Sandbox Exchange: {env.mail.ews_url}  ({USER} / {DEMO_PASSWORD})")
+        sys.stdout.flush()
+        if _has_display():
+            from ui.app import main as tray_main
+
+            return int(tray_main([], bridge=env.bridge))
+        env.bridge.start()
+        print("Bridge running without a display; press Ctrl-C to stop.")
+        stop = threading.Event()
+        try:
+            while not stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        return 0
+    finally:
+        env.close()
+
+
+def _has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+__all__ = ["DemoEnvironment", "Sensitivity", "start_demo", "uuid", "walkthrough"]
