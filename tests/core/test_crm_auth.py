@@ -1,0 +1,271 @@
+"""Sign-in for the CRM client: MSAL with a token cache in the keyring, bearer and NTLM auth.
+
+Microsoft's sign-in endpoints cannot run here, so ``FakeMicrosoftLogin`` stands in for them as
+MSAL's ``http_client`` (OpenID discovery, the device-code endpoint and the token endpoint).
+Everything else is real: msal.PublicClientApplication, msal.SerializableTokenCache, and the
+credential store over the test's in-memory keyring.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+import keyring
+import keyring.backends.fail
+import pytest
+import requests
+
+from addin.credentials import CredentialStore, redact
+from addin.crm import DataverseClient, KeyringTokenCache, MsalAuth, NtlmAuth, StaticTokenAuth
+from addin.errors import AuthError, ConfigError, CredentialStoreError, OfflineError
+
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+TENANT_ID = "72f988bf-0000-0000-0000-000000000001"
+ORG = "https://contoso.crm4.dynamics.com"
+LOGIN = "https://login.microsoftonline.com"
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+class FakeResponse:
+    def __init__(self, status: int, payload: dict[str, Any]) -> None:
+        self.status_code = status
+        self.text = json.dumps(payload)
+        self.headers: dict[str, str] = {"Content-Type": "application/json"}
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise requests.HTTPError(f"HTTP {self.status_code}")
+
+
+class FakeMicrosoftLogin:
+    """Stands in for login.microsoftonline.com (the only mocked part of these tests)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.issued = 0
+        self.offline = False
+        self.refuse_refresh = False
+
+    def _tokens(self) -> dict[str, Any]:
+        self.issued += 1
+        now = int(time.time())
+        id_token = ".".join(
+            [
+                _b64({"alg": "none", "typ": "JWT"}),
+                _b64(
+                    {
+                        "aud": CLIENT_ID,
+                        "iss": f"{LOGIN}/{TENANT_ID}/v2.0",
+                        "iat": now,
+                        "nbf": now,
+                        "exp": now + 3600,
+                        "oid": "oid-anna",
+                        "sub": "sub-anna",
+                        "tid": TENANT_ID,
+                        "preferred_username": "anna@contoso.com",
+                        "name": "Anna Sales",
+                    }
+                ),
+                "sig",
+            ]
+        )
+        # Real access tokens are JWTs of 1.5–3 KB; this size forces the keyring cache to shard.
+        access = f"eyJ0eXAiOiJKV1Qi.access-{self.issued}-" + "A" * 2500
+        return {
+            "token_type": "Bearer",
+            "scope": f"{ORG}/user_impersonation",
+            "expires_in": 3600,
+            "ext_expires_in": 3600,
+            "access_token": access,
+            "refresh_token": f"0.refresh-{self.issued}-" + "R" * 800,
+            "id_token": id_token,
+            "client_info": _b64({"uid": "oid-anna", "utid": TENANT_ID}),
+        }
+
+    def _answer(self, method: str, url: str, data: Any) -> FakeResponse:
+        form = parse_qs(data) if isinstance(data, str) else {k: [str(v)] for k, v in (data or {}).items()}
+        self.calls.append((method, url, form))
+        if self.offline:
+            raise requests.ConnectionError("login.microsoftonline.com unreachable")
+        if url.endswith("/.well-known/openid-configuration"):
+            return FakeResponse(
+                200,
+                {
+                    "authorization_endpoint": f"{LOGIN}/organizations/oauth2/v2.0/authorize",
+                    "token_endpoint": f"{LOGIN}/organizations/oauth2/v2.0/token",
+                    "device_authorization_endpoint": f"{LOGIN}/organizations/oauth2/v2.0/devicecode",
+                    "issuer": f"{LOGIN}/{TENANT_ID}/v2.0",
+                },
+            )
+        if url.endswith("/devicecode"):
+            return FakeResponse(
+                200,
+                {
+                    "device_code": "DEVICE-CODE-XYZ",
+                    "user_code": "ABCD-EFGH",
+                    "verification_uri": "https://microsoft.com/devicelogin",
+                    "expires_in": 900,
+                    "interval": 0,
+                    "message": "To sign in, open https://microsoft.com/devicelogin and enter ABCD-EFGH.",
+                },
+            )
+        if url.endswith("/token"):
+            grant = form.get("grant_type", [""])[0]
+            if grant == "refresh_token" and self.refuse_refresh:
+                return FakeResponse(
+                    400, {"error": "invalid_grant", "error_description": "AADSTS70000: expired"}
+                )
+            return FakeResponse(200, self._tokens())
+        if "discovery/instance" in url:
+            return FakeResponse(200, {"tenant_discovery_endpoint": "", "metadata": []})
+        return FakeResponse(404, {"error": "not_found"})
+
+    def get(self, url: str, params: Any = None, headers: Any = None, **kw: Any) -> FakeResponse:
+        return self._answer("GET", url, None)
+
+    def post(
+        self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kw: Any
+    ) -> FakeResponse:
+        return self._answer("POST", url, data)
+
+    def close(self) -> None:
+        pass
+
+    def grants(self) -> list[str]:
+        return [f.get("grant_type", [""])[0] for m, u, f in self.calls if u.endswith("/token")]
+
+
+def _auth(login: FakeMicrosoftLogin, **kw: Any) -> MsalAuth:
+    messages = kw.pop("messages", [])
+    return MsalAuth(
+        ORG,
+        CLIENT_ID,
+        "organizations",
+        cache_store=KeyringTokenCache(CredentialStore("work")),
+        prompt="device_code",
+        on_device_code=messages.append,
+        http_client=login,
+        **kw,
+    )
+
+
+def test_device_code_sign_in_caches_tokens_in_the_keyring_and_reuses_them(memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    login = FakeMicrosoftLogin()
+    messages: list[str] = []
+    first = _auth(login, messages=messages)
+    with pytest.raises(AuthError, match="Sign-in needed"):
+        first.token()  # silent only: nothing cached yet, interactive not allowed
+    token = first.sign_in()
+    assert messages == ["To sign in, open https://microsoft.com/devicelogin and enter ABCD-EFGH."]
+    assert login.grants() == ["urn:ietf:params:oauth:grant-type:device_code"]
+    assert first.scopes == [f"{ORG}/user_impersonation"]
+
+    # The cache lives in the keyring only, sharded under the Windows limit.
+    entries = {u: v for (s, u), v in memory_keyring.store.items() if s == "crm-bridge:work:msal-cache"}
+    assert len(entries) > 1
+    assert all(len(v.encode("utf-16-le")) <= 2560 for v in entries.values())
+    saved = CredentialStore("work").get_blob("msal-cache")
+    assert saved is not None and token in saved and json.loads(saved)["AccessToken"]
+    assert "access_token" not in json.dumps(list(entries))  # keys carry no secrets
+
+    # A new process (new MsalAuth) gets the token silently from the keyring: no token request.
+    second = _auth(login)
+    assert second.token() == token
+    assert second.headers() == {"Authorization": f"Bearer {token}"}
+    assert login.grants() == ["urn:ietf:params:oauth:grant-type:device_code"]
+
+    # After a 401 the client forces a refresh with the cached refresh token.
+    assert second.refresh() is True
+    assert login.grants()[-1] == "refresh_token"
+    assert second.token() != token
+    # The refreshed cache was written back: a third instance sees the new token.
+    assert _auth(login).token() == second.token()
+
+    # Tokens are registered for redaction.
+    assert second.token() not in redact(f"header Authorization: {second.token()}")
+    assert token not in redact(f"old token {token}")
+
+
+def test_expired_refresh_token_means_sign_in_needed(memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    login = FakeMicrosoftLogin()
+    _auth(login).sign_in()
+    login.refuse_refresh = True
+    auth = _auth(login)
+    assert auth.refresh() is False
+
+
+def test_interactive_flow_runs_only_when_allowed(memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    login = FakeMicrosoftLogin()
+    auth = _auth(login, allow_interactive=True)
+    assert auth.token().startswith("eyJ0eXAiOiJKV1Qi.access-1-")
+
+
+def test_sign_out_removes_the_cache_from_the_keyring(memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    login = FakeMicrosoftLogin()
+    auth = _auth(login)
+    auth.sign_in()
+    auth.sign_out()
+    assert not [k for k in memory_keyring.store if k[0] == "crm-bridge:work:msal-cache"]
+    with pytest.raises(AuthError):
+        _auth(login).token()
+
+
+def test_unreachable_sign_in_service_is_offline(memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    login = FakeMicrosoftLogin()
+    login.offline = True
+    with pytest.raises(OfflineError):
+        _auth(login).token()
+
+
+def test_no_keyring_means_no_token_cache_at_all(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    with pytest.raises(CredentialStoreError):
+        _auth(FakeMicrosoftLogin()).token()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_damaged_cache_costs_a_sign_in_not_a_crash(memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    login = FakeMicrosoftLogin()
+    _auth(login).sign_in()
+    shard = next(k for k in memory_keyring.store if k[0] == "crm-bridge:work:msal-cache" and "#" in k[1])
+    memory_keyring.store[shard] = "garbage"
+    with pytest.raises(AuthError, match="Sign-in needed"):
+        _auth(login).token()
+
+
+def test_scope_variants_and_repr_hide_secrets() -> None:
+    auth = MsalAuth(
+        f"{ORG}/api/data/v9.2/",
+        CLIENT_ID,
+        TENANT_ID,
+        cache_store=KeyringTokenCache(CredentialStore()),
+        scope=".default",
+    )
+    assert auth.scopes == [f"{ORG}/.default"]
+    assert auth.authority == f"{LOGIN}/{TENANT_ID}"
+    assert "secret" not in repr(StaticTokenAuth("secret-token"))
+    assert "pw" not in repr(NtlmAuth("CONTOSO\\anna", lambda: "pw"))
+
+
+def test_bearer_tokens_never_go_over_plain_http_to_a_remote_host() -> None:
+    with pytest.raises(ConfigError):
+        DataverseClient("http://crm.contoso.local", StaticTokenAuth("t0ken"))
+    with pytest.raises(ConfigError):
+        DataverseClient("https://user:pw@crm.contoso.com", StaticTokenAuth("t0ken"))
+    DataverseClient("http://127.0.0.1:9", StaticTokenAuth("t0ken")).close()
+    # NTLM on an intranet http server is how on-premises deployments commonly run.
+    client = DataverseClient("http://crm.contoso.local/org", NtlmAuth("CONTOSO\\anna", lambda: "Passw0rd!"))
+    assert client.service_root == "http://crm.contoso.local/org/api/data/v9.2/"
+    assert "Passw0rd!" not in redact("login Passw0rd! failed")
+
+
+def test_ntlm_without_a_saved_password_asks_for_one() -> None:
+    with pytest.raises(AuthError, match="No password"):
+        DataverseClient("https://crm.contoso.local", NtlmAuth("CONTOSO\\anna", lambda: None))
