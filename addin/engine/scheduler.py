@@ -42,8 +42,10 @@ class Scheduler:
         *,
         on_state: Callable[[BridgeState, str], None],
         now: Callable[[], datetime] = utcnow,
+        max_nap: float = MAX_NAP,
     ) -> None:
         self.jobs = jobs
+        self._max_nap = max_nap
         self._on_state = on_state
         self._now = now
         self._wake = threading.Event()
@@ -107,14 +109,16 @@ class Scheduler:
                 self.resume()
                 continue
             if self.paused or self._blocked_on_credentials:
-                self._nap(MAX_NAP)
+                self._nap(self._max_nap)
                 continue
             due = [j for j in self.jobs if j.next_due <= now and j.enabled()]
             if not due:
                 if self.state in (BridgeState.STARTING, BridgeState.SYNCING):
                     self._set(BridgeState.IDLE)
-                upcoming = min((j.next_due for j in self.jobs), default=now + timedelta(seconds=MAX_NAP))
-                self._nap(max(0.05, min(MAX_NAP, (upcoming - now).total_seconds())))
+                upcoming = min(
+                    (j.next_due for j in self.jobs), default=now + timedelta(seconds=self._max_nap)
+                )
+                self._nap(max(0.05, min(self._max_nap, (upcoming - now).total_seconds())))
                 continue
             for job in due:
                 if self._stop.is_set() or self.paused:
