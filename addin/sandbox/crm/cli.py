@@ -1,0 +1,29 @@
+"""``crm-bridge sandbox crm``: run the sandbox CRM until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from addin.sandbox.common import run_until_signalled
+from addin.sandbox.crm.sandbox import CrmSandbox
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        sandbox = CrmSandbox(
+            Path(args.data) if args.data else None,
+            seed=args.seed,
+            latency_ms=int(args.latency_ms or 0),
+            throttle=getattr(args, "throttle", None),
+            host=args.host,
+            port=args.port,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"crm-bridge sandbox crm: {exc}") from None
+    sandbox._running = True  # run_until_signalled starts and stops the server
+    try:
+        return run_until_signalled(sandbox.server, sandbox.base_url)
+    finally:
+        sandbox._running = False
+        sandbox.stop()
