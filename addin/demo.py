@@ -28,6 +28,7 @@ import requests
 from addin.bridge import Bridge, MemorySecrets
 from addin.bridge_types import RecordRef, TrackOutcome
 from addin.config import Profile
+from addin.crm.records import REGARDING_TABLES
 from addin.engine.outbox import OutboxSettings
 from addin.mailbox.types import FolderKind, Sensitivity
 from addin.sandbox.crm import CrmSandbox
@@ -186,7 +187,7 @@ def walkthrough(env: DemoEnvironment) -> dict[str, Any]:
             sorted(contacts)[i + 1],
             f"Proposal follow-up #{i + 1}",
             f"<p>Hello, here is update {i + 1}.</p>",
-            regarding=(regarding.table, regarding.id) if regarding else None,
+            regarding=(REGARDING_TABLES[regarding.table].entity_set, regarding.id) if regarding else None,
         )
         for i in range(3)
     ]

@@ -1,0 +1,218 @@
+"""Track in CRM and the CRM outbox, end to end against both sandboxes over real HTTP."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from flow_helpers import (
+    USER,
+    contact_addresses,
+    crm_get,
+    crm_patch,
+    emails,
+    first_record,
+    mime,
+    stamps,
+)
+
+from addin.bridge_types import OutboxState, RecordRef, TrackOutcome
+from addin.demo import DemoEnvironment, start_demo
+from addin.engine.outbox import OutboxSettings
+from addin.mailbox.types import FolderKind
+from addin.store import utcnow
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[DemoEnvironment]:
+    environment = start_demo(tmp_path, outbox_settings=OutboxSettings(grace=timedelta(seconds=0)))
+    yield environment
+    environment.close()
+
+
+def _inbox_from_contacts(env: DemoEnvironment) -> list:  # type: ignore[type-arg]
+    contacts = set(contact_addresses(env))
+    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    items = env.bridge.messages(inbox.id, limit=100).items
+    return [m for m in items if not m.private and m.sender.rpartition("<")[2].rstrip(">").lower() in contacts]
+
+
+def test_track_with_regarding_creates_one_activity_and_marks_the_message(env: DemoEnvironment) -> None:
+    bridge = env.bridge
+    opp_id, opp_name = first_record(env, "opportunities", "opportunityid", "name")
+    regarding = RecordRef("opportunity", opp_id, opp_name)
+    messages = _inbox_from_contacts(env)
+    assert messages, "the demo inbox has mail from CRM contacts"
+    target = next((m for m in messages if m.has_attachments), messages[0])
+
+    [result] = bridge.track([target.id], regarding)
+    assert result.outcome is TrackOutcome.TRACKED, result.message
+    row = crm_get(
+        env,
+        f"emails({result.activity_id})?$select=statuscode,directioncode,messageid,_regardingobjectid_value"
+        "&$expand=email_activity_parties($select=participationtypemask,addressused,_partyid_value)",
+    )
+    assert row["statuscode"] == 4 and row["directioncode"] is False  # Received
+    assert row["_regardingobjectid_value"] == opp_id
+    sender = [p for p in row["email_activity_parties"] if p["participationtypemask"] == 1]
+    assert sender and sender[0]["_partyid_value"], "the customer sender is resolved to a CRM record"
+    assert any(p["participationtypemask"] == 2 for p in row["email_activity_parties"])
+    if target.has_attachments:
+        atts = crm_get(env, f"activitymimeattachments?$filter=_objectid_value eq {result.activity_id}")[
+            "value"
+        ]
+        assert atts, "attachments are tracked with the e-mail"
+
+    item = next(i for i in env.mail.items(USER, "inbox") if i["id"] == target.id)
+    assert "Tracked in CRM" in item["categories"]
+    assert item["extended_properties"]["CrmBridgeActivityId"] == result.activity_id
+
+    # Tracking again (a second click, a retry) finds the same activity.
+    [again] = bridge.track([target.id], regarding)
+    assert again.outcome is TrackOutcome.ALREADY_TRACKED and again.activity_id == result.activity_id
+    assert len(emails(env, f"messageid eq '{row['messageid']}'")) == 1
+    assert any(e.action == "tracked" for e in bridge.recent_activity())
+
+
+def test_mail_from_sent_items_is_tracked_as_sent(env: DemoEnvironment) -> None:
+    sent = env.bridge.mailbox.folder(FolderKind.SENT)
+    items = env.bridge.messages(sent.id, limit=20).items
+    assert items
+    [result] = env.bridge.track([items[0].id])
+    assert result.outcome is TrackOutcome.TRACKED, result.message
+    row = crm_get(env, f"emails({result.activity_id})?$select=statuscode,directioncode")
+    assert (row["statuscode"], row["directioncode"]) == (3, True)
+
+
+def test_category_folder_and_autotrack_rules(env: DemoEnvironment) -> None:
+    bridge = env.bridge
+    autotrack = bridge._autotrack()
+    before = len(emails(env))
+    assert autotrack.run_once() == []  # the first sync tracks nothing retroactively
+    assert len(emails(env)) == before
+
+    # The "Track in CRM" category, put on an old message from any mail client.
+    old = _inbox_from_contacts(env)[-1]
+    bridge.mailbox.set_categories(old.id, ["Track in CRM"])
+    results = autotrack.run_once()
+    assert [r.item_id for r in results if r.outcome is TrackOutcome.TRACKED] == [old.id]
+    item = next(i for i in env.mail.items(USER, "inbox") if i["id"] == old.id)
+    assert item["categories"] == ["Tracked in CRM"]
+
+    contact = contact_addresses(env)[0]
+    env.mail.deliver(USER, mime(contact, "Renewal question"))
+    env.mail.deliver(USER, mime(contact, "Dinner?", Sensitivity="Private"))
+    env.mail.deliver(USER, mime("maria@contoso.example", "Team lunch"))  # internal
+    env.mail.deliver(USER, mime("stranger@unknown.example", "Cold pitch"))  # not in the CRM
+    results = autotrack.run_once()
+    tracked = [r.subject for r in results if r.outcome is TrackOutcome.TRACKED]
+    assert tracked == ["Renewal question"]
+    subjects = {e["subject"] for e in emails(env)}
+    assert "Dinner?" not in subjects and "Team lunch" not in subjects and "Cold pitch" not in subjects
+
+
+def test_outbox_sends_each_email_once_with_a_sent_items_copy(env: DemoEnvironment) -> None:
+    contacts = contact_addresses(env)
+    queued = [env.crm.queue_email(contacts[i], f"Quote {i}", f"<p>Quote number {i}</p>") for i in range(3)]
+    outbox = env.bridge.outbox_engine
+    outbox.poll()
+    outbox.poll()  # a second poll sends nothing more
+    copies = Counter(stamps(env))
+    for activity_id in queued:
+        row = crm_get(env, f"emails({activity_id})?$select=statuscode,messageid")
+        assert row["statuscode"] == 3
+        assert copies[activity_id] == 1
+        copy = next(
+            i
+            for i in env.mail.items(USER, "sentitems")
+            if i["extended_properties"].get("CrmBridgeActivityId") == activity_id
+        )
+        assert copy["message_id"] == row["messageid"], "the CRM holds the Message-ID of the real copy"
+    assert env.bridge.outbox() == []
+
+
+@pytest.mark.parametrize(
+    ("to", "subject"),
+    [
+        ("ok@fabrikam.example", "Quote\r\nBcc: thief@evil.example"),
+        ("victim@fabrikam.example\r\nBcc: thief@evil.example", "Quote"),
+        ("two@fabrikam.example, three@fabrikam.example", "Quote"),
+    ],
+)
+def test_outbox_refuses_header_injection_per_item(env: DemoEnvironment, to: str, subject: str) -> None:
+    good = env.crm.queue_email(contact_addresses(env)[0], "Fine", "<p>ok</p>")
+    bad = env.crm.queue_email(to, subject, "<p>bad</p>")
+    env.bridge.outbox_engine.poll()
+    assert crm_get(env, f"emails({good})?$select=statuscode")["statuscode"] == 3
+    assert crm_get(env, f"emails({bad})?$select=statuscode")["statuscode"] == 8
+    assert bad not in stamps(env)
+    failed = [i for i in env.bridge.outbox() if i.activity_id == bad]
+    assert failed and failed[0].state is OutboxState.FAILED and failed[0].reason
+    issue = next(i for i in env.bridge.issues() if i.target == bad)
+    assert issue.action == "retry_outbox"
+
+
+def test_outbox_honours_send_later_and_server_side_sync(env: DemoEnvironment) -> None:
+    later = env.crm.queue_email(contact_addresses(env)[0], "Later", "<p>later</p>")
+    crm_patch(env, f"emails({later})", {"delayedemailsendtime": (utcnow() + timedelta(hours=2)).isoformat()})
+    env.bridge.outbox_engine.poll()
+    assert crm_get(env, f"emails({later})?$select=statuscode")["statuscode"] == 6
+    assert [i.state for i in env.bridge.outbox()] == [OutboxState.SCHEDULED]
+
+    now = env.crm.queue_email(contact_addresses(env)[0], "Now", "<p>now</p>")
+    ctx = env.bridge.crm.context()
+    assert ctx.mailbox_id
+    crm_patch(env, f"mailboxes({ctx.mailbox_id})", {"outgoingemaildeliverymethod": 2})
+    env.bridge.crm.context(refresh=True)
+    env.bridge.outbox_engine.poll()
+    assert crm_get(env, f"emails({now})?$select=statuscode")["statuscode"] == 6  # never sent by us
+    assert now not in stamps(env)
+
+
+def test_a_reply_inherits_the_regarding_of_the_sent_email(env: DemoEnvironment) -> None:
+    autotrack = env.bridge._autotrack()
+    autotrack.run_once()
+    account_id, _ = first_record(env, "accounts", "accountid", "name")
+    contact = contact_addresses(env)[1]
+    sent_id = env.crm.queue_email(
+        contact, "Pricing", "<p>Our pricing</p>", regarding=("accounts", account_id)
+    )
+    env.bridge.outbox_engine.poll()
+    message_id = crm_get(env, f"emails({sent_id})?$select=messageid")["messageid"]
+    env.mail.deliver(
+        USER, mime(contact, "Re: Pricing", "Thanks", In_Reply_To=message_id, References=message_id)
+    )
+    results = autotrack.run_once()
+    reply = next(r for r in results if r.outcome is TrackOutcome.TRACKED)
+    row = crm_get(env, f"emails({reply.activity_id})?$select=_regardingobjectid_value")
+    assert row["_regardingobjectid_value"] == account_id
+
+
+def test_set_regarding_and_untrack(env: DemoEnvironment) -> None:
+    bridge = env.bridge
+    message = _inbox_from_contacts(env)[0]
+    [tracked] = bridge.track([message.id])
+    account_id, account_name = first_record(env, "accounts", "accountid", "name")
+    bridge.set_regarding([message.id], RecordRef("account", account_id, account_name))
+    row = crm_get(env, f"emails({tracked.activity_id})?$select=_regardingobjectid_value")
+    assert row["_regardingobjectid_value"] == account_id
+    assert bridge.recent_regarding()[0].id == account_id
+    bridge.untrack([message.id], delete_activity=True)
+    assert emails(env, f"activityid eq {tracked.activity_id}") == []
+    item = next(i for i in env.mail.items(USER, "inbox") if i["id"] == message.id)
+    assert "Tracked in CRM" not in item["categories"]
+    assert not item["extended_properties"].get("CrmBridgeActivityId")
+
+
+def test_dropped_eml_file_is_tracked_once(env: DemoEnvironment) -> None:
+    contact = contact_addresses(env)[2]
+    data = mime(contact, "Dropped from Thunderbird", "Body text")
+    first = env.bridge.track_file(data, "message.eml")
+    second = env.bridge.track_file(data, "message.eml")
+    assert first.outcome is TrackOutcome.TRACKED
+    assert second.outcome is TrackOutcome.ALREADY_TRACKED and second.activity_id == first.activity_id
