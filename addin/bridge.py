@@ -36,6 +36,7 @@ from addin.bridge_types import (
     TrackResult,
 )
 from addin.config import Config, Profile
+from addin.credentials import register_secret
 from addin.crm.auth import CrmAuth, KeyringTokenCache, MsalAuth, NtlmAuth, StaticTokenAuth
 from addin.crm.client import DataverseClient
 from addin.engine.autotrack import AutoTrack, AutoTrackSettings
@@ -136,6 +137,8 @@ class Bridge:
         value = self.secrets.get(kind)
         if not value:
             raise AuthError(f"No {kind} password or token is stored yet; enter it in Settings.", service=kind)
+        # From now on the value is masked wherever it could reach a log line or a message.
+        register_secret(value)
         return value
 
     @property

@@ -53,6 +53,9 @@ def _regarding(args: Any) -> RecordRef | None:
 
 
 def run(args: Any) -> int:
+    from addin.logging_setup import setup_logging
+
+    setup_logging(console=not args.json)
     bridge = Bridge.open(args.profile)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
