@@ -265,6 +265,32 @@ def _not_run(req: BatchRequest, reason: str) -> BatchResult:
     return BatchResult(req, None, CaseInsensitiveDict(), b"", CrmError(f"{req.what} was not run: {reason}"))
 
 
+def _failed_changeset(item: Sequence[BatchRequest], answer: PartResponse) -> list[BatchResult]:
+    """A failed change set is answered by the failing request alone; the others rolled back.
+
+    When the answer names its Content-ID, that request gets the error and the others a plain
+    "rolled back" error; otherwise every request carries an error of the failure's own type,
+    so a caller keying on ``ConflictError`` (already exists, changed elsewhere) still sees it.
+    """
+    culprit = next((r for r in item if answer.content_id and r.content_id == answer.content_id), None)
+    if culprit is None and len(item) == 1:
+        culprit = item[0]
+    failure = error_for(answer.status, answer.body, what="the change set")
+    results = []
+    for req in item:
+        if req is culprit:
+            results.append(_result(req, answer))
+            continue
+        message = f"{req.what} was rolled back: {failure.message}"
+        error: BridgeError
+        if culprit is None and isinstance(failure, CrmError):
+            error = type(failure)(message, status=failure.status, code=failure.code)
+        else:
+            error = CrmError(message, status=answer.status, code=getattr(failure, "code", None))
+        results.append(BatchResult(req, None, CaseInsensitiveDict(), b"", error))
+    return results
+
+
 def match_results(
     items: Sequence[BatchRequest | Sequence[BatchRequest]],
     answers: Sequence[PartResponse | list[PartResponse]],
@@ -288,29 +314,7 @@ def match_results(
                     found = answer[position]
                 results.append(_result(req, found) if found else _not_run(req, "no answer for it"))
         elif isinstance(answer, PartResponse):
-            # A failed change set is answered by the failing request alone; the rest rolled back.
-            failed_id = answer.content_id
-            culprit = next((r for r in item if failed_id and r.content_id == failed_id), None)
-            if culprit is None and len(item) == 1:
-                culprit = item[0]
-            first = error_for(answer.status, answer.body, what="change set")
-            for req in item:
-                if req is culprit:
-                    results.append(_result(req, answer))
-                else:
-                    results.append(
-                        BatchResult(
-                            req,
-                            None,
-                            CaseInsensitiveDict(),
-                            b"",
-                            CrmError(
-                                f"{req.what} was rolled back: the change set failed ({first.message})",
-                                status=answer.status,
-                                code=getattr(first, "code", None),
-                            ),
-                        )
-                    )
+            results.extend(_failed_changeset(item, answer))
         else:
             results.extend(_not_run(req, "an earlier request in the batch failed") for req in item)
     return results
