@@ -1,0 +1,240 @@
+"""Exactly once, in and out: crashes, two machines, lost responses, throttling and dropped connections."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from addin.bridge import Bridge, MemorySecrets
+from addin.bridge_types import TrackOutcome
+from addin.demo import DemoEnvironment, demo_profile, start_demo
+from addin.engine.outbox import OutboxSettings
+from addin.mailbox.types import FolderKind
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
+from flow_helpers import contact_addresses, crm_get, emails, mime, stamps
+
+pytestmark = pytest.mark.integration
+WORKER = Path(__file__).with_name("outbox_worker.py")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[DemoEnvironment]:
+    environment = start_demo(tmp_path, outbox_settings=OutboxSettings(grace=timedelta(seconds=0)))
+    yield environment
+    environment.close()
+
+
+def _second_bridge(env: DemoEnvironment, tmp_path: Path, name: str) -> Bridge:
+    """Another machine of the same user: same mailbox and CRM, its own journal."""
+    return Bridge(
+        demo_profile(env.crm, env.mail),
+        secrets=MemorySecrets({"mailbox": "demo", "crm": "sandbox"}),
+        data_dir=tmp_path / name,
+        outbox_settings=OutboxSettings(grace=timedelta(seconds=0)),
+    )
+
+
+def test_two_machines_send_each_email_once(env: DemoEnvironment, tmp_path: Path) -> None:
+    contacts = contact_addresses(env)
+    queued = [
+        env.crm.queue_email(contacts[i % len(contacts)], f"Two machines {i}", "<p>x</p>") for i in range(10)
+    ]
+    other = _second_bridge(env, tmp_path, "laptop")
+    errors: list[BaseException] = []
+
+    def run(bridge: Bridge) -> None:
+        try:
+            for _ in range(4):
+                bridge.outbox_engine.poll()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in (env.bridge, other, env.bridge)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    other.stop()
+    assert not errors, errors
+    copies = Counter(stamps(env))
+    for activity_id in queued:
+        assert copies[activity_id] == 1, f"{activity_id} has {copies[activity_id]} Sent Items copies"
+        assert crm_get(env, f"emails({activity_id})?$select=statuscode")["statuscode"] == 3
+
+
+def test_track_retried_after_a_lost_response_creates_one_activity(env: DemoEnvironment) -> None:
+    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    message = env.bridge.messages(inbox.id, limit=5).items[0]
+    # The look-up batch passes; the create batch is committed, then the connection drops.
+    env.crm.faults.update({"fail_next": [{}, {"drop": "after"}], "match": "$batch"})
+    [first] = env.bridge.track([message.id])
+    assert first.outcome is TrackOutcome.QUEUED, first
+    assert env.bridge.status().track_queue == 1
+    env.crm.faults.clear()
+    drained = env.bridge.tracker.drain_queue()
+    assert [r.outcome for r in drained] == [TrackOutcome.ALREADY_TRACKED]
+    assert env.bridge.status().track_queue == 0
+    assert len(emails(env, f"subject eq '{message.subject.replace(chr(39), chr(39) * 2)}'")) == 1
+
+
+def test_a_throttling_storm_loses_nothing(env: DemoEnvironment) -> None:
+    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    items = [m for m in env.bridge.messages(inbox.id, limit=30).items if not m.tracked][:12]
+    env.crm.faults.update({"throttle": "3/1"})
+    results = env.bridge.track([m.id for m in items])
+    env.crm.faults.clear()
+    for _ in range(3):
+        if not env.bridge.store.queued_tracks():
+            break
+        for q in env.bridge.store.queued_tracks():
+            env.bridge.store.defer_track(q.id, "", q.not_before - timedelta(days=1))
+        env.bridge.tracker.drain_queue()
+    assert env.bridge.store.queued_tracks() == []
+    assert all(r.outcome in (TrackOutcome.TRACKED, TrackOutcome.QUEUED) for r in results), results
+    subjects = Counter(e["subject"] for e in emails(env))
+    for m in items:
+        assert subjects[m.subject] >= 1
+    mids = Counter(e["messageid"] for e in emails(env) if e.get("messageid"))
+    assert all(n == 1 for n in mids.values()), "no message was tracked twice"
+
+
+def test_a_dropped_connection_during_send_is_settled_from_sent_items(env: DemoEnvironment) -> None:
+    activity_id = env.crm.queue_email(contact_addresses(env)[0], "Dropped", "<p>x</p>")
+    env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "CreateItem"})
+    env.bridge.outbox_engine.poll()  # the copy is saved, but the answer never arrives
+    env.mail.faults.clear()
+    env.bridge.outbox_engine.poll()  # recovery finds the stamped copy instead of sending again
+    assert Counter(stamps(env))[activity_id] == 1
+    assert crm_get(env, f"emails({activity_id})?$select=statuscode")["statuscode"] == 3
+
+
+def test_crm_outage_while_tracking_queues_durably_across_a_restart(
+    env: DemoEnvironment, tmp_path: Path
+) -> None:
+    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    message = env.bridge.messages(inbox.id, limit=5).items[1]
+    env.crm.faults.update({"fail_next": [{"status": 503}] * 30})
+    [result] = env.bridge.track([message.id])
+    assert result.outcome is TrackOutcome.QUEUED
+    env.crm.faults.clear()
+    # "Restart": a new bridge on the same journal finds the request and finishes it.
+    again = Bridge(
+        demo_profile(env.crm, env.mail),
+        secrets=MemorySecrets({"mailbox": "demo", "crm": "sandbox"}),
+        data_dir=env.bridge.data_dir,
+    )
+    try:
+        for q in again.store.queued_tracks():
+            again.store.defer_track(q.id, "", q.not_before - timedelta(days=1))
+        drained = again.tracker.drain_queue()
+        assert [r.outcome for r in drained] == [TrackOutcome.TRACKED]
+    finally:
+        again.stop()
+
+
+@pytest.mark.slow
+def test_killed_at_random_moments_every_email_is_sent_exactly_once(tmp_path: Path) -> None:
+    """SIGKILL a sending bridge process 100 times while e-mails are queued; restart it each time."""
+    rounds = int(os.environ.get("CRASH_ROUNDS", "100"))
+    env = start_demo(tmp_path / "sandboxes")
+    rng = random.Random(20261127)
+    contacts = contact_addresses(env)
+    queued: list[str] = []
+    data_dir = tmp_path / "bridge-under-test"
+    command = [sys.executable, str(WORKER), env.crm.origin, env.mail.ews_url, str(data_dir)]
+    child_env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    try:
+        for round_no in range(rounds):
+            if round_no % 3 == 0:
+                queued.append(
+                    env.crm.queue_email(
+                        contacts[round_no % len(contacts)], f"Crash round {round_no}", "<p>x</p>"
+                    )
+                )
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env)
+            assert proc.stdout is not None
+            proc.stdout.readline()  # "ready": the bridge is up; now kill it at a random moment
+            time.sleep(rng.uniform(0.0, 0.25))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+        # A last run that is allowed to finish: everything must settle.
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env)
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline:
+                states = [crm_get(env, f"emails({a})?$select=statuscode")["statuscode"] for a in queued]
+                if all(s == 3 for s in states):
+                    break
+                time.sleep(0.5)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.kill()
+            proc.wait(30)
+        copies = Counter(stamps(env))
+        problems = {a: copies[a] for a in queued if copies[a] != 1}
+        assert not problems, f"e-mails without exactly one Sent Items copy: {problems}"
+        for a in queued:
+            assert crm_get(env, f"emails({a})?$select=statuscode")["statuscode"] == 3
+        delivered = Counter(i["subject"] for c in contacts for i in _safe_items(env, c))
+        assert all(n <= 1 for s, n in delivered.items() if s and s.startswith("Crash round")), delivered
+    finally:
+        env.close()
+
+
+def _safe_items(env: DemoEnvironment, address: str) -> list[dict[str, object]]:
+    try:
+        return env.mail.items(address, "inbox")
+    except KeyError:
+        return []
+
+
+def test_no_secret_reaches_any_file_the_bridge_writes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from addin.logging_setup import setup_logging
+
+    password = "Planted-Pa55word-7f3c9e"
+    env = start_demo(tmp_path / "sandboxes")
+    try:
+        env.mail.add_mailbox("sam@contoso.example", password, "Sam")
+        log_dir = tmp_path / "logs"
+        setup_logging(logging.DEBUG, log_dir=log_dir)
+        profile = demo_profile(env.crm, env.mail)
+        profile.update({"mailbox.email": "sam@contoso.example"})
+        bridge = Bridge(
+            profile, secrets=MemorySecrets({"mailbox": password, "crm": "sandbox"}), data_dir=tmp_path / "sam"
+        )
+        inbox = bridge.mailbox.folder(FolderKind.INBOX)
+        env.mail.deliver(
+            "sam@contoso.example", mime(contact_addresses(env)[0], "For Sam", to="sam@contoso.example")
+        )
+        bridge.track([m.id for m in bridge.messages(inbox.id).items])
+        bridge.set_secret("mailbox", password + "-wrong")
+        with pytest.raises(Exception) as info:
+            bridge.folders()
+        assert password not in str(info.value)
+        bridge.stop()
+        logging.getLogger("addin").error("about to fail with %s", password)
+        for path in [*tmp_path.rglob("*")]:
+            if path.is_file() and "sandboxes" not in path.parts:
+                assert password.encode() not in path.read_bytes(), f"the password leaked into {path}"
+    finally:
+        env.close()
+        for handler in list(logging.getLogger().handlers):
+            if getattr(handler, "baseFilename", "").startswith(str(tmp_path)):
+                logging.getLogger().removeHandler(handler)
+                handler.close()
