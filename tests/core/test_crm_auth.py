@@ -18,10 +18,12 @@ import keyring
 import keyring.backends.fail
 import pytest
 import requests
+from werkzeug.wrappers import Request, Response
 
 from addin.credentials import CredentialStore, redact
 from addin.crm import DataverseClient, KeyringTokenCache, MsalAuth, NtlmAuth, StaticTokenAuth
 from addin.errors import AuthError, ConfigError, CredentialStoreError, OfflineError
+from addin.sandbox.common import SandboxServer
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 TENANT_ID = "72f988bf-0000-0000-0000-000000000001"
@@ -269,3 +271,25 @@ def test_bearer_tokens_never_go_over_plain_http_to_a_remote_host() -> None:
 def test_ntlm_without_a_saved_password_asks_for_one() -> None:
     with pytest.raises(AuthError, match="No password"):
         DataverseClient("https://crm.contoso.local", NtlmAuth("CONTOSO\\anna", lambda: None))
+
+
+def test_client_refreshes_the_token_once_after_a_401(memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    """The CRM rejects a token (revoked, clock skew): one silent refresh, then the call succeeds."""
+    login = FakeMicrosoftLogin()
+    auth = _auth(login)
+    stale = auth.sign_in()
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        header = Request(environ).headers.get("Authorization", "")
+        seen.append(header)
+        if header == f"Bearer {stale}":
+            return Response("", status=401)(environ, start_response)
+        body = json.dumps({"UserId": "u", "BusinessUnitId": "b", "OrganizationId": "o"})
+        return Response(body, mimetype="application/json")(environ, start_response)
+
+    with SandboxServer(app) as server:
+        client = DataverseClient(server.origin, auth, sleep=lambda s: None)
+        assert client.whoami().user_id == "u"
+    assert len(seen) == 2 and seen[0] != seen[1]
+    assert login.grants()[-1] == "refresh_token"

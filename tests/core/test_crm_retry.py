@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ class Script:
         body = request.get_data()
         self.seen.append((request.method, request.full_path, dict(request.headers), body))
         answer = self.answers.popleft() if self.answers else (200, {}, {"value": []})
+        if answer[0] == "slow":
+            time.sleep(answer[1])
+            answer = answer[2]
         if answer[0] == "drop":
             try:
                 drop_connection(environ)
@@ -273,3 +277,14 @@ def test_every_request_carries_the_documented_headers(script: tuple[Script, str]
     assert headers["Odata-Maxversion"] == "4.0" and headers["Odata-Version"] == "4.0"
     assert headers["If-None-Match"] == "null"
     assert headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_read_timeout_is_unknown_for_post_and_repeated_for_get(script: tuple[Script, str]) -> None:
+    s, origin = script
+    clock = FakeClock()
+    client = _client(origin, clock, timeout=0.3)
+    s.answers.append(("slow", 0.6, (204, {}, None)))
+    with pytest.raises(UnknownOutcomeError):
+        client.create("emails", {"subject": "slow"})
+    s.answers.extend([("slow", 0.6, (200, {}, {"value": []})), (200, {}, {"value": [{"n": 1}]})])
+    assert list(client.query("emails")) == [{"n": 1}]
