@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from addin.crm.batch import (
     MAX_BATCH_REQUESTS,
@@ -430,3 +432,84 @@ def test_garbage_answers_raise_crm_error() -> None:
         parse_batch_response(b"no delimiters here", "multipart/mixed; boundary=b")
     with pytest.raises(CrmError):
         parse_batch_response(b"--b\r\n\r\nnot http\r\n--b--\r\n", "multipart/mixed; boundary=b")
+
+
+def test_built_body_reads_back_with_the_stdlib_mime_parser() -> None:
+    """An independent reader (email.parser, as OData servers in Python use) sees the same parts."""
+    import email.parser
+    import email.policy
+
+    body, content_type = build_batch_body(
+        [
+            [
+                BatchRequest(
+                    "POST", "emails", {"subject": "Ünïcode — ok", "x": "--batch_1 inside"}, content_id="1"
+                ),
+                BatchRequest("PATCH", "$1", {"statuscode": 4}, {"If-Match": "*"}, content_id="2"),
+            ],
+            BatchRequest("GET", "WhoAmI"),
+        ],
+        ROOT,
+    )
+    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+    top = message.get_payload()
+    assert isinstance(top, list) and len(top) == 2
+    changeset = top[0].get_payload()
+    assert [p["Content-ID"] for p in changeset] == ["1", "2"]
+    first = changeset[0].get_payload(decode=True)
+    head, _, payload = first.replace(b"\r\n", b"\n").partition(b"\n\n")
+    assert head.startswith(f"POST {ROOT}emails HTTP/1.1".encode())
+    assert json.loads(payload) == {"subject": "Ünïcode — ok", "x": "--batch_1 inside"}
+    assert top[1].get_payload(decode=True).startswith(f"GET {ROOT}WhoAmI HTTP/1.1".encode())
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    layout=st.lists(
+        st.one_of(
+            st.tuples(st.integers(200, 599), _json_values),
+            st.lists(st.tuples(st.integers(200, 599), _json_values), min_size=1, max_size=4),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    crlf=st.booleans(),
+)
+def test_parser_round_trips_any_answer_layout(layout, crlf: bool) -> None:  # type: ignore[no-untyped-def]
+    nl = "\r\n" if crlf else "\n"
+
+    def http(status: int, value: object, cid: str | None) -> str:
+        head = f"Content-Type: application/http{nl}Content-Transfer-Encoding: binary{nl}"
+        if cid:
+            head += f"Content-ID: {cid}{nl}"
+        payload = json.dumps(value)
+        return f"{head}{nl}HTTP/1.1 {status} Whatever{nl}Content-Type: application/json{nl}{nl}{payload}{nl}"
+
+    out = ""
+    for index, item in enumerate(layout):
+        out += f"--batchresponse_r{nl}"
+        if isinstance(item, tuple):
+            out += http(item[0], item[1], None)
+        else:
+            out += f"Content-Type: multipart/mixed; boundary=changesetresponse_{index}{nl}{nl}"
+            for number, (status, value) in enumerate(item, 1):
+                out += f"--changesetresponse_{index}{nl}" + http(status, value, str(number))
+            out += f"--changesetresponse_{index}--{nl}"
+    out += f"--batchresponse_r--{nl}"
+    answers = parse_batch_response(out.encode(), "multipart/mixed; boundary=batchresponse_r")
+    assert len(answers) == len(layout)
+    for item, answer in zip(layout, answers, strict=True):
+        pairs = [item] if isinstance(item, tuple) else item
+        got = [answer] if isinstance(answer, PartResponse) else answer
+        assert [(a.status, json.loads(a.body)) for a in got] == [(s, v) for s, v in pairs]
