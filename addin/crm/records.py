@@ -245,3 +245,45 @@ def address_filter(table: Table, addresses: Sequence[str]) -> list[str]:
         chunk = list(addresses[chunk_start : chunk_start + IN_CHUNK])
         result.append(any_of(*(in_filter(col, chunk) for col in table.email_columns)))
     return result
+
+
+# Columns and expansion for the outbox poll (reference §3.4 B): one cheap query per poll.
+OUTBOX_SELECT = (
+    "activityid",
+    "subject",
+    "description",
+    "trackingtoken",
+    "messageid",
+    "delayedemailsendtime",
+    "deliveryprioritycode",
+    "statuscode",
+    "_regardingobjectid_value",
+)
+PARTIES_EXPAND = f"{EMAIL_PARTIES}($select=participationtypemask,addressused,_partyid_value)"
+
+_LOGICAL = "@Microsoft.Dynamics.CRM.lookuplogicalname"
+_FORMATTED = "@OData.Community.Display.V1.FormattedValue"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A lookup column read back with ``odata.include-annotations="*"``."""
+
+    logical_name: str | None
+    id: str
+    name: str | None
+
+
+def lookup(record: dict[str, object], column: str) -> Lookup | None:
+    """``lookup(row, "regardingobjectid")`` from ``_regardingobjectid_value`` and its annotations."""
+    key = f"_{column}_value"
+    value = record.get(key)
+    if not value:
+        return None
+    logical = record.get(key + _LOGICAL)
+    name = record.get(key + _FORMATTED)
+    return Lookup(
+        str(logical) if logical else None,
+        guid(str(value)),
+        str(name) if name is not None else None,
+    )

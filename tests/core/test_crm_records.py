@@ -126,3 +126,19 @@ def test_query_params() -> None:
     with pytest.raises(ValueError):
         query_params(top=0)
     assert encode_query({"$filter": "name eq 'A & B'"}) == "$filter=name%20eq%20'A%20%26%20B'"
+
+
+def test_lookup_reads_annotations() -> None:
+    row = {
+        "_regardingobjectid_value": "7D3A1F2E-0000-0000-0000-00000000A001",
+        "_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname": "opportunity",
+        "_regardingobjectid_value@OData.Community.Display.V1.FormattedValue": "200 units",
+    }
+    assert records.lookup(row, "regardingobjectid") == records.Lookup(
+        "opportunity", "7d3a1f2e-0000-0000-0000-00000000a001", "200 units"
+    )
+    assert records.lookup({"_regardingobjectid_value": None}, "regardingobjectid") is None
+    assert records.lookup({"_x_value": str(uuid.UUID(int=3))}, "x") == records.Lookup(
+        None, "00000000-0000-0000-0000-000000000003", None
+    )
+    assert "participationtypemask" in records.PARTIES_EXPAND

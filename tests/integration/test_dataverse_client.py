@@ -229,3 +229,29 @@ def test_bad_column_is_crm_error_with_code(client: DataverseClient) -> None:
     with pytest.raises(CrmError) as info:
         client.create("contacts", {"nosuchcolumn": 1})
     assert info.value.status == 400 and info.value.code
+
+
+def test_outbox_poll_and_claim_with_etag(client: DataverseClient, sandbox: CrmSandbox) -> None:
+    """The outbox's critical path: one query finds Pending Send mail; a stale claim gets 412."""
+    from addin.sandbox.crm.seed import ALEX_MAILBOX_ID
+
+    queued = sandbox.queue_email(DEMO_CONTACTS[1].email, "Your quote", "<p>Hello</p>")
+    sandbox.stats.reset()
+    page = client.query_page(
+        R.EMAIL_SET,
+        select=R.OUTBOX_SELECT,
+        filter=R.email_filter_pending_send(ALEX_MAILBOX_ID),
+        expand=R.PARTIES_EXPAND,
+        page_size=50,
+        annotations=True,
+    )
+    assert _ops(sandbox) == {"GET emails": 1}
+    row = next(r for r in page.records if r["activityid"] == queued)
+    assert row["statuscode"] == R.STATUS_PENDING_SEND
+    assert [p["participationtypemask"] for p in row[R.EMAIL_PARTIES] if p["participationtypemask"] == 2] == [
+        2
+    ]
+    etag = row["@odata.etag"]
+    client.update(R.EMAIL_SET, queued, {"statuscode": R.STATUS_SENDING}, etag=etag)
+    with pytest.raises(ConflictError):  # the second machine's claim with the same (now stale) etag
+        client.update(R.EMAIL_SET, queued, {"statuscode": R.STATUS_SENDING}, etag=etag)
