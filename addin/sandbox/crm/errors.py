@@ -11,7 +11,6 @@ PROPERTY_NOT_FOUND = "0x80060888"  # "Could not find a property named '…' on t
 RECORD_NOT_FOUND = "0x80040217"  # "<table> With Id = <id> Does Not Exist"
 DUPLICATE_KEY = "0x80040237"  # "Cannot insert duplicate key."
 VALIDATION = "0x80044331"  # "A validation error occurred. …"
-CONCURRENCY = "0x80060882"  # "The version of the existing record doesn't match the RowVersion …"
 INVALID_ARGUMENT = "0x80040203"
 # The following codes are not in the reference [U]; they mirror the SDK's ErrorCodes names.
 STATE_STATUS_MISMATCH = "0x8004431a"  # "<n> is not a valid status code for state code …"

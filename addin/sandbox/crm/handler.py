@@ -23,7 +23,7 @@ from addin.sandbox.crm.service import (
     etag_matches,
     parse_entity_ref,
 )
-from addin.sandbox.crm.store import Store
+from addin.sandbox.crm.store import TYPE_SUFFIX, Store
 
 _SAFE = "$,()'@:/"
 JSON_TYPE = "application/json; odata.metadata=minimal"
@@ -172,12 +172,50 @@ class Handler:
                     405, "0x80060890", f"The HTTP method '{req.method}' is not allowed on '{sub}'."
                 )
             return self._get_collection(req, BY_LOGICAL[table.collections[sub].child], (table, current, sub))
-        if table.nav_target(sub) is not None and rest[1:] == ["$ref"] and req.method == "DELETE":
-            self.writer.clear_lookup(table, rid, sub)
-            return Res(204, [("OData-Version", "4.0")])
+        if rest[-1] == "$ref" and len(rest) == 2:
+            return self._ref(req, table, rid, sub, resolve)
         if sub in table.columns and len(rest) <= 2:
             return self._property(req, table, rid, sub, raw=rest[1:] == ["$value"])
         raise not_found_segment(sub)
+
+    def _ref(self, req: Req, table: Table, rid: str, sub: str, resolve: BindResolver) -> Res:
+        """Associate/disassociate (associate-disassociate-entities-using-web-api.md)."""
+        m = _SEGMENT.match(sub)
+        nav, child_key = (m.group(1), m.group(2)) if m else (sub, None)
+        ok = Res(204, [("OData-Version", "4.0")])
+        if table.nav_target(nav) is not None and child_key is None:
+            if req.method == "DELETE":
+                self.writer.clear_lookup(table, rid, nav)
+                return ok
+            if req.method == "PUT":
+                target = _odata_id(req)
+                self.writer.update(table, rid, {f"{nav}@odata.bind": target}, resolve)
+                return ok
+        elif nav in table.collections:
+            coll = table.collections[nav]
+            child = BY_LOGICAL[coll.child]
+            if self.store.peek(table.entity_set, rid) is None:
+                raise record_not_found(table.logical, rid)
+            if req.method == "POST" and child_key is None:
+                entity_set, child_id = resolve(_odata_id(req))
+                if entity_set != child.entity_set:
+                    raise bad_request(f"'{nav}' relates {child.entity_set}, not {entity_set}.")
+                self._set_child_lookup(child, child_id, coll.child_attr, table.logical, rid)
+                return ok
+            if req.method == "DELETE" and child_key is not None:
+                child_id = parse_key(child, child_key)
+                self._set_child_lookup(child, child_id, coll.child_attr, None, None)
+                return ok
+        raise ODataError(405, "0x80060890", f"The HTTP method '{req.method}' is not allowed on '{sub}/$ref'.")
+
+    def _set_child_lookup(
+        self, child: Table, child_id: str, attr: str, logical: str | None, parent_id: str | None
+    ) -> None:
+        with self.store.transaction():
+            if self.store.peek(child.entity_set, child_id) is None:
+                raise record_not_found(child.logical, child_id)
+            key = f"_{attr}_value"
+            self.store.update(child.entity_set, child_id, {key: parent_id, key + TYPE_SUFFIX: logical})
 
     def _service_document(self, req: Req) -> Res:
         value = [{"name": t.entity_set, "kind": "EntitySet", "url": t.entity_set} for t in BY_SET.values()]
@@ -217,11 +255,11 @@ class Handler:
         with self.store.lock:
             if parent is None:
                 rows = self.store.all(table.entity_set)
-                context = context_url(req.base_url, table.entity_set, opts.select)
+                context = context_url(req.base_url, table.entity_set, opts)
             else:
                 ptable, precord, nav = parent
                 rows = reader.children(ptable, precord, nav)[1]
-                context = context_url(req.base_url, table.entity_set, opts.select)
+                context = context_url(req.base_url, table.entity_set, opts)
             body = reader.collection(table, rows, opts, ann, page_size, context, link)
         headers = [("Preference-Applied", ",".join(applied))] if applied else []
         return Res.json(body, headers=headers)
@@ -252,7 +290,7 @@ class Handler:
             if inm and inm != "null" and not opts.expand and not ann and etag_matches(inm, record):
                 return Res(304, [("OData-Version", "4.0")])
             reader.check_select(table, opts.select)
-            body = {"@odata.context": context_url(req.base_url, table.entity_set, opts.select, single=True)}
+            body = {"@odata.context": context_url(req.base_url, table.entity_set, opts, single=True)}
             body.update(reader.render(table, record, opts, ann))
         headers = [("ETag", reader.etag(record))]
         if ann:
@@ -272,7 +310,7 @@ class Handler:
         with self.store.lock:
             record = self.store.peek(table.entity_set, rid) or {}
             reader.check_select(table, opts.select)
-            body = {"@odata.context": context_url(req.base_url, table.entity_set, opts.select, single=True)}
+            body = {"@odata.context": context_url(req.base_url, table.entity_set, opts, single=True)}
             body.update(reader.render(table, record, opts, ann))
         headers = [("Preference-Applied", "return=representation"), ("OData-EntityId", entity_id)]
         headers.append(("ETag", reader.etag(record)))
@@ -323,6 +361,13 @@ class Handler:
             self.writer.set_property(table, rid, name, None)
             return Res(204, [("OData-Version", "4.0")])
         raise ODataError(405, "0x80060890", f"The HTTP method '{req.method}' is not allowed on '{name}'.")
+
+
+def _odata_id(req: Req) -> str:
+    body = req.json()
+    if not isinstance(body, dict) or not isinstance(body.get("@odata.id"), str):
+        raise bad_request('The request body must be {"@odata.id": "<entity URL>"}.')
+    return str(body["@odata.id"])
 
 
 def _split_path(path: str) -> list[str]:

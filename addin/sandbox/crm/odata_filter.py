@@ -17,7 +17,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
 
 from addin.sandbox.crm.errors import ODataError, bad_request, unknown_property
-from addin.sandbox.crm.schema import BOOL, DEC, DT, GUID, INT, PICK, STATE, STATUS, Table
+from addin.sandbox.crm.schema import BOOL, DEC, DT, GUID, INT, MONEY, PICK, STATE, STATUS, Table
 from addin.sandbox.crm.store import Record
 
 Env = dict[str, tuple[Table, Record]]
@@ -121,7 +121,7 @@ def _coerce(kind: str | None, value: Any) -> Any:
         return value.lower()
     if kind == BOOL and isinstance(value, int) and not isinstance(value, bool):
         return bool(value)
-    if kind in (INT, PICK, STATE, STATUS, DEC) and isinstance(value, str):
+    if kind in (INT, PICK, STATE, STATUS, DEC, MONEY) and isinstance(value, str):
         try:
             return float(value) if "." in value else int(value)
         except ValueError:
@@ -157,7 +157,8 @@ class _Compiler:
         if kind == "path":
             return self._path([str(t) for t in tree.children])
         if kind == "func_call":
-            return self._func(tree), None
+            boolean = str(tree.children[0]) in ("contains", "startswith", "endswith")
+            return self._func(tree), BOOL if boolean else None
         if kind == "crm_func":
             return self._crm_func(tree), BOOL
         if kind == "lambda":

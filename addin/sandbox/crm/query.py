@@ -5,12 +5,13 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
 from addin.sandbox.crm.errors import ODataError, bad_request, unknown_property
 from addin.sandbox.crm.odata_filter import compile_filter
-from addin.sandbox.crm.schema import BOOL, BY_LOGICAL, DEC, GUID, INT, PICK, STATE, STATUS, Table
+from addin.sandbox.crm.schema import BOOL, BY_LOGICAL, DEC, DT, GUID, INT, MONEY, PICK, STATE, STATUS, Table
 from addin.sandbox.crm.store import TYPE_SUFFIX, Record, Store, lookup_key
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
@@ -209,6 +210,10 @@ class Reader:
             out[f"{name}@{FORMATTED}"] = f"{value:,}"
         elif kind == DEC:
             out[f"{name}@{FORMATTED}"] = f"{value:,.2f}"
+        elif kind == MONEY:
+            out[f"{name}@{FORMATTED}"] = f"${value:,.2f}"
+        elif kind == DT and isinstance(value, str):
+            out[f"{name}@{FORMATTED}"] = _format_datetime(value)
 
     def _expand(self, table: Table, record: Record, nav: str, sub: Options, ann: Annotations) -> Any:
         if nav in table.collections:
@@ -279,6 +284,16 @@ class Reader:
         return body
 
 
+def _format_datetime(value: str) -> str:
+    """The user's display format; the sandbox user's time zone is UTC and locale en-US."""
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    hour = dt.hour % 12 or 12
+    return f"{dt.month}/{dt.day}/{dt.year} {hour}:{dt.minute:02d} {'AM' if dt.hour < 12 else 'PM'}"
+
+
 def _page_number(token: str | None) -> int:
     if not token:
         return 1
@@ -298,9 +313,16 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, str(value).lower())
 
 
-def context_url(base_url: str, entity_set: str, select: list[str] | None, single: bool = False) -> str:
-    sel = f"({','.join(select)})" if select else ""
-    return f"{base_url}$metadata#{entity_set}{sel}" + ("/$entity" if single else "")
+def _projection(opts: Options) -> str:
+    items = list(opts.select or [])
+    for nav, sub in opts.expand.items():
+        items.append(f"{nav}{_projection(sub) or '()'}")
+    return f"({','.join(items)})" if items else ""
+
+
+def context_url(base_url: str, entity_set: str, opts: Options, single: bool = False) -> str:
+    """``$metadata#contacts(fullname,Contact_Tasks(subject))/$entity`` as in Microsoft's samples."""
+    return f"{base_url}$metadata#{entity_set}{_projection(opts)}" + ("/$entity" if single else "")
 
 
 __all__ = ["Annotations", "ODataError", "Options", "Reader", "context_url", "parse_options"]

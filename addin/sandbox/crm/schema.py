@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Column kinds
+MONEY = "money"
 GUID, STR, MEMO, INT, BOOL, DT, DEC, PICK, STATE, STATUS = (
     "guid",
     "string",
@@ -248,7 +249,11 @@ TABLES: list[Table] = [
             "telephone1": STR,
             "websiteurl": STR,
             "address1_city": STR,
-            "revenue": DEC,
+            "address1_latitude": DEC,
+            "description": MEMO,
+            "creditonhold": BOOL,
+            "accountcategorycode": PICK,
+            "revenue": MONEY,
             "statecode": STATE,
             "statuscode": STATUS,
         },
@@ -261,7 +266,7 @@ TABLES: list[Table] = [
             Collection("Account_Tasks", "task", "regardingobjectid"),
             Collection("Account_Emails", "email", "regardingobjectid"),
         ],
-        labels=_STATE_LABELS,
+        labels={**_STATE_LABELS, "accountcategorycode": {1: "Preferred Customer", 2: "Standard"}},
     ),
     _t(
         "contact",
@@ -273,6 +278,8 @@ TABLES: list[Table] = [
             "firstname": STR,
             "lastname": STR,
             "jobtitle": STR,
+            "annualincome": MONEY,
+            "description": MEMO,
             "emailaddress1": STR,
             "emailaddress2": STR,
             "emailaddress3": STR,
@@ -287,6 +294,10 @@ TABLES: list[Table] = [
                 ("account", "contact"),
                 {"parentcustomerid_account": "account", "parentcustomerid_contact": "contact"},
             )
+        ],
+        collections=[
+            Collection("Contact_Tasks", "task", "regardingobjectid"),
+            Collection("Contact_Emails", "email", "regardingobjectid"),
         ],
         labels=_STATE_LABELS,
     ),
@@ -321,7 +332,7 @@ TABLES: list[Table] = [
         {
             "name": STR,
             "description": MEMO,
-            "estimatedvalue": DEC,
+            "estimatedvalue": MONEY,
             "estimatedclosedate": DT,
             "closeprobability": INT,
             "statecode": STATE,
@@ -511,7 +522,15 @@ TABLES: list[Table] = [
         "tasks",
         "activityid",
         "subject",
-        {"subject": STR, "description": MEMO, "scheduledend": DT, "statecode": STATE, "statuscode": STATUS},
+        {
+            "subject": STR,
+            "description": MEMO,
+            "scheduledstart": DT,
+            "scheduledend": DT,
+            "scheduleddurationminutes": INT,
+            "statecode": STATE,
+            "statuscode": STATUS,
+        },
         lookups=[
             Lookup(
                 "regardingobjectid",

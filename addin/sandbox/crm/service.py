@@ -6,7 +6,8 @@ Rules followed here (reference/dataverse.md):
 - ``@odata.bind`` on single-valued navigation properties; deep insert of collections on Create;
 - statecode/statuscode must agree; a closed e-mail is read-only except for a state change;
 - a duplicate primary key answers 0x80040237 "Cannot insert duplicate key.";
-- ``If-Match``/``If-None-Match`` as documented for updates and upserts.
+- ``If-Match``/``If-None-Match`` as documented for updates and upserts, with the error bodies
+  published in perform-conditional-operations-using-web-api.md (their code is empty).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from addin.sandbox.crm.schema import (
     GUID,
     INT,
     MEMO,
+    MONEY,
     PICK,
     STATE,
     STATUS,
@@ -114,10 +116,10 @@ class Writer:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise bad
             return value
-        if kind == DEC:
+        if kind in (DEC, MONEY):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise bad
-            return value
+            return float(value) if kind == MONEY else value
         if kind == BOOL:
             if not isinstance(value, bool):
                 raise bad
@@ -177,6 +179,15 @@ class Writer:
                 continue  # instance annotations sent back by a client are ignored
             elif name in table.collections:
                 continue  # handled by the caller (deep insert)
+            elif isinstance(value, dict) and table.nav_target(name) is not None:
+                if not creating:
+                    raise bad_request(f"The navigation property '{name}' cannot be deep-inserted on update.")
+                # Deep insert of a single-valued navigation property: create the related row first.
+                _, target = table.nav_target(name) or ("", "")
+                child_id = self.create(BY_LOGICAL[target], value, resolve)
+                out.update(
+                    self._bind(table, name, f"{BY_LOGICAL[target].entity_set}({child_id})", resolve, True)
+                )
             elif name in table.columns:
                 if name in (table.not_for_create if creating else table.not_for_update):
                     raise _not_valid(table, name, creating)
@@ -388,7 +399,7 @@ class Writer:
             if current is None:
                 raise record_not_found(table.logical, rid)
             if if_match and not etag_matches(if_match, current):
-                raise ODataError(412, E.CONCURRENCY, CONCURRENCY_MESSAGE)
+                raise ODataError(412, "", CONCURRENCY_MESSAGE)
             if any(n in table.collections for n in body):
                 # Deep update of a collection is not part of the documented Update operation [U].
                 raise bad_request("Collection-valued navigation properties cannot be set on update.")
@@ -424,11 +435,12 @@ class Writer:
             current = self.store.peek(table.entity_set, rid)
             if current is None:
                 if if_match:
-                    raise record_not_found(table.logical, rid)
+                    # The published 404 body for "prevent create" carries an empty code.
+                    raise ODataError(404, "", f"{table.logical} With Id = {rid} Does Not Exist")
                 new_id = self.create(table, body, resolve, key=rid)
                 return True, self.store.get(table.entity_set, new_id) or {}
             if if_none_match and if_none_match.strip() == "*":
-                raise ODataError(412, E.DUPLICATE_KEY, DUPLICATE_RECORD_MESSAGE)
+                raise ODataError(412, "", DUPLICATE_RECORD_MESSAGE)
             return False, self.update(table, rid, body, resolve, if_match)
 
     def delete(self, table: Table, rid: str, if_match: str | None = None) -> None:
@@ -437,7 +449,7 @@ class Writer:
             if current is None:
                 raise record_not_found(table.logical, rid)
             if if_match and not etag_matches(if_match, current):
-                raise ODataError(412, E.CONCURRENCY, CONCURRENCY_MESSAGE)
+                raise ODataError(412, "", CONCURRENCY_MESSAGE)
             for coll in table.collections.values():
                 child = BY_LOGICAL[coll.child]
                 key = lookup_key(coll.child_attr)
