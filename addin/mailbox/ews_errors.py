@@ -50,6 +50,10 @@ class BridgeRetryPolicy(FailFast):  # type: ignore[misc]
 
     def raise_response_errors(self, response: Any) -> None:
         status = response.status_code
+        # Checked before exchangelib's own rules, which treat any non-200 answer carrying
+        # "Connection: close" as "busy" and so would retry a refused login.
+        if status == 401:
+            raise exl.UnauthorizedError(f"Invalid credentials for {response.url}")
         if status == 403:
             raise exl.UnauthorizedError(f"Access denied (HTTP 403) for {response.url}")
         if status in (429, 503):

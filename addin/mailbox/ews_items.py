@@ -58,6 +58,7 @@ register_stamp()
 SUMMARY_FIELDS = (
     "subject",
     "message_id",
+    "author",
     "sender",
     "datetime_received",
     "categories",
@@ -126,6 +127,12 @@ def addresses(mailboxes: Any) -> tuple[Address, ...]:
     return tuple(result)
 
 
+def _from(item: Any) -> Address | None:
+    # EWS "author" is the From header; "sender" is the Sender header (a list server, a
+    # delegate).  The person the mail is from, for the CRM, is From.
+    return address(getattr(item, "author", None)) or address(getattr(item, "sender", None))
+
+
 def _folder_id(item: Any, default: str) -> str:
     parent = getattr(item, "parent_folder_id", None)
     return str(getattr(parent, "id", None) or default)
@@ -142,7 +149,7 @@ def summary(item: Any, folder_id: str = "") -> MessageSummary:
         folder_id=_folder_id(item, folder_id),
         message_id=getattr(item, "message_id", None) or None,
         subject=getattr(item, "subject", None) or "",
-        sender=address(getattr(item, "sender", None)),
+        sender=_from(item),
         received=plain_datetime(getattr(item, "datetime_received", None)),
         categories=tuple(getattr(item, "categories", None) or ()),
         sensitivity=_SENSITIVITY.get(getattr(item, "sensitivity", None) or "", Sensitivity.NORMAL),
@@ -170,7 +177,7 @@ def _references(value: Any) -> tuple[str, ...]:
 
 def message(item: Any, attachments: tuple[Attachment, ...], *, folder_id: str = "") -> Message:
     text_body, html_body = _bodies(item)
-    sender = address(getattr(item, "sender", None)) or address(getattr(item, "author", None))
+    sender = _from(item)
     headers = tuple((str(h.name), str(h.value or "")) for h in (getattr(item, "headers", None) or ()))
     mime = getattr(item, "mime_content", None)
     return Message(
