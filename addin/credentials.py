@@ -115,6 +115,13 @@ class CredentialStore:
         service_name(profile, "check")
         self.profile = profile
 
+    @staticmethod
+    def backend_name() -> str:
+        """The keyring in use (for Settings and diagnostics); CredentialStoreError if unusable."""
+        with _lock:
+            backend = _backend()
+        return f"{type(backend).__module__}.{type(backend).__name__}"
+
     # -- small secrets ---------------------------------------------------------------------
     def get(self, kind: str, name: str = "secret") -> str | None:
         service = service_name(self.profile, kind)

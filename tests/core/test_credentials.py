@@ -34,6 +34,7 @@ def _entries(backend, service: str) -> dict[str, str]:  # type: ignore[no-untype
 
 def test_secret_round_trip_under_the_profile_service_name(memory_keyring) -> None:  # type: ignore[no-untyped-def]
     store = CredentialStore("work")
+    assert store.backend_name().endswith(".MemoryKeyring")
     assert store.get("imap") is None
     store.set("imap", "hunter2-password", name="anna@contoso.com")
     assert memory_keyring.store[("crm-bridge:work:imap", "anna@contoso.com")] == "hunter2-password"
@@ -130,6 +131,8 @@ def test_damaged_shards_are_detected(memory_keyring) -> None:  # type: ignore[no
 def test_fail_and_null_backends_are_refused(backend, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     keyring.set_keyring(backend)
     store = CredentialStore()
+    with pytest.raises(CredentialStoreError, match="No secure system keyring"):
+        store.backend_name()
     with pytest.raises(CredentialStoreError, match="No secure system keyring"):
         store.set("imap", "secret-value")
     with pytest.raises(CredentialStoreError):
