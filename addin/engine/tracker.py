@@ -36,6 +36,8 @@ from addin.store import Store, utcnow
 log = logging.getLogger(__name__)
 
 FETCH_CHUNK = 50
+# Messages handled per CRM round (one look-up $batch, then creation batches of <= 900 parts).
+CRM_GROUP = 500
 TOKEN_RE = re.compile(r"\b([A-Z]{1,20}:\d{4,})\b")
 # Errors after which a track request is kept and retried later rather than failed.
 TRANSIENT = (OfflineError, ThrottledError, UnknownOutcomeError)
@@ -81,6 +83,21 @@ class Tracker:
         if self.mailbox is None:
             raise MailboxError("No mailbox is configured.")
         results: list[TrackResult] = []
+        pending: list[Message] = []
+
+        def flush() -> None:
+            if not pending:
+                return
+            try:
+                results.extend(self.track_messages(pending, regarding, reason=reason, accept=accept))
+            except BridgeError as exc:
+                if not is_transient(exc):
+                    raise
+                results.extend(self._queue([m.id for m in pending], regarding, reason, exc))
+            pending.clear()
+
+        # The mailbox is read in small GetItem chunks (attachments are large); the CRM work is
+        # done in big groups, because CRM round trips are what costs (DESIGN §3).
         for start in range(0, len(item_ids), FETCH_CHUNK):
             chunk = list(item_ids[start : start + FETCH_CHUNK])
             try:
@@ -88,19 +105,15 @@ class Tracker:
             except (*TRANSIENT, MailboxError) as exc:
                 results.extend(self._queue(chunk, regarding, reason, exc))
                 continue
-            messages: list[Message] = []
             for item in fetched:
                 if isinstance(item, FetchFailure):
                     results.append(TrackResult(item.id, TrackOutcome.FAILED, message=item.reason))
                     self.store.audit("track_failed", ok=False, detail=item.reason, item_id=item.id)
                 else:
-                    messages.append(item)
-            try:
-                results.extend(self.track_messages(messages, regarding, reason=reason, accept=accept))
-            except BridgeError as exc:
-                if not is_transient(exc):
-                    raise
-                results.extend(self._queue([m.id for m in messages], regarding, reason, exc))
+                    pending.append(item)
+            if len(pending) >= CRM_GROUP:
+                flush()
+        flush()
         return results
 
     def track_messages(
@@ -195,10 +208,13 @@ class Tracker:
             regarding = parse_record_spec(spec) if spec else None
             items = [queue[i].item_id for i in ids]
             batch_results = self.track_items(items, regarding, reason=queue[ids[0]].reason)
-            for qid, res in zip(ids, batch_results, strict=False):
-                if res.outcome is TrackOutcome.QUEUED:
+            by_item = {res.item_id: res for res in batch_results}
+            for qid in ids:
+                res = by_item.get(queue[qid].item_id)
+                if res is None or res.outcome is TrackOutcome.QUEUED:
                     attempts = queue[qid].attempts + 1
-                    self.store.defer_track(qid, res.message, utcnow() + _backoff(attempts))
+                    why = res.message if res else "no answer for this message"
+                    self.store.defer_track(qid, why, utcnow() + _backoff(attempts))
                 else:
                     self.store.finish_track(qid)
             results += batch_results
