@@ -231,6 +231,17 @@ def test_401_in_the_middle_of_a_session_is_an_auth_error(
     assert box.list_messages(inbox.id).items == ()  # the session recovers once the server does
 
 
+def test_403_is_an_auth_error_without_retry(sandbox: MailSandbox, opened: list[EwsMailbox]) -> None:
+    sleeps: list[float] = []
+    box = make(opened, direct(sandbox), sleeps=sleeps)
+    inbox = box.folder(FolderKind.INBOX)
+    sandbox.faults.update({"fail_next": [{"status": 403}]})
+    sandbox.stats.reset()
+    with pytest.raises(AuthError):
+        box.list_messages(inbox.id)
+    assert sandbox.stats.snapshot()["requests"] == 1 and sleeps == []
+
+
 def test_secret_source_failure_is_an_auth_error(sandbox: MailSandbox) -> None:
     def locked_keyring() -> str:
         raise RuntimeError("keyring locked")
