@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-from addin.errors import BridgeError
+from addin.errors import BridgeError, ConfigError
 from ui import crash_dialog, tasks
 from ui.icons import app_icon
 from ui.single_instance import SingleInstance
@@ -45,8 +45,11 @@ class TrayApp:
         self._show = show
 
     def start(self) -> None:
-        if self.owns_bridge:
+        try:
             self.bridge.start()
+        except BridgeError as exc:
+            # E.g. "already running" from another profile copy: show it, keep the tray usable.
+            self.tray.set_error(exc)
         self._show_icon()
         tasks.run(self.bridge.settings, on_done=self._first_run, on_error=lambda e: log.warning("%s", e))
 
@@ -90,6 +93,37 @@ class TrayApp:
         tasks.wait_idle(3000)
 
 
+class _KeyringSecrets:
+    """The facade's secret-store shape over the keyring wrapper (for a profile not set up yet)."""
+
+    def __init__(self, profile: str) -> None:
+        from addin.credentials import CredentialStore
+
+        self._store = CredentialStore(profile)
+
+    def get(self, kind: str) -> str | None:
+        value = self._store.get(kind)
+        return str(value) if value else None
+
+    def set(self, kind: str, value: str) -> None:
+        self._store.set(kind, value)
+
+
+def open_bridge(profile: str | None) -> Any:
+    """The user's bridge; a profile that is not set up yet still opens, so the wizard can run."""
+    from addin.bridge import Bridge
+    from addin.config import Config
+
+    try:
+        return Bridge.open(profile)
+    except ConfigError:
+        config = Config.load()
+        chosen = config.profile(profile)
+        if not chosen.missing():
+            raise
+        return Bridge(chosen, secrets=_KeyringSecrets(chosen.name), config=config)
+
+
 def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
     """Run the tray until Quit; ``bridge`` is given by ``crm-bridge demo`` (already started)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -109,10 +143,8 @@ def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
 
     owns = bridge is None
     if bridge is None:
-        from addin.bridge import Bridge  # type: ignore[import-not-found,unused-ignore]
-
         try:
-            bridge = Bridge.open(args.profile)
+            bridge = open_bridge(args.profile)
         except BridgeError as exc:
             from PySide6.QtWidgets import QMessageBox
 

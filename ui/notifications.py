@@ -51,6 +51,8 @@ class Notifier(QObject):
         self.snoozed_until: datetime | None = None
         self._now = now
         self._known_issues: set[str] = set()
+        # Targets already announced through the audit log, so the matching issue is not repeated.
+        self._announced: dict[str, None] = {}
         self._pending: list[Note] = []
         self._pending_failed: dict[str, int] = {}
         self._timer = QTimer(self)
@@ -84,10 +86,16 @@ class Notifier(QObject):
         # Forget resolved issues, so a new streak of the same problem is announced again.
         self._known_issues = keys
         for issue in fresh:
+            if issue.target is not None and issue.target in self._announced:
+                continue
             self._add(Note(issue.title, issue.message, True, issue.action, issue.target))
 
     def activity_logged(self, entry: AuditEntry) -> None:
         if entry.action in _FAILED_ACTIONS and not entry.ok:
+            if entry.activity_id:
+                self._announced[entry.activity_id] = None
+                while len(self._announced) > 500:
+                    self._announced.pop(next(iter(self._announced)))
             if self._wants(True):
                 self._pending_failed[entry.action] = self._pending_failed.get(entry.action, 0) + 1
                 self._pending.append(

@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QHBoxLayout,
     QHeaderView,
     QPushButton,
@@ -63,9 +62,6 @@ class OutboxWindow(QWidget):
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(lambda _i: self.open_in_crm())
 
-        self.show_sent = QCheckBox("Show &sent")
-        self.show_sent.setAccessibleName("Show sent e-mails")
-        self.show_sent.toggled.connect(lambda _c: self._fill())
         self.retry_button = QPushButton("&Retry")
         self.retry_button.setAccessibleName("Retry sending the selected e-mail")
         self.retry_button.clicked.connect(self.retry_selected)
@@ -83,7 +79,7 @@ class OutboxWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         row = QHBoxLayout()
-        for w in (self.retry_button, self.open_button, self.sync_button, self.show_sent):
+        for w in (self.retry_button, self.open_button, self.sync_button):
             row.addWidget(w)
         row.addStretch(1)
         row.addWidget(self.refresh_button)
@@ -121,8 +117,7 @@ class OutboxWindow(QWidget):
         self.refreshed.emit()
 
     def visible_items(self) -> list[OutboxItem]:
-        if self.show_sent.isChecked():
-            return self.items
+        # Sent e-mails leave the outbox; they are listed in Recent activity.
         return [i for i in self.items if i.state is not OutboxState.SENT]
 
     def _fill(self) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -77,6 +77,7 @@ class TrackWindow(QWidget):
         self.setAcceptDrops(True)
         self.resize(980, 560)
         self._busy: tasks.Task | None = None
+        self.picker: RegardingPicker | None = None
 
         self.folders = QListWidget()
         self.folders.setAccessibleName("Folders")
@@ -284,6 +285,8 @@ class TrackWindow(QWidget):
     def pick_regarding(self, allow_clear: bool = False) -> RegardingPicker:
         picker = RegardingPicker(self.bridge, self, allow_clear=allow_clear)
         picker.setWindowModality(Qt.WindowModality.WindowModal)
+        picker.finished.connect(picker.deleteLater)
+        self.picker = picker
         return picker
 
     def track_with_regarding(self) -> None:
@@ -360,7 +363,3 @@ class TrackWindow(QWidget):
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         self.search.setFocus() if not self.model.items else self.table.setFocus()
-
-
-def first_index(model: MailModel) -> QModelIndex:
-    return model.index(0, 0)

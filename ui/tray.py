@@ -56,6 +56,7 @@ class Tray(QObject):
     """Owns the icon, the menu, notifications and the single copy of each window."""
 
     menuRebuilt = Signal()
+    notified = Signal(object)  # the Note just shown
     quitRequested = Signal()
 
     def __init__(
@@ -83,6 +84,7 @@ class Tray(QObject):
         self.adapter.stateChanged.connect(self.set_status)
         self.adapter.issuesChanged.connect(self.set_issues)
         self.adapter.activityLogged.connect(self._on_activity)
+        self.adapter.outboxChanged.connect(self.refresh_issues)
         hints = QGuiApplication.styleHints()
         if hints is not None:
             hints.colorSchemeChanged.connect(lambda _s: self._update_icon(force=True))
@@ -93,8 +95,12 @@ class Tray(QObject):
     # -- state ----------------------------------------------------------------------
     def refresh(self) -> None:
         tasks.run(self.bridge.status, on_done=self.set_status, on_error=self._status_failed, parent=self)
-        tasks.run(self.bridge.issues, on_done=lambda i: self.set_issues(tuple(i)), parent=self)
+        self.refresh_issues()
         tasks.run(self.bridge.settings, on_done=self._apply_settings, parent=self)
+
+    def refresh_issues(self) -> None:
+        # Outbox failures become issues without a state change: ask again when things move.
+        tasks.run(self.bridge.issues, on_done=lambda i: self.set_issues(tuple(i)), parent=self)
 
     def _apply_settings(self, values: dict[str, Any]) -> None:
         self.notifier.level = values.get("general.notifications", self.notifier.level)
@@ -118,6 +124,9 @@ class Tray(QObject):
 
     def _on_activity(self, entry: AuditEntry) -> None:
         self.notifier.activity_logged(entry)
+        if not entry.ok:
+            self.refresh_issues()
+            tasks.run(self.bridge.status, on_done=self.set_status, on_error=self._status_failed, parent=self)
 
     def icon_state(self) -> IconState:
         if self.status is None:
@@ -243,6 +252,15 @@ class Tray(QObject):
         else:
             self.open_activity()
 
+    def set_error(self, error: BridgeError) -> None:
+        """A problem the facade could not turn into state (e.g. the engine did not start)."""
+        self.issues = (
+            *self.issues,
+            Issue(f"local:{error.title}", error.title, error.message, "open_settings"),
+        )
+        self._update_icon()
+        self._error(error)
+
     def _error(self, error: BridgeError) -> None:
         self._notify(Note(error.title, error.message, True))
 
@@ -251,6 +269,7 @@ class Tray(QObject):
         icon = QSystemTrayIcon.MessageIcon.Warning if note.error else QSystemTrayIcon.MessageIcon.Information
         # Failures stay up long (and in the menu until resolved); successes fade quickly.
         self.icon.showMessage(note.title, note.message, icon, 60_000 if note.error else 5_000)
+        self.notified.emit(note)
 
     def _on_message_clicked(self) -> None:
         note = self.last_note
