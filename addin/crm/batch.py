@@ -33,7 +33,12 @@ CRLF = b"\r\n"
 
 @dataclass
 class BatchRequest:
-    """One operation inside a batch; ``url`` is relative to the service root or a ``$n`` reference."""
+    """One operation inside a batch, as sent.
+
+    ``url`` is relative to the service root or a ``$n`` reference; ``content_id`` is the
+    Content-ID on the wire (unique in the batch); ``changeset`` is the position of the change
+    set among the batch's items, None outside change sets.
+    """
 
     method: str
     url: str
@@ -332,18 +337,48 @@ class ChangeSet:
         self._batch = batch
         self._index = index
         self.requests: list[BatchRequest] = []
+        # Content-IDs are scoped to the change set for callers (``$1`` in every change set is
+        # fine) but sent unique within the whole batch, as OData requires: local -> wire.
+        self._local: dict[str, str] = {}
+        self._wire: set[str] = set()
 
     def _add(
         self, method: str, url: str, body: Any, headers: Mapping[str, str], content_id: str | None
     ) -> str:
-        if url.startswith("$"):
-            ref = url[1:].split("/", 1)[0]
-            if ref not in {r.content_id for r in self.requests}:
-                raise ValueError(f"Content-ID reference {url.split('/', 1)[0]!r} is not declared earlier")
-        cid = self._batch._claim_content_id(content_id)
+        url = self._resolve(url, in_url=True)
+        body = self._rewrite_binds(body)
+        if content_id is not None and (str(content_id) in self._local or str(content_id) in self._wire):
+            raise ValueError(f"Content-ID {content_id!r} is already used in this change set")
+        wire = self._batch._claim_content_id(content_id)
         self._batch._count_one()
-        self.requests.append(BatchRequest(method, url, body, dict(headers), cid, self._index))
-        return f"${cid}"
+        if content_id is not None:
+            self._local[str(content_id)] = wire
+        self._wire.add(wire)
+        self.requests.append(BatchRequest(method, url, body, dict(headers), wire, self._index))
+        return f"${wire}"
+
+    def _resolve(self, ref: str, *, in_url: bool) -> str:
+        """Map ``$n`` (a Content-ID given in this change set, or a returned ref) to the id on the wire."""
+        if not ref.startswith("$"):
+            return ref
+        name, sep, rest = ref[1:].partition("/")
+        if name in self._local:
+            return f"${self._local[name]}{sep}{rest}"
+        if name in self._wire:
+            return ref
+        if in_url:
+            raise ValueError(f"Content-ID reference ${name} is not declared earlier in this change set")
+        return ref
+
+    def _rewrite_binds(self, value: Any, key: str = "") -> Any:
+        """Rewrite ``$n`` in ``@odata.bind``/``@odata.id`` values only; other strings are data."""
+        if isinstance(value, dict):
+            return {k: self._rewrite_binds(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._rewrite_binds(v, key) for v in value]
+        if isinstance(value, str) and (key.endswith("@odata.bind") or key == "@odata.id"):
+            return self._resolve(value, in_url=False)
+        return value
 
     def create(
         self,
@@ -417,15 +452,18 @@ class Batch:
         self._count += 1
 
     def _claim_content_id(self, wanted: str | None) -> str:
-        if wanted is None:
-            while str(self._next_id) in self._content_ids:
-                self._next_id += 1
-            wanted = str(self._next_id)
-        wanted = str(wanted)
-        if not wanted or wanted in self._content_ids or any(c in wanted for c in "\r\n$/ "):
-            raise ValueError(f"Content-ID {wanted!r} is empty, invalid or already used in this batch")
-        self._content_ids.add(wanted)
-        return wanted
+        """A batch-unique Content-ID: ``wanted`` if still free, else the next free number."""
+        if wanted is not None:
+            wanted = str(wanted)
+            if not wanted or any(c in wanted for c in "\r\n$/ ():;,"):
+                raise ValueError(f"Content-ID {wanted!r} is empty or contains reserved characters")
+            if wanted not in self._content_ids:
+                self._content_ids.add(wanted)
+                return wanted
+        while str(self._next_id) in self._content_ids:
+            self._next_id += 1
+        self._content_ids.add(str(self._next_id))
+        return str(self._next_id)
 
     def changeset(self) -> ChangeSet:
         cs = ChangeSet(self, len(self._items))

@@ -402,10 +402,36 @@ def test_change_set_rules_are_enforced_client_side() -> None:
         cs.create("emails", {}, content_id="1")
     with pytest.raises(ValueError, match="change set"):
         batch.request("PATCH", "$1", {})
+    with pytest.raises(ValueError, match="reserved"):
+        cs.create("emails", {}, content_id="a b")
     other = batch.changeset()
     # References are scoped to their own change set.
     with pytest.raises(ValueError, match="not declared"):
         other.update("$1", None, {})
+
+
+def test_content_ids_are_per_change_set_for_callers_and_unique_on_the_wire() -> None:
+    """Every change set may call its e-mail "1"; the batch renames on the wire and keeps refs right."""
+    batch = Batch(lambda *a: (b"", ""), ROOT)
+    for n in range(3):
+        cs = batch.changeset()
+        ref = cs.create("emails", {"subject": f"m{n}"}, content_id="1")
+        assert ref == "$1" if n == 0 else ref != "$1"
+        cs.create(
+            "activitymimeattachments",
+            {"objectid_email@odata.bind": "$1", "subject": "$1 stays data", "filename": "a.txt"},
+        )
+        cs.update("$1", None, {"statuscode": 4})
+    items = batch.items()
+    for cs in items:
+        email_id = cs[0].content_id
+        assert cs[1].body["objectid_email@odata.bind"] == f"${email_id}"
+        assert cs[1].body["subject"] == "$1 stays data"
+        assert cs[2].url == f"${email_id}"
+    ids = [r.content_id for cs in items for r in cs]
+    assert len(ids) == len(set(ids)) == 9
+    body, _ = batch.build()
+    assert body.count(b"Content-ID: ") == 9
 
 
 def test_batch_over_1000_requests_is_rejected_before_sending() -> None:

@@ -255,3 +255,31 @@ def test_outbox_poll_and_claim_with_etag(client: DataverseClient, sandbox: CrmSa
     client.update(R.EMAIL_SET, queued, {"statuscode": R.STATUS_SENDING}, etag=etag)
     with pytest.raises(ConflictError):  # the second machine's claim with the same (now stale) etag
         client.update(R.EMAIL_SET, queued, {"statuscode": R.STATUS_SENDING}, etag=etag)
+
+
+def test_many_change_sets_each_calling_their_email_1(client: DataverseClient) -> None:
+    """One batch, one change set per message, each using Content-ID 1 for its own e-mail."""
+    tag = uuid.uuid4().hex[:8]
+    batch = client.batch()
+    for n in range(5):
+        cs = batch.changeset()
+        cs.create("emails", {"subject": f"{tag}-{n}"}, content_id="1")
+        cs.create(
+            R.EMAIL_ATTACHMENTS,
+            {
+                R.ATTACHMENT_TO_EMAIL_BIND: "$1",
+                "objecttypecode": "email",
+                "filename": f"{tag}-{n}.txt",
+                "mimetype": "text/plain",
+                "body": base64.b64encode(b"x").decode(),
+            },
+        )
+        cs.update("$1", None, {"statecode": 1, "statuscode": R.STATUS_RECEIVED})
+    results = batch.execute(continue_on_error=True)
+    assert first_error(results) is None, first_error(results)
+    for n in range(5):
+        email_id = results[3 * n].entity_id
+        row = client.retrieve("emails", str(email_id), select=["subject", "statuscode"])
+        assert (row["subject"], row["statuscode"]) == (f"{tag}-{n}", R.STATUS_RECEIVED)
+        files = client.get(f"emails({email_id})/email_activity_mime_attachment", {"$select": "filename"})
+        assert [f["filename"] for f in files["value"]] == [f"{tag}-{n}.txt"]
