@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from exchangelib import Account, FolderCollection, ItemId, Q
@@ -34,8 +34,10 @@ from exchangelib.folders.queryset import DEEP
 from exchangelib.items import ALWAYS_OVERWRITE, ID_ONLY, SAVE_ONLY, SEND_TO_NONE
 from exchangelib.items import Message as ExMessage
 from exchangelib.services import GetAttachment, SyncFolderItems, UpdateItem
+from exchangelib.services.sync_folder_hierarchy import SyncFolder
+from exchangelib.util import MNS
 
-from addin.errors import BridgeError, ConfigError, MessageError
+from addin.errors import AuthError, BridgeError, ConfigError, MailboxError, MessageError
 from addin.mailbox import ews_connect, ews_items
 from addin.mailbox.ews_errors import (
     DEFAULT_MAX_RETRIES,
@@ -87,6 +89,23 @@ _CHANGE_KINDS = {
 }
 
 
+class _SyncFolderItems(SyncFolderItems):  # type: ignore[misc]
+    """exchangelib 5.6 reads SyncState before looking at the ResponseClass, so an error
+    answer (say ErrorInvalidSyncStateData) surfaces as an AttributeError.  Check first."""
+
+    def _get_element_container(self, message: Any, name: Any = None) -> Any:
+        if message.find(f"{{{MNS}}}SyncState") is None:
+            return super(SyncFolder, self)._get_element_container(message=message, name=name)
+        return super()._get_element_container(message=message, name=name)
+
+
+def _changes(svc: SyncFolderItems, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+    for entry in svc.call(**kwargs):
+        if isinstance(entry, Exception):
+            raise entry
+        yield entry
+
+
 def _option_float(options: dict[str, str], key: str, default: float) -> float:
     try:
         return float(options.get(key, default))
@@ -113,6 +132,7 @@ class EwsMailbox(Mailbox):
         self._credentials: Any = None
         self._folders: dict[FolderKind, Any] = {}
         self._by_id: dict[str, Any] = {}
+        self._last_hints: dict[str, str] = {}
         options = settings.options or {}
         self._backoff = Backoff(
             sleep or time.sleep,
@@ -162,19 +182,33 @@ class EwsMailbox(Mailbox):
         def attempt() -> T:
             return fn(self._connect())
 
-        return self._backoff.run(
-            attempt,
-            server=self._server,
-            on_auth_failure=self._refresh_token,
-            unknown_outcome=unknown_outcome,
-        )
+        try:
+            return self._backoff.run(
+                attempt,
+                server=self._server,
+                on_auth_failure=self._refresh_token,
+                unknown_outcome=unknown_outcome,
+            )
+        except AuthError:
+            # Drop the session so the next call reads the secret again (the user may have
+            # fixed the password or signed in anew); keep what was learnt about the server.
+            with self._lock:
+                if self._account is not None:
+                    self._last_hints = self._hints_locked()
+                    ews_connect.forget_account(self._account)
+                    self._account = None
+                    self._folders.clear()
+            raise
+
+    def _hints_locked(self) -> dict[str, str]:
+        if self._account is None:
+            return dict(self._last_hints)
+        return ews_connect.hints_of(self._account, self._settings.email or self._settings.username)
 
     def hints(self) -> dict[str, str]:
         """Discovery and probe results to persist (non-secret) and pass back in settings.options."""
         with self._lock:
-            if self._account is None:
-                return {}
-            return ews_connect.hints_of(self._account, self._settings.email or self._settings.username)
+            return self._hints_locked()
 
     def check(self) -> MailboxInfo:
         def probe(account: Account) -> MailboxInfo:
@@ -290,9 +324,10 @@ class EwsMailbox(Mailbox):
             folder = self._folder_by_id(account, folder_id)
             state: str | None = None
             while True:
-                svc = SyncFolderItems(account=account)
+                svc = _SyncFolderItems(account=account)
                 # IdOnly, no extra fields: each page is parsed and dropped at once.
-                for _ in svc.call(
+                for _ in _changes(
+                    svc,
                     folder=folder,
                     shape=ID_ONLY,
                     additional_fields=None,
@@ -313,9 +348,10 @@ class EwsMailbox(Mailbox):
                 for f in folder.normalize_fields(fields=ews_items.SUMMARY_FIELDS)
                 if not f.field.is_attribute
             }
-            svc = SyncFolderItems(account=account)
+            svc = _SyncFolderItems(account=account)
             changes: list[Change] = []
-            for change_type, item in svc.call(
+            for change_type, item in _changes(
+                svc,
                 folder=folder,
                 shape=ID_ONLY,
                 additional_fields=additional,
@@ -339,7 +375,15 @@ class EwsMailbox(Mailbox):
 
         if sync_state is None:
             return self._run(fresh_state)
-        return self._run(page)
+        try:
+            return self._run(page)
+        except MailboxError as exc:
+            if "ErrorInvalidSyncStateData" in str(exc):
+                raise MailboxError(
+                    "The saved sync state of this folder is no longer valid; sync again from the start.",
+                    title="Mailbox sync restarted",
+                ) from exc
+            raise
 
     # -- reading ----------------------------------------------------------------------
 

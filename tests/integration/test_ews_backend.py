@@ -405,3 +405,21 @@ def test_many_threads_share_one_backend(sandbox: MailSandbox, opened: list[EwsMa
         t.join(10)
     assert errors == []
     assert len(set(results)) == 1 and len(results) == 6
+
+
+def test_after_an_auth_error_the_secret_is_read_again(sandbox: MailSandbox, opened: list[EwsMailbox]) -> None:
+    keyring = {"password": "typo"}
+    box = EwsMailbox.from_settings(direct(sandbox), lambda: keyring["password"])
+    opened.append(box)
+    with pytest.raises(AuthError):
+        box.check()
+    keyring["password"] = PASSWORD  # the user fixed it in the settings dialog
+    assert box.check().address == ALEX
+
+
+def test_an_invalid_sync_state_says_to_start_again(sandbox: MailSandbox, opened: list[EwsMailbox]) -> None:
+    box = make(opened, direct(sandbox))
+    inbox = box.folder(FolderKind.INBOX)
+    with pytest.raises(MailboxError) as caught:
+        box.sync(inbox.id, "bm90IGEgc3luYyBzdGF0ZQ==")
+    assert "sync again from the start" in str(caught.value)
