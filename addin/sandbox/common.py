@@ -14,6 +14,7 @@ Control endpoints (no auth; the servers bind loopback only):
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import socket
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -178,12 +179,61 @@ def check_loopback(host: str) -> None:
         raise SystemExit(f"sandbox: refusing to bind {host!r}: the sandboxes listen on loopback only")
 
 
-class SandboxServer:
-    """A threaded werkzeug server in a background thread; ``url`` is known once started."""
+class KeepAliveRequestHandler(WSGIRequestHandler):
+    """HTTP/1.1 keep-alive, as real servers do.
 
-    def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    werkzeug's handler answers every request with ``Connection: close``; some clients read that
+    as a transient failure (exchangelib turns any non-200 answer carrying it, a 401 included,
+    into "server busy"). The request body is read up front so the stream is always drained
+    before the next request on the connection, and werkzeug's own after-response drain is
+    pointed at an empty buffer so it cannot swallow that next request. Chunked uploads still
+    close the connection.
+    """
+
+    protocol_version = "HTTP/1.1"
+
+    def run_wsgi(self) -> None:
+        socket_stream = self.rfile
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = socket_stream
+
+    def make_environ(self) -> Any:
+        environ = super().make_environ()
+        self._keep_alive = False
+        if environ.get("HTTP_TRANSFER_ENCODING", "").lower() != "chunked":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                return environ
+            environ["wsgi.input"] = io.BytesIO(self.rfile.read(length) if length > 0 else b"")
+            self._keep_alive = True
+            self.rfile = io.BytesIO()
+        return environ
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if (
+            keyword.lower() == "connection"
+            and value.lower() == "close"
+            and getattr(self, "_keep_alive", False)
+        ):
+            return
+        super().send_header(keyword, value)
+
+
+class SandboxServer:
+    """A threaded werkzeug server in a background thread; ``url`` is known once started.
+
+    ``keep_alive=True`` serves HTTP/1.1 persistent connections (see KeepAliveRequestHandler).
+    """
+
+    def __init__(
+        self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, keep_alive: bool = False
+    ) -> None:
         check_loopback(host)
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        handler = KeepAliveRequestHandler if keep_alive else None
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=handler)
         # Request threads must not keep the process alive on shutdown.
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self.host = host
