@@ -1,0 +1,431 @@
+"""Items as EWS XML: rendering stored items for a requested shape, and reading the item XML
+clients send in CreateItem and UpdateItem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from addin.sandbox.mail.mime import INTERNET_HEADERS_GUID, INTERNET_HEADERS_SET, AttachmentTuple
+from addin.sandbox.mail.soap import (
+    Element,
+    EwsError,
+    attrs_of,
+    b64,
+    bool_text,
+    child_text,
+    local,
+    sub,
+    t,
+    to_bool,
+    unb64,
+)
+from addin.sandbox.mail.store import Attachment, Item, MailStore
+
+# What BaseShape Default / AllProperties return (exchangelib asks for fields explicitly).
+DEFAULT_FIELDS = [
+    "item:ParentFolderId",
+    "item:ItemClass",
+    "item:Subject",
+    "item:Sensitivity",
+    "item:Body",
+    "item:Attachments",
+    "item:DateTimeReceived",
+    "item:Size",
+    "item:Categories",
+    "item:Importance",
+    "item:InReplyTo",
+    "item:IsDraft",
+    "item:DateTimeSent",
+    "item:DateTimeCreated",
+    "item:HasAttachments",
+    "message:Sender",
+    "message:ToRecipients",
+    "message:CcRecipients",
+    "message:From",
+    "message:InternetMessageId",
+    "message:IsRead",
+    "message:References",
+]
+
+# FieldURI -> key in the stored field dict, for fields a client may set.
+WRITABLE = {
+    "item:subject": "subject",
+    "item:body": "body",
+    "item:sensitivity": "sensitivity",
+    "item:importance": "importance",
+    "item:categories": "categories",
+    "item:inreplyto": "in_reply_to",
+    "message:torecipients": "to",
+    "message:ccrecipients": "cc",
+    "message:bccrecipients": "bcc",
+    "message:replyto": "reply_to",
+    "message:from": "author",
+    "message:sender": "sender",
+    "message:internetmessageid": "message_id",
+    "message:references": "references",
+    "message:isread": "is_read",
+    "item:itemclass": "item_class",
+}
+
+_LIST_FIELDS = {"to", "cc", "bcc", "reply_to", "categories"}
+
+
+@dataclass
+class Shape:
+    base: str = "Default"
+    fields: list[str] = field(default_factory=list)
+    ext: list[dict[str, str]] = field(default_factory=list)
+    body_type: str = "Best"
+    include_mime: bool = False
+
+    def field_uris(self) -> list[str]:
+        uris = list(self.fields)
+        if self.base in ("Default", "AllProperties"):
+            uris = DEFAULT_FIELDS + [u for u in uris if u not in DEFAULT_FIELDS]
+        if self.include_mime and "item:MimeContent" not in uris:
+            uris.append("item:MimeContent")
+        return uris
+
+
+def parse_shape(el: Element | None) -> Shape:
+    shape = Shape()
+    if el is None:
+        return shape
+    shape.base = child_text(el, t("BaseShape"), "Default")
+    shape.body_type = child_text(el, t("BodyType"), "Best")
+    shape.include_mime = to_bool(child_text(el, t("IncludeMimeContent")))
+    props = el.find(t("AdditionalProperties"))
+    if props is not None:
+        for p in props:
+            name = local(p)
+            if name == "FieldURI":
+                shape.fields.append(p.get("FieldURI", ""))
+            elif name == "ExtendedFieldURI":
+                shape.ext.append(attrs_of(p))
+    return shape
+
+
+# -- extended properties ----------------------------------------------------------------------------
+
+
+def ext_key(attrs: dict[str, str]) -> tuple[str, str, str, str]:
+    """Identity of a MAPI property, independent of spelling (case, hex or decimal tags)."""
+    a = {k.lower(): v for k, v in attrs.items()}
+    pset = (a.get("distinguishedpropertysetid") or a.get("propertysetid") or "").lower()
+    if pset == INTERNET_HEADERS_GUID:
+        pset = INTERNET_HEADERS_SET
+    tag = a.get("propertytag") or ""
+    if tag:
+        try:
+            tag = str(int(tag, 0))
+        except ValueError:
+            tag = tag.lower()
+    name = a.get("propertyname") or ""
+    if pset == INTERNET_HEADERS_SET:
+        name = name.lower()  # header names are case-insensitive
+    return pset, name, tag, a.get("propertyid") or ""
+
+
+def ext_value(item: Item, attrs: dict[str, str]) -> dict[str, Any] | None:
+    key = ext_key(attrs)
+    for prop in item.data.get("ext") or []:
+        if ext_key(prop["attrs"]) == key:
+            return dict(prop)
+    if key[0] == INTERNET_HEADERS_SET and key[1]:
+        # A header of received mail is readable through the InternetHeaders property set.
+        for name, value in item.data.get("headers") or []:
+            if name.lower() == key[1]:
+                return {"attrs": attrs, "value": value}
+    return None
+
+
+def set_ext(data: dict[str, Any], prop: dict[str, Any]) -> None:
+    key = ext_key(prop["attrs"])
+    props = [p for p in data.get("ext") or [] if ext_key(p["attrs"]) != key]
+    props.append(prop)
+    data["ext"] = props
+
+
+def delete_ext(data: dict[str, Any], attrs: dict[str, str]) -> None:
+    key = ext_key(attrs)
+    data["ext"] = [p for p in data.get("ext") or [] if ext_key(p["attrs"]) != key]
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+def _mailbox(parent: Element, box: dict[str, str]) -> None:
+    mb = sub(parent, t("Mailbox"))
+    if box.get("name"):
+        sub(mb, t("Name"), box["name"])
+    sub(mb, t("EmailAddress"), box.get("email") or "")
+    sub(mb, t("RoutingType"), "SMTP")
+    sub(mb, t("MailboxType"), "Mailbox")
+
+
+def render_attachment(parent: Element, att: Attachment, item: Item, content: bytes | None = None) -> None:
+    fa = sub(parent, t("FileAttachment"))
+    sub(fa, t("AttachmentId"), Id=att.id, RootItemId=item.id, RootItemChangeKey=item.changekey)
+    sub(fa, t("Name"), att.name)
+    sub(fa, t("ContentType"), att.content_type)
+    if att.content_id:
+        sub(fa, t("ContentId"), att.content_id)
+    sub(fa, t("Size"), str(att.size))
+    if att.modified:
+        sub(fa, t("LastModifiedTime"), att.modified)
+    sub(fa, t("IsInline"), bool_text(att.is_inline))
+    sub(fa, t("IsContactPhoto"), "false")
+    if content is not None:
+        sub(fa, t("Content"), b64(content))
+
+
+def _names(boxes: list[dict[str, str]]) -> str:
+    return "; ".join(b.get("name") or b.get("email") or "" for b in boxes)
+
+
+def render_item(
+    parent: Element, item: Item, shape: Shape, store: MailStore, mime_source: Any = None
+) -> Element:
+    """``<t:Message>`` with the ItemId and every requested field the item has."""
+    d = item.data
+    msg = sub(parent, t("Message"))
+    sub(msg, t("ItemId"), Id=item.id, ChangeKey=item.changekey)
+    if shape.base == "IdOnly" and not shape.fields and not shape.ext and not shape.include_mime:
+        return msg
+    folder = store.folder(item.folder_id)
+    for uri in shape.field_uris():
+        key = uri.lower()
+        if key == "item:mimecontent":
+            raw = store.mime(item.id)
+            if raw is None and mime_source is not None:
+                raw = mime_source(item)
+            if raw is not None:
+                sub(msg, t("MimeContent"), b64(raw), CharacterSet="UTF-8")
+        elif key == "item:parentfolderid" and folder is not None:
+            sub(msg, t("ParentFolderId"), Id=folder.id, ChangeKey=folder.changekey)
+        elif key == "item:itemclass":
+            sub(msg, t("ItemClass"), d.get("item_class") or "IPM.Note")
+        elif key == "item:subject" and d.get("subject") is not None:
+            sub(msg, t("Subject"), d["subject"])
+        elif key == "item:sensitivity":
+            sub(msg, t("Sensitivity"), d.get("sensitivity") or "Normal")
+        elif key == "item:body":
+            body_type = d.get("body_type") or "Text"
+            body = d.get("body") or ""
+            if shape.body_type == "Text" and body_type == "HTML":
+                body_type, body = "Text", d.get("text_body") or ""
+            sub(msg, t("Body"), body, BodyType=body_type)
+        elif key == "item:textbody":
+            sub(msg, t("TextBody"), d.get("text_body") or "", BodyType="Text")
+        elif key == "item:attachments" and item.attachments:
+            atts = sub(msg, t("Attachments"))
+            for att in item.attachments:
+                render_attachment(atts, att, item)
+        elif key in (
+            "item:datetimereceived",
+            "item:datetimesent",
+            "item:datetimecreated",
+            "item:lastmodifiedtime",
+        ):
+            name = {
+                "item:datetimereceived": ("DateTimeReceived", "datetime_received"),
+                "item:datetimesent": ("DateTimeSent", "datetime_sent"),
+                "item:datetimecreated": ("DateTimeCreated", "datetime_created"),
+                "item:lastmodifiedtime": ("LastModifiedTime", "last_modified"),
+            }[key]
+            if d.get(name[1]):
+                sub(msg, t(name[0]), d[name[1]])
+        elif key == "item:size":
+            sub(msg, t("Size"), str(int(d.get("size") or 0)))
+        elif key == "item:categories" and d.get("categories"):
+            cats = sub(msg, t("Categories"))
+            for c in d["categories"]:
+                sub(cats, t("String"), c)
+        elif key == "item:importance":
+            sub(msg, t("Importance"), d.get("importance") or "Normal")
+        elif key == "item:inreplyto" and d.get("in_reply_to"):
+            sub(msg, t("InReplyTo"), d["in_reply_to"])
+        elif key in (
+            "item:issubmitted",
+            "item:isdraft",
+            "item:isfromme",
+            "item:isresend",
+            "item:isunmodified",
+        ):
+            name = {
+                "item:issubmitted": ("IsSubmitted", "is_submitted"),
+                "item:isdraft": ("IsDraft", "is_draft"),
+                "item:isfromme": ("IsFromMe", "is_from_me"),
+                "item:isresend": ("IsResend", "is_resend"),
+                "item:isunmodified": ("IsUnmodified", "is_unmodified"),
+            }[key]
+            sub(msg, t(name[0]), bool_text(bool(d.get(name[1]))))
+        elif key == "item:internetmessageheaders" and d.get("headers"):
+            hs = sub(msg, t("InternetMessageHeaders"))
+            for name, value in d["headers"]:
+                sub(hs, t("InternetMessageHeader"), value, HeaderName=name)
+        elif key == "item:displayto":
+            sub(msg, t("DisplayTo"), _names(d.get("to") or []))
+        elif key == "item:displaycc":
+            sub(msg, t("DisplayCc"), _names(d.get("cc") or []))
+        elif key == "item:hasattachments":
+            sub(msg, t("HasAttachments"), bool_text(any(not a.is_inline for a in item.attachments)))
+        elif key == "item:isassociated":
+            sub(msg, t("IsAssociated"), "false")
+        elif key == "item:conversationid":
+            sub(msg, t("ConversationId"), Id=d.get("conversation_id") or item.id)
+        elif key == "item:reminderisset":
+            sub(msg, t("ReminderIsSet"), "false")
+        elif key in ("message:sender", "message:from", "message:receivedby", "message:receivedrepresenting"):
+            tag, src = {
+                "message:sender": ("Sender", "sender"),
+                "message:from": ("From", "author"),
+                "message:receivedby": ("ReceivedBy", "received_by"),
+                "message:receivedrepresenting": ("ReceivedRepresenting", "received_by"),
+            }[key]
+            if d.get(src):
+                _mailbox(sub(msg, t(tag)), d[src])
+        elif key in (
+            "message:torecipients",
+            "message:ccrecipients",
+            "message:bccrecipients",
+            "message:replyto",
+        ):
+            tag, src = {
+                "message:torecipients": ("ToRecipients", "to"),
+                "message:ccrecipients": ("CcRecipients", "cc"),
+                "message:bccrecipients": ("BccRecipients", "bcc"),
+                "message:replyto": ("ReplyTo", "reply_to"),
+            }[key]
+            if d.get(src):
+                holder = sub(msg, t(tag))
+                for box in d[src]:
+                    _mailbox(holder, box)
+        elif key in ("message:isreadreceiptrequested", "message:isdeliveryreceiptrequested"):
+            sub(msg, t(uri.partition(":")[2]), "false")
+        elif key == "message:isresponserequested":
+            sub(msg, t("IsResponseRequested"), "false")
+        elif key == "message:conversationtopic" and d.get("subject") is not None:
+            sub(msg, t("ConversationTopic"), _topic(d["subject"]))
+        elif key == "message:internetmessageid" and d.get("message_id"):
+            sub(msg, t("InternetMessageId"), d["message_id"])
+        elif key == "message:isread":
+            sub(msg, t("IsRead"), bool_text(bool(d.get("is_read"))))
+        elif key == "message:references" and d.get("references"):
+            sub(msg, t("References"), d["references"])
+    for attrs in shape.ext:
+        prop = ext_value(item, attrs)
+        if prop is None:
+            continue
+        ep = sub(msg, t("ExtendedProperty"))
+        sub(ep, t("ExtendedFieldURI"), **attrs)
+        if prop.get("values") is not None:
+            vals = sub(ep, t("Values"))
+            for v in prop["values"]:
+                sub(vals, t("Value"), str(v))
+        else:
+            sub(ep, t("Value"), str(prop.get("value") or ""))
+    return msg
+
+
+def _topic(subject: str) -> str:
+    s = subject
+    while True:
+        head, sep, rest = s.partition(":")
+        if sep and head.strip().lower() in ("re", "fw", "fwd", "aw", "sv", "wg"):
+            s = rest.strip()
+            continue
+        return s
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def _parse_mailbox(el: Element | None) -> dict[str, str] | None:
+    if el is None:
+        return None
+    mb = el if local(el) == "Mailbox" else el.find(t("Mailbox"))
+    if mb is None:
+        return None
+    address = child_text(mb, t("EmailAddress")).strip()
+    if not address:
+        raise EwsError("ErrorInvalidRecipients", "A recipient has no e-mail address.")
+    return {"name": child_text(mb, t("Name")), "email": address}
+
+
+def parse_ext(el: Element) -> dict[str, Any]:
+    uri = el.find(t("ExtendedFieldURI"))
+    if uri is None:
+        raise EwsError("ErrorInvalidExtendedProperty", "ExtendedProperty without ExtendedFieldURI.")
+    values = el.find(t("Values"))
+    if values is not None:
+        return {"attrs": attrs_of(uri), "values": [v.text or "" for v in values]}
+    return {"attrs": attrs_of(uri), "value": child_text(el, t("Value"))}
+
+
+def parse_item_xml(el: Element) -> tuple[dict[str, Any], list[AttachmentTuple], bytes | None]:
+    """Fields set in a ``<t:Message>`` (or other item) element: (fields, attachments, mime)."""
+    fields: dict[str, Any] = {}
+    atts: list[AttachmentTuple] = []
+    mime: bytes | None = None
+    for child in el:
+        name = local(child)
+        if name == "MimeContent":
+            mime = unb64(child.text or "")
+        elif name == "Subject":
+            fields["subject"] = child.text or ""
+        elif name == "Body":
+            fields["body"] = child.text or ""
+            fields["body_type"] = "HTML" if child.get("BodyType", "Text").upper() == "HTML" else "Text"
+        elif name == "Sensitivity":
+            fields["sensitivity"] = child.text or "Normal"
+        elif name == "Importance":
+            fields["importance"] = child.text or "Normal"
+        elif name == "ItemClass":
+            fields["item_class"] = child.text or "IPM.Note"
+        elif name == "Categories":
+            fields["categories"] = [s.text or "" for s in child if local(s) == "String"]
+        elif name in ("ToRecipients", "CcRecipients", "BccRecipients", "ReplyTo"):
+            key = {"ToRecipients": "to", "CcRecipients": "cc", "BccRecipients": "bcc", "ReplyTo": "reply_to"}[
+                name
+            ]
+            fields[key] = [b for b in (_parse_mailbox(mb) for mb in child) if b]
+        elif name in ("From", "Sender"):
+            fields["author" if name == "From" else "sender"] = _parse_mailbox(child)
+        elif name == "InternetMessageId":
+            fields["message_id"] = (child.text or "").strip()
+        elif name == "InReplyTo":
+            fields["in_reply_to"] = (child.text or "").strip()
+        elif name == "References":
+            fields["references"] = (child.text or "").strip()
+        elif name == "IsRead":
+            fields["is_read"] = to_bool(child.text)
+        elif name == "ExtendedProperty":
+            fields.setdefault("ext", []).append(parse_ext(child))
+        elif name == "Attachments":
+            for fa in child:
+                if local(fa) != "FileAttachment":
+                    raise EwsError(
+                        "ErrorUnsupportedTypeForConversion", "Only file attachments are supported."
+                    )
+                atts.append(parse_file_attachment(fa))
+    return fields, atts, mime
+
+
+def parse_file_attachment(fa: Element) -> AttachmentTuple:
+    return (
+        child_text(fa, t("Name"), "attachment"),
+        child_text(fa, t("ContentType"), "application/octet-stream"),
+        child_text(fa, t("ContentId")) or None,
+        to_bool(child_text(fa, t("IsInline"))),
+        unb64(child_text(fa, t("Content"))),
+    )
+
+
+def item_id_of(el: Element) -> str:
+    return str(el.get("Id", ""))
+
+
+def is_list_field(key: str) -> bool:
+    return key in _LIST_FIELDS

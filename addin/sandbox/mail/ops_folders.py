@@ -1,0 +1,114 @@
+"""Folder operations: ConvertId (version probe), GetFolder, FindFolder, CreateFolder."""
+
+from __future__ import annotations
+
+from addin.sandbox.mail.context import Ctx, folder_ids
+from addin.sandbox.mail.soap import (
+    Element,
+    EwsError,
+    error_message,
+    local,
+    m,
+    ok_message,
+    sub,
+    t,
+)
+from addin.sandbox.mail.store import Folder
+
+
+def render_folder(parent: Element, ctx: Ctx, folder: Folder) -> None:
+    el = sub(parent, t("Folder"))
+    sub(el, t("FolderId"), Id=folder.id, ChangeKey=folder.changekey)
+    if folder.parent_id:
+        parent_folder = ctx.store.folder(folder.parent_id)
+        if parent_folder is not None:
+            sub(el, t("ParentFolderId"), Id=parent_folder.id, ChangeKey=parent_folder.changekey)
+    if folder.distinguished != "root" and folder.folder_class:
+        sub(el, t("FolderClass"), folder.folder_class)
+    sub(el, t("DisplayName"), folder.name)
+    total, unread = ctx.store.folder_counts(folder.id)
+    sub(el, t("TotalCount"), str(total))
+    sub(el, t("ChildFolderCount"), str(len(ctx.store.children(folder.id))))
+    sub(el, t("UnreadCount"), str(unread))
+
+
+def convert_id(ctx: Ctx, req: Element, messages: Element) -> None:
+    """exchangelib sends ConvertId of "DUMMY" only to learn the server version: answer per id."""
+    source = req.find(m("SourceIds"))
+    for alt in source if source is not None else []:
+        error_message(messages, "ConvertId", "ErrorInvalidIdMalformed", f"Id is malformed: {alt.get('Id')!r}")
+
+
+def get_folder(ctx: Ctx, req: Element, messages: Element) -> None:
+    for fid in folder_ids(req.find(m("FolderIds"))):
+        try:
+            folder = ctx.folder_from(fid)
+        except EwsError as exc:
+            error_message(messages, "GetFolder", exc.code, exc.message)
+            continue
+        msg = ok_message(messages, "GetFolder")
+        render_folder(sub(msg, m("Folders")), ctx, folder)
+
+
+def _descendants(ctx: Ctx, folder: Folder, deep: bool) -> list[Folder]:
+    out: list[Folder] = []
+    for child in ctx.store.children(folder.id):
+        out.append(child)
+        if deep:
+            out.extend(_descendants(ctx, child, deep))
+    return out
+
+
+def find_folder(ctx: Ctx, req: Element, messages: Element) -> None:
+    deep = req.get("Traversal", "Shallow") == "Deep"
+    view = req.find(m("IndexedPageFolderView"))
+    offset = int(view.get("Offset", "0")) if view is not None else 0
+    limit = int(view.get("MaxEntriesReturned", "1000")) if view is not None else 1000
+    for fid in folder_ids(req.find(m("ParentFolderIds"))):
+        try:
+            parent = ctx.folder_from(fid)
+        except EwsError as exc:
+            error_message(messages, "FindFolder", exc.code, exc.message)
+            continue
+        found = _descendants(ctx, parent, deep)
+        page = found[offset : offset + limit]
+        msg = ok_message(messages, "FindFolder")
+        last = offset + len(page) >= len(found)
+        root = sub(
+            msg,
+            m("RootFolder"),
+            IndexedPagingOffset=str(offset + len(page)),
+            TotalItemsInView=str(len(found)),
+            IncludesLastItemInRange="true" if last else "false",
+        )
+        holder = sub(root, t("Folders"))
+        for folder in page:
+            render_folder(holder, ctx, folder)
+
+
+def create_folder(ctx: Ctx, req: Element, messages: Element) -> None:
+    parent_holder = req.find(m("ParentFolderId"))
+    targets = folder_ids(parent_holder)
+    folders = req.find(m("Folders"))
+    for spec in folders if folders is not None else []:
+        try:
+            if not targets:
+                raise EwsError("ErrorInvalidIdEmpty", "No parent folder given.")
+            parent = ctx.folder_from(targets[0])
+            name = (spec.findtext(t("DisplayName")) or "").strip()
+            if not name:
+                raise EwsError("ErrorInvalidFolderName", "A folder needs a display name.")
+            if local(spec) not in ("Folder", "SearchFolder"):
+                raise EwsError("ErrorInvalidFolderTypeForOperation", "Only mail folders can be created.")
+            try:
+                folder = ctx.store.create_folder(parent, name, spec.findtext(t("FolderClass")) or "IPF.Note")
+            except FileExistsError:
+                raise EwsError(
+                    "ErrorFolderExists", "A folder with the specified name already exists."
+                ) from None
+        except EwsError as exc:
+            error_message(messages, "CreateFolder", exc.code, exc.message)
+            continue
+        msg = ok_message(messages, "CreateFolder")
+        el = sub(sub(msg, m("Folders")), t("Folder"))
+        sub(el, t("FolderId"), Id=folder.id, ChangeKey=folder.changekey)

@@ -1,0 +1,183 @@
+"""SyncFolderItems (incremental sync with an opaque state) and the attachment operations."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+
+from addin.sandbox.mail.context import Ctx, folder_ids
+from addin.sandbox.mail.items import parse_file_attachment, parse_shape, render_attachment, render_item
+from addin.sandbox.mail.ops_items import item_mime
+from addin.sandbox.mail.soap import (
+    Element,
+    EwsError,
+    bool_text,
+    error_message,
+    local,
+    m,
+    ok_message,
+    sub,
+    t,
+)
+
+_STATE_PREFIX = "SBX1"
+
+
+def encode_state(folder_id: str, seq: int) -> str:
+    raw = json.dumps({"f": folder_id, "s": seq}, separators=(",", ":")).encode()
+    return _STATE_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def decode_state(state: str, folder_id: str) -> int:
+    try:
+        if not state.startswith(_STATE_PREFIX):
+            raise ValueError("prefix")
+        data = json.loads(base64.urlsafe_b64decode(state[len(_STATE_PREFIX) :].encode("ascii")))
+        if data["f"] != folder_id:
+            raise ValueError("folder")
+        return int(data["s"])
+    except (ValueError, KeyError, TypeError):
+        raise EwsError(
+            "ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."
+        ) from None
+
+
+@dataclass
+class _Pending:
+    item_id: str
+    first_seq: int
+    kinds: set[str] = field(default_factory=set)
+
+
+def sync_folder_items(ctx: Ctx, req: Element, messages: Element) -> None:
+    """Changes since the state, one entry per item, oldest first, ``MaxChangesReturned`` at a time.
+
+    An item appears in a page at the position of its first change after the state, with its
+    current content; the next state is the log position just before the first item not returned,
+    so nothing is skipped (a returned item changed again later comes back as an Update).
+    """
+    shape = parse_shape(req.find(m("ItemShape")))
+    try:
+        targets = folder_ids(req.find(m("SyncFolderId")))
+        if not targets:
+            raise EwsError("ErrorInvalidIdEmpty", "SyncFolderItems without a SyncFolderId.")
+        folder = ctx.folder_from(targets[0])
+        state = (req.findtext(m("SyncState")) or "").strip()
+        since = decode_state(state, folder.id) if state else 0
+        max_changes = int(req.findtext(m("MaxChangesReturned")) or "100")
+        if not 1 <= max_changes <= 512:
+            raise EwsError("ErrorInvalidArgument", "MaxChangesReturned must be 1..512.")
+        ignore_el = req.find(m("Ignore"))
+        ignored = {c.get("Id") for c in ignore_el} if ignore_el is not None else set()
+    except EwsError as exc:
+        error_message(messages, "SyncFolderItems", exc.code, exc.message)
+        return
+
+    log = ctx.store.changes_since(folder.id, since)
+    pending: dict[str, _Pending] = {}
+    for seq, item_id, kind in log:
+        entry = pending.get(item_id)
+        if entry is None:
+            entry = pending[item_id] = _Pending(item_id, seq)
+        entry.kinds.add(kind)
+    ordered = sorted(pending.values(), key=lambda p: p.first_seq)
+    last_seq = log[-1][0] if log else since
+
+    changes: list[tuple[str, _Pending]] = []
+    new_state = last_seq
+    includes_last = True
+    for entry in ordered:
+        if len(changes) >= max_changes:
+            new_state = entry.first_seq - 1
+            includes_last = False
+            break
+        exists_here = ctx.store.item_folder(entry.item_id) == folder.id
+        if not exists_here:
+            kind = "skip" if "create" in entry.kinds else "Delete"
+        elif "create" in entry.kinds:
+            kind = "Create"
+        elif entry.kinds == {"read"}:
+            kind = "ReadFlagChange"
+        else:
+            kind = "Update"
+        if kind == "skip" or entry.item_id in ignored:
+            continue
+        changes.append((kind, entry))
+
+    msg = ok_message(messages, "SyncFolderItems")
+    sub(msg, m("SyncState"), encode_state(folder.id, new_state))
+    sub(msg, m("IncludesLastItemInRange"), bool_text(includes_last))
+    holder = sub(msg, m("Changes"))
+    for kind, entry in changes:
+        change = sub(holder, t(kind))
+        if kind == "Delete":
+            sub(change, t("ItemId"), Id=entry.item_id, ChangeKey="")
+            continue
+        item = ctx.store.item(entry.item_id)
+        if item is None:  # deleted between the log read and now
+            holder.remove(change)
+            continue
+        if kind == "ReadFlagChange":
+            sub(change, t("ItemId"), Id=item.id, ChangeKey=item.changekey)
+            sub(change, t("IsRead"), bool_text(bool(item.data.get("is_read"))))
+        else:
+            render_item(change, item, shape, ctx.store, lambda i: item_mime(ctx, i))
+
+
+# -- attachments --------------------------------------------------------------------------------
+
+
+def get_attachment(ctx: Ctx, req: Element, messages: Element) -> None:
+    ids = req.find(m("AttachmentIds"))
+    for aid in ids if ids is not None else []:
+        if local(aid) != "AttachmentId":
+            continue
+        att = ctx.store.attachment(aid.get("Id", ""))
+        item = ctx.store.item(att.item_id) if att is not None else None
+        if att is None or item is None or item.mailbox != ctx.user:
+            error_message(
+                messages, "GetAttachment", "ErrorInvalidAttachmentId", "The attachment id is not valid."
+            )
+            continue
+        msg = ok_message(messages, "GetAttachment")
+        render_attachment(sub(msg, m("Attachments")), att, item, att.content or b"")
+
+
+def create_attachment(ctx: Ctx, req: Element, messages: Element) -> None:
+    parent = req.find(m("ParentItemId"))
+    atts = req.find(m("Attachments"))
+    for el in atts if atts is not None else []:
+        try:
+            if parent is None:
+                raise EwsError("ErrorInvalidIdEmpty", "CreateAttachment without a ParentItemId.")
+            item = ctx.item_from(parent)
+            if local(el) != "FileAttachment":
+                raise EwsError("ErrorUnsupportedTypeForConversion", "Only file attachments are supported.")
+            name, ctype, cid, inline, content = parse_file_attachment(el)
+            att_id = ctx.store.add_attachment(item.id, name, ctype, cid, inline, content)
+            item = ctx.item_from(parent)
+        except EwsError as exc:
+            error_message(messages, "CreateAttachment", exc.code, exc.message)
+            continue
+        msg = ok_message(messages, "CreateAttachment")
+        fa = sub(sub(msg, m("Attachments")), t("FileAttachment"))
+        sub(fa, t("AttachmentId"), Id=att_id, RootItemId=item.id, RootItemChangeKey=item.changekey)
+
+
+def delete_attachment(ctx: Ctx, req: Element, messages: Element) -> None:
+    ids = req.find(m("AttachmentIds"))
+    for aid in ids if ids is not None else []:
+        try:
+            att = ctx.store.attachment(aid.get("Id", ""))
+            item = ctx.store.item(att.item_id) if att is not None else None
+            if att is None or item is None or item.mailbox != ctx.user:
+                raise EwsError("ErrorInvalidAttachmentId", "The attachment id is not valid.")
+            ctx.store.delete_attachment(att.id)
+            item = ctx.store.item(item.id)
+            assert item is not None
+        except EwsError as exc:
+            error_message(messages, "DeleteAttachment", exc.code, exc.message)
+            continue
+        msg = ok_message(messages, "DeleteAttachment")
+        sub(msg, m("RootItemId"), RootItemId=item.id, RootItemChangeKey=item.changekey)

@@ -1,0 +1,210 @@
+"""FindItem restrictions and sort orders, evaluated on stored items.
+
+String comparisons ignore case, as Exchange's default collation does; list fields (categories,
+recipients) match when any element matches, which is how exchangelib's ``categories__contains``
+(an And of IsEqualTo) behaves on a real server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from addin.sandbox.mail.items import ext_value
+from addin.sandbox.mail.soap import Element, EwsError, attrs_of, local, parse_iso, t, to_bool
+from addin.sandbox.mail.store import Item
+
+_DATES = {
+    "item:datetimereceived": "datetime_received",
+    "item:datetimesent": "datetime_sent",
+    "item:datetimecreated": "datetime_created",
+    "item:lastmodifiedtime": "last_modified",
+}
+_STRINGS = {
+    "item:subject": "subject",
+    "item:itemclass": "item_class",
+    "item:sensitivity": "sensitivity",
+    "item:importance": "importance",
+    "item:inreplyto": "in_reply_to",
+    "message:internetmessageid": "message_id",
+    "message:references": "references",
+    "message:conversationtopic": "subject",
+}
+_BOXES = {"message:from": "author", "message:sender": "sender"}
+_BOX_LISTS = {
+    "message:torecipients": "to",
+    "message:ccrecipients": "cc",
+    "message:bccrecipients": "bcc",
+    "message:replyto": "reply_to",
+}
+_BOOLS = {"message:isread": "is_read", "item:isdraft": "is_draft", "item:hasattachments": "has_attachments"}
+
+_COMPARISONS = {
+    "IsEqualTo",
+    "IsNotEqualTo",
+    "IsGreaterThan",
+    "IsGreaterThanOrEqualTo",
+    "IsLessThan",
+    "IsLessThanOrEqualTo",
+}
+
+
+def _field_values(item: Item, path: Element) -> tuple[str, list[Any]]:
+    """(kind, values) of the field a FieldURI / ExtendedFieldURI names."""
+    d = item.data
+    name = local(path)
+    if name == "ExtendedFieldURI":
+        prop = ext_value(item, attrs_of(path))
+        if prop is None:
+            return "str", []
+        if prop.get("values") is not None:
+            return "str", list(prop["values"])
+        return "str", [prop.get("value")]
+    if name != "FieldURI":
+        raise EwsError("ErrorUnsupportedPathForQuery", f"Restrictions on {name} are not supported.")
+    uri = (path.get("FieldURI") or "").lower()
+    if uri in _DATES:
+        value = parse_iso(d.get(_DATES[uri]) or "")
+        return "date", [] if value is None else [value]
+    if uri in _STRINGS:
+        value = d.get(_STRINGS[uri])
+        return "str", [] if value is None else [value]
+    if uri == "item:body":
+        return "str", [d.get("body") or "", d.get("text_body") or ""]
+    if uri == "item:textbody":
+        return "str", [d.get("text_body") or ""]
+    if uri == "item:categories":
+        return "str", list(d.get("categories") or [])
+    if uri in _BOXES:
+        box = d.get(_BOXES[uri])
+        return "str", [box["email"]] if box else []
+    if uri in _BOX_LISTS:
+        return "str", [b["email"] for b in d.get(_BOX_LISTS[uri]) or []]
+    if uri in _BOOLS:
+        if uri == "item:hasattachments":
+            return "bool", [bool(item.attachments) or bool(d.get("has_attachments"))]
+        return "bool", [bool(d.get(_BOOLS[uri]))]
+    if uri == "item:size":
+        return "int", [int(d.get("size") or 0)]
+    raise EwsError("ErrorUnsupportedPathForQuery", f"Restrictions on {uri} are not supported.")
+
+
+def _coerce(kind: str, text: str) -> Any:
+    if kind == "date":
+        return parse_iso(text)
+    if kind == "bool":
+        return to_bool(text)
+    if kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            return None
+    return text.casefold()
+
+
+def _norm(kind: str, value: Any) -> Any:
+    return str(value).casefold() if kind == "str" else value
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    if right is None or left is None:
+        return op == "IsNotEqualTo"
+    try:
+        if op == "IsEqualTo":
+            return bool(left == right)
+        if op == "IsNotEqualTo":
+            return bool(left != right)
+        if op == "IsGreaterThan":
+            return bool(left > right)
+        if op == "IsGreaterThanOrEqualTo":
+            return bool(left >= right)
+        if op == "IsLessThan":
+            return bool(left < right)
+        if op == "IsLessThanOrEqualTo":
+            return bool(left <= right)
+    except TypeError:
+        return False
+    return False
+
+
+def _path_of(el: Element) -> Element:
+    for child in el:
+        if local(child) in ("FieldURI", "ExtendedFieldURI", "IndexedFieldURI"):
+            return child
+    raise EwsError("ErrorInvalidRestriction", f"{local(el)} has no field path.")
+
+
+def matches(item: Item, el: Element) -> bool:
+    """Whether ``item`` satisfies the restriction element ``el`` (a child of m:Restriction)."""
+    op = local(el)
+    if op == "And":
+        return all(matches(item, c) for c in el if isinstance(c.tag, str))
+    if op == "Or":
+        return any(matches(item, c) for c in el if isinstance(c.tag, str))
+    if op == "Not":
+        children = [c for c in el if isinstance(c.tag, str)]
+        return not matches(item, children[0]) if children else True
+    if op == "Exists":
+        _, values = _field_values(item, _path_of(el))
+        return any(v not in (None, "") for v in values)
+    if op == "Contains":
+        kind, values = _field_values(item, _path_of(el))
+        constant = el.find(t("Constant"))
+        needle = constant.get("Value", "") if constant is not None else ""
+        mode = el.get("ContainmentMode", "Substring")
+        ignore_case = "IgnoreCase" in el.get("ContainmentComparison", "Exact")
+        for value in values:
+            hay = str(value or "")
+            n = needle
+            if ignore_case:
+                hay, n = hay.casefold(), n.casefold()
+            if mode == "FullString" and hay == n:
+                return True
+            if mode in ("Prefixed", "PrefixOnWords") and (
+                hay.startswith(n) or (mode == "PrefixOnWords" and any(w.startswith(n) for w in hay.split()))
+            ):
+                return True
+            if mode in ("Substring", "ExactPhrase") and n in hay:
+                return True
+        return False
+    if op in _COMPARISONS:
+        kind, values = _field_values(item, _path_of(el))
+        holder = el.find(t("FieldURIOrConstant"))
+        constant = holder.find(t("Constant")) if holder is not None else None
+        if constant is None:
+            raise EwsError("ErrorUnsupportedQueryFilter", "Only comparisons with a constant are supported.")
+        right = _coerce(kind, constant.get("Value", ""))
+        if not values:
+            return op == "IsNotEqualTo"
+        if op == "IsNotEqualTo":
+            return all(_compare(op, _norm(kind, v), right) for v in values)
+        return any(_compare(op, _norm(kind, v), right) for v in values)
+    raise EwsError("ErrorUnsupportedQueryFilter", f"Restriction {op} is not supported.")
+
+
+def sort_items(items: list[Item], sort_el: Element | None) -> list[Item]:
+    """Apply m:SortOrder (FieldOrder elements, first is primary); default newest received first."""
+    orders = [fo for fo in sort_el if local(fo) == "FieldOrder"] if sort_el is not None else []
+    if not orders:
+        return sorted(items, key=lambda i: i.data.get("datetime_received") or "", reverse=True)
+    result = list(items)
+    for fo in reversed(orders):
+        path = _path_of(fo)
+        descending = fo.get("Order", "Ascending") == "Descending"
+
+        def key(item: Item, path: Element = path) -> tuple[int, Any]:
+            kind, values = _field_values(item, path)
+            if not values or values[0] is None:
+                return (1, "")
+            v = values[0]
+            if kind == "str":
+                return (0, str(v).casefold())
+            if isinstance(v, datetime):
+                return (0, v.timestamp())
+            return (0, v)
+
+        present = [i for i in result if key(i)[0] == 0]
+        missing = [i for i in result if key(i)[0] == 1]
+        present.sort(key=key, reverse=descending)
+        result = present + missing
+    return result

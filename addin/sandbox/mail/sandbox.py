@@ -1,0 +1,145 @@
+"""``MailSandbox``: the sandbox Exchange as one object for tests, benchmarks and the demo."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from addin.sandbox.common import FaultPlan, SandboxServer, Stats
+from addin.sandbox.mail.server import MailServer
+from addin.sandbox.mail.store import MailStore
+
+
+class MailSandbox:
+    """An EWS stand-in on loopback. ``with MailSandbox() as mail: mail.ews_url ...``"""
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        seed: str = "demo",
+        latency_ms: int = 0,
+        busy: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        busy_backoff_ms: int = 1000,
+    ) -> None:
+        if seed not in ("demo", "empty"):
+            raise ValueError("seed must be 'demo' or 'empty'")
+        self._tmp: str | None = None
+        if data_dir is None:
+            self._tmp = tempfile.mkdtemp(prefix="crm-bridge-mail-")
+            data_dir = self._tmp
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        db_path = self.data_dir / "mail.sqlite3"
+        fresh = not db_path.exists()
+        self.store = MailStore(db_path)
+        self.faults = FaultPlan(latency_ms=latency_ms, busy=busy)
+        self.stats = Stats()
+        self.app = MailServer(self.store, self.faults, self.stats, busy_backoff_ms=busy_backoff_ms)
+        self._server = SandboxServer(self.app, host=host, port=port, keep_alive=True)
+        self.app.origin = self._server.origin
+        if fresh and seed == "demo":
+            from addin.sandbox.mail.seed import seed_demo
+
+            seed_demo(self)
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def server(self) -> SandboxServer:
+        return self._server
+
+    def start(self) -> MailSandbox:
+        if not self._started:
+            self._server.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            self._server.stop()
+            self._started = False
+        self.store.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> MailSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- addresses --------------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        return self._server.origin
+
+    @property
+    def ews_url(self) -> str:
+        return f"{self.origin}/EWS/Exchange.asmx"
+
+    @property
+    def autodiscover_url(self) -> str:
+        """The POX endpoint; the SOAP one is ``autodiscover_soap_url``."""
+        return f"{self.origin}/autodiscover/autodiscover.xml"
+
+    @property
+    def autodiscover_soap_url(self) -> str:
+        return f"{self.origin}/autodiscover/autodiscover.svc"
+
+    # -- data -------------------------------------------------------------------------------------
+
+    def add_mailbox(self, address: str, password: str, display_name: str = "") -> None:
+        self.store.add_mailbox(address, password, display_name)
+
+    def mailboxes(self) -> list[str]:
+        return sorted(a for a, _ in self.store.mailboxes())
+
+    def deliver(
+        self, address: str, mime: bytes, folder: str = "inbox", received: datetime | None = None
+    ) -> str:
+        """Store raw MIME as if received; malformed MIME is kept as given. Returns the item id."""
+        return self.app.deliver(address, mime, folder, received)
+
+    def items(self, address: str, folder: str = "inbox") -> list[dict[str, Any]]:
+        """Plain-dict view of a folder's items (newest first) for assertions."""
+        target = self.store.distinguished(address.lower(), folder) or self.store.folder(folder)
+        if target is None:
+            raise KeyError(f"no folder {folder!r} in mailbox {address!r}")
+        out = []
+        for item in self.store.folder_items(target.id, with_attachments=True):
+            d = item.data
+            out.append(
+                {
+                    "id": item.id,
+                    "subject": d.get("subject"),
+                    "message_id": d.get("message_id"),
+                    "in_reply_to": d.get("in_reply_to"),
+                    "references": d.get("references"),
+                    "from": (d.get("author") or {}).get("email"),
+                    "to": [b["email"] for b in d.get("to") or []],
+                    "cc": [b["email"] for b in d.get("cc") or []],
+                    "categories": list(d.get("categories") or []),
+                    "is_read": bool(d.get("is_read")),
+                    "sensitivity": d.get("sensitivity"),
+                    "datetime_received": d.get("datetime_received"),
+                    "extended_properties": {
+                        p["attrs"].get("PropertyName") or p["attrs"].get("PropertyTag") or "": p.get("value")
+                        if p.get("values") is None
+                        else p["values"]
+                        for p in d.get("ext") or []
+                    },
+                    "attachments": [(a.name, a.content_type, a.size) for a in item.attachments],
+                }
+            )
+        return out
+
+    def mime(self, item_id: str) -> bytes | None:
+        return self.store.mime(item_id)

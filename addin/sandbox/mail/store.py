@@ -1,0 +1,483 @@
+"""SQLite storage of the sandbox Exchange: mailboxes, folders, items (parsed fields, MIME),
+attachments and the per-folder change log that SyncFolderItems reads."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS mailboxes(
+    address TEXT PRIMARY KEY, salt TEXT NOT NULL, pwhash TEXT NOT NULL, display_name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS folders(
+    id TEXT PRIMARY KEY, mailbox TEXT NOT NULL, parent_id TEXT, distinguished TEXT,
+    name TEXT NOT NULL, folder_class TEXT, version INTEGER NOT NULL DEFAULT 1);
+CREATE INDEX IF NOT EXISTS folders_mailbox ON folders(mailbox, distinguished);
+CREATE TABLE IF NOT EXISTS items(
+    id TEXT PRIMARY KEY, mailbox TEXT NOT NULL, folder_id TEXT NOT NULL, version INTEGER NOT NULL,
+    received TEXT NOT NULL, message_id TEXT, is_read INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL, mime BLOB);
+CREATE INDEX IF NOT EXISTS items_folder ON items(folder_id, received);
+CREATE INDEX IF NOT EXISTS items_msgid ON items(mailbox, message_id);
+CREATE TABLE IF NOT EXISTS attachments(
+    id TEXT PRIMARY KEY, item_id TEXT NOT NULL, ord INTEGER NOT NULL, name TEXT, content_type TEXT,
+    content_id TEXT, is_inline INTEGER NOT NULL DEFAULT 0, modified TEXT, content BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS attachments_item ON attachments(item_id, ord);
+CREATE TABLE IF NOT EXISTS changes(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, folder_id TEXT NOT NULL, item_id TEXT NOT NULL,
+    kind TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS changes_folder ON changes(folder_id, seq);
+"""
+
+# The folders every mailbox has: (distinguished id, display name, parent distinguished id).
+STANDARD_FOLDERS: list[tuple[str, str, str | None]] = [
+    ("root", "Root", None),
+    ("msgfolderroot", "Top of Information Store", "root"),
+    ("inbox", "Inbox", "msgfolderroot"),
+    ("sentitems", "Sent Items", "msgfolderroot"),
+    ("drafts", "Drafts", "msgfolderroot"),
+    ("deleteditems", "Deleted Items", "msgfolderroot"),
+    ("outbox", "Outbox", "msgfolderroot"),
+    ("junkemail", "Junk Email", "msgfolderroot"),
+]
+
+
+def new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex.upper()
+
+
+def changekey(version: int) -> str:
+    return f"CQAAABYAAAD{version:06d}"
+
+
+@dataclass
+class Folder:
+    id: str
+    mailbox: str
+    parent_id: str | None
+    distinguished: str | None
+    name: str
+    folder_class: str | None
+    version: int
+
+    @property
+    def changekey(self) -> str:
+        return changekey(self.version)
+
+
+@dataclass
+class Attachment:
+    id: str
+    item_id: str
+    name: str
+    content_type: str
+    content_id: str | None
+    is_inline: bool
+    modified: str
+    size: int
+    content: bytes | None = None
+
+
+@dataclass
+class Item:
+    id: str
+    mailbox: str
+    folder_id: str
+    version: int
+    data: dict[str, Any]
+    attachments: list[Attachment] = field(default_factory=list)
+
+    @property
+    def changekey(self) -> str:
+        return changekey(self.version)
+
+
+def _hash(salt: str, password: str) -> str:
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 1000).hex()
+
+
+class MailStore:
+    """All state of the sandbox Exchange. Thread-safe: one connection behind a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._auth_cache: dict[tuple[str, str], bool] = {}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work; nested calls join the outer transaction."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- mailboxes --------------------------------------------------------------------------------
+
+    def add_mailbox(self, address: str, password: str, display_name: str = "") -> None:
+        address = address.strip().lower()
+        salt = secrets.token_hex(8)
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO mailboxes(address, salt, pwhash, display_name) VALUES(?,?,?,?) "
+                "ON CONFLICT(address) DO UPDATE SET salt=excluded.salt, pwhash=excluded.pwhash, "
+                "display_name=excluded.display_name",
+                (address, salt, _hash(salt, password), display_name or address),
+            )
+            have = {r[0] for r in db.execute("SELECT distinguished FROM folders WHERE mailbox=?", (address,))}
+            ids: dict[str, str] = {
+                r[0]: r[1]
+                for r in db.execute(
+                    "SELECT distinguished, id FROM folders WHERE mailbox=? AND distinguished IS NOT NULL",
+                    (address,),
+                )
+            }
+            for dist, name, parent in STANDARD_FOLDERS:
+                if dist in have:
+                    continue
+                fid = new_id("AQMkAD")
+                ids[dist] = fid
+                db.execute(
+                    "INSERT INTO folders(id, mailbox, parent_id, distinguished, name, folder_class) "
+                    "VALUES(?,?,?,?,?,?)",
+                    (fid, address, ids.get(parent) if parent else None, dist, name, "IPF.Note"),
+                )
+        self._auth_cache.clear()
+
+    def mailboxes(self) -> list[tuple[str, str]]:
+        with self._lock:
+            rows = self._db.execute("SELECT address, display_name FROM mailboxes").fetchall()
+            return [(str(r[0]), str(r[1])) for r in rows]
+
+    def has_mailbox(self, address: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM mailboxes WHERE address=?", (address.strip().lower(),)
+            ).fetchone()
+            return row is not None
+
+    def display_name(self, address: str) -> str:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT display_name FROM mailboxes WHERE address=?", (address.strip().lower(),)
+            ).fetchone()
+            return str(row[0]) if row else address
+
+    def check_password(self, address: str, password: str) -> bool:
+        key = (address.strip().lower(), hashlib.sha256(password.encode()).hexdigest())
+        cached = self._auth_cache.get(key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            row = self._db.execute("SELECT salt, pwhash FROM mailboxes WHERE address=?", (key[0],)).fetchone()
+        ok = row is not None and hmac.compare_digest(_hash(row[0], password), row[1])
+        self._auth_cache[key] = ok
+        return ok
+
+    # -- folders ----------------------------------------------------------------------------------
+
+    def _folder(self, row: Any) -> Folder:
+        return Folder(*row)
+
+    _FCOLS = "id, mailbox, parent_id, distinguished, name, folder_class, version"
+
+    def folder(self, folder_id: str) -> Folder | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {self._FCOLS} FROM folders WHERE id=?", (folder_id,)).fetchone()
+            return self._folder(row) if row else None
+
+    def distinguished(self, mailbox: str, dist: str) -> Folder | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {self._FCOLS} FROM folders WHERE mailbox=? AND distinguished=?",
+                (mailbox.lower(), dist.lower()),
+            ).fetchone()
+            return self._folder(row) if row else None
+
+    def children(self, folder_id: str) -> list[Folder]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._FCOLS} FROM folders WHERE parent_id=? ORDER BY rowid", (folder_id,)
+            ).fetchall()
+            return [self._folder(r) for r in rows]
+
+    def create_folder(self, parent: Folder, name: str, folder_class: str | None) -> Folder:
+        with self.tx() as db:
+            for sibling in self.children(parent.id):
+                if sibling.name.lower() == name.lower():
+                    raise FileExistsError(name)
+            fid = new_id("AQMkAD")
+            db.execute(
+                "INSERT INTO folders(id, mailbox, parent_id, distinguished, name, folder_class) "
+                "VALUES(?,?,?,?,?,?)",
+                (fid, parent.mailbox, parent.id, None, name, folder_class or "IPF.Note"),
+            )
+        folder = self.folder(fid)
+        assert folder is not None
+        return folder
+
+    def folder_counts(self, folder_id: str) -> tuple[int, int]:
+        """(total, unread) items of a folder."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(1 - is_read), 0) FROM items WHERE folder_id=?", (folder_id,)
+            ).fetchone()
+            return int(row[0]), int(row[1])
+
+    # -- items ------------------------------------------------------------------------------------
+
+    _ICOLS = "id, mailbox, folder_id, version, data"
+
+    def _item(self, row: Any, with_attachments: bool = True) -> Item:
+        item = Item(row[0], row[1], row[2], row[3], json.loads(row[4]))
+        if with_attachments:
+            item.attachments = self.attachments(item.id)
+        return item
+
+    def item(self, item_id: str) -> Item | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {self._ICOLS} FROM items WHERE id=?", (item_id,)).fetchone()
+            return self._item(row) if row else None
+
+    def mime(self, item_id: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT mime FROM items WHERE id=?", (item_id,)).fetchone()
+            return bytes(row[0]) if row and row[0] is not None else None
+
+    def folder_items(self, folder_id: str, with_attachments: bool = False) -> list[Item]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._ICOLS} FROM items WHERE folder_id=? ORDER BY received DESC, rowid DESC",
+                (folder_id,),
+            ).fetchall()
+            return [self._item(r, with_attachments) for r in rows]
+
+    def page_ids(self, folder_id: str, offset: int, limit: int, descending: bool) -> list[str]:
+        order = "DESC" if descending else "ASC"
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id FROM items WHERE folder_id=? ORDER BY received {order}, rowid {order} "
+                "LIMIT ? OFFSET ?",
+                (folder_id, limit, offset),
+            ).fetchall()
+            return [r[0] for r in rows]
+
+    def insert_item(
+        self,
+        mailbox: str,
+        folder_id: str,
+        data: dict[str, Any],
+        mime: bytes | None,
+        attachments: list[tuple[str, str, str | None, bool, bytes]],
+    ) -> Item:
+        """Store a new item; ``attachments`` are (name, content_type, content_id, is_inline, bytes)."""
+        item_id = new_id("AAMkAD")
+        data = dict(data)
+        data["has_attachments"] = any(not a[3] for a in attachments) or bool(attachments)
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO items(id, mailbox, folder_id, version, received, message_id, is_read, data, "
+                "mime) VALUES(?,?,?,?,?,?,?,?,?)",
+                (
+                    item_id,
+                    mailbox,
+                    folder_id,
+                    1,
+                    data.get("datetime_received") or "",
+                    data.get("message_id"),
+                    int(bool(data.get("is_read"))),
+                    json.dumps(data),
+                    mime,
+                ),
+            )
+            for n, (name, ctype, cid, inline, content) in enumerate(attachments):
+                self._insert_attachment(db, item_id, n, name, ctype, cid, inline, content, data)
+            self._log(db, folder_id, item_id, "create")
+        item = self.item(item_id)
+        assert item is not None
+        return item
+
+    def _insert_attachment(
+        self,
+        db: sqlite3.Connection,
+        item_id: str,
+        ordinal: int,
+        name: str,
+        ctype: str,
+        cid: str | None,
+        inline: bool,
+        content: bytes,
+        data: dict[str, Any],
+    ) -> str:
+        att_id = new_id("AAMkADAtt")
+        db.execute(
+            "INSERT INTO attachments(id, item_id, ord, name, content_type, content_id, is_inline, modified, "
+            "content) VALUES(?,?,?,?,?,?,?,?,?)",
+            (
+                att_id,
+                item_id,
+                ordinal,
+                name,
+                ctype,
+                cid,
+                int(inline),
+                data.get("last_modified") or "",
+                content,
+            ),
+        )
+        return att_id
+
+    def add_attachment(
+        self, item_id: str, name: str, ctype: str, cid: str | None, inline: bool, content: bytes
+    ) -> str:
+        with self.tx() as db:
+            item = self.item(item_id)
+            if item is None:
+                raise KeyError(item_id)
+            att_id = self._insert_attachment(
+                db, item_id, len(item.attachments), name, ctype, cid, inline, content, item.data
+            )
+            item.data["has_attachments"] = True
+            self.save_item(item, "update")
+        return att_id
+
+    def attachments(self, item_id: str) -> list[Attachment]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, item_id, name, content_type, content_id, is_inline, modified, LENGTH(content) "
+                "FROM attachments WHERE item_id=? ORDER BY ord",
+                (item_id,),
+            ).fetchall()
+        return [
+            Attachment(
+                r[0], r[1], r[2] or "", r[3] or "application/octet-stream", r[4], bool(r[5]), r[6], r[7]
+            )
+            for r in rows
+        ]
+
+    def attachment(self, att_id: str) -> Attachment | None:
+        with self._lock:
+            r = self._db.execute(
+                "SELECT id, item_id, name, content_type, content_id, is_inline, modified, LENGTH(content), "
+                "content FROM attachments WHERE id=?",
+                (att_id,),
+            ).fetchone()
+        if r is None:
+            return None
+        return Attachment(
+            r[0],
+            r[1],
+            r[2] or "",
+            r[3] or "application/octet-stream",
+            r[4],
+            bool(r[5]),
+            r[6],
+            r[7],
+            bytes(r[8]),
+        )
+
+    def attachment_contents(self, item_id: str) -> list[tuple[Attachment, bytes]]:
+        out = []
+        for att in self.attachments(item_id):
+            full = self.attachment(att.id)
+            if full is not None and full.content is not None:
+                out.append((full, full.content))
+        return out
+
+    def delete_attachment(self, att_id: str) -> str:
+        with self.tx() as db:
+            att = self.attachment(att_id)
+            if att is None:
+                raise KeyError(att_id)
+            db.execute("DELETE FROM attachments WHERE id=?", (att_id,))
+            item = self.item(att.item_id)
+            if item is not None:
+                item.data["has_attachments"] = bool(item.attachments)
+                self.save_item(item, "update")
+            return att.item_id
+
+    def save_item(self, item: Item, kind: str = "update", mime: bytes | None = None) -> Item:
+        """Write back changed fields; ``kind`` is "update" or "read" (only the read flag changed)."""
+        with self.tx() as db:
+            item.version += 1
+            db.execute(
+                "UPDATE items SET version=?, data=?, is_read=?, message_id=?, received=? WHERE id=?",
+                (
+                    item.version,
+                    json.dumps(item.data),
+                    int(bool(item.data.get("is_read"))),
+                    item.data.get("message_id"),
+                    item.data.get("datetime_received") or "",
+                    item.id,
+                ),
+            )
+            if mime is not None:
+                db.execute("UPDATE items SET mime=? WHERE id=?", (mime, item.id))
+            self._log(db, item.folder_id, item.id, kind)
+        return item
+
+    def move_item(self, item: Item, folder_id: str) -> Item:
+        with self.tx() as db:
+            old = item.folder_id
+            item.version += 1
+            db.execute(
+                "UPDATE items SET folder_id=?, version=? WHERE id=?", (folder_id, item.version, item.id)
+            )
+            self._log(db, old, item.id, "delete")
+            self._log(db, folder_id, item.id, "create")
+            item.folder_id = folder_id
+        return item
+
+    def delete_item(self, item: Item) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM items WHERE id=?", (item.id,))
+            db.execute("DELETE FROM attachments WHERE item_id=?", (item.id,))
+            self._log(db, item.folder_id, item.id, "delete")
+
+    # -- change log -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _log(db: sqlite3.Connection, folder_id: str, item_id: str, kind: str) -> None:
+        db.execute("INSERT INTO changes(folder_id, item_id, kind) VALUES(?,?,?)", (folder_id, item_id, kind))
+
+    def changes_since(self, folder_id: str, seq: int) -> list[tuple[int, str, str]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, item_id, kind FROM changes WHERE folder_id=? AND seq>? ORDER BY seq",
+                (folder_id, seq),
+            ).fetchall()
+            return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()
+            return int(row[0])
+
+    def item_folder(self, item_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT folder_id FROM items WHERE id=?", (item_id,)).fetchone()
+            return str(row[0]) if row else None
