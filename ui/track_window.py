@@ -49,7 +49,8 @@ def summarise(results: Sequence[TrackResult], verb: str) -> tuple[str, bool]:
         TrackOutcome.TRACKED: verb,
         TrackOutcome.ALREADY_TRACKED: "already tracked",
         TrackOutcome.QUEUED: "queued until the CRM answers",
-        TrackOutcome.SKIPPED: "skipped",
+        # Untrack reports SKIPPED for "link removed": it is what the person asked for.
+        TrackOutcome.SKIPPED: verb if verb == "untracked" else "skipped",
         TrackOutcome.FAILED: "failed",
     }
     for outcome, label in labels.items():
@@ -164,7 +165,7 @@ class TrackWindow(QWidget):
     def _button(self, text: str, name: str, slot: Any) -> QPushButton:
         b = QPushButton(text)
         b.setAccessibleName(name)
-        b.clicked.connect(slot)
+        b.clicked.connect(lambda _checked=False: slot())
         return b
 
     # -- folders and messages -------------------------------------------------------

@@ -1,0 +1,24 @@
+"""UI tests drive the real facade against both sandboxes (``addin.demo``), over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ui import tasks
+
+
+@pytest.fixture
+def demo(qtbot: Any, tmp_path: Path) -> Iterator[Any]:
+    """Both sandboxes seeded, and a started bridge on the demo profile."""
+    from addin.demo import start_demo
+
+    env = start_demo(tmp_path / "demo")
+    env.bridge.start()
+    yield env
+    # Background calls still running would touch a closed store: let them finish first.
+    tasks.wait_idle(30_000)
+    env.close()

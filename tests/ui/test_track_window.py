@@ -1,0 +1,213 @@
+"""Track window and Regarding picker against the sandbox Exchange and CRM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from ui_support import contact_addresses, crm_rows, customer_mime
+
+from addin.bridge_types import MailItem
+from ui.regarding_picker import RegardingPicker
+from ui.track_window import TrackWindow
+
+pytestmark = pytest.mark.ui
+WAIT = 30_000
+
+
+def _address(sender: str) -> str:
+    return sender.rpartition("<")[2].rstrip(">").strip().lower()
+
+
+def _open(qtbot: Any, demo: Any) -> TrackWindow:
+    window = TrackWindow(demo.bridge)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.current_folder() is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: bool(window.model.items) and not window.model.loading, timeout=WAIT)
+    return window
+
+
+def _customer_row(window: TrackWindow, demo: Any, skip: int = 0) -> int:
+    contacts = set(contact_addresses(demo))
+    rows = [
+        i
+        for i, m in enumerate(window.model.items)
+        if not m.tracked and not m.private and _address(m.sender) in contacts
+    ]
+    assert len(rows) > skip, "the demo inbox has mail from CRM contacts"
+    return rows[skip]
+
+
+def _item(window: TrackWindow, item_id: str) -> MailItem:
+    return next(m for m in window.model.items if m.id == item_id)
+
+
+def test_track_a_message_with_regarding(qtbot: Any, demo: Any) -> None:
+    window = _open(qtbot, demo)
+    assert window.current_folder().kind == "inbox"
+    row = _customer_row(window, demo)
+    item_id = window.model.items[row].id
+    window.select_rows([row])
+    assert window.track_regarding_button.isEnabled()
+    assert not window.untrack_button.isEnabled()
+
+    qtbot.mouseClick(window.track_regarding_button, Qt.MouseButton.LeftButton)
+    picker = window.picker
+    assert isinstance(picker, RegardingPicker) and picker.isVisible()
+    with qtbot.waitSignal(picker.searchFinished, timeout=WAIT):
+        qtbot.keyClicks(picker.search, "Fabrikam")
+    refs = picker.results_refs()
+    assert refs, picker.status.text()
+    assert all("Fabrikam" in r.name for r in refs)
+    # Choose the opportunity with the keyboard: filter to opportunities, Return picks the first.
+    picker.table.setCurrentIndex(picker.table.findData("opportunity"))
+    qtbot.waitUntil(
+        lambda: bool(picker.results_refs()) and picker.results_refs()[0].table == "opportunity", timeout=WAIT
+    )
+    chosen = picker.results_refs()[0]
+    with qtbot.waitSignal(window.actionFinished, timeout=WAIT):
+        qtbot.keyClick(picker.results, Qt.Key.Key_Return)
+    assert "1 tracked" in window.status.text(), window.status.text()
+
+    qtbot.waitUntil(lambda: _item(window, item_id).tracked and not window.model.loading, timeout=WAIT)
+    tracked = _item(window, item_id)
+    assert tracked.regarding is not None and tracked.regarding.id == chosen.id
+    assert window.model.data(window.model.index(window.model.items.index(tracked), 4)) == chosen.label
+    # The CRM holds one e-mail activity for it, regarding the chosen opportunity.
+    rows = crm_rows(
+        demo, f"emails?$select=_regardingobjectid_value&$filter=activityid eq {tracked.activity_id}"
+    )
+    assert [r["_regardingobjectid_value"] for r in rows] == [chosen.id]
+    # The choice is remembered: it is offered first next time.
+    assert demo.bridge.recent_regarding()[0].id == chosen.id
+
+
+def test_track_untrack_and_open(qtbot: Any, demo: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    window = _open(qtbot, demo)
+    rows = [_customer_row(window, demo, 0), _customer_row(window, demo, 1)]
+    ids = [window.model.items[r].id for r in rows]
+    window.select_rows(rows)
+    with qtbot.waitSignal(window.actionFinished, timeout=WAIT):
+        qtbot.mouseClick(window.track_button, Qt.MouseButton.LeftButton)
+    assert "2 tracked" in window.status.text(), window.status.text()
+    qtbot.waitUntil(
+        lambda: all(_item(window, i).tracked for i in ids) and not window.model.loading, timeout=WAIT
+    )
+
+    # Open in CRM goes to the activity's main.aspx page.
+    opened: list[str] = []
+    monkeypatch.setattr("ui.track_window.QDesktopServices.openUrl", lambda url: opened.append(url.toString()))
+    window.select_rows([window.model.items.index(_item(window, ids[0]))])
+    window.open_in_crm()
+    assert opened and f"id={_item(window, ids[0]).activity_id}" in opened[0]
+
+    # Untrack both.
+    window.select_rows([window.model.items.index(_item(window, i)) for i in ids])
+    with qtbot.waitSignal(window.actionFinished, timeout=WAIT):
+        qtbot.mouseClick(window.untrack_button, Qt.MouseButton.LeftButton)
+    assert "2 untracked" in window.status.text(), window.status.text()
+    qtbot.waitUntil(
+        lambda: not any(_item(window, i).tracked for i in ids) and not window.model.loading, timeout=WAIT
+    )
+
+
+@pytest.mark.xfail(
+    reason="core: the sandbox CRM refuses PATCH of Regarding on a Received e-mail", strict=False
+)
+def test_set_regarding_on_a_tracked_message(qtbot: Any, demo: Any) -> None:
+    window = _open(qtbot, demo)
+    rows = [_customer_row(window, demo, 0)]
+    ids = [window.model.items[rows[0]].id]
+    window.select_rows(rows)
+    with qtbot.waitSignal(window.actionFinished, timeout=WAIT):
+        window.track()
+    qtbot.waitUntil(lambda: _item(window, ids[0]).tracked and not window.model.loading, timeout=WAIT)
+    # Set Regarding on one tracked message, picking an account by search.
+    window.select_rows([window.model.items.index(_item(window, ids[0]))])
+    assert window.set_regarding_button.isEnabled() and window.untrack_button.isEnabled()
+    window.set_regarding()
+    picker = window.picker
+    with qtbot.waitSignal(picker.searchFinished, timeout=WAIT):
+        qtbot.keyClicks(picker.search, "Northwind")
+    account = next(r for r in picker.results_refs() if r.table == "account")
+    picker.results.setCurrentRow(picker.results_refs().index(account))
+    with qtbot.waitSignal(window.actionFinished, timeout=WAIT):
+        picker.accept()
+    assert "failed" not in window.status.text().lower(), window.status.text()
+    qtbot.waitUntil(lambda: not window.model.loading, timeout=WAIT)
+    regarding = _item(window, ids[0]).regarding
+    assert regarding is not None and regarding.id == account.id
+
+
+def test_search_and_paging(qtbot: Any, demo: Any) -> None:
+    window = _open(qtbot, demo)
+    first_page = len(window.model.items)
+    if window.model.canFetchMore():
+        window.model.fetchMore()
+        qtbot.waitUntil(
+            lambda: len(window.model.items) > first_page and not window.model.loading, timeout=WAIT
+        )
+    subject = window.model.items[0].subject
+    word = max(subject.split(), key=len)
+    window.search.setText(word)
+    qtbot.waitUntil(lambda: window.model.text == word and not window.model.loading, timeout=WAIT)
+    assert window.model.items
+    assert all(word.lower() in (m.subject + m.sender).lower() for m in window.model.items)
+
+
+def test_dropped_eml_is_tracked_and_msg_fails_with_a_reason(qtbot: Any, demo: Any, tmp_path: Path) -> None:
+    window = _open(qtbot, demo)
+    sender = contact_addresses(demo)[0]
+    eml = tmp_path / "quote.eml"
+    eml.write_bytes(customer_mime(sender, "Dropped quote request"))
+    msg = tmp_path / "outlook.msg"
+    msg.write_bytes(b"\xd0\xcf\x11\xe0not really")
+    with qtbot.waitSignal(window.actionFinished, timeout=WAIT):
+        window.track_files([eml, msg])
+    text = window.status.text()
+    assert "1 tracked" in text and "1 failed" in text and "outlook.msg" in text, text
+    rows = crm_rows(demo, "emails?$select=subject&$filter=subject eq 'Dropped quote request'")
+    assert len(rows) == 1
+
+
+def test_regarding_search_keeps_the_gui_responsive(qtbot: Any, demo: Any) -> None:
+    """The CRM answers after 2 s; the GUI thread keeps ticking every 50 ms meanwhile."""
+    picker = RegardingPicker(demo.bridge)
+    qtbot.addWidget(picker)
+    picker.show()
+    qtbot.waitUntil(lambda: not picker.status.text().startswith("Loading"), timeout=WAIT)
+    demo.crm.faults.update({"latency_ms": 2000})
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.setInterval(50)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    picker.search.setText("Fabrikam")
+    picker.run_search()  # skip the debounce: the call starts now
+    with qtbot.waitSignal(picker.searchFinished, timeout=WAIT):
+        pass
+    timer.stop()
+    demo.crm.faults.update({"latency_ms": 0})
+    # A blocked GUI thread would have ticked at most once or twice in that time.
+    assert len(ticks) >= 20, len(ticks)
+
+
+def test_stale_search_results_are_ignored(qtbot: Any, demo: Any) -> None:
+    picker = RegardingPicker(demo.bridge)
+    qtbot.addWidget(picker)
+    qtbot.waitUntil(lambda: not picker.status.text().startswith("Loading"), timeout=WAIT)
+    demo.crm.faults.update({"latency_ms": 800})
+    picker.search.setText("Fabrikam")
+    picker.run_search()
+    slow = picker._task
+    picker.search.setText("Northwind")
+    picker.run_search()  # supersedes the first; its answer must not show
+    assert slow is not None and not slow.active
+    with qtbot.waitSignal(picker.searchFinished, timeout=WAIT):
+        pass
+    demo.crm.faults.update({"latency_ms": 0})
+    refs = picker.results_refs()
+    assert refs and all("Northwind" in r.name for r in refs)
