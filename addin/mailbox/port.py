@@ -88,5 +88,11 @@ class Mailbox(ABC):
     ) -> MessagePage:
         """Newest first, paged; ``text`` filters on subject, sender and body."""
 
+    def hints(self) -> dict[str, str]:
+        """Non-secret facts learnt while connecting (server URL, auth type, version) that
+        make the next connect cheaper; persist them and pass them back in
+        ``MailboxSettings.options``.  Empty for backends that learn nothing."""
+        return {}
+
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release connections."""
