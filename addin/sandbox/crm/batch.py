@@ -1,6 +1,6 @@
 """``$batch``: multipart/mixed requests with atomic change sets (execute-batch-operations-using-web-api.md).
 
-The request is parsed with the stdlib ``email`` package. Rules followed:
+Requests are parsed and responses built with the stdlib ``email`` package. Rules followed:
 - at most 1000 requests; no GET inside a change set;
 - a change set is one transaction: the first failure rolls back every part of it;
 - ``Content-ID: n`` lets later parts of the same change set use ``$n`` in the URL or in ``@odata.bind``;
@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import io
 import re
 import uuid
 from dataclasses import dataclass
+from email.generator import BytesGenerator
 from email.message import Message
 from urllib.parse import urlsplit
 
@@ -100,22 +102,42 @@ def _payload(part: Message) -> bytes:
     return text.encode("utf-8", "surrogateescape") if isinstance(text, str) else b""
 
 
-def _format(res: Res, content_id: str | None) -> bytes:
-    head = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
+# compat32 with CRLF and no header folding: the HTTP wire format of multipart/mixed.
+_WIRE = email.policy.compat32.clone(linesep="\r\n", max_line_length=0)
+
+
+def _format(res: Res, content_id: str | None) -> Message:
+    """One ``application/http`` response part."""
+    part = Message(policy=_WIRE)
+    part["Content-Type"] = "application/http"
+    part["Content-Transfer-Encoding"] = "binary"
     if content_id:
-        head.append(f"Content-ID: {content_id}")
+        part["Content-ID"] = content_id
     lines = [f"HTTP/1.1 {res.status} {REASONS.get(res.status, 'Unknown')}"]
     headers = list(res.headers)
     entity = next((v for k, v in headers if k == "OData-EntityId"), None)
     if entity and not any(k == "Location" for k, _ in headers):
         headers.insert(len(headers) - 1, ("Location", entity))
     lines += [f"{k}: {v}" for k, v in headers]
-    return ("\r\n".join(head) + "\r\n\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode() + res.body + b"\r\n"
+    raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + res.body
+    # Bytes travel through the email package as surrogate-escaped text (binary transfer encoding).
+    part.set_payload(raw.decode("ascii", "surrogateescape"))
+    return part
 
 
-def _multipart(boundary: str, parts: list[bytes]) -> bytes:
-    out = b"".join(f"--{boundary}\r\n".encode() + p for p in parts)
-    return out + f"--{boundary}--\r\n".encode()
+def _multipart(boundary: str, parts: list[Message]) -> Message:
+    message = Message(policy=_WIRE)
+    message["Content-Type"] = f"multipart/mixed; boundary={boundary}"
+    for part in parts:
+        message.attach(part)
+    return message
+
+
+def _serialize_body(message: Message) -> bytes:
+    """The multipart body without its own header block (that goes into the HTTP headers)."""
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, mangle_from_=False, policy=_WIRE).flatten(message)
+    return buffer.getvalue().split(b"\r\n\r\n", 1)[1]
 
 
 class BatchRunner:
@@ -141,7 +163,7 @@ class BatchRunner:
                 E.BATCH_LIMIT,
             )
         continue_on_error = "odata.continue-on-error" in parse_prefer(req.headers.get_h("prefer"))
-        out: list[bytes] = []
+        out: list[Message] = []
         first_error: int | None = None
         for part in top:
             if part.is_multipart():
@@ -160,7 +182,7 @@ class BatchRunner:
         headers = [("Content-Type", f"multipart/mixed; boundary={boundary}"), ("OData-Version", "4.0")]
         if continue_on_error:
             headers.append(("Preference-Applied", "odata.continue-on-error"))
-        return Res(status, headers, _multipart(boundary, out))
+        return Res(status, headers, _serialize_body(_multipart(boundary, out)))
 
     def _inner(self, part: Message, outer: Req) -> Req:
         if part.get_content_type() != "application/http":
@@ -184,10 +206,10 @@ class BatchRunner:
             return Res.error(exc)
         return self.handler.execute(inner, entity_ref_resolver(content_ids))
 
-    def _changeset(self, part: Message, outer: Req) -> tuple[bool, bytes, int]:
+    def _changeset(self, part: Message, outer: Req) -> tuple[bool, Message, int]:
         items = _parts(part)
         content_ids: dict[str, tuple[str, str]] = {}
-        results: list[bytes] = []
+        results: list[Message] = []
         store = self.handler.store
         try:
             with store.transaction():
@@ -211,6 +233,4 @@ class BatchRunner:
         except _Rollback as failed:
             # The whole change set is rolled back; its response is the failing request only.
             return False, _format(failed.res, None), failed.res.status
-        boundary = f"changesetresponse_{uuid.uuid4()}"
-        body = _multipart(boundary, results)
-        return True, f"Content-Type: multipart/mixed; boundary={boundary}\r\n\r\n".encode() + body, 200
+        return True, _multipart(f"changesetresponse_{uuid.uuid4()}", results), 200

@@ -67,7 +67,7 @@ class CrmSandbox:
         self.organization_id = ORGANIZATION_ID
         self.handler = Handler(self.db, ALEX_ID, ORGANIZATION_ID, BUSINESS_UNIT_ID)
         self.app = CrmApp(self.handler, self.faults, self.stats)
-        self.server: SandboxServer = _QuickStopServer(self.app, host, port)
+        self.server: SandboxServer = _QuickStopServer(self.app, host, port, keep_alive=True)
         self._running = False
 
     @property
