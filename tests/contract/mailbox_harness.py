@@ -49,7 +49,7 @@ PASSWORDS = {"alex@contoso.example": "demo", "bob@contoso.example": "bob-secret-
 
 @contextlib.contextmanager
 def ews_harness() -> Iterator[Harness]:
-    from addin.sandbox.mail.sandbox import MailSandbox
+    from addin.sandbox.mail import MailSandbox
 
     with MailSandbox(seed="empty") as sandbox:
         for address, password in PASSWORDS.items():

@@ -6,6 +6,7 @@ else is the backend under test talking to a real server on loopback.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import uuid
 from email.message import EmailMessage
@@ -14,6 +15,7 @@ import pytest
 from mailbox_harness import Harness
 
 from addin.mailbox.port import Mailbox
+from addin.mailbox.registry import open_mailbox
 from addin.mailbox.types import (
     TRACKED_CATEGORY,
     Address,
@@ -73,6 +75,19 @@ def test_check_proves_the_connection(harness: Harness, mailbox: Mailbox) -> None
     assert info.address.lower() == harness.address
     assert info.backend == harness.backend
     assert info.server
+
+
+def test_hints_given_back_still_connect(harness: Harness, mailbox: Mailbox) -> None:
+    mailbox.check()
+    hints = mailbox.hints()
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in hints.items())
+    settings = dataclasses.replace(harness.settings_for(harness.address), options=dict(hints))
+    again = open_mailbox(settings, harness.secret_for(harness.address))
+    try:
+        assert again.check().address.lower() == harness.address
+        assert again.folder(FolderKind.INBOX).id == mailbox.folder(FolderKind.INBOX).id
+    finally:
+        again.close()
 
 
 def test_folders_list_and_well_known(mailbox: Mailbox) -> None:

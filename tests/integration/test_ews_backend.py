@@ -22,7 +22,7 @@ from addin.errors import (
 from addin.mailbox.ews import EwsMailbox
 from addin.mailbox.registry import open_mailbox
 from addin.mailbox.types import Address, FolderKind, MailboxSettings, OutgoingMessage
-from addin.sandbox.mail.sandbox import MailSandbox
+from addin.sandbox.mail import MailSandbox
 
 pytestmark = pytest.mark.integration
 

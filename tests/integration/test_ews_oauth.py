@@ -18,7 +18,7 @@ from addin.errors import AuthError
 from addin.mailbox.ews import EwsMailbox
 from addin.mailbox.types import FolderKind, MailboxAuth, MailboxSettings
 from addin.sandbox.common import SandboxServer
-from addin.sandbox.mail.sandbox import MailSandbox
+from addin.sandbox.mail import MailSandbox
 
 pytestmark = pytest.mark.integration
 

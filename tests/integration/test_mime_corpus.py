@@ -20,7 +20,7 @@ import pytest
 
 from addin.mailbox.ews import EwsMailbox
 from addin.mailbox.types import ChangeKind, FetchFailure, FolderKind, MailboxSettings, Message
-from addin.sandbox.mail.sandbox import MailSandbox
+from addin.sandbox.mail import MailSandbox
 
 pytestmark = pytest.mark.integration
 
