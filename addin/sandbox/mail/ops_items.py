@@ -200,6 +200,65 @@ def send_fields(
                 ctx.deliver(address, outgoing, "inbox")
 
 
+RESPONSE_KINDS = ("ReplyToItem", "ReplyAllToItem", "ForwardItem")
+
+
+def _quote(orig: dict[str, Any], html: bool) -> str:
+    author = orig.get("author") or {}
+    lines = [
+        "-----Original Message-----",
+        f"From: {author.get('name') or ''} <{author.get('email') or ''}>",
+        f"Sent: {orig.get('datetime_sent') or ''}",
+        f"To: {'; '.join(b.get('email') or '' for b in orig.get('to') or [])}",
+        f"Subject: {orig.get('subject') or ''}",
+        "",
+        orig.get("text_body") or "",
+    ]
+    if html:
+        escaped = [x.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for x in lines]
+        return "<hr><div>" + "<br>".join(escaped) + "</div>"
+    return "\n\n" + "\n".join(lines)
+
+
+def response_fields(ctx: Ctx, el: Element) -> tuple[dict[str, Any], list[AttachmentTuple]]:
+    """A reply, reply-all or forward of a stored item, as the fields of a new message."""
+    kind = local(el)
+    ref = el.find(t("ReferenceItemId"))
+    if ref is None:
+        raise EwsError("ErrorInvalidIdEmpty", f"{kind} without a ReferenceItemId.")
+    orig_item = ctx.item_from(ref)
+    orig = orig_item.data
+    fields, atts, _ = parse_item_xml(el)
+    new_body = el.find(t("NewBodyContent"))
+    if new_body is not None:
+        fields["body"] = new_body.text or ""
+        fields["body_type"] = "HTML" if new_body.get("BodyType", "Text").upper() == "HTML" else "Text"
+    html = fields.get("body_type") == "HTML"
+    fields["body"] = (fields.get("body") or "") + _quote(orig, html)
+    prefix = "FW: " if kind == "ForwardItem" else "RE: "
+    fields.setdefault("subject", prefix + (orig.get("subject") or ""))
+    me = ctx.user
+
+    def others(boxes: list[dict[str, str]]) -> list[dict[str, str]]:
+        return [b for b in boxes if (b.get("email") or "").lower() != me]
+
+    if kind != "ForwardItem" and not fields.get("to"):
+        sender = (orig.get("reply_to") or []) or ([orig["author"]] if orig.get("author") else [])
+        fields["to"] = sender if kind == "ReplyToItem" else sender + others(orig.get("to") or [])
+        if kind == "ReplyAllToItem" and not fields.get("cc"):
+            fields["cc"] = others(orig.get("cc") or [])
+    if kind != "ForwardItem" and orig.get("message_id"):
+        fields["in_reply_to"] = orig["message_id"]
+    if orig.get("message_id"):
+        fields["references"] = " ".join(x for x in (orig.get("references"), orig["message_id"]) if x)
+    if kind == "ForwardItem":
+        atts = [
+            (a.name, a.content_type, a.content_id, a.is_inline, c)
+            for a, c in ctx.store.attachment_contents(orig_item.id)
+        ] + atts
+    return fields, atts
+
+
 def _saved_folder(ctx: Ctx, req: Element, default: str) -> Folder:
     holder = req.find(m("SavedItemFolderId"))
     targets = folder_ids(holder)
@@ -215,11 +274,15 @@ def create_item(ctx: Ctx, req: Element, messages: Element) -> None:
     items = req.find(m("Items"))
     for el in items if items is not None else []:
         try:
-            if local(el) not in ("Message", "Item"):
+            if local(el) in RESPONSE_KINDS:
+                fields, atts = response_fields(ctx, el)
+                mime = None
+            elif local(el) in ("Message", "Item"):
+                fields, atts, mime = parse_item_xml(el)
+            else:
                 raise EwsError(
                     "ErrorInvalidItemForOperationCreateItem", f"{local(el)} items are not supported."
                 )
-            fields, atts, mime = parse_item_xml(el)
             data, atts, mime = compose_fields(ctx, fields, atts, mime)
             if disposition in SEND_DISPOSITIONS:
                 save = _saved_folder(ctx, req, "sentitems") if disposition == "SendAndSaveCopy" else None
