@@ -395,7 +395,11 @@ class EwsMailbox(Mailbox):
             return []
 
         def work(account: Account) -> list[Message | FetchFailure]:
-            fields = list(ews_items.MESSAGE_FIELDS) + (["mime_content"] if with_mime else [])
+            wanted = list(ews_items.MESSAGE_FIELDS) + (["mime_content"] if with_mime else [])
+            # text_body and a few others exist from Exchange 2013 on; ask older servers for less.
+            fields = [
+                f for f in wanted if ExMessage.get_field_by_fieldname(f).supports_version(account.version)
+            ]
             inbox = self._well_known(account, FolderKind.INBOX)
             items = list(account.fetch(ids=[ItemId(id=i) for i in ids], folder=inbox, only_fields=fields))
             loaded = self._load_attachments(account, items) if with_attachments else {}

@@ -115,7 +115,7 @@ def convert(exc: BaseException, *, server: str, unknown_outcome: bool = False) -
     if isinstance(exc, exl.AutoDiscoverFailed):
         return MailboxError(f"Could not find the Exchange server automatically: {_server_text(exc)}")
     if isinstance(exc, exl.ErrorItemNotFound | exl.ErrorInvalidIdMalformed | exl.ErrorInvalidIdEmpty):
-        return MessageError(f"The message is no longer in the mailbox ({type(exc).__name__}).")
+        return MessageError(f"The message or folder is no longer in the mailbox ({type(exc).__name__}).")
     if isinstance(exc, exl.EWSError | exl.ResponseMessageError):
         return MailboxError(f"The mail server {server} answered: {type(exc).__name__}: {_server_text(exc)}")
     if isinstance(exc, requests.exceptions.RequestException):

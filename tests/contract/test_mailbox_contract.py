@@ -14,6 +14,7 @@ from email.message import EmailMessage
 import pytest
 from mailbox_harness import Harness
 
+from addin.errors import BridgeError
 from addin.mailbox.port import Mailbox
 from addin.mailbox.registry import open_mailbox
 from addin.mailbox.types import (
@@ -294,3 +295,11 @@ def test_list_messages_pages_newest_first_and_filters_text(harness: Harness, mai
     assert len(first.items) == 3 and first.more
     second = mailbox.list_messages(inbox.id, offset=3, limit=3)
     assert not {s.id for s in first.items} & {s.id for s in second.items}
+
+
+def test_an_unknown_folder_is_a_clear_error(mailbox: Mailbox) -> None:
+    with pytest.raises(BridgeError) as caught:
+        mailbox.list_messages("AQMkAGZvbGRlci10aGF0LWRvZXMtbm90LWV4aXN0")
+    assert caught.value.message
+    with pytest.raises(BridgeError):
+        mailbox.sync("AQMkAGZvbGRlci10aGF0LWRvZXMtbm90LWV4aXN0", None)
