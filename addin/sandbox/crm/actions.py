@@ -114,7 +114,7 @@ def send_email(h: Handler, req: Req, table: Table | None, rid: str | None) -> Re
             raise ODataError(
                 400, E.VALIDATION, "A validation error occurred.  The email must be open to be sent."
             )
-        parties = [p for p in h.store.all("activityparties") if p.get("_activityid_value") == rid]
+        parties = h.store.children("activityparties", "_activityid_value", rid)
         if issue and not any(p.get("participationtypemask") in (2, 3, 4) for p in parties):
             raise ODataError(
                 400, E.VALIDATION, "A validation error occurred.  The email must have at least one recipient."

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from addin.sandbox.crm.service import (
 from addin.sandbox.crm.store import TYPE_SUFFIX, Store
 
 _SAFE = "$,()'@:/"
+log = logging.getLogger(__name__)
 JSON_TYPE = "application/json; odata.metadata=minimal"
 _SEGMENT = re.compile(r"^([A-Za-z_.$][\w.$]*)(?:\((.*)\))?$")
 _GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
@@ -122,6 +124,10 @@ class Handler:
             return self._route(req, resolve)
         except ODataError as exc:
             return Res.error(exc)
+        except Exception:
+            # A sandbox bug must still answer in Dataverse's shape (and roll back a change set).
+            log.exception("sandbox CRM: unexpected error on %s %s", req.method, req.path)
+            return Res.error(ODataError(500, "0x80040216", "An unexpected error occurred."))
 
     # -- routing --------------------------------------------------------------------------
 

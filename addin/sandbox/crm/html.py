@@ -48,9 +48,7 @@ def _name(h: Handler, logical: str | None, rid: str | None) -> str:
 
 def _parties(h: Handler, email_id: str) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
-    for p in h.store.all("activityparties"):
-        if p.get("_activityid_value") != email_id:
-            continue
+    for p in h.store.children("activityparties", "_activityid_value", email_id):
         logical = p.get("_partyid_value" + TYPE_SUFFIX)
         label = escape(str(p.get("addressused") or ""))
         if logical and p.get("_partyid_value"):

@@ -143,8 +143,7 @@ class Reader:
         coll = table.collections[nav]
         child = BY_LOGICAL[coll.child]
         key = lookup_key(coll.child_attr)
-        rid = record.get(table.key)
-        return child, [r for r in self.store.all(child.entity_set) if r.get(key) == rid]
+        return child, self.store.children(child.entity_set, key, record.get(table.key))
 
     # -- rendering --------------------------------------------------------------------
 

@@ -419,7 +419,13 @@ TABLES: list[Table] = [
             Lookup("correlatedactivityid", ("email",), {"CorrelatedActivityId_Email": "email"}),
             Lookup("receivingmailboxid", ("mailbox",), {"ReceivingMailboxId_Email": "mailbox"}),
             # Read-only lookups: the server fills them from the sender party (§1.1).
-            Lookup("emailsender", _PARTY_TARGETS, {}, create=False, update=False),
+            Lookup(
+                "emailsender",
+                _PARTY_TARGETS,
+                {f"emailsender_{t}": t for t in _PARTY_TARGETS},
+                create=False,
+                update=False,
+            ),
             Lookup("sendermailboxid", ("mailbox",), {}, create=False, update=False),
         ],
         collections=[

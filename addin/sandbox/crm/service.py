@@ -304,7 +304,7 @@ class Writer:
         email = self.store.peek("emails", rid)
         if email is None:
             return
-        parties = [p for p in self.store.all("activityparties") if p.get("_activityid_value") == rid]
+        parties = self.store.children("activityparties", "_activityid_value", rid)
         changes: Record = {}
         sender = next((p for p in parties if p.get("participationtypemask") == 1), None)
         if sender is not None:
@@ -454,7 +454,7 @@ class Writer:
                 child = BY_LOGICAL[coll.child]
                 key = lookup_key(coll.child_attr)
                 # Cascade delete (email_activity_parties, email_activity_mime_attachment).
-                for kid in [r for r in self.store.all(child.entity_set) if r.get(key) == rid]:
+                for kid in self.store.children(child.entity_set, key, rid):
                     self.store.delete(child.entity_set, kid[child.key])
             self.store.delete(table.entity_set, rid)
 

@@ -50,6 +50,9 @@ class Store:
         self._data: dict[str, dict[str, Record]] = {name: {} for name in BY_SET}
         self._seq: dict[tuple[str, str], int] = {}
         self._depth = 0
+        # Group-by indexes (entity set, column) -> value -> records, kept up to date on writes
+        # and dropped on rollback (rebuilt on the next read).
+        self._groups: dict[tuple[str, str], dict[Any, list[Record]]] = {}
         self._undo: list[tuple[str, str, Record | None, int | None]] = []
         row = self._conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()
         self._version = int(row[0]) if row else 1000
@@ -115,6 +118,7 @@ class Store:
     def _restore(self, mark: int) -> None:
         while len(self._undo) > mark:
             entity_set, rid, previous, seq = self._undo.pop()
+            self._drop_indexes(entity_set)
             if previous is None:
                 self._data[entity_set].pop(rid, None)
                 self._seq.pop((entity_set, rid), None)
@@ -149,6 +153,32 @@ class Store:
         """Copies of the records matching ``predicate`` (all when None), in creation order."""
         with self.lock:
             return [dict(r) for r in self._data[entity_set].values() if predicate is None or predicate(r)]
+
+    def children(self, entity_set: str, key: str, value: Any) -> list[Record]:
+        """Stored records whose column ``key`` equals ``value`` (no copies), via a cached index."""
+        with self.lock:
+            groups = self._groups.get((entity_set, key))
+            if groups is None:
+                groups = {}
+                for rec in self._data[entity_set].values():
+                    if rec.get(key) is not None:
+                        groups.setdefault(rec[key], []).append(rec)
+                self._groups[(entity_set, key)] = groups
+            return list(groups.get(value, ()))
+
+    def _reindex(self, entity_set: str, old: Record | None, new: Record | None) -> None:
+        for (name, key), groups in self._groups.items():
+            if name != entity_set:
+                continue
+            if old is not None and old.get(key) is not None:
+                bucket = groups.get(old[key], [])
+                groups[old[key]] = [r for r in bucket if r is not old]
+            if new is not None and new.get(key) is not None:
+                groups.setdefault(new[key], []).append(new)
+
+    def _drop_indexes(self, entity_set: str) -> None:
+        for name_key in [k for k in self._groups if k[0] == entity_set]:
+            del self._groups[name_key]
 
     def count(self, entity_set: str) -> int:
         with self.lock:
@@ -187,6 +217,7 @@ class Store:
         rid = str(record_id).lower()
         with self.transaction():
             previous = self._data[entity_set].pop(rid)
+            self._reindex(entity_set, previous, None)
             seq = self._seq.pop((entity_set, rid), None)
             self._undo.append((entity_set, rid, previous, seq))
             self._conn.execute("DELETE FROM records WHERE entity_set=? AND id=?", (entity_set, rid))
@@ -199,6 +230,7 @@ class Store:
             self._seq[(entity_set, rid)] = seq
         self._undo.append((entity_set, rid, previous, seq))
         self._data[entity_set][rid] = rec
+        self._reindex(entity_set, previous, rec)
         self._conn.execute(
             "INSERT OR REPLACE INTO records (entity_set, id, seq, data) VALUES (?, ?, ?, ?)",
             (entity_set, rid, seq, json.dumps(rec)),
