@@ -133,6 +133,7 @@ class MsalAuth(CrmAuth):
         authority_host: str = "https://login.microsoftonline.com",
         http_client: Any = None,
         app_factory: Callable[..., Any] | None = None,
+        interactive_timeout: float = 300.0,
     ) -> None:
         origin = org_url.rstrip("/")
         if "/api/data" in origin:
@@ -145,6 +146,7 @@ class MsalAuth(CrmAuth):
         self.allow_interactive = allow_interactive
         self.login_hint = login_hint
         self._cache_store = cache_store
+        self.interactive_timeout = interactive_timeout
         self._http_client = http_client
         self._app_factory = app_factory
         self._app: Any = None
@@ -230,9 +232,18 @@ class MsalAuth(CrmAuth):
                         self.on_device_code(str(flow.get("message", "")))
                     result = app.acquire_token_by_device_flow(flow)
                 else:
-                    result = app.acquire_token_interactive(self.scopes, login_hint=self.login_hint)
+                    result = app.acquire_token_interactive(
+                        self.scopes, login_hint=self.login_hint, timeout=self.interactive_timeout
+                    )
             except requests.RequestException as exc:
                 raise OfflineError("Cannot reach the Microsoft sign-in service.") from exc
+            except RuntimeError as exc:
+                # msal.BrowserInteractionTimeoutError: the browser sign-in was abandoned.
+                if type(exc).__name__ != "BrowserInteractionTimeoutError":
+                    raise
+                raise AuthError(
+                    "The sign-in in the browser was not completed in time.", service="crm"
+                ) from exc
             token = self._accept(result)
             if token is None:
                 raise AuthError(_describe(result, "Sign-in failed"), service="crm")

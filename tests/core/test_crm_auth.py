@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -54,6 +55,7 @@ class FakeMicrosoftLogin:
         self.issued = 0
         self.offline = False
         self.refuse_refresh = False
+        self.nonce: str | None = None
 
     def _tokens(self) -> dict[str, Any]:
         self.issued += 1
@@ -73,6 +75,7 @@ class FakeMicrosoftLogin:
                         "tid": TENANT_ID,
                         "preferred_username": "anna@contoso.com",
                         "name": "Anna Sales",
+                        **({"nonce": self.nonce} if self.nonce else {}),
                     }
                 ),
                 "sig",
@@ -203,10 +206,46 @@ def test_expired_refresh_token_means_sign_in_needed(memory_keyring) -> None:  # 
     assert auth.refresh() is False
 
 
-def test_interactive_flow_runs_only_when_allowed(memory_keyring) -> None:  # type: ignore[no-untyped-def]
+def test_device_code_runs_without_sign_in_when_allowed(memory_keyring) -> None:  # type: ignore[no-untyped-def]
     login = FakeMicrosoftLogin()
     auth = _auth(login, allow_interactive=True)
     assert auth.token().startswith("eyJ0eXAiOiJKV1Qi.access-1-")
+
+
+def test_interactive_browser_sign_in(memory_keyring, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """MSAL's own loopback redirect listener is real; the browser and Microsoft's page are faked."""
+    import webbrowser
+
+    login = FakeMicrosoftLogin()
+    opened: list[str] = []
+
+    def fake_browser(url: str, *args: object, **kw: object) -> bool:
+        opened.append(url)
+        query = parse_qs(url.split("?", 1)[1])
+        login.nonce = query.get("nonce", [None])[0]
+        redirect, state = query["redirect_uri"][0], query["state"][0]
+        # What Microsoft's page does after the user signs in: post the code to MSAL's listener.
+        threading.Thread(
+            target=lambda: requests.post(redirect, data={"code": "AUTH-CODE", "state": state}, timeout=10),
+            daemon=True,
+        ).start()
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", fake_browser)
+    auth = MsalAuth(
+        ORG,
+        CLIENT_ID,
+        cache_store=KeyringTokenCache(CredentialStore("work")),
+        prompt="interactive",
+        login_hint="anna@contoso.com",
+        http_client=login,
+        interactive_timeout=20,
+    )
+    token = auth.sign_in()
+    assert opened and opened[0].startswith(f"{LOGIN}/organizations/oauth2/v2.0/authorize?")
+    assert "login_hint=anna%40contoso.com" in opened[0]
+    assert login.grants() == ["authorization_code"]
+    assert _auth(login, login_hint="anna@contoso.com").token() == token
 
 
 def test_sign_out_removes_the_cache_from_the_keyring(memory_keyring) -> None:  # type: ignore[no-untyped-def]
@@ -293,3 +332,19 @@ def test_client_refreshes_the_token_once_after_a_401(memory_keyring) -> None:  #
         assert client.whoami().user_id == "u"
     assert len(seen) == 2 and seen[0] != seen[1]
     assert login.grants()[-1] == "refresh_token"
+
+
+def test_abandoned_browser_sign_in_times_out_as_auth_error(memory_keyring, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import webbrowser
+
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: True)  # the user never signs in
+    auth = MsalAuth(
+        ORG,
+        CLIENT_ID,
+        cache_store=KeyringTokenCache(CredentialStore("work")),
+        prompt="interactive",
+        http_client=FakeMicrosoftLogin(),
+        interactive_timeout=1,
+    )
+    with pytest.raises(AuthError, match="not completed"):
+        auth.sign_in()
