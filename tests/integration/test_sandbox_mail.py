@@ -317,7 +317,10 @@ def test_get_item_fields_mime_and_headers(mail: MailSandbox) -> None:
 
 
 def test_malformed_mime_is_stored_and_served(mail: MailSandbox) -> None:
-    raw = b"Subject: =?bogus?Q?broken?=\r\nFrom: not an address\r\nContent-Type: multipart/mixed\r\n\r\n\xff\xfe\x00garbage"
+    raw = (
+        b"Subject: =?bogus?Q?broken?=\r\nFrom: not an address\r\n"
+        b"Content-Type: multipart/mixed\r\n\r\n\xff\xfe\x00garbage"
+    )
     item_id = mail.deliver(ALEX.email, raw)
     acct = account(mail)
     item = acct.inbox.get(id=item_id)

@@ -71,7 +71,11 @@ def sync_folder_items(ctx: Ctx, req: Element, messages: Element) -> None:
         ignore_el = req.find(m("Ignore"))
         ignored = {c.get("Id") for c in ignore_el} if ignore_el is not None else set()
     except EwsError as exc:
-        error_message(messages, "SyncFolderItems", exc.code, exc.message)
+        # Exchange keeps SyncState and IncludesLastItemInRange in error answers too, and
+        # exchangelib reads both before it looks at the error.
+        msg = error_message(messages, "SyncFolderItems", exc.code, exc.message)
+        sub(msg, m("SyncState"))
+        sub(msg, m("IncludesLastItemInRange"), "true")
         return
 
     log = ctx.store.changes_since(folder.id, since)
