@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from ui import tasks
 
@@ -19,6 +20,9 @@ def demo(qtbot: Any, tmp_path: Path) -> Iterator[Any]:
     env = start_demo(tmp_path / "demo")
     env.bridge.start()
     yield env
-    # Background calls still running would touch a closed store: let them finish first.
+    # Windows first (they may still start calls), then let running calls finish, then stop.
+    for widget in QApplication.topLevelWidgets():
+        widget.close()
+    qtbot.wait(10)
     tasks.wait_idle(30_000)
     env.close()
