@@ -423,3 +423,28 @@ def test_an_invalid_sync_state_says_to_start_again(sandbox: MailSandbox, opened:
     with pytest.raises(MailboxError) as caught:
         box.sync(inbox.id, "bm90IGEgc3luYyBzdGF0ZQ==")
     assert "sync again from the start" in str(caught.value)
+
+
+def test_fetch_of_many_is_one_getitem_and_one_getattachment(
+    sandbox: MailSandbox, opened: list[EwsMailbox]
+) -> None:
+    ids = []
+    for i in range(20):
+        msg = EmailMessage()
+        msg["From"] = "erin@fabrikam.example"
+        msg["To"] = ALEX
+        msg["Subject"] = f"bulk {i}"
+        msg.set_content("see attached")
+        msg.add_attachment(
+            bytes([i]) * 100, maintype="application", subtype="octet-stream", filename=f"f{i}.bin"
+        )
+        ids.append(sandbox.deliver(ALEX, msg.as_bytes()))
+    box = make(opened, direct(sandbox))
+    box.folder(FolderKind.INBOX)
+    sandbox.stats.reset()
+
+    results = box.fetch([*ids, "AAMkAGJvZ3Vz"])
+
+    assert ops(sandbox) == {"GetItem": 1, "GetAttachment": 1}
+    assert [r.attachments[0].content for r in results[:-1]] == [bytes([i]) * 100 for i in range(20)]  # type: ignore[union-attr]
+    assert results[-1].id == "AAMkAGJvZ3Vz" and not hasattr(results[-1], "attachments")
