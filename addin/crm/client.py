@@ -183,7 +183,7 @@ class DataverseClient:
                     delay = budget.delay_for(None)
                     if delay is not None:
                         log.info("answer to %s lost; repeating the idempotent request", what)
-                        ambiguous = True
+                        ambiguous = ambiguous or method not in ("GET", "HEAD")
                         budget.wait(delay)
                         continue
                 raise UnknownOutcomeError(
@@ -211,7 +211,7 @@ class DataverseClient:
                 if idem:
                     delay = budget.delay_for(parse_retry_after(response.headers.get("Retry-After")))
                     if delay is not None:
-                        ambiguous = ambiguous or status != 500
+                        ambiguous = ambiguous or (status != 500 and method not in ("GET", "HEAD"))
                         budget.wait(delay)
                         continue
                 elif status != 500:

@@ -288,3 +288,11 @@ def test_read_timeout_is_unknown_for_post_and_repeated_for_get(script: tuple[Scr
         client.create("emails", {"subject": "slow"})
     s.answers.extend([("slow", 0.6, (200, {}, {"value": []})), (200, {}, {"value": [{"n": 1}]})])
     assert list(client.query("emails")) == [{"n": 1}]
+
+
+def test_a_repeated_get_that_finds_nothing_is_a_plain_not_found(script: tuple[Script, str]) -> None:
+    s, origin = script
+    clock = FakeClock()
+    s.answers.extend([("drop",), (404, {}, {"error": {"code": "0x80040217", "message": "Does Not Exist"}})])
+    with pytest.raises(NotFoundError):
+        _client(origin, clock).retrieve("emails", ID)
