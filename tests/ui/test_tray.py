@@ -1,0 +1,163 @@
+"""Tray icon and menu over the real bridge: states, pause/resume, windows, sign-in problems."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from addin.state import BridgeState
+from ui import app as app_module
+from ui.activity_window import ActivityWindow
+from ui.outbox_window import OutboxWindow
+from ui.settings_dialog import SettingsDialog
+from ui.single_instance import SingleInstance, default_name
+from ui.track_window import TrackWindow
+from ui.tray import Tray
+
+pytestmark = pytest.mark.ui
+WAIT = 30_000
+
+EXPECTED = [
+    "Track in CRM…",
+    "Outbox",
+    "Pause",
+    "Sync now",
+    "Recent activity…",
+    "Settings…",
+    "Snooze notifications",
+    "Open log folder",
+    "About CRM Bridge",
+    "Quit",
+]
+
+
+def _texts(tray: Tray) -> list[str]:
+    return [a.text() for a in tray.menu.actions() if not a.isSeparator()]
+
+
+@pytest.fixture
+def tray(qtbot: Any, demo: Any) -> Any:
+    t = Tray(demo.bridge)
+    t.show()
+    qtbot.waitUntil(lambda: t.status is not None, timeout=WAIT)
+    yield t
+    for w in list(t.windows.values()):
+        w.close()
+    t.close()
+
+
+def test_menu_header_tooltip_and_entries(qtbot: Any, demo: Any, tray: Tray) -> None:
+    tray.menu.aboutToShow.emit()  # what opening the menu does
+    texts = _texts(tray)
+    assert texts[0].startswith("CRM Bridge - ")
+    assert texts[1].startswith(("Last synced", "Not synced yet"))
+    for entry in EXPECTED:
+        assert any(t.startswith(entry) for t in texts), (entry, texts)
+    assert not tray.menu.actions()[0].isEnabled()  # the header is information, not a command
+    tooltip = tray.icon.toolTip()
+    assert tray.status.state.label in tooltip and ("Last synced" in tooltip or "Not synced" in tooltip)
+    # Once the first sync ran the header says when.
+    demo.bridge.sync_now()
+    qtbot.waitUntil(lambda: tray.status.last_synced is not None, timeout=WAIT)
+    tray.menu.aboutToShow.emit()
+    assert _texts(tray)[1].startswith("Last synced")
+    assert "Last synced" in tray.icon.toolTip()
+
+
+def test_pause_for_an_hour_then_resume(qtbot: Any, demo: Any, tray: Tray) -> None:
+    tray.rebuild_menu()
+    tray.action("For 1 hour").trigger()
+    qtbot.waitUntil(lambda: tray.status.state is BridgeState.PAUSED, timeout=WAIT)
+    assert tray.icon_state() == "paused"
+    assert tray.status.paused_until is not None
+    tray.menu.aboutToShow.emit()
+    assert tray.action("Pause") is None
+    assert "until" in _texts(tray)[0]
+    tray.action("Resume").trigger()
+    qtbot.waitUntil(lambda: tray.status.state is not BridgeState.PAUSED, timeout=WAIT)
+    tray.rebuild_menu()
+    tray.action("Until resumed").trigger()
+    qtbot.waitUntil(lambda: tray.status.state is BridgeState.PAUSED, timeout=WAIT)
+    assert tray.status.paused_until is None
+    tray.rebuild_menu()
+    assert "until resumed" in _texts(tray)[0]
+
+
+def test_menu_opens_each_window_once(qtbot: Any, demo: Any, tray: Tray) -> None:
+    for text, kind in (
+        ("Track in CRM", TrackWindow),
+        ("Outbox", OutboxWindow),
+        ("Recent activity", ActivityWindow),
+        ("Settings", SettingsDialog),
+    ):
+        tray.rebuild_menu()
+        tray.action(text).trigger()
+        window = next(w for w in tray.windows.values() if isinstance(w, kind))
+        assert window.isVisible() and window.accessibleName()
+        tray.rebuild_menu()
+        tray.action(text).trigger()
+        assert sum(isinstance(w, kind) for w in tray.windows.values()) == 1
+
+
+def test_snooze_from_the_menu(qtbot: Any, tray: Tray) -> None:
+    tray.rebuild_menu()
+    tray.action("1 hour").trigger()
+    assert tray.notifier.snoozed
+    tray.rebuild_menu()
+    assert any(t.startswith("Notifications snoozed until") for t in _texts(tray))
+    tray.action("Turn notifications back on").trigger()
+    assert not tray.notifier.snoozed
+
+
+def test_open_log_folder(qtbot: Any, demo: Any, tray: Tray, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr("ui.tray.QDesktopServices.openUrl", lambda url: opened.append(url.toLocalFile()))
+    tray.rebuild_menu()
+    tray.action("Open log folder").trigger()
+    assert opened == [str(demo.bridge.log_dir())]
+
+
+def test_expired_sign_in_is_a_state_with_a_fix_action(qtbot: Any, demo: Any, tray: Tray) -> None:
+    demo.bridge.set_secret("crm", "expired-token")  # the sandbox refuses it: 401
+    notes: list[Any] = []
+    tray.notified.connect(notes.append)
+    demo.bridge.sync_now()
+    qtbot.waitUntil(lambda: tray.status.state is BridgeState.CREDENTIALS_NEEDED, timeout=WAIT)
+    qtbot.waitUntil(lambda: bool(tray.issues), timeout=WAIT)
+    assert tray.icon_state() == "attention"
+    tray.menu.aboutToShow.emit()
+    issue = next(a for a in tray.menu.actions() if a.text().startswith("⚠"))
+    fix = next(a for a in issue.menu().actions() if a.text() == "Fix…")
+    fix.trigger()
+    dialog = tray.windows["settings"]
+    assert isinstance(dialog, SettingsDialog) and dialog.isVisible()
+    qtbot.waitUntil(lambda: any(n.error for n in notes), timeout=WAIT)  # announced, not a crash
+
+
+def test_second_launch_brings_the_running_one_forward(qtbot: Any, demo: Any) -> None:
+    name = f"crm-bridge-ui-{time.monotonic_ns()}"
+    running = app_module.TrayApp(demo.bridge, owns_bridge=False)
+    instance = SingleInstance(name)
+    assert instance.acquire()
+    instance.messageReceived.connect(running.handle_message)
+    assert not SingleInstance(name).acquire("show outbox")
+    qtbot.waitUntil(lambda: "outbox" in running.tray.windows, timeout=WAIT)
+    assert running.tray.windows["outbox"].isVisible()
+    instance.release()
+    for w in list(running.tray.windows.values()):
+        w.close()
+    running.tray.close()
+    qtbot.wait(50)
+
+
+def test_main_exits_at_once_when_another_copy_runs(qtbot: Any, demo: Any) -> None:
+    holder = SingleInstance(default_name())
+    assert holder.acquire()
+    got: list[str] = []
+    holder.messageReceived.connect(got.append)
+    assert app_module.main(["--show", "activity"], bridge=demo.bridge) == 0
+    qtbot.waitUntil(lambda: got == ["show activity"], timeout=WAIT)
+    holder.release()
+    qtbot.wait(50)
