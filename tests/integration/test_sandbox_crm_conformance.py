@@ -304,3 +304,30 @@ def test_query_filter_orderby_top_count(api: Api) -> None:
     assert all("an" in c["fullname"].lower() for c in body["value"])
     r = api.get("accounts?$select=name&$top=2")
     assert len(r.json()["value"]) == 2
+
+
+def test_count_rows(api: Api) -> None:
+    """https://learn.microsoft.com/power-apps/developer/data-platform/webapi/query/count-rows
+    (``$count=true`` counts all matches irrespective of the page size; totalrecordcount annotations;
+    ``/$count`` answers a plain number)."""
+    for i in range(10):
+        api.create("accounts", {"name": f"Account {i} (sample)"})
+    r = api.get(
+        "accounts?$select=name&$filter=contains(name,'sample')&$count=true",
+        Prefer='odata.maxpagesize=3, odata.include-annotations="Microsoft.Dynamics.CRM.*"',
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["@odata.context"] == f"{api.base}$metadata#accounts(name)"
+    assert body["@odata.count"] == 10 and len(body["value"]) == 3
+    assert body["@Microsoft.Dynamics.CRM.totalrecordcount"] == 10
+    assert body["@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"] is False
+    link = body["@odata.nextLink"]
+    assert link.startswith(
+        f"{api.base}accounts?$select=name&$filter=contains(name,'sample')&$skiptoken=%3Ccookie"
+    )
+    without = api.get("accounts?$select=name", Prefer='odata.include-annotations="Microsoft.Dynamics.CRM.*"')
+    assert without.json()["@Microsoft.Dynamics.CRM.totalrecordcount"] == -1
+    r = api.get("accounts/$count")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    assert r.text == "30"

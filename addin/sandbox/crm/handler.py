@@ -40,7 +40,9 @@ class Headers(dict[str, str]):
         super().__init__()
         pairs = items.items() if hasattr(items, "items") else items
         for k, v in pairs:
-            self[k.lower()] = v
+            key = k.lower()
+            # Repeated headers (two Prefer lines, as in Microsoft's count example) form one list.
+            self[key] = f"{self[key]}, {v}" if key in self else v
 
     def get_h(self, name: str) -> str | None:
         return self.get(name.lower())
@@ -253,7 +255,8 @@ class Handler:
         if ann:
             applied.append(f'odata.include-annotations="{prefs["odata.include-annotations"]}"')
         reader = self.reader(req.base_url)
-        query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
+        # The published nextLink keeps the query but not $count (count-rows.md).
+        query = {k: v for k, v in req.query.items() if k not in ("$skiptoken", "$count")}
         path = req.path.strip("/")
         link = f"{req.base_url}{path}" + (
             f"?{urlencode(query, safe=_SAFE, quote_via=quote)}" if query else ""

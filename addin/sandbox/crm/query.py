@@ -17,6 +17,8 @@ from addin.sandbox.crm.store import TYPE_SUFFIX, Record, Store, lookup_key
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
 LOOKUP_LOGICAL = "Microsoft.Dynamics.CRM.lookuplogicalname"
 ASSOCIATED_NAV = "Microsoft.Dynamics.CRM.associatednavigationproperty"
+TOTAL_COUNT = "Microsoft.Dynamics.CRM.totalrecordcount"
+TOTAL_COUNT_EXCEEDED = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded"
 MAX_PAGE = 5000  # default and maximum page size (page-results.md)
 BOOL_LABELS = {"directioncode": ("Incoming", "Outgoing")}
 
@@ -270,16 +272,26 @@ class Reader:
         body: dict[str, Any] = {"@odata.context": context}
         if opts.count:
             body["@odata.count"] = min(total, MAX_PAGE)
+        if ann.wants(TOTAL_COUNT):
+            # count-rows.md: -1 without $count=true; capped at 5,000 with the "exceeded" flag.
+            body[f"@{TOTAL_COUNT}"] = min(total, MAX_PAGE) if opts.count else -1
+        if ann.wants(TOTAL_COUNT_EXCEEDED):
+            body[f"@{TOTAL_COUNT_EXCEEDED}"] = bool(opts.count and total > MAX_PAGE)
         body["value"] = [self.render(table, r, opts, ann) for r in chunk]
-        if start + size < total:
-            last_id = chunk[-1].get(table.key) if chunk else ""
-            cookie = (
-                f'<cookie pagenumber="{page + 1}" pagingcookie="'
-                + quote(quote(f'<cookie page="{page}"><{table.key} last="{{{last_id}}}" /></cookie>'))
-                + '" istracking="False" />'
+        if start + size < total and chunk:
+            first_id, last_id = chunk[0].get(table.key, ""), chunk[-1].get(table.key, "")
+            paging = (
+                f'<cookie page="{page}"><{table.key} last="{{{str(last_id).upper()}}}" '
+                f'first="{{{str(first_id).upper()}}}" /></cookie>'
             )
+            # Shaped like the published nextLink: the paging cookie is encoded twice, the outer
+            # cookie once (page-results.md).
+            cookie = (
+                f'<cookie pagenumber="{page + 1}" pagingcookie="{quote(quote(paging, safe=""), safe="")}" '
+            )
+            cookie += 'istracking="False" />'
             sep = "&" if "?" in next_link_base else "?"
-            body["@odata.nextLink"] = f"{next_link_base}{sep}$skiptoken={quote(cookie, safe='')}"
+            body["@odata.nextLink"] = f"{next_link_base}{sep}$skiptoken={quote(cookie, safe='=/%')}"
         return body
 
 
