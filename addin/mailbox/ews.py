@@ -23,6 +23,7 @@ injectable ``sleep``.  401/403 fail at once with AuthError.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -69,6 +70,13 @@ from addin.mailbox.types import (
 )
 
 T = TypeVar("T")
+
+# exchangelib logs full request headers (Authorization included) at DEBUG; keep its
+# loggers at INFO or above so a debug log of the app never holds a password or token.
+for _name in ("exchangelib", "exchangelib.util", "exchangelib.protocol"):
+    _logger = logging.getLogger(_name)
+    if _logger.level < logging.INFO:
+        _logger.setLevel(logging.INFO)
 
 # SyncFolderItems' upper limit for MaxChangesReturned.
 _SYNC_PAGE_MAX = 512

@@ -448,3 +448,20 @@ def test_fetch_of_many_is_one_getitem_and_one_getattachment(
     assert ops(sandbox) == {"GetItem": 1, "GetAttachment": 1}
     assert [r.attachments[0].content for r in results[:-1]] == [bytes([i]) * 100 for i in range(20)]  # type: ignore[union-attr]
     assert results[-1].id == "AAMkAGJvZ3Vz" and not hasattr(results[-1], "attachments")
+
+
+def test_a_debug_log_holds_no_secret(
+    sandbox: MailSandbox, opened: list[EwsMailbox], caplog: pytest.LogCaptureFixture
+) -> None:
+    import base64
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    box = make(opened, direct(sandbox))
+    box.check()
+    sandbox.faults.update({"fail_next": [{"status": 401}]})
+    with pytest.raises(AuthError):
+        box.list_messages(box.folder(FolderKind.INBOX).id)
+    basic = base64.b64encode(f"{ALEX}:{PASSWORD}".encode()).decode()
+    assert caplog.records, "the run should have logged something"
+    assert PASSWORD not in caplog.text and basic not in caplog.text
