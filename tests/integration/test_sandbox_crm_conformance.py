@@ -289,6 +289,13 @@ def test_error_shape_and_unknown_segment(api: Api) -> None:
     assert error_of(r)["message"] == (
         "Could not find a property named 'nosuchcolumn' on type 'Microsoft.Dynamics.CRM.account'."
     )
+    # "Include more details with errors": annotations on request.
+    r = api.get("accounts?$select=nosuchcolumn", Prefer='odata.include-annotations="*"')
+    details = r.json()["error"]
+    assert details["@Microsoft.PowerApps.CDS.HelpLink"] == (
+        "http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException%3a80060888&client=platform"
+    )
+    assert details["@Microsoft.PowerApps.CDS.InnerError.Message"] == details["message"]
 
 
 def test_query_filter_orderby_top_count(api: Api) -> None:

@@ -78,8 +78,20 @@ class Res:
         return Res(status, hdrs, json.dumps(data).encode())
 
     @staticmethod
-    def error(exc: ODataError) -> Res:
-        return Res.json(exc.body(), exc.status, list(exc.headers.items()))
+    def error(exc: ODataError, prefer: str | None = None) -> Res:
+        """The error body; with ``odata.include-annotations`` it carries the documented detail
+        annotations (compose-http-requests-handle-errors.md, "Include more details with errors")."""
+        body = exc.body()
+        ann = Annotations(parse_prefer(prefer).get("odata.include-annotations"))
+        details = body["error"]
+        if ann.wants("Microsoft.PowerApps.CDS.HelpLink") and exc.code:
+            details["@Microsoft.PowerApps.CDS.HelpLink"] = (
+                "http://go.microsoft.com/fwlink/?LinkID=398563&error=Microsoft.Crm.CrmException%3a"
+                f"{exc.code.removeprefix('0x')}&client=platform"
+            )
+        if ann.wants("Microsoft.PowerApps.CDS.InnerError.Message"):
+            details["@Microsoft.PowerApps.CDS.InnerError.Message"] = exc.message
+        return Res.json(body, exc.status, list(exc.headers.items()))
 
 
 def parse_prefer(header: str | None) -> dict[str, str]:
@@ -125,7 +137,7 @@ class Handler:
         try:
             return self._route(req, resolve)
         except ODataError as exc:
-            return Res.error(exc)
+            return Res.error(exc, req.headers.get_h("prefer"))
         except Exception:
             # A sandbox bug must still answer in Dataverse's shape (and roll back a change set).
             log.exception("sandbox CRM: unexpected error on %s %s", req.method, req.path)
