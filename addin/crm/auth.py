@@ -48,7 +48,11 @@ class StaticTokenAuth(CrmAuth):
     def __init__(self, token: str) -> None:
         if not token or any(c in token for c in "\r\n "):
             raise ValueError("a bearer token must be a non-empty string without spaces")
-        register_secret(token)
+        # Real tokens are long JWTs.  A short one (the sandbox's "sandbox") is no secret, and
+        # registering it would mask an ordinary word in every log line; "Bearer <token>" is
+        # masked by pattern anyway.
+        if len(token) >= 16:
+            register_secret(token)
         self._token = token
 
     def headers(self) -> dict[str, str]:

@@ -348,3 +348,12 @@ def test_abandoned_browser_sign_in_times_out_as_auth_error(memory_keyring, monke
     )
     with pytest.raises(AuthError, match="not completed"):
         auth.sign_in()
+
+
+def test_static_tokens_are_masked_in_logs_when_they_are_real_tokens() -> None:
+    StaticTokenAuth("sandbox")
+    assert redact("sandbox started on 127.0.0.1") == "sandbox started on 127.0.0.1"
+    assert "sandbox" not in redact("Authorization: Bearer sandbox")
+    long_token = "eyJhbGciOiJSUzI1NiJ9.payload.signature"
+    StaticTokenAuth(long_token)
+    assert long_token not in redact(f"server echoed {long_token}")
