@@ -121,8 +121,14 @@ class SettingsDialog(QDialog):
     def save(self) -> None:
         changes, errors = self.changes()
         if errors:
-            first = next(iter(errors.values()))
+            key, first = next(iter(errors.items()))
             self.status.error(f"Please fix: {first}")
+            # Take the person to the field: its tab, with the keyboard focus on it.
+            for index, (group, _title) in enumerate(GROUPS):
+                form = self.forms.get(group)
+                if form is not None and key in form.editors:
+                    self.tabs.setCurrentIndex(index)
+                    form.editors[key].setFocus()
             return
         secrets = {g: s for g in SECRET_GROUPS if (s := self.forms[g].secret_text())}
         login = (
