@@ -27,6 +27,7 @@ from typing import Any
 
 import keyring
 import keyring.errors
+from keyring.backends.chainer import ChainerBackend
 
 from addin.errors import CredentialStoreError
 
@@ -69,7 +70,17 @@ def _backend() -> Any:
         backend = keyring.get_keyring()
     except keyring.errors.KeyringError as exc:
         raise CredentialStoreError(f"The system keyring could not be opened ({type(exc).__name__}).") from exc
-    ident = (type(backend).__module__, type(backend).__name__)
+    if isinstance(backend, ChainerBackend):
+        # The chainer falls through to the next backend when one fails, which could be a
+        # plaintext file: use its best acceptable backend directly so a failure stays a failure.
+        chained = [b for b in backend.backends if _ident(b) not in _REFUSED_BACKENDS]
+        if not chained:
+            raise CredentialStoreError(
+                "No secure system keyring is available. Install or unlock a keyring service; "
+                "secrets are never stored in plain files."
+            )
+        return chained[0]
+    ident = _ident(backend)
     if ident in _REFUSED_BACKENDS:
         raise CredentialStoreError(
             "No secure system keyring is available (found "
@@ -77,6 +88,10 @@ def _backend() -> Any:
             "secrets are never stored in plain files."
         )
     return backend
+
+
+def _ident(backend: object) -> tuple[str, str]:
+    return (type(backend).__module__, type(backend).__name__)
 
 
 def _convert(exc: Exception, action: str) -> CredentialStoreError:

@@ -222,3 +222,28 @@ def test_logging_filter_masks_message_args_and_traceback(caplog: pytest.LogCaptu
     assert token not in caplog.text
     assert "sending request" in caplog.text
     assert "RuntimeError: server echoed ***" in caplog.text
+
+
+def test_chained_keyrings_never_fall_through_to_plaintext(memory_keyring, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from keyring.backends.chainer import ChainerBackend
+
+    class PlaintextKeyring(type(memory_keyring)):  # type: ignore[misc]
+        """Stands in for keyrings.alt.file.PlaintextKeyring (same module and class name)."""
+
+    PlaintextKeyring.__module__ = "keyrings.alt.file"
+    plaintext = PlaintextKeyring()
+
+    class Locked(type(memory_keyring)):  # type: ignore[misc]
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise keyring.errors.KeyringLocked("locked")
+
+    chain = [Locked(), plaintext]
+    monkeypatch.setattr(ChainerBackend, "backends", chain)
+    keyring.set_keyring(ChainerBackend())
+    with pytest.raises(CredentialStoreError, match="locked"):
+        CredentialStore().set("imap", "never-in-a-file")
+    assert plaintext.store == {}
+    monkeypatch.setattr(ChainerBackend, "backends", [plaintext])
+    with pytest.raises(CredentialStoreError, match="No secure system keyring"):
+        CredentialStore().set("imap", "never-in-a-file")
+    assert plaintext.store == {}
