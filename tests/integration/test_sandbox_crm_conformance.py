@@ -257,6 +257,9 @@ def test_who_am_i(api: Api) -> None:
         assert body["@odata.context"] == f"{api.base}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse"
         assert set(body) == {"@odata.context", "BusinessUnitId", "UserId", "OrganizationId"}
         assert all(re.fullmatch(GUID, body[k]) for k in ("BusinessUnitId", "UserId", "OrganizationId"))
+    # The conditional-operations examples address v9.0 of the same service.
+    older = api.get(api.base.replace("/v9.2/", "/v9.0/") + "WhoAmI").json()
+    assert older["@odata.context"].endswith("/api/data/v9.0/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse")
 
 
 def test_page_results_next_link(api: Api) -> None:

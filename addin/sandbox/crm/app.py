@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -17,6 +18,8 @@ from addin.sandbox.crm.errors import ODataError
 from addin.sandbox.crm.handler import Handler, Headers, Req, Res, _split_path
 
 API_PATH = "/api/data/v9.2/"
+# Microsoft's examples also use v9.0 and v9.1; they address the same service.
+_API = re.compile(r"^(/api/data/v9\.[0-2])(?:/(.*))?$", re.S)
 TOKEN = "sandbox"  # the only bearer token the sandbox accepts
 UNEXPECTED = "0x80040216"  # "An unexpected error occurred."
 
@@ -39,7 +42,7 @@ class CrmApp:
         actions.register(handler)
         self.faults = faults
         self.stats = stats
-        self.batch = BatchRunner(handler, API_PATH)
+        self.batch = BatchRunner(handler)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         try:
@@ -55,10 +58,11 @@ class CrmApp:
         control = control_response(request, self.faults, self.stats)
         if control is not None:
             return control
-        path = request.path
-        if not path.startswith(API_PATH) and path != API_PATH.rstrip("/"):
+        api = _API.match(request.path)
+        if api is None:
             return html.respond(self.handler, request)
-        rel = path[len(API_PATH) :] if path.startswith(API_PATH) else ""
+        rel = api.group(2) or ""
+        base_url = request.host_url + api.group(1).lstrip("/") + "/"
         op = operation_name(request.method, rel)
         self.stats.count(op)
         if self.faults.latency_ms:
@@ -107,7 +111,7 @@ class CrmApp:
             request.args.to_dict(),
             Headers(request.headers.items()),
             request.get_data(),
-            request.host_url + API_PATH.lstrip("/"),
+            base_url,
         )
         if rel.strip("/") == "$batch":
             try:

@@ -64,7 +64,7 @@ class _Part:
     req: Req
 
 
-def _parse_http(raw: bytes, base_url: str, base_path: str, content_id: str | None) -> Req:
+def _parse_http(raw: bytes, base_url: str) -> Req:
     """Parse one ``application/http`` part: request line, headers, blank line, body."""
     text = raw.replace(b"\r\n", b"\n")
     head, _, body = text.partition(b"\n\n")
@@ -82,8 +82,9 @@ def _parse_http(raw: bytes, base_url: str, base_path: str, content_id: str | Non
             headers[name.strip().lower()] = value.strip()
     url = urlsplit(target)
     path = url.path
-    if path.startswith(base_path):
-        path = path[len(base_path) :]
+    service = re.match(r"^/api/data/v9\.[0-2]/", path)
+    if service:
+        path = path[service.end() :]
     elif target.startswith(base_url):
         path = urlsplit(target[len(base_url) :]).path
     return Req(method, path.lstrip("/"), parse_query(url.query), headers, body.rstrip(b"\n"), base_url)
@@ -141,9 +142,8 @@ def _serialize_body(message: Message) -> bytes:
 
 
 class BatchRunner:
-    def __init__(self, handler: Handler, base_path: str) -> None:
+    def __init__(self, handler: Handler) -> None:
         self.handler = handler
-        self.base_path = base_path
 
     def run(self, req: Req, content_type: str) -> Res:
         if req.method != "POST":
@@ -187,7 +187,7 @@ class BatchRunner:
     def _inner(self, part: Message, outer: Req) -> Req:
         if part.get_content_type() != "application/http":
             raise bad_request("Each batch part must have Content-Type application/http.")
-        return _parse_http(_payload(part), outer.base_url, self.base_path, part.get("Content-ID"))
+        return _parse_http(_payload(part), outer.base_url)
 
     def _one(self, part: Message, outer: Req, content_ids: dict[str, tuple[str, str]]) -> Res:
         try:
