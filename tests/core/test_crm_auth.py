@@ -357,3 +357,47 @@ def test_static_tokens_are_masked_in_logs_when_they_are_real_tokens() -> None:
     long_token = "eyJhbGciOiJSUzI1NiJ9.payload.signature"
     StaticTokenAuth(long_token)
     assert long_token not in redact(f"server echoed {long_token}")
+
+
+def test_ntlm_handshake_against_a_loopback_acceptor(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """requests-ntlm negotiates with a real NTLM acceptor (pyspnego) standing in for IIS."""
+    import spnego
+
+    users = tmp_path / "ntlm-users"
+    users.write_text("CONTOSO:anna:Passw0rd!\n")
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    state: dict[str, Any] = {}
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        header = Request(environ).headers.get("Authorization", "")
+        seen.append(header.split(" ", 1)[0])
+        challenge = {"WWW-Authenticate": "NTLM"}
+        if header.startswith("NTLM "):
+            token = base64.b64decode(header[5:])
+            if token[8:9] == b"\x01":  # NEGOTIATE: start a fresh acceptor
+                state["ctx"] = spnego.server(protocol="ntlm")
+            try:
+                out = state["ctx"].step(token)
+            except spnego.exceptions.SpnegoError:
+                return Response("", status=401, headers=challenge)(environ, start_response)
+            if out:
+                challenge = {"WWW-Authenticate": "NTLM " + base64.b64encode(out).decode()}
+                return Response("", status=401, headers=challenge)(environ, start_response)
+            if state["ctx"].complete:
+                body = json.dumps(
+                    {"UserId": state["ctx"].client_principal, "BusinessUnitId": "b", "OrganizationId": "o"}
+                )
+                return Response(body, mimetype="application/json")(environ, start_response)
+        return Response("", status=401, headers=challenge)(environ, start_response)
+
+    with SandboxServer(app) as server:
+        good = DataverseClient(
+            server.origin, NtlmAuth("CONTOSO\\anna", lambda: "Passw0rd!"), sleep=lambda s: None
+        )
+        assert good.whoami().user_id.lower() == "contoso\\anna"
+        assert seen[:3] == ["", "NTLM", "NTLM"]
+        bad = DataverseClient(server.origin, NtlmAuth("CONTOSO\\anna", lambda: "wrong"), sleep=lambda s: None)
+        with pytest.raises(AuthError) as info:
+            bad.whoami()
+        assert "wrong" not in str(info.value)
