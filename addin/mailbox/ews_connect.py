@@ -114,6 +114,8 @@ def _usable_hints(settings: MailboxSettings) -> dict[str, str]:
     options = settings.options or {}
     if not options.get(HINT_URL) or options.get(HINT_FOR, "").lower() != settings.email.lower():
         return {}
+    if settings.server and _explicit_endpoint(settings.server).lower() != options[HINT_URL].lower():
+        return {}  # the user changed the server since the hints were recorded
     return {k: options[k] for k in HINT_KEYS if options.get(k)}
 
 

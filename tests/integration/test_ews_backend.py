@@ -475,3 +475,13 @@ def test_a_debug_log_holds_no_secret(sandbox: MailSandbox, opened: list[EwsMailb
     basic = base64.b64encode(f"{ALEX}:{PASSWORD}".encode()).decode()
     assert text, "the run should have logged something"
     assert PASSWORD not in text and basic not in text
+
+
+def test_hints_for_another_server_are_ignored(sandbox: MailSandbox, opened: list[EwsMailbox]) -> None:
+    with MailSandbox(seed="empty") as old_server:
+        old_server.add_mailbox(ALEX, PASSWORD)
+        first = make(opened, direct(old_server))
+        first.check()
+        stale = first.hints()
+    box = make(opened, direct(sandbox, **stale))  # settings now name the new server
+    assert box.check().server == sandbox.ews_url
