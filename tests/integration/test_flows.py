@@ -159,7 +159,8 @@ def test_outbox_refuses_header_injection_per_item(env: DemoEnvironment, to: str,
 
 def test_outbox_honours_send_later_and_server_side_sync(env: DemoEnvironment) -> None:
     later = env.crm.queue_email(contact_addresses(env)[0], "Later", "<p>later</p>")
-    crm_patch(env, f"emails({later})", {"delayedemailsendtime": (utcnow() + timedelta(hours=2)).isoformat()})
+    # "Send later" is chosen in the CRM before the e-mail is queued; set it as the CRM would.
+    env.crm.db.update("emails", later, {"delayedemailsendtime": (utcnow() + timedelta(hours=2)).isoformat()})
     env.bridge.outbox_engine.poll()
     assert crm_get(env, f"emails({later})?$select=statuscode")["statuscode"] == 6
     assert [i.state for i in env.bridge.outbox()] == [OutboxState.SCHEDULED]
