@@ -294,6 +294,17 @@ def test_filter_operators_and_functions(api: Api) -> None:
     assert names(f"_parentcustomerid_value eq {DEMO_ACCOUNTS[0].id}") == {
         p.fullname for p in DEMO_CONTACTS[:3]
     }
+    # Query functions, also with parameter aliases (Web API query function reference).
+    assert len(names("Microsoft.Dynamics.CRM.Last7Days(PropertyName='createdon')")) == 60
+    assert names("Microsoft.Dynamics.CRM.OlderThanXDays(PropertyName='createdon',PropertyValue=1)") == set()
+    assert names("Microsoft.Dynamics.CRM.On(PropertyName='createdon',PropertyValue='2000-01-01')") == set()
+    r = api.get(
+        "contacts?$select=fullname&$filter=Microsoft.Dynamics.CRM.LastXHours(PropertyName=@p1,PropertyValue=@p2)"
+        "&@p1='createdon'&@p2='1'"
+    )
+    assert len(r.json()["value"]) == 60
+    r = api.get("contacts?$select=fullname&$filter=emailaddress1 eq @e&@e='" + jane.email + "'")
+    assert [c["fullname"] for c in r.json()["value"]] == [jane.fullname]
     r = api.get("contacts?$filter=fullname eq")
     assert r.status_code == 400 and error_of(r)["code"] == "0x80060888"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -281,6 +281,10 @@ class _Compiler:
             return lambda rec, env: (
                 (_cmp("ge", getter(rec, env), low) and _cmp("le", getter(rec, env), high)) == inside
             )
+        if fname in _DATE_FUNCTIONS:
+            date_getter, _ = self._path([str(prop)])
+            test = _date_test(fname, params.get("PropertyValue"))
+            return lambda rec, env: isinstance(v := date_getter(rec, env), str) and test(v)
         raise bad_request(
             f"The query function 'Microsoft.Dynamics.CRM.{fname}' is not supported.", QUERY_SYNTAX
         )
@@ -310,6 +314,82 @@ class _Compiler:
             return any(results) if is_any else all(results)
 
         return run
+
+
+_DATE_FUNCTIONS = {
+    "Today",
+    "Yesterday",
+    "Tomorrow",
+    "Last7Days",
+    "Next7Days",
+    "LastXHours",
+    "NextXHours",
+    "LastXDays",
+    "NextXDays",
+    "LastXMonths",
+    "OlderThanXHours",
+    "OlderThanXDays",
+    "OlderThanXMonths",
+    "On",
+    "OnOrAfter",
+    "OnOrBefore",
+}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _date_test(fname: str, raw: Any) -> Callable[[str], bool]:
+    """Date query functions (Web API query function reference); the sandbox user's zone is UTC."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    midnight = now.replace(hour=0, minute=0, second=0)
+    day = timedelta(days=1)
+    if fname in ("On", "OnOrAfter", "OnOrBefore"):
+        if not isinstance(raw, str):
+            raise bad_request(f"{fname} needs a date PropertyValue.", QUERY_SYNTAX)
+        date = normalize_datetime(raw)[:10]
+        if fname == "On":
+            return lambda v: v[:10] == date
+        return (lambda v: v[:10] >= date) if fname == "OnOrAfter" else (lambda v: v[:10] <= date)
+    fixed = {
+        "Today": (midnight, midnight + day),
+        "Yesterday": (midnight - day, midnight),
+        "Tomorrow": (midnight + day, midnight + 2 * day),
+        "Last7Days": (midnight - 7 * day, now),
+        "Next7Days": (now, midnight + 8 * day),
+    }
+    if fname in fixed:
+        low, high = (_iso(m) for m in fixed[fname])
+        if fname == "Last7Days":
+            return lambda v: low <= v <= high
+        return lambda v: low <= v < high
+    try:
+        amount = int(raw)
+    except (TypeError, ValueError):
+        raise bad_request(f"{fname} needs a whole-number PropertyValue.", QUERY_SYNTAX) from None
+    unit = timedelta(hours=1) if fname.endswith("Hours") else day
+    span = unit * amount if not fname.endswith("Months") else day * 30 * amount  # months approximated
+    now_text = _iso(now)
+    if fname.startswith("Last"):
+        since = _iso(now - span if unit != day else midnight - span)
+        return lambda v: since <= v <= now_text
+    if fname.startswith("Next"):
+        until = _iso(now + span if unit != day else midnight + span + day)
+        return lambda v: now_text <= v < until
+    before = _iso(now - span)
+    return lambda v: v < before  # OlderThanX…
+
+
+def substitute_aliases(text: str, query: dict[str, str]) -> str:
+    """Replace parameter aliases (``@p1``) outside string literals by their values from the query."""
+    out: list[str] = []
+    for part in re.split(r"('(?:[^']|'')*')", text):
+        if part.startswith("'") and part.endswith("'") and len(part) >= 2:
+            out.append(part)
+            continue
+        out.append(re.sub(r"@(\w+)", lambda m: query.get(f"@{m.group(1)}", m.group(0)), part))
+    return "".join(out)
 
 
 def compile_filter(text: str, table: Table, resolver: Resolver) -> Callable[[Record], bool]:

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from addin.sandbox.crm.errors import ODataError, bad_request, unknown_property
-from addin.sandbox.crm.odata_filter import compile_filter
+from addin.sandbox.crm.odata_filter import compile_filter, substitute_aliases
 from addin.sandbox.crm.schema import BOOL, BY_LOGICAL, DEC, DT, GUID, INT, MONEY, PICK, STATE, STATUS, Table
 from addin.sandbox.crm.store import TYPE_SUFFIX, Record, Store, lookup_key
 
@@ -59,7 +59,7 @@ def parse_options(params: dict[str, str], nested: bool = False) -> Options:
         if key == "$select":
             opts.select = [s.strip() for s in value.split(",") if s.strip()]
         elif key == "$filter":
-            opts.filter = value
+            opts.filter = substitute_aliases(value, params)
         elif key == "$orderby":
             for part in _split_top(value, ","):
                 name, _, direction = part.partition(" ")
