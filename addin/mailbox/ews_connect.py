@@ -261,7 +261,9 @@ def hints_of(account: Account, email: str) -> dict[str, str]:
     result = {HINT_FOR: email.lower(), HINT_URL: str(protocol.service_endpoint)}
     if config.auth_type:
         result[HINT_AUTH] = str(config.auth_type)
-    version = config.version
+    # The account's version is updated from each answer's ServerVersionInfo; the
+    # configuration may still hold autodiscover's coarser guess.
+    version = getattr(account, "_version", None) or config.version
     if version is not None and version.build is not None:
         b = version.build
         result[HINT_BUILD] = f"{b.major_version}.{b.minor_version}.{b.major_build}.{b.minor_build}"

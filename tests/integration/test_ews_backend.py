@@ -160,7 +160,7 @@ def test_remembered_hints_skip_discovery_and_probing(sandbox: MailSandbox, opene
         ),
     )
     sandbox.stats.reset()
-    first.check()
+    first_info = first.check()
     cold = ops(sandbox)
     hints = first.hints()
     first.close()
@@ -168,6 +168,7 @@ def test_remembered_hints_skip_discovery_and_probing(sandbox: MailSandbox, opene
     assert cold.get("GetUserSettings", 0) >= 1
     assert set(hints) >= {"ews_for", "ews_url", "ews_auth_type", "ews_build", "ews_api_version"}
     assert all(PASSWORD not in v for v in hints.values())
+    assert hints["ews_build"] == first_info.version == "15.2.1544.4"  # the server's, not a guess
 
     # The caller persists hints as plain strings and hands them back through options.
     settings = MailboxSettings(
