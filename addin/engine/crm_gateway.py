@@ -241,25 +241,40 @@ class CrmGateway:
         return outcomes
 
     def set_regarding(self, activity_id: str, regarding: RecordRef | None) -> None:
+        """Set, change or remove Regarding, also on a completed (Received/Sent) e-mail.
+
+        Dataverse documents a completed e-mail as read-only, so the change runs as one
+        atomic change set: reopen, change the lookup, close again with the same status.
+        """
+        current = self.client.retrieve(
+            "emails",
+            activity_id,
+            select=["statecode", "statuscode", "_regardingobjectid_value"],
+            annotations=True,
+        )
+        path = r.entity_path("emails", activity_id)
+        batch = self.client.batch()
+        cs = batch.changeset()
+        closed = current.get("statecode") == 1
+        if closed:
+            cs.update("emails", activity_id, data={"statecode": 0, "statuscode": r.STATUS_DRAFT})
         if regarding is None:
-            current = self.client.retrieve(
-                "emails", activity_id, select=["_regardingobjectid_value"], annotations=True
-            )
             table = current.get("_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname")
-            if current.get("_regardingobjectid_value") and table:
-                nav = r.regarding_table(str(table)).regarding_nav
-                # DELETE .../$ref is the documented disassociate; sent as a one-part batch
-                # because it is the only call of its kind.
-                batch = self.client.batch()
-                batch.request("DELETE", f"{r.entity_path('emails', activity_id)}/{nav}/$ref")
-                for result in batch.execute():
-                    if result.error is not None:
-                        raise result.error
-            return
-        table = r.regarding_table(regarding.table)
-        # [U] Dataverse documents completed e-mail as read-only; a Regarding-only PATCH is
-        # what Microsoft's own clients do, and the sandbox accepts it.
-        self.client.update("emails", activity_id, {table.regarding_bind_key: table.bind(regarding.id)})
+            if not current.get("_regardingobjectid_value") or not table:
+                return
+            cs.delete(f"{path}/{r.regarding_table(str(table)).regarding_nav}/$ref")
+        else:
+            target = r.regarding_table(regarding.table)
+            cs.update("emails", activity_id, data={target.regarding_bind_key: target.bind(regarding.id)})
+        if closed:
+            cs.update(
+                "emails",
+                activity_id,
+                data={"statecode": 1, "statuscode": int(current.get("statuscode") or 4)},
+            )
+        for result in batch.execute():
+            if result.error is not None:
+                raise result.error
 
     def delete_email(self, activity_id: str) -> None:
         with contextlib.suppress(NotFoundError):
