@@ -132,6 +132,17 @@ def test_create_204_with_entity_id_and_201_with_representation(api: Api) -> None
     assert body["@odata.context"] == api.base + "$metadata#contacts(fullname)/$entity"
 
 
+def test_patch_with_representation_and_single_properties(api: Api) -> None:
+    rid = api.create("contacts", {"firstname": "Single", "lastname": "Prop", "telephone1": "555"})
+    r = api.patch(f"contacts({rid})?$select=jobtitle", {"jobtitle": "CTO"}, Prefer="return=representation")
+    assert r.status_code == 200 and r.json()["jobtitle"] == "CTO"
+    assert r.headers["Preference-Applied"] == "return=representation"
+    assert api.get(f"contacts({rid})/telephone1/$value").text == "555"
+    assert api.delete(f"contacts({rid})/telephone1").status_code == 204
+    assert api.get(f"contacts({rid})/telephone1").status_code == 204  # null property
+    assert api.get(f"contacts({rid})/nosuch").status_code == 404
+
+
 def test_client_supplied_key_and_duplicate_key_error(api: Api) -> None:
     rid = str(uuid.uuid4())
     assert api.create("contacts", {"contactid": rid, "lastname": "Keyed"}) == rid

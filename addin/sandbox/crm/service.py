@@ -226,7 +226,11 @@ class Writer:
             self._defaults(table, values)
             self._check_state(table, values, None)
             if table.logical == "activitymimeattachment":
+                # Adding an attachment to a completed e-mail is allowed here: whether the server
+                # refuses it is [U]; the documented route adds attachments before closing (§1.7).
                 self._check_attachment(values)
+            # A second e-mail with the same messageid is accepted: how messageiddupcheck
+            # behaves is [U] (reference §6 q5); CheckPromoteEmail reports such duplicates.
             self.store.insert(table.entity_set, values, table)
             for nav, children in body.items():
                 if nav in table.collections:
@@ -281,6 +285,9 @@ class Writer:
             self.store.insert(child.entity_set, values, child)
 
     def _complete_party(self, values: Record) -> None:
+        # Any party type is accepted for any mask, a contact as sender (mask 1) included: the
+        # metadata lists only queue/systemuser as `from` targets, but server-side sync records
+        # contacts as senders; what the Web API accepts is [U] (reference §1.5).
         mask = values.get("participationtypemask")
         if mask is None:
             raise ODataError(
