@@ -373,9 +373,17 @@ class CrmGateway:
         return _pending(row)
 
     def mark_sent(self, activity_id: str, message_id: str) -> None:
-        self.client.update(
-            "emails", activity_id, {"statecode": 1, "statuscode": r.STATUS_SENT, "messageid": message_id}
-        )
+        """Sending -> Sent; a no-op when another copy of the bridge already marked it."""
+        try:
+            self.client.update(
+                "emails", activity_id, {"statecode": 1, "statuscode": r.STATUS_SENT, "messageid": message_id}
+            )
+        except CrmError as exc:
+            if exc.status != 400:
+                raise
+            current = self.client.retrieve("emails", activity_id, select=["statuscode"])
+            if current.get("statuscode") != r.STATUS_SENT:
+                raise
 
     def mark_failed(self, activity_id: str, attempts: int) -> None:
         self.client.update(
