@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -145,8 +146,22 @@ class Bridge:
     def mailbox(self) -> Mailbox:
         with self._lock:
             if self._mailbox is None:
-                self._mailbox = open_mailbox(self.profile.mailbox_settings(), lambda: self._secret("mailbox"))
+                settings = self.profile.mailbox_settings()
+                # Remembered server hints skip autodiscover and probing (the backend ignores
+                # hints recorded for another address or server).
+                hints = self.store.get("mailbox_hints") or {}
+                settings = replace(settings, options={**hints, **settings.options})
+                self._mailbox = open_mailbox(settings, lambda: self._secret("mailbox"))
             return self._mailbox
+
+    def _remember_hints(self) -> None:
+        with self._lock:
+            mailbox = self._mailbox
+        if mailbox is None:
+            return
+        hints = mailbox.hints()
+        if hints and hints != self.store.get("mailbox_hints"):
+            self.store.put("mailbox_hints", hints)
 
     def _crm_auth(self, values: Profile) -> CrmAuth:
         kind = str(values.get("crm.auth"))
@@ -233,6 +248,7 @@ class Bridge:
                 autotrack.append(self._autotrack())
             self.tracker.drain_queue()
             autotrack[0].run_once()
+            self._remember_hints()
 
         def outbox_job() -> None:
             self.outbox_engine.poll()
