@@ -270,6 +270,10 @@ def _contact_addresses(env: DemoEnvironment) -> list[str]:
 
 
 def main(args: Any) -> int:
+    import logging
+
+    # The sandboxes' per-request access log would drown the demo's own output.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     env = start_demo()
     try:
         if args.headless:
