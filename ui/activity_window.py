@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from addin.bridge_types import AuditEntry
 from addin.errors import BridgeError
 from ui import tasks
-from ui.common import StatusLabel, close_on_escape, when
+from ui.common import StatusLabel, close_on_escape, compact_rows, one_line, when
 from ui.track_window import summarise
 
 COLUMNS = ("Time", "Action", "Subject", "Detail")
@@ -74,6 +74,7 @@ class ActivityWindow(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
+        compact_rows(self.table)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         for col, width in ((0, 120), (1, 120), (2, 260)):
@@ -153,8 +154,8 @@ class ActivityWindow(QWidget):
             cells = (
                 when(entry.at, seconds=True),
                 ACTION_LABELS.get(entry.action, entry.action.replace("_", " ").capitalize()),
-                entry.subject,
-                entry.detail,
+                one_line(entry.subject),
+                one_line(entry.detail),
             )
             for col, text in enumerate(cells):
                 cell = QTableWidgetItem(text)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QMessageBox, QTableView, QWidget
 
 from addin.errors import BridgeError
 
@@ -23,6 +23,22 @@ def when(value: datetime | None, *, seconds: bool = False) -> str:
     if local.year == now.year:
         return local.strftime("%d %b " + fmt)
     return local.strftime("%d %b %Y " + fmt)
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """Text for a cell or menu entry: line breaks shown as ⏎ (they matter: header injection), elided."""
+    out = text.replace("\r\n", " ⏎ ").replace("\n", " ⏎ ").replace("\r", " ⏎ ")
+    out = "".join(c if c.isprintable() else "�" for c in out)
+    if limit is not None and len(out) > limit:
+        out = out[: limit - 1].rstrip() + "…"
+    return out
+
+
+def compact_rows(view: QAbstractItemView) -> None:
+    """One text line per row (the styles' default leaves room for two)."""
+    if isinstance(view, QTableView):
+        view.setWordWrap(False)
+        view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
 
 
 def show_error(parent: QWidget | None, error: BaseException) -> None:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from addin.bridge_types import MailItem, MailList
 from addin.errors import BridgeError
 from ui import tasks
-from ui.common import when
+from ui.common import one_line, when
 
 PAGE = 50
 COLUMNS = ("Received", "From", "Subject", "Tracked", "Regarding")
@@ -143,9 +143,9 @@ class MailModel(QAbstractTableModel):
             if col == 0:
                 return when(item.received)
             if col == 1:
-                return item.sender
+                return one_line(item.sender)
             if col == 2:
-                return item.subject or "(no subject)"
+                return one_line(item.subject) or "(no subject)"
             if col == 3:
                 return tracked_text(item)
             if col == 4:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
 from addin.bridge_types import OutboxItem, OutboxState
 from addin.errors import BridgeError
 from ui import tasks
-from ui.common import StatusLabel, close_on_escape, when
+from ui.common import StatusLabel, close_on_escape, compact_rows, one_line, when
 
 COLUMNS = ("State", "Subject", "To", "Reason", "Updated", "Attempts")
 STATE_LABELS = {
@@ -54,6 +55,7 @@ class OutboxWindow(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
+        compact_rows(self.table)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
@@ -76,8 +78,14 @@ class OutboxWindow(QWidget):
         self.sync_button.setAccessibleName("Check the outbox now")
         self.sync_button.clicked.connect(lambda: tasks.run(self.bridge.sync_now, parent=self))
 
+        # The reason is what a person needs to act on: shown in full for the selected row.
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setAccessibleName("Details of the selected e-mail")
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.details)
         row = QHBoxLayout()
         for w in (self.retry_button, self.open_button, self.sync_button):
             row.addWidget(w)
@@ -130,16 +138,16 @@ class OutboxWindow(QWidget):
         for row, item in enumerate(items):
             cells = (
                 STATE_LABELS.get(item.state, str(item.state)),
-                item.subject or "(no subject)",
-                ", ".join(item.to),
-                item.reason,
+                one_line(item.subject) or "(no subject)",
+                one_line(", ".join(item.to)),
+                one_line(item.reason),
                 when(item.updated),
                 str(item.attempts) if item.attempts else "",
             )
             for col, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 cell.setData(Qt.ItemDataRole.UserRole, item)
-                if col == 3 and text:
+                if col in (1, 3) and text:
                     cell.setToolTip(text)
                 if item.state is OutboxState.FAILED and col == 0:
                     cell.setFont(bold)
@@ -177,6 +185,15 @@ class OutboxWindow(QWidget):
 
     def _update_buttons(self) -> None:
         item = self.selected()
+        if item is None:
+            self.details.setText("")
+        else:
+            lines = [f"To: {one_line(', '.join(item.to))}", f"Subject: {one_line(item.subject)}"]
+            if item.reason:
+                lines.append(f"Why it failed: {item.reason}")
+            if item.send_after:
+                lines.append(f"Not before: {when(item.send_after)}")
+            self.details.setText("\n".join(lines))
         self.retry_button.setEnabled(item is not None and item.state is OutboxState.FAILED)
         self.open_button.setEnabled(item is not None)
 

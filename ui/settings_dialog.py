@@ -46,7 +46,7 @@ class SettingsDialog(QDialog):
         self._initial_tab = tab
         self.setWindowTitle("CRM Bridge settings")
         self.setAccessibleName("Settings")
-        self.resize(620, 540)
+        self.resize(660, 620)
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Settings groups")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -134,7 +135,17 @@ class SettingsForm(QWidget):
             cell = QWidget()
             cl = QVBoxLayout(cell)
             cl.setContentsMargins(0, 0, 0, 0)
+            cl.setSpacing(2)
             cl.addWidget(editor)
+            if setting.help:
+                # Visible help, not only a tooltip: tooltips are hard to reach by keyboard.
+                help_label = QLabel(setting.help)
+                help_label.setWordWrap(True)
+                help_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+                small = help_label.font()
+                small.setPointSizeF(max(7.0, small.pointSizeF() * 0.9))
+                help_label.setFont(small)
+                cl.addWidget(help_label)
             cl.addWidget(error)
             if isinstance(editor, QCheckBox):
                 form.addRow("", cell)

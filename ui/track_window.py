@@ -31,7 +31,7 @@ from addin.bridge_types import MailItem, RecordRef, TrackOutcome, TrackResult
 from addin.errors import BridgeError
 from addin.mailbox.types import Folder, FolderKind
 from ui import tasks
-from ui.common import StatusLabel, close_on_escape
+from ui.common import StatusLabel, close_on_escape, compact_rows
 from ui.mail_model import MailModel
 from ui.regarding_picker import RegardingPicker
 
@@ -103,13 +103,11 @@ class TrackWindow(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
+        compact_rows(self.table)
         self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 110), (1, 200), (3, 80), (4, 200)):
-            self.table.setColumnWidth(col, width)
+        self._size_columns()
+        # A model reset drops the header's per-column modes: put them back each time.
+        self.model.modelReset.connect(self._size_columns)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.table.doubleClicked.connect(lambda _i: self.open_in_crm())
 
@@ -161,6 +159,13 @@ class TrackWindow(QWidget):
         close_on_escape(self)
         self._update_buttons()
         self.load_folders()
+
+    def _size_columns(self) -> None:
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((0, 110), (1, 190), (3, 70), (4, 190)):
+            self.table.setColumnWidth(col, width)
 
     def _button(self, text: str, name: str, slot: Any) -> QPushButton:
         b = QPushButton(text)

@@ -17,7 +17,7 @@ from addin.errors import BridgeError
 from addin.state import BridgeState
 from ui import tasks
 from ui.bridge_adapter import BridgeAdapter
-from ui.common import when
+from ui.common import one_line, when
 from ui.icons import IconState, icon_state, panel_is_dark, tray_icon
 from ui.notifications import Note, Notifier
 
@@ -161,12 +161,12 @@ class Tray(QObject):
         self._add(menu, status_line(status))
         self._add(menu, synced_line(status))
         if status is not None and status.detail:
-            self._add(menu, status.detail)
+            self._add(menu, one_line(status.detail, 90))
         for issue in self.issues[:MAX_ISSUES_IN_MENU]:
-            sub = menu.addMenu(f"⚠ {issue.title}")
+            sub = menu.addMenu(f"⚠ {one_line(issue.title, 60)}")
             sub.setToolTipsVisible(True)
             sub.menuAction().setToolTip(issue.message)
-            info = self._add(sub, issue.message)
+            info = self._add(sub, one_line(issue.message, 90))
             info.setToolTip(issue.message)
             if issue.action:
                 label = FIX_ACTIONS.get(issue.action, "Fix…")
