@@ -50,6 +50,19 @@ class _Pending:
     kinds: set[str] = field(default_factory=set)
 
 
+def _kind_of(ctx: Ctx, folder_id: str, entry: _Pending) -> str:
+    """What the client must be told about an item with these changes since its state."""
+    exists_here = ctx.store.item_folder(entry.item_id) == folder_id
+    if not exists_here:
+        # Created and gone within the window: the client never saw it.
+        return "skip" if "create" in entry.kinds else "Delete"
+    if "create" in entry.kinds:
+        return "Create"
+    if entry.kinds == {"read"}:
+        return "ReadFlagChange"
+    return "Update"
+
+
 def sync_folder_items(ctx: Ctx, req: Element, messages: Element) -> None:
     """Changes since the state, one entry per item, oldest first, ``MaxChangesReturned`` at a time.
 
@@ -78,36 +91,34 @@ def sync_folder_items(ctx: Ctx, req: Element, messages: Element) -> None:
         sub(msg, m("IncludesLastItemInRange"), "true")
         return
 
-    log = ctx.store.changes_since(folder.id, since)
-    pending: dict[str, _Pending] = {}
-    for seq, item_id, kind in log:
-        entry = pending.get(item_id)
-        if entry is None:
-            entry = pending[item_id] = _Pending(item_id, seq)
-        entry.kinds.add(kind)
-    ordered = sorted(pending.values(), key=lambda p: p.first_seq)
-    last_seq = log[-1][0] if log else since
-
     changes: list[tuple[str, _Pending]] = []
-    new_state = last_seq
+    new_state = since
     includes_last = True
-    for entry in ordered:
-        if len(changes) >= max_changes:
-            new_state = entry.first_seq - 1
-            includes_last = False
+    seen: set[str] = set()
+    cursor = since
+    chunk = max(64, max_changes * 2)
+    done = False
+    while not done:
+        rows = ctx.store.changes_since(folder.id, cursor, chunk)
+        if not rows:
+            new_state = max(new_state, ctx.store.folder_last_seq(folder.id), since)
             break
-        exists_here = ctx.store.item_folder(entry.item_id) == folder.id
-        if not exists_here:
-            kind = "skip" if "create" in entry.kinds else "Delete"
-        elif "create" in entry.kinds:
-            kind = "Create"
-        elif entry.kinds == {"read"}:
-            kind = "ReadFlagChange"
-        else:
-            kind = "Update"
-        if kind == "skip" or entry.item_id in ignored:
-            continue
-        changes.append((kind, entry))
+        for seq, item_id, _kind in rows:
+            cursor = seq
+            if item_id in seen:
+                continue
+            seen.add(item_id)
+            if len(changes) >= max_changes:
+                # The state stops just before this item's first change: it comes next time.
+                new_state = seq - 1
+                includes_last = False
+                done = True
+                break
+            entry = _Pending(item_id, seq, ctx.store.item_change_kinds(folder.id, item_id, since))
+            kind = _kind_of(ctx, folder.id, entry)
+            if kind == "skip" or item_id in ignored:
+                continue
+            changes.append((kind, entry))
 
     msg = ok_message(messages, "SyncFolderItems")
     sub(msg, m("SyncState"), encode_state(folder.id, new_state))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
@@ -60,16 +61,12 @@ def sub(parent: Element, qname: str, text: str | None = None, **attrs: str) -> E
     return el
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _xml_safe(text: str) -> str:
     """Drop characters XML 1.0 cannot carry (malformed mail can contain them)."""
-    return "".join(
-        ch
-        for ch in text
-        if ch in "\t\n\r"
-        or 0x20 <= ord(ch) <= 0xD7FF
-        or 0xE000 <= ord(ch) <= 0xFFFD
-        or 0x10000 <= ord(ch) <= 0x10FFFF
-    )
+    return _NOT_XML.sub("", text)
 
 
 def envelope() -> tuple[Element, Element]:

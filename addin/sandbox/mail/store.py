@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS changes(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, folder_id TEXT NOT NULL, item_id TEXT NOT NULL,
     kind TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS changes_folder ON changes(folder_id, seq);
+CREATE INDEX IF NOT EXISTS changes_item ON changes(item_id, seq);
 """
 
 # The folders every mailbox has: (distinguished id, display name, parent distinguished id).
@@ -464,13 +465,42 @@ class MailStore:
     def _log(db: sqlite3.Connection, folder_id: str, item_id: str, kind: str) -> None:
         db.execute("INSERT INTO changes(folder_id, item_id, kind) VALUES(?,?,?)", (folder_id, item_id, kind))
 
-    def changes_since(self, folder_id: str, seq: int) -> list[tuple[int, str, str]]:
+    def changes_since(self, folder_id: str, seq: int, limit: int = -1) -> list[tuple[int, str, str]]:
+        """Change log rows of a folder after ``seq``, oldest first (at most ``limit``)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, item_id, kind FROM changes WHERE folder_id=? AND seq>? ORDER BY seq",
-                (folder_id, seq),
+                "SELECT seq, item_id, kind FROM changes WHERE folder_id=? AND seq>? ORDER BY seq LIMIT ?",
+                (folder_id, seq, limit),
             ).fetchall()
             return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def item_change_kinds(self, folder_id: str, item_id: str, seq: int) -> set[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT kind FROM changes WHERE item_id=? AND seq>? AND folder_id=?",
+                (item_id, seq, folder_id),
+            ).fetchall()
+            return {str(r[0]) for r in rows}
+
+    def folder_last_seq(self, folder_id: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM changes WHERE folder_id=?", (folder_id,)
+            ).fetchone()
+            return int(row[0])
+
+    def count_items(self, folder_id: str) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(*) FROM items WHERE folder_id=?", (folder_id,)).fetchone()
+            return int(row[0])
+
+    def items_by_ids(self, ids: list[str]) -> list[Item]:
+        out = []
+        for item_id in ids:
+            item = self.item(item_id)
+            if item is not None:
+                out.append(item)
+        return out
 
     def last_seq(self) -> int:
         with self._lock:
