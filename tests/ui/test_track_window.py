@@ -114,9 +114,6 @@ def test_track_untrack_and_open(qtbot: Any, demo: Any, monkeypatch: pytest.Monke
     )
 
 
-@pytest.mark.xfail(
-    reason="core: the sandbox CRM refuses PATCH of Regarding on a Received e-mail", strict=False
-)
 def test_set_regarding_on_a_tracked_message(qtbot: Any, demo: Any) -> None:
     window = _open(qtbot, demo)
     rows = [_customer_row(window, demo, 0)]
