@@ -326,3 +326,23 @@ def test_malformed_mime_is_stored_and_served(mail: MailSandbox) -> None:
     item = acct.inbox.get(id=item_id)
     assert item.mime_content == raw
     assert item.author is None
+
+
+def test_server_assigned_message_ids_can_be_simulated(mail: MailSandbox, stamp_fields: None) -> None:
+    mail.app.replace_message_ids = True
+    acct = account(mail)
+    client_mid = "<client-chosen@crm.contoso.example>"
+    Message(
+        account=acct,
+        folder=acct.sent,
+        subject="Server picks the id",
+        body="b",
+        to_recipients=["megan@contoso.example"],
+        message_id=client_mid,
+        **{STAMP_FIELD: "act-555"},
+    ).send_and_save()
+    assert acct.sent.filter(message_id=client_mid).count() == 0
+    copy = acct.sent.get(**{STAMP_FIELD: "act-555"})  # the stamp still finds the copy
+    assert copy.message_id != client_mid and copy.message_id.endswith("@contoso.example>")
+    delivered = [i for i in mail.items("megan@contoso.example") if i["subject"] == "Server picks the id"]
+    assert [d["message_id"] for d in delivered] == [copy.message_id]

@@ -15,6 +15,8 @@ class Ctx:
     user: str  # the authenticated mailbox (lower-case address)
     # Delivers RFC 5322 bytes to a sandbox mailbox's folder; set by the server.
     deliver: Callable[[str, bytes, str], str]
+    # Act like servers that assign their own Message-ID on send, ignoring the client's.
+    replace_message_ids: bool = False
 
     def folder_from(self, el: Element) -> Folder:
         """Resolve a t:FolderId or t:DistinguishedFolderId element to a folder of this user."""

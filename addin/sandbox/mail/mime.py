@@ -268,3 +268,16 @@ def build_mime(
 def make_message_id(address: str) -> str:
     domain = address.rpartition("@")[2] or "sandbox.example"
     return f"<{uuid.uuid4().hex}@{domain}>"
+
+
+def replace_header(raw: bytes, name: str, value: str) -> bytes:
+    """``raw`` with header ``name`` set to ``value`` (the rest kept as is where possible)."""
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        if name in msg:
+            msg.replace_header(name, value)
+        else:
+            msg[name] = value
+        return msg.as_bytes()
+    except Exception:
+        return f"{name}: {value}\r\n".encode() + raw

@@ -17,7 +17,13 @@ from addin.sandbox.mail.items import (
     render_item,
     set_ext,
 )
-from addin.sandbox.mail.mime import AttachmentTuple, build_mime, make_message_id, parse_mime
+from addin.sandbox.mail.mime import (
+    AttachmentTuple,
+    build_mime,
+    make_message_id,
+    parse_mime,
+    replace_header,
+)
 from addin.sandbox.mail.restrict import matches, sort_items
 from addin.sandbox.mail.soap import (
     Element,
@@ -196,6 +202,10 @@ def send_fields(
     """Deliver to every sandbox recipient's Inbox and optionally keep a copy in ``save_folder``."""
     data = dict(data)
     now = now_iso()
+    if ctx.replace_message_ids:
+        data["message_id"] = make_message_id(ctx.user)
+        if mime is not None:
+            mime = replace_header(mime, "Message-ID", data["message_id"])
     data["datetime_sent"] = now
     data["datetime_received"] = now
     data["is_draft"] = False

@@ -14,7 +14,12 @@ from addin.sandbox.mail.store import MailStore
 
 
 class MailSandbox:
-    """An EWS stand-in on loopback. ``with MailSandbox() as mail: mail.ews_url ...``"""
+    """An EWS stand-in on loopback. ``with MailSandbox() as mail: mail.ews_url ...``
+
+    ``busy_backoff_ms`` is the BackOffMilliseconds of injected ErrorServerBusy answers;
+    ``replace_message_ids=True`` makes sends ignore a client-set Message-ID, as some servers do
+    (settable later as ``sandbox.app.replace_message_ids``).
+    """
 
     def __init__(
         self,
@@ -25,6 +30,7 @@ class MailSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         busy_backoff_ms: int = 1000,
+        replace_message_ids: bool = False,
     ) -> None:
         if seed not in ("demo", "empty"):
             raise ValueError("seed must be 'demo' or 'empty'")
@@ -40,6 +46,7 @@ class MailSandbox:
         self.faults = FaultPlan(latency_ms=latency_ms, busy=busy)
         self.stats = Stats()
         self.app = MailServer(self.store, self.faults, self.stats, busy_backoff_ms=busy_backoff_ms)
+        self.app.replace_message_ids = replace_message_ids
         self._server = SandboxServer(self.app, host=host, port=port, keep_alive=True)
         self.app.origin = self._server.origin
         if fresh and seed == "demo":

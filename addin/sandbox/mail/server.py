@@ -73,6 +73,7 @@ class MailServer:
         self.faults = faults
         self.stats = stats
         self.busy_backoff_ms = busy_backoff_ms
+        self.replace_message_ids = False
         self.origin = ""
 
     @property
@@ -228,7 +229,12 @@ class MailServer:
             return _xml(
                 fault_envelope("ErrorUnsupportedOperation", f"The sandbox does not implement {op}."), 500
             )
-        ctx = Ctx(store=self.store, user=user, deliver=lambda a, mime, f: self.deliver(a, mime, f))
+        ctx = Ctx(
+            store=self.store,
+            user=user,
+            deliver=lambda a, mime, f: self.deliver(a, mime, f),
+            replace_message_ids=self.replace_message_ids,
+        )
         root, body = envelope()
         messages = response_root(body, op)
         try:
