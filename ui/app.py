@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from addin.errors import BridgeError, ConfigError
@@ -124,6 +127,37 @@ def open_bridge(profile: str | None) -> Any:
         return Bridge(chosen, secrets=_KeyringSecrets(chosen.name), config=config)
 
 
+_keep_alive: list[object] = []
+
+
+def quit_on_signals(app: QApplication) -> None:
+    """Ctrl-C and SIGTERM quit cleanly (the demo then stops its sandboxes).
+
+    Qt's loop keeps Python from running signal handlers; a wake-up socket watched by a
+    QSocketNotifier hands control back the moment a signal arrives, with no polling timer.
+    """
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    try:
+        signal.set_wakeup_fd(writer.fileno())
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        reader.close()
+        writer.close()
+        return
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, app)
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            reader.recv(64)
+
+    notifier.activated.connect(drain)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _n, _f: app.quit())
+    _keep_alive.extend((reader, writer, notifier))
+    app.aboutToQuit.connect(lambda: signal.set_wakeup_fd(-1))
+
+
 def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
     """Run the tray until Quit; ``bridge`` is given by ``crm-bridge demo`` (already started)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -135,6 +169,7 @@ def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # closing a window leaves the tray running
     crash_dialog.install()
+    quit_on_signals(app)
 
     instance = SingleInstance(None)
     if not instance.acquire(f"show {args.show or 'track'}"):
