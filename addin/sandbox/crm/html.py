@@ -117,6 +117,11 @@ def index(h: Handler, message: str = "") -> Response:
 
 
 def record_page(h: Handler, logical: str, rid: str) -> Response:
+    with h.store.lock:
+        return _record_page(h, logical, rid)
+
+
+def _record_page(h: Handler, logical: str, rid: str) -> Response:
     table = BY_LOGICAL.get(logical)
     rec = h.store.get(table.entity_set, rid) if table else None
     if table is None or rec is None:
