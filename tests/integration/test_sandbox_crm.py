@@ -176,6 +176,18 @@ def test_upsert_guards(api: Api) -> None:
     assert api.crm.db.get("contacts", rid)["lastname"] == "Updated"
 
 
+def test_idempotent_create_by_upsert_with_deep_inserted_parties(api: Api) -> None:
+    """The bridge's exactly-once create: PATCH emails(<uuid5>) with If-None-Match: * (reference §4.6)."""
+    c = DEMO_CONTACTS[2]
+    rid = str(uuid.uuid5(uuid.NAMESPACE_URL, "<idem@fabrikam.example>"))
+    body = _email_with_parties(c.id, c.email)
+    assert api.patch(f"emails({rid})", body, If_None_Match="*").status_code == 204
+    parties = api.get(f"emails({rid})/email_activity_parties?$select=participationtypemask").json()["value"]
+    assert sorted(p["participationtypemask"] for p in parties) == [1, 2, 3]
+    assert api.patch(f"emails({rid})", body, If_None_Match="*").status_code == 412
+    assert len(api.crm.db.query("activityparties", lambda p: p["_activityid_value"] == rid)) == 3
+
+
 def test_delete_cascades_to_parties_and_attachments(api: Api) -> None:
     c = DEMO_CONTACTS[0]
     eid = api.create("emails", _email_with_parties(c.id, c.email))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 import requests
 from test_sandbox_crm_support import Api, api, crm, error_of
 
-from addin.sandbox.crm import CrmSandbox
+from addin.sandbox.crm import DEMO_CONTACTS, CrmSandbox
 
 __all__ = ["api", "crm"]  # fixtures
 
@@ -107,3 +108,47 @@ def test_stats_count_requests_by_operation(api: Api) -> None:
     assert stats["requests"] == 6
     requests.post(api.crm.origin + "/_sandbox/stats/reset", timeout=10)
     assert api.crm.stats.snapshot()["requests"] == 0
+
+
+def test_concurrent_claims_with_the_same_etag_let_exactly_one_win(api: Api) -> None:
+    """The outbox claim: two machines PATCH Pending Send → Sending with the same If-Match."""
+    eid = api.crm.queue_email(DEMO_CONTACTS[0].email, "Claim me", "x")
+    etag = api.get(f"emails({eid})?$select=statuscode").json()["@odata.etag"]
+    results: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def claim(n: int) -> None:
+        other = Api(api.crm)
+        barrier.wait()
+        r = other.patch(
+            f"emails({eid})", {"statuscode": 7, "messageid": f"<claim-{n}@contoso.example>"}, If_Match=etag
+        )
+        results.append(r.status_code)
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(results) == [204] + [412] * 7
+    assert api.crm.db.get("emails", eid)["statuscode"] == 7
+
+
+def test_drop_after_a_batch_keeps_the_committed_change_set(api: Api) -> None:
+    rid = str(uuid.uuid4())
+    boundary = "batch_drop"
+    body = (
+        f"--{boundary}\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n"
+        "--cs\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\n"
+        f"PATCH /api/data/v9.2/emails({rid}) HTTP/1.1\r\n"
+        "Content-Type: application/json\r\nIf-None-Match: *\r\n\r\n"
+        '{"subject": "in a dropped batch"}\r\n--cs--\r\n'
+        f"--{boundary}--\r\n"
+    )
+    headers = {"Authorization": "Bearer sandbox", "Content-Type": f"multipart/mixed; boundary={boundary}"}
+    api.crm.faults.update({"fail_next": [{"drop": "after"}], "match": "POST $batch"})
+    with pytest.raises(requests.ConnectionError):
+        requests.post(api.base + "$batch", data=body.encode(), headers=headers, timeout=10)
+    assert api.crm.db.get("emails", rid)["subject"] == "in a dropped batch"
+    again = requests.post(api.base + "$batch", data=body.encode(), headers=headers, timeout=10)
+    assert again.status_code == 412  # the retry learns the e-mail exists
