@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from addin.sandbox.mail.soap import Element, EwsError, child_text, local, t
 from addin.sandbox.mail.store import Folder, Item, MailStore
@@ -17,6 +18,8 @@ class Ctx:
     deliver: Callable[[str, bytes, str], str]
     # Act like servers that assign their own Message-ID on send, ignoring the client's.
     replace_message_ids: bool = False
+    # The server's notification subscriptions (ops_events.Subscriptions).
+    subscriptions: Any = None
 
     def folder_from(self, el: Element) -> Folder:
         """Resolve a t:FolderId or t:DistinguishedFolderId element to a folder of this user."""

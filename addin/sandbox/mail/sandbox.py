@@ -68,6 +68,7 @@ class MailSandbox:
         return self
 
     def stop(self) -> None:
+        self.app.subscriptions.closing.set()  # ends open streaming answers
         if self._started:
             self._server.stop()
             self._started = False

@@ -15,7 +15,7 @@ from lxml import etree  # type: ignore[import-untyped]
 from werkzeug.wrappers import Request, Response
 
 from addin.sandbox.common import DropConnection, FaultPlan, Stats, control_response, drop_connection
-from addin.sandbox.mail import autodiscover, ops_folders, ops_items, ops_sync
+from addin.sandbox.mail import autodiscover, ops_events, ops_folders, ops_items, ops_sync
 from addin.sandbox.mail.context import Ctx
 from addin.sandbox.mail.mime import parse_mime
 from addin.sandbox.mail.soap import (
@@ -23,6 +23,7 @@ from addin.sandbox.mail.soap import (
     SoapFault,
     body_operation,
     envelope,
+    error_message,
     fault_envelope,
     local,
     parse_request,
@@ -56,6 +57,9 @@ OPERATIONS: dict[str, Handler] = {
     "GetAttachment": ops_sync.get_attachment,
     "CreateAttachment": ops_sync.create_attachment,
     "DeleteAttachment": ops_sync.delete_attachment,
+    "Subscribe": ops_events.subscribe,
+    "GetEvents": ops_events.get_events,
+    "Unsubscribe": ops_events.unsubscribe,
 }
 
 
@@ -74,6 +78,7 @@ class MailServer:
         self.stats = stats
         self.busy_backoff_ms = busy_backoff_ms
         self.replace_message_ids = False
+        self.subscriptions = ops_events.Subscriptions()
         self.origin = ""
 
     @property
@@ -223,18 +228,21 @@ class MailServer:
         return response
 
     def _dispatch(self, op: str, op_el: Any, user: str) -> Response:
+        ctx = Ctx(
+            store=self.store,
+            user=user,
+            deliver=lambda a, mime, f: self.deliver(a, mime, f),
+            replace_message_ids=self.replace_message_ids,
+            subscriptions=self.subscriptions,
+        )
+        if op == "GetStreamingEvents":
+            return self._streaming(ctx, op_el)
         handler = OPERATIONS.get(op)
         if handler is None:
             # Not ErrorInvalidRequest: exchangelib would retry that with every other API version.
             return _xml(
                 fault_envelope("ErrorUnsupportedOperation", f"The sandbox does not implement {op}."), 500
             )
-        ctx = Ctx(
-            store=self.store,
-            user=user,
-            deliver=lambda a, mime, f: self.deliver(a, mime, f),
-            replace_message_ids=self.replace_message_ids,
-        )
         root, body = envelope()
         messages = response_root(body, op)
         try:
@@ -247,6 +255,21 @@ class MailServer:
             log.exception("sandbox EWS %s failed", op)
             return _xml(fault_envelope("ErrorInternalServerError", "An internal server error occurred."), 500)
         return _xml(serialize(root))
+
+    def _streaming(self, ctx: Ctx, op_el: Any) -> Response:
+        try:
+            subs, minutes = ops_events.streaming_subscriptions(ctx, op_el)
+        except EwsError as exc:
+            root, body = envelope()
+            error_message(
+                response_root(body, "GetStreamingEvents"), "GetStreamingEvents", exc.code, exc.message
+            )
+            return _xml(serialize(root))
+        return Response(
+            ops_events.stream(ctx, subs, minutes),
+            content_type="text/xml; charset=utf-8",
+            direct_passthrough=True,
+        )
 
     def _autodiscover(self, request: Request, environ: dict[str, Any], soap: bool) -> Response:
         data = request.get_data()

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ CREATE TABLE IF NOT EXISTS attachments(
 CREATE INDEX IF NOT EXISTS attachments_item ON attachments(item_id, ord);
 CREATE TABLE IF NOT EXISTS changes(
     seq INTEGER PRIMARY KEY AUTOINCREMENT, folder_id TEXT NOT NULL, item_id TEXT NOT NULL,
-    kind TEXT NOT NULL);
+    kind TEXT NOT NULL, at TEXT);
 CREATE INDEX IF NOT EXISTS changes_folder ON changes(folder_id, seq);
 CREATE INDEX IF NOT EXISTS changes_item ON changes(item_id, seq);
 """
@@ -116,6 +117,10 @@ class MailStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(changes)")}
+        if "at" not in columns:  # data folders written before change timestamps existed
+            self._db.execute("ALTER TABLE changes ADD COLUMN at TEXT")
+        self.changed = threading.Condition()
         self._auth_cache: dict[tuple[str, str], bool] = {}
 
     def close(self) -> None:
@@ -461,9 +466,26 @@ class MailStore:
 
     # -- change log -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _log(db: sqlite3.Connection, folder_id: str, item_id: str, kind: str) -> None:
-        db.execute("INSERT INTO changes(folder_id, item_id, kind) VALUES(?,?,?)", (folder_id, item_id, kind))
+    def _log(self, db: sqlite3.Connection, folder_id: str, item_id: str, kind: str) -> None:
+        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        db.execute(
+            "INSERT INTO changes(folder_id, item_id, kind, at) VALUES(?,?,?,?)",
+            (folder_id, item_id, kind, at),
+        )
+        with self.changed:
+            self.changed.notify_all()
+
+    def mailbox_changes_since(
+        self, mailbox: str, seq: int, limit: int
+    ) -> list[tuple[int, str, str, str, str]]:
+        """(seq, folder_id, item_id, kind, at) of every folder of a mailbox after ``seq``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.seq, c.folder_id, c.item_id, c.kind, COALESCE(c.at, '') FROM changes c "
+                "JOIN folders f ON f.id = c.folder_id WHERE f.mailbox=? AND c.seq>? ORDER BY c.seq LIMIT ?",
+                (mailbox, seq, limit),
+            ).fetchall()
+            return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
 
     def changes_since(self, folder_id: str, seq: int, limit: int = -1) -> list[tuple[int, str, str]]:
         """Change log rows of a folder after ``seq``, oldest first (at most ``limit``)."""
