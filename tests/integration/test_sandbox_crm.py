@@ -438,3 +438,22 @@ def test_cli_prints_url_first_and_stops_on_sigterm(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert (tmp_path / "crm-sandbox.sqlite3").exists()
+
+
+def test_entity_definitions_expose_regarding_navigation_names(api: Api) -> None:
+    """The discovery query of reference §1.4 ("Robust approach")."""
+    r = api.get(
+        "EntityDefinitions(LogicalName='email')/ManyToOneRelationships"
+        "?$select=ReferencedEntity,ReferencingEntityNavigationPropertyName"
+        "&$filter=ReferencingAttribute eq 'regardingobjectid'"
+    )
+    assert r.status_code == 200
+    navs = {
+        row["ReferencedEntity"]: row["ReferencingEntityNavigationPropertyName"] for row in r.json()["value"]
+    }
+    assert navs == {
+        t: f"regardingobjectid_{t}_email" for t in ("account", "contact", "lead", "opportunity", "incident")
+    }
+    r = api.get("EntityDefinitions(LogicalName='email')?$select=IsOptimisticConcurrencyEnabled,EntitySetName")
+    assert r.json()["IsOptimisticConcurrencyEnabled"] is True and r.json()["EntitySetName"] == "emails"
+    assert api.get("EntityDefinitions(LogicalName='nosuch')").status_code == 404

@@ -155,6 +155,14 @@ class Handler:
             raise not_found_segment(segments[0])
         name, key = first.group(1), first.group(2)
         table = BY_SET.get(name)
+        if name == "EntityDefinitions" and req.method == "GET":
+            from addin.sandbox.crm.metadata import entity_definitions
+
+            with self.store.lock:
+                body = entity_definitions(
+                    self.reader(req.base_url), req.base_url, key, segments[1:], req.query
+                )
+            return Res.json(body)
         if table is None:
             action = self.actions.get(name.removeprefix("Microsoft.Dynamics.CRM."))
             if action is None or len(segments) > 1:
