@@ -346,3 +346,28 @@ def test_server_assigned_message_ids_can_be_simulated(mail: MailSandbox, stamp_f
     assert copy.message_id != client_mid and copy.message_id.endswith("@contoso.example>")
     delivered = [i for i in mail.items("megan@contoso.example") if i["subject"] == "Server picks the id"]
     assert [d["message_id"] for d in delivered] == [copy.message_id]
+
+
+def test_copy_item_delete_folder_and_query_strings(mail: MailSandbox) -> None:
+    acct = account(mail)
+    folder = Folder(parent=acct.inbox, name="Scratch")
+    folder.save()
+    original = acct.inbox.get(subject="Quote for 50 Surface licences")
+    original.copy(folder)
+    copied = folder.all().get()
+    assert copied.id != original.id
+    assert copied.subject == original.subject and copied.message_id == original.message_id
+    assert [a.name for a in acct.inbox.get(id=original.id).attachments] == [
+        a.name for a in folder.get(id=copied.id).attachments
+    ]
+    folder.delete()
+    acct.root.refresh()
+    assert [c.name for c in acct.inbox.children] == []
+    assert acct.inbox.get(id=original.id).subject == original.subject  # the original is untouched
+    # AQS query strings: every term must match.
+    assert {i.subject for i in acct.inbox.filter("subject:quote")} == {
+        "Quote for 50 Surface licences",
+        "RE: Quote for 50 Surface licences",
+    }
+    assert acct.inbox.filter('from:jane.buyer "friday"').count() == 1
+    assert acct.inbox.filter("nothing-matches-this-term").count() == 0

@@ -112,3 +112,16 @@ def create_folder(ctx: Ctx, req: Element, messages: Element) -> None:
         msg = ok_message(messages, "CreateFolder")
         el = sub(sub(msg, m("Folders")), t("Folder"))
         sub(el, t("FolderId"), Id=folder.id, ChangeKey=folder.changekey)
+
+
+def delete_folder(ctx: Ctx, req: Element, messages: Element) -> None:
+    for fid in folder_ids(req.find(m("FolderIds"))):
+        try:
+            folder = ctx.folder_from(fid)
+            if folder.distinguished:
+                raise EwsError("ErrorDeleteDistinguishedFolder", "Distinguished folders cannot be deleted.")
+            ctx.store.delete_folder(folder)
+        except EwsError as exc:
+            error_message(messages, "DeleteFolder", exc.code, exc.message)
+            continue
+        ok_message(messages, "DeleteFolder")

@@ -24,7 +24,7 @@ from addin.sandbox.mail.mime import (
     parse_mime,
     replace_header,
 )
-from addin.sandbox.mail.restrict import matches, sort_items
+from addin.sandbox.mail.restrict import matches, matches_query, sort_items
 from addin.sandbox.mail.soap import (
     Element,
     EwsError,
@@ -82,6 +82,8 @@ def find_item(ctx: Ctx, req: Element, messages: Element) -> None:
     offset = int(view.get("Offset", "0")) if view is not None else 0
     limit = int(view.get("MaxEntriesReturned", "1000")) if view is not None else 1000
     from_end = view is not None and view.get("BasePoint") == "End"
+    query = (req.findtext(m("QueryString")) or "").strip()
+    associated = req.get("Traversal", "Shallow") == "Associated"  # no folder-associated items here
     restriction = req.find(m("Restriction"))
     restriction_el = (
         next((c for c in restriction if isinstance(c.tag, str)), None) if restriction is not None else None
@@ -93,8 +95,10 @@ def find_item(ctx: Ctx, req: Element, messages: Element) -> None:
     for fid in folder_ids(req.find(m("ParentFolderIds"))):
         try:
             folder = ctx.folder_from(fid)
-            fast = _received_order(sort_el) if restriction_el is None else None
-            if fast is not None:
+            fast = _received_order(sort_el) if restriction_el is None and not query else None
+            if associated:
+                total, start, page = 0, 0, []
+            elif fast is not None:
                 # The common unfiltered listing pages in SQL: flat cost on large folders.
                 total = ctx.store.count_items(folder.id)
                 start = max(0, total - offset - limit) if from_end else offset
@@ -105,6 +109,8 @@ def find_item(ctx: Ctx, req: Element, messages: Element) -> None:
                 items = ctx.store.folder_items(folder.id)
                 if restriction_el is not None:
                     items = [i for i in items if matches(i, restriction_el)]
+                if query:
+                    items = [i for i in items if matches_query(i, query)]
                 items = sort_items(items, sort_el)
                 total = len(items)
                 start = max(0, total - offset - limit) if from_end else offset
@@ -465,21 +471,31 @@ def delete_item(ctx: Ctx, req: Element, messages: Element) -> None:
         ok_message(messages, "DeleteItem")
 
 
-def move_item(ctx: Ctx, req: Element, messages: Element) -> None:
+def move_item(ctx: Ctx, req: Element, messages: Element, op: str = "MoveItem") -> None:
     targets = folder_ids(req.find(m("ToFolderId")))
     for iid in _item_ids(req.find(m("ItemIds"))):
         try:
             if not targets:
-                raise EwsError("ErrorInvalidIdEmpty", "MoveItem without a target folder.")
+                raise EwsError("ErrorInvalidIdEmpty", f"{op} without a target folder.")
             folder = ctx.folder_from(targets[0])
             item = ctx.item_from(iid)
-            if item.folder_id != folder.id:
+            if op == "CopyItem":
+                atts = [
+                    (a.name, a.content_type, a.content_id, a.is_inline, c)
+                    for a, c in ctx.store.attachment_contents(item.id)
+                ]
+                item = ctx.store.insert_item(ctx.user, folder.id, item.data, ctx.store.mime(item.id), atts)
+            elif item.folder_id != folder.id:
                 ctx.store.move_item(item, folder.id)
         except EwsError as exc:
-            error_message(messages, "MoveItem", exc.code, exc.message)
+            error_message(messages, op, exc.code, exc.message)
             continue
-        msg = ok_message(messages, "MoveItem")
+        msg = ok_message(messages, op)
         sub(sub(sub(msg, m("Items")), t("Message")), t("ItemId"), Id=item.id, ChangeKey=item.changekey)
+
+
+def copy_item(ctx: Ctx, req: Element, messages: Element) -> None:
+    move_item(ctx, req, messages, "CopyItem")
 
 
 def upload_items(ctx: Ctx, req: Element, messages: Element) -> None:

@@ -208,3 +208,47 @@ def sort_items(items: list[Item], sort_el: Element | None) -> list[Item]:
         present.sort(key=key, reverse=descending)
         result = present + missing
     return result
+
+
+_QUERY_FIELDS = {
+    "subject": ("subject",),
+    "body": ("body", "text_body"),
+    "from": ("author",),
+    "to": ("to",),
+    "cc": ("cc",),
+    "participants": ("author", "to", "cc"),
+    "category": ("categories",),
+}
+
+
+def _query_texts(item: Item, keys: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for key in keys:
+        value = item.data.get(key)
+        if isinstance(value, dict):
+            out += [value.get("name") or "", value.get("email") or ""]
+        elif isinstance(value, list):
+            for v in value:
+                out += [v.get("name") or "", v.get("email") or ""] if isinstance(v, dict) else [str(v)]
+        elif value:
+            out.append(str(value))
+    return out
+
+
+def matches_query(item: Item, query: str) -> bool:
+    """A small AQS subset (m:QueryString): ``word``, ``"a phrase"``, ``field:value``; all terms must
+    match, case-insensitively, as substrings."""
+    import shlex
+
+    try:
+        terms = shlex.split(query)
+    except ValueError:
+        terms = query.split()
+    everything = tuple(k for keys in _QUERY_FIELDS.values() for k in keys)
+    for term in terms:
+        name, sep, value = term.partition(":")
+        keys = _QUERY_FIELDS.get(name.lower()) if sep else None
+        needle = (value if keys else term).casefold()
+        if not any(needle in text.casefold() for text in _query_texts(item, keys or everything)):
+            return False
+    return True

@@ -246,6 +246,15 @@ class MailStore:
         assert folder is not None
         return folder
 
+    def delete_folder(self, folder: Folder) -> None:
+        """Delete a folder, its sub-folders and their items (items logged as deleted)."""
+        with self.tx() as db:
+            for child in self.children(folder.id):
+                self.delete_folder(child)
+            for item in self.folder_items(folder.id):
+                self.delete_item(item)
+            db.execute("DELETE FROM folders WHERE id=?", (folder.id,))
+
     def folder_counts(self, folder_id: str) -> tuple[int, int]:
         """(total, unread) items of a folder."""
         with self._lock:
