@@ -117,7 +117,7 @@ class Task(QObject):
     def cancel(self) -> None:
         if self._finish():
             self.cancelled.emit()
-            self.finished.emit()
+            self._done()
 
     def _finish(self) -> bool:
         if self._over:
@@ -134,13 +134,19 @@ class Task(QObject):
             self.failed.emit(error)
         else:
             self.done.emit(value)
-        self.finished.emit()
+        self._done()
 
     def _on_timeout(self) -> None:
         if self._finish():
             seconds = self._timeout or 0
             self.failed.emit(TaskTimeout(f"The server did not answer within {seconds:g} seconds."))
-            self.finished.emit()
+            self._done()
+
+    def _done(self) -> None:
+        self.finished.emit()
+        # A window lives for days and refreshes often: do not keep every finished task as a child.
+        # Python-side state (``active``) stays readable after the Qt object is gone.
+        self.deleteLater()
 
 
 _live: set[Task] = set()

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-from PySide6.QtCore import QThread
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread
 from PySide6.QtGui import QGuiApplication
 
 from addin.bridge_types import AuditEntry, Issue, IssuesChanged, OutboxChanged, StateChanged, Status
@@ -87,6 +87,19 @@ def test_cancel_reports_once_and_drops_the_result(qtbot) -> None:
     qtbot.wait(50)
     assert results == []
     assert not task.active
+
+
+def test_finished_tasks_do_not_pile_up_under_their_window(qtbot) -> None:
+    parent = QObject()
+    finished: list[int] = []
+    for i in range(20):
+        task = tasks.run(lambda i=i: i, parent=parent)
+        task.finished.connect(lambda: finished.append(1))
+    qtbot.waitUntil(lambda: len(finished) == 20, timeout=5000)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert parent.findChildren(tasks.Task) == []
+    assert not task.active  # still answerable after the Qt object went away
+    task.cancel()  # and harmless
 
 
 class EventSource:
