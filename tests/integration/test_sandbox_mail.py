@@ -371,3 +371,19 @@ def test_copy_item_delete_folder_and_query_strings(mail: MailSandbox) -> None:
     }
     assert acct.inbox.filter('from:jane.buyer "friday"').count() == 1
     assert acct.inbox.filter("nothing-matches-this-term").count() == 0
+
+
+def test_sync_hierarchy_reports_created_and_deleted_folders(mail: MailSandbox) -> None:
+    acct = account(mail)
+    first = list(acct.root.sync_hierarchy())
+    assert {"Inbox", "Sent Items", "Drafts", "Deleted Items"} <= {f.name for _, f in first}
+    assert {c for c, _ in first} == {"create"}
+    state = acct.root.folder_sync_state
+    folder = Folder(parent=acct.inbox, name="Projects")
+    folder.save()
+    assert [(c, f.name) for c, f in acct.root.sync_hierarchy(sync_state=state)] == [("create", "Projects")]
+    state = acct.root.folder_sync_state
+    folder_id = folder.id
+    folder.delete()
+    assert [(c, f.id) for c, f in acct.root.sync_hierarchy(sync_state=state)] == [("delete", folder_id)]
+    assert list(acct.root.sync_hierarchy(sync_state=acct.root.folder_sync_state)) == []

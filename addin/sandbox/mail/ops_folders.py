@@ -13,7 +13,7 @@ from addin.sandbox.mail.soap import (
     sub,
     t,
 )
-from addin.sandbox.mail.store import Folder
+from addin.sandbox.mail.store import Folder, hierarchy_key
 
 
 def render_folder(parent: Element, ctx: Ctx, folder: Folder) -> None:
@@ -125,3 +125,48 @@ def delete_folder(ctx: Ctx, req: Element, messages: Element) -> None:
             error_message(messages, "DeleteFolder", exc.code, exc.message)
             continue
         ok_message(messages, "DeleteFolder")
+
+
+def sync_folder_hierarchy(ctx: Ctx, req: Element, messages: Element) -> None:
+    """Folders below the sync folder: all of them without a state, else those created or
+    deleted since (renames are not modelled)."""
+    from addin.sandbox.mail.ops_sync import decode_state, encode_state
+
+    key = hierarchy_key(ctx.user)
+    try:
+        targets = folder_ids(req.find(m("SyncFolderId")))
+        top = ctx.folder_from(targets[0]) if targets else ctx.store.distinguished(ctx.user, "root")
+        if top is None:
+            raise EwsError("ErrorFolderNotFound", "The mailbox has no root folder.")
+        state = (req.findtext(m("SyncState")) or "").strip()
+        since = decode_state(state, key) if state else None
+    except EwsError as exc:
+        msg = error_message(messages, "SyncFolderHierarchy", exc.code, exc.message)
+        sub(msg, m("SyncState"))
+        sub(msg, m("IncludesLastFolderInRange"), "true")
+        return
+    last = ctx.store.last_seq()
+    below = {f.id: f for f in _descendants(ctx, top, deep=True)}
+    changes: list[tuple[str, str]] = []
+    if since is None:
+        changes = [("Create", fid) for fid in below]
+    else:
+        seen: set[str] = set()
+        for _seq, fid, kind in ctx.store.changes_since(key, since):
+            if fid in seen:
+                continue
+            seen.add(fid)
+            if fid in below:
+                changes.append(("Create", fid))
+            elif kind == "delete":
+                changes.append(("Delete", fid))
+    msg = ok_message(messages, "SyncFolderHierarchy")
+    sub(msg, m("SyncState"), encode_state(key, last))
+    sub(msg, m("IncludesLastFolderInRange"), "true")
+    holder = sub(msg, m("Changes"))
+    for kind, fid in changes:
+        change = sub(holder, t(kind))
+        if kind == "Delete":
+            sub(change, t("FolderId"), Id=fid, ChangeKey="")
+        else:
+            render_folder(change, ctx, below[fid])

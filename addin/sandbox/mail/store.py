@@ -54,6 +54,11 @@ STANDARD_FOLDERS: list[tuple[str, str, str | None]] = [
 ]
 
 
+def hierarchy_key(mailbox: str) -> str:
+    """The change-log key of a mailbox's folder hierarchy (SyncFolderHierarchy)."""
+    return f"hierarchy:{mailbox}"
+
+
 def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex.upper()
 
@@ -242,6 +247,7 @@ class MailStore:
                 "VALUES(?,?,?,?,?,?)",
                 (fid, parent.mailbox, parent.id, None, name, folder_class or "IPF.Note"),
             )
+            self._log(db, hierarchy_key(parent.mailbox), fid, "create")
         folder = self.folder(fid)
         assert folder is not None
         return folder
@@ -254,6 +260,7 @@ class MailStore:
             for item in self.folder_items(folder.id):
                 self.delete_item(item)
             db.execute("DELETE FROM folders WHERE id=?", (folder.id,))
+            self._log(db, hierarchy_key(folder.mailbox), folder.id, "delete")
 
     def folder_counts(self, folder_id: str) -> tuple[int, int]:
         """(total, unread) items of a folder."""
