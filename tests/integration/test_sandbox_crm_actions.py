@@ -203,3 +203,55 @@ def test_html_form_queues_pending_send_for_alex(api: Api) -> None:
     )
     bad = requests.post(api.crm.origin + "/", data={"to": "not-an-address", "subject": "x"}, timeout=10)
     assert bad.status_code == 200 and "Not queued" in bad.text
+
+
+def test_deliver_incoming_email_creates_correlates_and_dedupes(api: Api) -> None:
+    """DeliverIncomingEmail (bound to the emails collection) and DeliverPromoteEmail (bound to an
+    email) with the parameter lists of reference §2; returns {EmailId}."""
+    c = DEMO_CONTACTS[5]
+    opp = api.crm.db.query("opportunities")[2]["opportunityid"]
+    queued = api.crm.queue_email(c.email, "Offer", "x", regarding=("opportunities", opp))
+    token = api.crm.db.get("emails", queued)["trackingtoken"]
+    params = {
+        "MessageId": "<reply-1@fabrikam.example>",
+        "Subject": f"RE: Offer {token}",
+        "From": f"{c.fullname} <{c.email}>",
+        "To": ALEX_EMAIL,
+        "Cc": "someone@elsewhere.example",
+        "Bcc": "",
+        "ReceivedOn": "2026-01-05T10:00:00Z",
+        "SubmittedBy": "",
+        "Importance": "high",
+        "Body": "<p>Yes please</p>",
+        "Attachments": [{"filename": "po.txt", "mimetype": "text/plain", "body": "aGk="}],
+    }
+    r = api.post("emails/Microsoft.Dynamics.CRM.DeliverIncomingEmail", params)
+    assert r.status_code == 200, r.text
+    eid = r.json()["EmailId"]
+    rec = api.crm.db.get("emails", eid)
+    assert (rec["statecode"], rec["statuscode"], rec["directioncode"], rec["prioritycode"]) == (
+        1,
+        4,
+        False,
+        2,
+    )
+    assert (rec["_regardingobjectid_value"], rec["_correlatedactivityid_value"]) == (opp, queued)
+    assert rec["_emailsender_value"] == c.id and rec["actualend"] == "2026-01-05T10:00:00Z"
+    parties = api.crm.db.query("activityparties", lambda p: p["_activityid_value"] == eid)
+    assert {(p["participationtypemask"], p.get("_partyid_value")) for p in parties} == {
+        (1, c.id),
+        (2, ALEX_ID),
+        (3, None),
+    }
+    assert len(api.crm.db.query("activitymimeattachments", lambda a: a["_objectid_value"] == eid)) == 1
+    again = api.post("emails/Microsoft.Dynamics.CRM.DeliverIncomingEmail", params)
+    assert again.json()["EmailId"] == eid
+
+    outgoing = {**params, "MessageId": "<sent-1@contoso.example>", "From": ALEX_EMAIL, "To": c.email}
+    r = api.post(
+        "emails(00000000-0000-0000-0000-000000000000)/Microsoft.Dynamics.CRM.DeliverPromoteEmail", outgoing
+    )
+    sent = api.crm.db.get("emails", r.json()["EmailId"])
+    assert (sent["statuscode"], sent["directioncode"]) == (3, True)
+    r = api.post("emails/Microsoft.Dynamics.CRM.DeliverIncomingEmail", {"MessageId": "<x@y>"})
+    assert r.status_code == 400 and "From" in error_of(r)["message"]

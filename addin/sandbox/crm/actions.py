@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from addin.sandbox.crm import errors as E
+from addin.sandbox.crm.deliver import deliver
 from addin.sandbox.crm.errors import ODataError, bad_request, record_not_found
 from addin.sandbox.crm.handler import Handler, Headers, Req, Res
 from addin.sandbox.crm.odata_filter import _coerce
@@ -301,6 +302,8 @@ def register(h: Handler) -> None:
             "BackgroundSendEmail": background_send_email,
             "CheckPromoteEmail": check_promote_email,
             "GetTrackingTokenEmail": get_tracking_token,
+            "DeliverPromoteEmail": deliver,
+            "DeliverIncomingEmail": deliver,
         }
     )
 

@@ -176,6 +176,11 @@ class Handler:
                 return Res(
                     200, [("Content-Type", "text/plain"), ("OData-Version", "4.0")], str(len(rows)).encode()
                 )
+            if len(rest) == 1 and rest[0].startswith("Microsoft.Dynamics.CRM."):
+                action = self.actions.get(rest[0].removeprefix("Microsoft.Dynamics.CRM."))
+                if action is None:
+                    raise not_found_segment(rest[0])
+                return action(self, req, table, None)  # bound to the collection
             if rest:
                 raise not_found_segment(rest[0])
             if req.method == "GET":
