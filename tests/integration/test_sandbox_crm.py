@@ -457,3 +457,14 @@ def test_entity_definitions_expose_regarding_navigation_names(api: Api) -> None:
     r = api.get("EntityDefinitions(LogicalName='email')?$select=IsOptimisticConcurrencyEnabled,EntitySetName")
     assert r.json()["IsOptimisticConcurrencyEnabled"] is True and r.json()["EntitySetName"] == "emails"
     assert api.get("EntityDefinitions(LogicalName='nosuch')").status_code == 404
+
+
+def test_cli_refuses_a_bad_throttle_with_a_clear_message() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "addin", "sandbox", "crm", "--throttle", "often"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "--throttle must be N/SECONDS" in done.stderr
+    assert done.stdout == ""

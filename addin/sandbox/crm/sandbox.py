@@ -61,7 +61,13 @@ class CrmSandbox:
         if self.db.count("organizations") == 0:
             (seed_demo if seed == "demo" else seed_core)(self.db)
         self.faults = FaultPlan(latency_ms=latency_ms)
-        self.faults.set_throttle(throttle)
+        try:
+            self.faults.set_throttle(throttle)
+        except ValueError:
+            self.db.close()
+            raise ValueError(
+                f"--throttle must be N/SECONDS with N, SECONDS > 0 (e.g. 100/60), not {throttle!r}"
+            ) from None
         self.stats = Stats()
         self.user_id = ALEX_ID
         self.organization_id = ORGANIZATION_ID
