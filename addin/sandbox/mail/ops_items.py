@@ -28,6 +28,7 @@ from addin.sandbox.mail.restrict import matches, matches_query, sort_items
 from addin.sandbox.mail.soap import (
     Element,
     EwsError,
+    b64,
     error_message,
     local,
     m,
@@ -517,3 +518,16 @@ def upload_items(ctx: Ctx, req: Element, messages: Element) -> None:
             continue
         msg = ok_message(messages, "UploadItems")
         sub(msg, m("ItemId"), Id=item.id, ChangeKey=item.changekey)
+
+
+def export_items(ctx: Ctx, req: Element, messages: Element) -> None:
+    """The export stream is opaque to clients; the sandbox exports MIME (UploadItems reads it back)."""
+    for iid in _item_ids(req.find(m("ItemIds"))):
+        try:
+            item = ctx.item_from(iid)
+        except EwsError as exc:
+            error_message(messages, "ExportItems", exc.code, exc.message)
+            continue
+        msg = ok_message(messages, "ExportItems")
+        sub(msg, m("ItemId"), Id=item.id, ChangeKey=item.changekey)
+        sub(msg, m("Data"), b64(item_mime(ctx, item)))

@@ -56,6 +56,7 @@ OPERATIONS: dict[str, Handler] = {
     "CopyItem": ops_items.copy_item,
     "SendItem": ops_items.send_item,
     "UploadItems": ops_items.upload_items,
+    "ExportItems": ops_items.export_items,
     "SyncFolderItems": ops_sync.sync_folder_items,
     "GetAttachment": ops_sync.get_attachment,
     "CreateAttachment": ops_sync.create_attachment,
