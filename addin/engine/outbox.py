@@ -40,7 +40,8 @@ from addin.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
+RECOVERED = "Sent before an interruption; confirmed from Sent Items"
+RESENT = "Not sent before an interruption; sent again under the same claim"
 
 
 @dataclass(frozen=True)
@@ -164,17 +165,13 @@ class Outbox:
             stamp=item.activity_id,
         )
 
-    def _finish(self, activity_id: str, message_id: str, subject: str) -> None:
+    def _finish(
+        self, activity_id: str, message_id: str, subject: str, detail: str = "Sent from your mailbox"
+    ) -> None:
         copy_id = self._copy_message_id(activity_id) or message_id
         self.crm.mark_sent(activity_id, copy_id)
         self.store.outbox_put(activity_id, message_id=copy_id, state="done")
-        self.store.audit(
-            "sent",
-            subject=subject,
-            detail="Sent from your mailbox",
-            activity_id=activity_id,
-            message_id=copy_id,
-        )
+        self.store.audit("sent", subject=subject, detail=detail, activity_id=activity_id, message_id=copy_id)
 
     def _fail(self, item: PendingEmail, reason: str, *, claimed: bool) -> None:
         attempts = item.attempts + 1
@@ -199,7 +196,7 @@ class Outbox:
         settled = 0
         for rec in self.store.outbox_in_states("sending", "sent"):
             if rec.state == "sent" or self._copy_message_id(rec.activity_id):
-                self._finish(rec.activity_id, rec.message_id, rec.subject)
+                self._finish(rec.activity_id, rec.message_id, rec.subject, RECOVERED)
                 settled += 1
                 continue
             if self._now() - rec.updated_at < self.settings.grace:
@@ -225,7 +222,7 @@ class Outbox:
                 self._fail(current, exc.message, claimed=True)
                 continue
             self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="sent")
-            self._finish(rec.activity_id, rec.message_id, rec.subject)
+            self._finish(rec.activity_id, rec.message_id, rec.subject, RESENT)
             settled += 1
         return settled
 

@@ -19,8 +19,9 @@ import pytest
 from addin.bridge import Bridge, MemorySecrets
 from addin.bridge_types import TrackOutcome
 from addin.demo import DemoEnvironment, demo_profile, start_demo
-from addin.engine.outbox import OutboxSettings
+from addin.engine.outbox import RECOVERED, RESENT, OutboxSettings
 from addin.mailbox.types import FolderKind
+from addin.store import Store
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from flow_helpers import contact_addresses, crm_get, emails, mime, stamps
@@ -187,6 +188,16 @@ def test_killed_at_random_moments_every_email_is_sent_exactly_once(tmp_path: Pat
         assert not problems, f"e-mails without exactly one Sent Items copy: {problems}"
         for a in queued:
             assert crm_get(env, f"emails({a})?$select=statuscode")["statuscode"] == 3
+        # The kills must have landed inside the protocol, not only between e-mails: some
+        # e-mails were settled by the recovery paths (journal or stale claim).
+        journal = Store(data_dir / "journal.sqlite3")
+        recovered = [
+            e
+            for e in journal.recent_audit(1000)
+            if e.detail in (RECOVERED, RESENT) or e.action == "send_released"
+        ]
+        journal.close()
+        assert recovered, "no kill interrupted a send; the test did not exercise recovery"
         delivered = Counter(i["subject"] for c in contacts for i in _safe_items(env, c))
         assert all(n <= 1 for s, n in delivered.items() if s and s.startswith("Crash round")), delivered
     finally:
