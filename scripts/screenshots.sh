@@ -11,7 +11,24 @@ if ! command -v xvfb-run >/dev/null; then
     echo "xvfb-run not found: apt-get install -y xvfb libxcb-icccm4 libxcb-keysyms1" >&2
     exit 1
 fi
+# With trayer (an XEmbed tray host, apt package "trayer") the icon itself is pictured in a
+# panel too; without it only the windows and the menu are.
+run() {
+    local args="$*"
+    xvfb-run -a -s "-screen 0 1280x900x24" bash -c '
+        if command -v trayer >/dev/null; then
+            trayer --edge top --align right --widthtype pixel --width 160 --height 32 \
+                   --tint 0x303030 --transparent false >/dev/null 2>&1 &
+            tray_pid=$!
+            sleep 1
+        fi
+        QT_QPA_PLATFORM=xcb "$0" -m ui.screenshots '"$args"'
+        status=$?
+        [ -n "${tray_pid:-}" ] && kill "$tray_pid" 2>/dev/null
+        exit $status
+    ' "$PYTHON"
+}
 # Light (the desktop default) and dark palettes, each in its own X server.
-xvfb-run -a -s "-screen 0 1280x900x24" env QT_QPA_PLATFORM=xcb "$PYTHON" -m ui.screenshots "$OUT"
-xvfb-run -a -s "-screen 0 1280x900x24" env QT_QPA_PLATFORM=xcb "$PYTHON" -m ui.screenshots --dark "$OUT"
+run "$OUT"
+run --dark "$OUT"
 echo "Screenshots in $OUT"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
 
 from addin.state import BridgeState
@@ -55,6 +55,26 @@ def panel_is_dark(palette: QPalette | None = None) -> bool:
         return scheme == Qt.ColorScheme.Dark
     pal = palette or QGuiApplication.palette()
     return pal.color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def panel_is_dark_at(rect: QRect) -> bool | None:
+    """Sample the panel just beside the icon (Maestral does the same); None when it cannot be read.
+
+    The panel's own colour beats any guess from the application palette: panels are often
+    dark on light desktops and the other way round.
+    """
+    if rect.width() <= 0 or rect.height() <= 0:
+        return None
+    screen = QGuiApplication.screenAt(rect.center()) or QGuiApplication.primaryScreen()
+    if screen is None:
+        return None
+    geo = screen.geometry()
+    x = rect.left() - 3 if rect.left() - 3 >= geo.left() else rect.right() + 3
+    image = screen.grabWindow(0, x - geo.left(), rect.top() - geo.top(), 2, rect.height()).toImage()
+    if image.isNull() or image.width() == 0:
+        return None
+    values = [image.pixelColor(0, y).lightness() for y in range(image.height())]
+    return sum(values) / len(values) < 128
 
 
 def draw(state: IconState, size: int, dark_panel: bool) -> QPixmap:

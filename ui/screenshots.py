@@ -12,10 +12,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QApplication, QStyleFactory, QSystemTrayIcon, QWidget
 
 from addin.mailbox.types import FolderKind
 from ui import tasks
@@ -66,6 +67,24 @@ def dark_palette() -> QPalette:
     p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#8a8a8a"))
     p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#8a8a8a"))
     return p
+
+
+def panel_shot(tray: Any, out: Path, suffix: str) -> None:
+    """The icon in a real tray panel (an XEmbed host such as trayer), with its menu open."""
+    screen = QGuiApplication.primaryScreen()
+    wait(lambda: tray.icon.geometry().width() > 0, 5)
+    settle(0.5)
+    geo = tray.icon.geometry()
+    tray.menu.popup(QPoint(max(0, geo.right() - tray.menu.sizeHint().width()), geo.bottom() + 2))
+    wait(tray.menu.isVisible)
+    settle(0.5)
+    width = max(tray.menu.sizeHint().width(), 200) + 40
+    region = screen.grabWindow(
+        0, max(0, geo.right() - width), 0, width + 20, tray.menu.sizeHint().height() + 60
+    )
+    region.save(str(out / f"tray-panel{suffix}.png"))
+    print(out / f"tray-panel{suffix}.png")
+    tray.menu.hide()
 
 
 def icon_sheet(out: Path) -> None:
@@ -138,6 +157,8 @@ def run(out: Path, dark: bool) -> int:
         wait(tray.menu.isVisible)
         save(tray.menu, out, f"tray-menu{suffix}")
         tray.menu.hide()
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            panel_shot(tray, out, suffix)
 
         # Paused, so the next CRM e-mail stays queued for the Outbox picture.
         bridge.pause(None)

@@ -18,7 +18,7 @@ from addin.state import BridgeState
 from ui import tasks
 from ui.bridge_adapter import BridgeAdapter
 from ui.common import one_line, when
-from ui.icons import IconState, icon_state, panel_is_dark, tray_icon
+from ui.icons import IconState, icon_state, panel_is_dark, panel_is_dark_at, tray_icon
 from ui.notifications import Note, Notifier
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class Tray(QObject):
         self.windows: dict[str, QWidget] = {}
         self.last_note: Note | None = None
         self._icon_key: tuple[IconState, bool] | None = None
+        self._panel_dark: bool | None = None  # measured from the panel's pixels once shown
 
         self.notifier = Notifier(parent=self)
         self.notifier.show.connect(self._notify)
@@ -87,7 +88,7 @@ class Tray(QObject):
         self.adapter.outboxChanged.connect(self.refresh_issues)
         hints = QGuiApplication.styleHints()
         if hints is not None:
-            hints.colorSchemeChanged.connect(lambda _s: self._update_icon(force=True))
+            hints.colorSchemeChanged.connect(lambda _s: self._measure_panel())
         self.rebuild_menu()
         self._update_icon()
         self.refresh()
@@ -134,13 +135,20 @@ class Tray(QObject):
         return icon_state(self.status.state, len(self.issues))
 
     def _update_icon(self, force: bool = False) -> None:
-        key = (self.icon_state(), panel_is_dark())
+        dark = self._panel_dark if self._panel_dark is not None else panel_is_dark()
+        key = (self.icon_state(), dark)
         if key != self._icon_key or force:  # redraw only on change (no flicker, no CPU)
             self._icon_key = key
             self.icon.setIcon(tray_icon(*key))
 
+    def _measure_panel(self) -> None:
+        self._panel_dark = panel_is_dark_at(self.icon.geometry())
+        self._update_icon(force=True)
+
     def show(self) -> None:
         self.icon.show()
+        # The panel places the icon asynchronously; measure its colour once it is there.
+        QTimer.singleShot(1000, self._measure_panel)
         # Some panels drop a tooltip set before the icon was shown (aw-qt #112).
         self.icon.setToolTip(f"{status_line(self.status)}\n{synced_line(self.status)}")
 
