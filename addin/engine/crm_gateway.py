@@ -54,6 +54,7 @@ class UserContext:
     max_upload_bytes: int
     blocked_extensions: frozenset[str]
     colleague_domains: frozenset[str] = frozenset()
+    tracking_prefixes: tuple[str, ...] = ("CRM",)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,10 @@ class CrmGateway:
             max_upload_bytes=int(org.get("maxuploadfilesize") or 5 * 1024 * 1024),
             blocked_extensions=blocked,
             colleague_domains=frozenset({email.rpartition("@")[2].lower()} if "@" in email else ()),
+            # trackingprefix is a history list ("CRM;SALES"): tokens of every past prefix still correlate.
+            tracking_prefixes=tuple(
+                p.strip() for p in str(org.get("trackingprefix") or "CRM").split(";") if p.strip()
+            ),
         )
         self._context_at = self._clock()
         return self._context
@@ -162,7 +167,11 @@ class CrmGateway:
     # -- look-ups, batched ------------------------------------------------------------
 
     def lookup(
-        self, message_ids: Sequence[str], addresses: Sequence[str], activity_ids: Sequence[str] = ()
+        self,
+        message_ids: Sequence[str],
+        addresses: Sequence[str],
+        activity_ids: Sequence[str] = (),
+        tokens: Sequence[str] = (),
     ) -> tuple[dict[str, TrackedEmail], dict[str, list[RecordRef]]]:
         """Already-tracked e-mails (by Message-ID or activity id) and address resolution, in one $batch."""
         batch = self.client.batch()
@@ -174,6 +183,13 @@ class CrmGateway:
         for chunk in _chunks(list(activity_ids), r.IN_CHUNK):
             _annotated_get(
                 batch, "emails", {"$select": select_email, "$filter": r.in_filter("activityid", chunk)}
+            )
+            plan.append(("email", ""))
+        for chunk in _chunks(sorted(set(tokens)), r.IN_CHUNK):
+            _annotated_get(
+                batch,
+                "emails",
+                {"$select": select_email + ",trackingtoken", "$filter": r.in_filter("trackingtoken", chunk)},
             )
             plan.append(("email", ""))
         lowered = sorted({a.lower() for a in addresses if a})
@@ -198,6 +214,9 @@ class CrmGateway:
                     tracked[te.activity_id] = te
                     if te.message_id:
                         tracked[_bracket(te.message_id)] = te
+                    if row.get("trackingtoken"):
+                        # Only a token lookup selects trackingtoken; keep the first (oldest) match.
+                        tracked.setdefault("token:" + str(row["trackingtoken"]).lower(), te)
             else:
                 table = r.PARTY_TABLES[name]
                 for row in rows:

@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 FETCH_CHUNK = 50
 # Messages handled per CRM round (one look-up $batch, then creation batches of <= 900 parts).
 CRM_GROUP = 500
-TOKEN_RE = re.compile(r"\b([A-Z]{1,20}:\d{4,})\b")
 # Errors after which a track request is kept and retried later rather than failed.
 TRANSIENT = (OfflineError, ThrottledError, UnknownOutcomeError)
 
@@ -138,8 +137,10 @@ class Tracker:
                 if x
             ]
         addresses = sorted({a.email.lower() for m in messages for a in _parties_of(m)})
+        token_re = _token_pattern(ctx.tracking_prefixes)
+        tokens = sorted({t for m in messages if regarding is None for t in token_re.findall(m.subject)})
         tracked, resolved = self.crm.lookup(
-            sorted(set(keys.values()) | set(related)), addresses, sorted(set(activity_ids.values()))
+            sorted(set(keys.values()) | set(related)), addresses, sorted(set(activity_ids.values())), tokens
         )
         results: list[TrackResult] = []
         drafts: list[tuple[Message, str, EmailDraft, list[str]]] = []
@@ -157,7 +158,7 @@ class Tracker:
                         TrackResult(m.id, TrackOutcome.SKIPPED, None, m.subject, f"Not tracked: {why}")
                     )
                     continue
-            chosen = regarding or self._correlate(m, tracked)
+            chosen = regarding or self._correlate(m, tracked, token_re)
             draft, warnings = self._draft(m, key, activity_id, chosen, ctx, resolved)
             drafts.append((m, key, draft, warnings))
         outcomes = self.crm.create_emails([d for _, _, d, _ in drafts])
@@ -250,11 +251,17 @@ class Tracker:
             m.id, TrackOutcome.ALREADY_TRACKED, existing.activity_id, m.subject, "Already tracked"
         )
 
-    def _correlate(self, m: Message, tracked: dict[str, TrackedEmail]) -> RecordRef | None:
+    def _correlate(
+        self, m: Message, tracked: dict[str, TrackedEmail], token_re: re.Pattern[str]
+    ) -> RecordRef | None:
         """Inherit Regarding: In-Reply-To, then References (newest first), then the tracking token."""
         chain = [normalize_message_id(m.in_reply_to), *map(normalize_message_id, reversed(m.references))]
         for mid in chain:
             hit = tracked.get(mid) if mid else None
+            if hit is not None and hit.regarding is not None:
+                return hit.regarding
+        for token in token_re.findall(m.subject):
+            hit = tracked.get("token:" + token.lower())
             if hit is not None and hit.regarding is not None:
                 return hit.regarding
         return None
@@ -361,6 +368,12 @@ def _describe(regarding: RecordRef | None, warnings: list[str], reason: str) -> 
     parts = [f"regarding {regarding.label}" if regarding else "no regarding", f"({reason})"]
     parts += warnings
     return "; ".join(parts)
+
+
+def _token_pattern(prefixes: Sequence[str]) -> re.Pattern[str]:
+    """Tracking tokens: a configured prefix, a colon, then digits (e.g. ``CRM:0001042``)."""
+    alternatives = "|".join(re.escape(p) for p in prefixes if p) or "CRM"
+    return re.compile(rf"(?<![\w:])((?:{alternatives}):\d{{3,}})(?!\w)", re.IGNORECASE)
 
 
 def _backoff(attempts: int) -> timedelta:

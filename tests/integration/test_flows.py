@@ -217,3 +217,20 @@ def test_dropped_eml_file_is_tracked_once(env: DemoEnvironment) -> None:
     second = env.bridge.track_file(data, "message.eml")
     assert first.outcome is TrackOutcome.TRACKED
     assert second.outcome is TrackOutcome.ALREADY_TRACKED and second.activity_id == first.activity_id
+
+
+def test_a_reply_without_headers_correlates_by_tracking_token(env: DemoEnvironment) -> None:
+    """A reply from a client that drops In-Reply-To still carries the token in the subject."""
+    autotrack = env.bridge._autotrack()
+    autotrack.run_once()
+    opp_id, _ = first_record(env, "opportunities", "opportunityid", "name")
+    contact = contact_addresses(env)[3]
+    sent_id = env.crm.queue_email(contact, "Contract draft", "<p>Draft</p>", regarding=("opportunities", opp_id))
+    env.bridge.outbox_engine.poll()
+    sent = crm_get(env, f"emails({sent_id})?$select=subject,trackingtoken")
+    assert sent["trackingtoken"] and sent["trackingtoken"] in sent["subject"]
+    env.mail.deliver(USER, mime(contact, f"AW: {sent['subject']}", "Signed, see attached"))
+    results = autotrack.run_once()
+    reply = next(r for r in results if r.outcome is TrackOutcome.TRACKED)
+    row = crm_get(env, f"emails({reply.activity_id})?$select=_regardingobjectid_value")
+    assert row["_regardingobjectid_value"] == opp_id
