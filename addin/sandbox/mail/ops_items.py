@@ -3,6 +3,7 @@ UploadItems."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -190,8 +191,6 @@ def compose_fields(
     if not data.get("message_id"):
         data["message_id"] = make_message_id(ctx.user)
     if data.get("body_type") == "HTML":
-        import re
-
         data["text_body"] = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", data.get("body") or "")).strip()
     else:
         data["text_body"] = data.get("body") or ""

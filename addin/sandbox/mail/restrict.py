@@ -82,7 +82,7 @@ def _field_values(item: Item, path: Element) -> tuple[str, list[Any]]:
         return "str", [b["email"] for b in d.get(_BOX_LISTS[uri]) or []]
     if uri in _BOOLS:
         if uri == "item:hasattachments":
-            return "bool", [bool(item.attachments) or bool(d.get("has_attachments"))]
+            return "bool", [bool(d.get("has_attachments"))]
         return "bool", [bool(d.get(_BOOLS[uri]))]
     if uri == "item:size":
         return "int", [int(d.get("size") or 0)]

@@ -319,7 +319,7 @@ class MailStore:
         """Store a new item; ``attachments`` are (name, content_type, content_id, is_inline, bytes)."""
         item_id = new_id("AAMkAD")
         data = dict(data)
-        data["has_attachments"] = any(not a[3] for a in attachments) or bool(attachments)
+        data["has_attachments"] = any(not inline for _, _, _, inline, _ in attachments)
         with self.tx() as db:
             db.execute(
                 "INSERT INTO items(id, mailbox, folder_id, version, received, message_id, is_read, data, "
@@ -383,7 +383,7 @@ class MailStore:
             att_id = self._insert_attachment(
                 db, item_id, len(item.attachments), name, ctype, cid, inline, content, item.data
             )
-            item.data["has_attachments"] = True
+            item.data["has_attachments"] = bool(item.data.get("has_attachments")) or not inline
             self.save_item(item, "update")
         return att_id
 
@@ -438,7 +438,7 @@ class MailStore:
             db.execute("DELETE FROM attachments WHERE id=?", (att_id,))
             item = self.item(att.item_id)
             if item is not None:
-                item.data["has_attachments"] = bool(item.attachments)
+                item.data["has_attachments"] = any(not a.is_inline for a in item.attachments)
                 self.save_item(item, "update")
             return att.item_id
 
