@@ -81,8 +81,17 @@ def test_track_a_message_with_regarding(qtbot: Any, demo: Any) -> None:
         demo, f"emails?$select=_regardingobjectid_value&$filter=activityid eq {tracked.activity_id}"
     )
     assert [r["_regardingobjectid_value"] for r in rows] == [chosen.id]
-    # The choice is remembered: it is offered first next time.
+    # The choice is remembered: offered first next time, before other matches too.
     assert demo.bridge.recent_regarding()[0].id == chosen.id
+    again = RegardingPicker(demo.bridge)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: bool(again.results_refs()), timeout=WAIT)
+    assert again.results_refs()[0].id == chosen.id
+    assert again.results.item(0).text().endswith("(recent)")
+    with qtbot.waitSignal(again.searchFinished, timeout=WAIT):
+        qtbot.keyClicks(again.search, "Fab")
+    refs = again.results_refs()
+    assert refs[0].id == chosen.id and len(refs) > 1
 
 
 def test_track_untrack_and_open(qtbot: Any, demo: Any, monkeypatch: pytest.MonkeyPatch) -> None:
