@@ -20,6 +20,7 @@ from addin.bridge import Bridge, MemorySecrets
 from addin.bridge_types import TrackOutcome
 from addin.demo import DemoEnvironment, demo_profile, start_demo
 from addin.engine.outbox import RECOVERED, RESENT, OutboxSettings
+from addin.errors import AuthError
 from addin.mailbox.types import FolderKind
 from addin.store import Store
 
@@ -239,10 +240,27 @@ def test_no_secret_reaches_any_file_the_bridge_writes(
             bridge.folders()
         assert password not in str(info.value)
         bridge.stop()
-        logging.getLogger("addin").error("about to fail with %s", password)
+        # A CRM token the server refuses: the failure path is where a token would leak.
+        token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.planted-token-5b7e"
+        refused = Bridge(
+            demo_profile(env.crm, env.mail),
+            secrets=MemorySecrets({"mailbox": "demo", "crm": token}),
+            data_dir=tmp_path / "refused",
+        )
+        with pytest.raises(AuthError) as denied:
+            refused.track(
+                [m.id for m in refused.messages(refused.mailbox.folder(FolderKind.INBOX).id).items][:2]
+            )
+        assert token not in str(denied.value) and token not in denied.value.title
+        refused.stop()
+        logging.getLogger("addin").error("about to fail with %s and %s", password, token)
         for path in [*tmp_path.rglob("*")]:
             if path.is_file() and "sandboxes" not in path.parts:
-                assert password.encode() not in path.read_bytes(), f"the password leaked into {path}"
+                content = path.read_bytes()
+                assert password.encode() not in content, f"the password leaked into {path}"
+                assert token.encode() not in content, f"the token leaked into {path}"
+        log_text = (log_dir / "crm-bridge.log").read_text()
+        assert "about to fail with" in log_text, "the log file was written, and masked"
     finally:
         env.close()
         for handler in list(logging.getLogger().handlers):
