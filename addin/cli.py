@@ -97,7 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse cannot interleave options with `config set`'s KEY=VALUE list; take them here.
+        pairs = all("=" in e and not e.startswith("-") for e in extra)
+        if getattr(args, "command", None) == "config" and pairs:
+            args.values = [*args.values, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     handler = getattr(args, "handler", None)
     if getattr(args, "command", None) == "config" and args.action == "secret":
         args.kind = args.values[0] if args.values else ""
