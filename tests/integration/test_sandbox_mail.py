@@ -312,6 +312,8 @@ def test_get_item_fields_mime_and_headers(mail: MailSandbox) -> None:
     assert any(h.name == "Message-ID" for h in item.headers)
     reply = acct.sent.filter(in_reply_to=item.message_id).get()
     assert item.message_id in reply.references
+    assert reply.conversation_id.id == item.conversation_id.id  # one conversation per thread
+    assert acct.inbox.get(subject="Pilot results").conversation_id.id != item.conversation_id.id
     pdf = next(a for a in acct.sent.get(subject="RE: Quote for 50 Surface licences").attachments)
     assert pdf.content.startswith(b"%PDF-1.4")
 

@@ -3,6 +3,7 @@ clients send in CreateItem and UpdateItem."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -274,7 +275,7 @@ def render_item(
         elif key == "item:isassociated":
             sub(msg, t("IsAssociated"), "false")
         elif key == "item:conversationid":
-            sub(msg, t("ConversationId"), Id=d.get("conversation_id") or item.id)
+            sub(msg, t("ConversationId"), Id=conversation_id(d) or item.id)
         elif key == "item:reminderisset":
             sub(msg, t("ReminderIsSet"), "false")
         elif key in ("message:sender", "message:from", "message:receivedby", "message:receivedrepresenting"):
@@ -327,6 +328,15 @@ def render_item(
         else:
             sub(ep, t("Value"), str(prop.get("value") or ""))
     return msg
+
+
+def conversation_id(d: dict[str, Any]) -> str:
+    """A stable id per thread: derived from the thread's first Message-ID (References order)."""
+    refs = (d.get("references") or "").split()
+    root = refs[0] if refs else (d.get("in_reply_to") or d.get("message_id") or "")
+    if not root:
+        return ""
+    return "AAQkAD" + hashlib.sha1(root.strip().lower().encode()).hexdigest().upper()
 
 
 def _topic(subject: str) -> str:
