@@ -389,3 +389,25 @@ def test_sync_hierarchy_reports_created_and_deleted_folders(mail: MailSandbox) -
     folder.delete()
     assert [(c, f.id) for c, f in acct.root.sync_hierarchy(sync_state=state)] == [("delete", folder_id)]
     assert list(acct.root.sync_hierarchy(sync_state=acct.root.folder_sync_state)) == []
+
+
+class LeadScore(ExtendedProperty):
+    property_set_id = "c11ff724-aa03-4555-9952-8fa248a11c3e"
+    property_name = "SandboxLeadScore"
+    property_type = "Integer"
+
+
+def test_typed_extended_properties_compare_and_sort_by_value(mail: MailSandbox) -> None:
+    Message.register("sandbox_lead_score", LeadScore)
+    try:
+        acct = account(mail)
+        first, second, third = list(acct.inbox.all().order_by("-datetime_received")[:3])
+        for item, score in ((first, 9), (second, 40), (third, 100)):
+            item.sandbox_lead_score = score
+            item.save(update_fields=["sandbox_lead_score"])
+        # Numbers, not strings: "100" < "40" < "9" as text.
+        assert {i.id for i in acct.inbox.filter(sandbox_lead_score__gt=10)} == {second.id, third.id}
+        ordered = acct.inbox.filter(sandbox_lead_score__exists=True).order_by("sandbox_lead_score")
+        assert [i.sandbox_lead_score for i in ordered] == [9, 40, 100]
+    finally:
+        Message.deregister("sandbox_lead_score")

@@ -39,6 +39,14 @@ _BOX_LISTS = {
 }
 _BOOLS = {"message:isread": "is_read", "item:isdraft": "is_draft", "item:hasattachments": "has_attachments"}
 
+_EXT_KINDS = {
+    "Integer": "int",
+    "Long": "int",
+    "Short": "int",
+    "Boolean": "bool",
+    "SystemTime": "date",
+}
+
 _COMPARISONS = {
     "IsEqualTo",
     "IsNotEqualTo",
@@ -54,12 +62,13 @@ def _field_values(item: Item, path: Element) -> tuple[str, list[Any]]:
     d = item.data
     name = local(path)
     if name == "ExtendedFieldURI":
-        prop = ext_value(item, attrs_of(path))
+        attrs = attrs_of(path)
+        kind = _EXT_KINDS.get((attrs.get("PropertyType") or "String").removesuffix("Array"), "str")
+        prop = ext_value(item, attrs)
         if prop is None:
-            return "str", []
-        if prop.get("values") is not None:
-            return "str", list(prop["values"])
-        return "str", [prop.get("value")]
+            return kind, []
+        raw = list(prop["values"]) if prop.get("values") is not None else [prop.get("value")]
+        return kind, [_coerce(kind, str(v)) if kind != "str" else v for v in raw if v is not None]
     if name != "FieldURI":
         raise EwsError("ErrorUnsupportedPathForQuery", f"Restrictions on {name} are not supported.")
     uri = (path.get("FieldURI") or "").lower()
