@@ -332,3 +332,24 @@ def test_cli_prints_url_first_serves_and_exits_on_sigterm(tmp_path: Path) -> Non
             proc.kill()
             proc.wait()
     assert (tmp_path / "mail.sqlite3").exists()
+
+
+def test_oauth_bearer_tokens(mail: MailSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exchangelib import OAUTH2, OAuth2AuthorizationCodeCredentials
+    from oauthlib.oauth2 import OAuth2Token
+
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # requests-oauthlib refuses http otherwise
+    mail.add_token("token-1", ALEX.email)
+    creds = OAuth2AuthorizationCodeCredentials(
+        access_token=OAuth2Token({"access_token": "token-1", "token_type": "Bearer", "expires_in": 3600})
+    )
+    config = Configuration(
+        service_endpoint=mail.ews_url, credentials=creds, auth_type=OAUTH2, version=VERSION
+    )
+    acct = Account(ALEX.email, config=config, autodiscover=False, access_type=DELEGATE)
+    assert acct.inbox.total_count > 0
+    mail.revoke_token("token-1")
+    exchangelib.close_connections()
+    again = Account(ALEX.email, config=config, autodiscover=False, access_type=DELEGATE)
+    with pytest.raises(UnauthorizedError):
+        _ = again.sent

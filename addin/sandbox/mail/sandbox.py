@@ -107,6 +107,13 @@ class MailSandbox:
     def add_mailbox(self, address: str, password: str, display_name: str = "") -> None:
         self.store.add_mailbox(address, password, display_name)
 
+    def add_token(self, token: str, address: str) -> None:
+        """Accept ``Authorization: Bearer <token>`` as ``address`` (an OAuth access token)."""
+        self.app.tokens[token] = address.strip().lower()
+
+    def revoke_token(self, token: str) -> None:
+        self.app.tokens.pop(token, None)
+
     def mailboxes(self) -> list[str]:
         return sorted(a for a, _ in self.store.mailboxes())
 

@@ -83,6 +83,8 @@ class MailServer:
         self.busy_backoff_ms = busy_backoff_ms
         self.replace_message_ids = False
         self.subscriptions = ops_events.Subscriptions()
+        # OAuth bearer tokens the sandbox accepts -> mailbox; memory only, never written to disk.
+        self.tokens: dict[str, str] = {}
         self.origin = ""
 
     @property
@@ -137,6 +139,8 @@ class MailServer:
         """The mailbox a valid Basic Authorization header names, else None."""
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return self.tokens.get(value.strip())
         if scheme.lower() != "basic":
             return None
         try:
