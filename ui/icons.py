@@ -156,6 +156,33 @@ def tray_icon(state: IconState, dark_panel: bool | None = None) -> QIcon:
     return icon
 
 
+def draw_app(size: int) -> QPixmap:
+    """The application's own icon: a white envelope on a blue tile, readable on any background."""
+    pix = QPixmap(size, size)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    s = float(size)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor("#1f6fd1"))
+    p.drawRoundedRect(QRectF(0, 0, s, s), s * 0.18, s * 0.18)
+    pen = QPen(QColor("#ffffff"), max(1.0, s / 14))
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    p.setPen(pen)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    body = QRectF(s * 0.18, s * 0.28, s * 0.64, s * 0.44)
+    p.drawRoundedRect(body, s * 0.04, s * 0.04)
+    flap = QPainterPath()
+    flap.moveTo(body.topLeft())
+    flap.lineTo(QPointF(body.center().x(), body.top() + body.height() * 0.55))
+    flap.lineTo(body.topRight())
+    p.drawPath(flap)
+    p.end()
+    return pix
+
+
 def app_icon() -> QIcon:
-    """Window icon: the idle glyph on a light background works in title bars and task lists."""
-    return tray_icon(IconState.IDLE, dark_panel=False)
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256):
+        icon.addPixmap(draw_app(size))
+    return icon

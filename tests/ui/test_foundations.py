@@ -262,3 +262,21 @@ def test_crash_dialog_copies_details(qtbot) -> None:
     qtbot.addWidget(dialog)
     dialog.copy_button.click()
     assert QGuiApplication.clipboard().text() == details
+
+
+def test_exported_icons_for_installers(qtbot, tmp_path) -> None:
+    import struct
+
+    from ui.export_icons import APP_SIZES, export
+
+    written = export(tmp_path)
+    ico = (tmp_path / "crm-bridge.ico").read_bytes()
+    reserved, kind, count = struct.unpack("<HHH", ico[:6])
+    assert (reserved, kind, count) == (0, 1, len(APP_SIZES))
+    sizes = []
+    for i in range(count):
+        width, _h, _c, _r, _p, _b, length, offset = struct.unpack("<BBBBHHII", ico[6 + 16 * i : 22 + 16 * i])
+        assert ico[offset : offset + 8] == b"\x89PNG\r\n\x1a\n" and offset + length <= len(ico)
+        sizes.append(width or 256)
+    assert sizes == list(APP_SIZES)
+    assert len([p for p in written if p.name.startswith("tray-")]) == 2 * len(IconState)
