@@ -1,6 +1,19 @@
 """Autodiscover for the sandbox Exchange: SOAP (``/autodiscover/autodiscover.svc``,
 GetUserSettings, what exchangelib speaks) and POX (``/autodiscover/autodiscover.xml``, what
-Outlook and most other clients speak). Both answer with the sandbox's own EWS URL."""
+Outlook and most other clients speak). Both answer with the sandbox's own EWS URL and need
+Basic auth (an unauthenticated probe gets 401 + ``WWW-Authenticate: Basic``).
+
+exchangelib's own discovery starts at ``https://<domain>/autodiscover/autodiscover.svc`` after
+a DNS lookup, so it cannot find a loopback server by itself. Ways to point it here:
+
+- ask the endpoint directly: ``AutodiscoverProtocol(config=Configuration(service_endpoint=
+  sandbox.autodiscover_soap_url, credentials=creds)).get_user_settings(user=email)``, whose
+  ``ews_url`` (and ``version``) are what discovery would yield;
+- prime exchangelib's cache for the domain, then use ``Account(..., autodiscover=True)``:
+  ``autodiscover_cache[(domain, creds)] = AutodiscoverProtocol(config=Configuration(
+  service_endpoint=sandbox.autodiscover_soap_url, credentials=creds))`` (``clear_cache()``
+  afterwards: the cache persists the endpoint in a file in the temp folder).
+"""
 
 from __future__ import annotations
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from addin.sandbox.common import run_until_signalled
 from addin.sandbox.mail.sandbox import MailSandbox
+from addin.sandbox.mail.seed import ALEX
 
 
 def main(args: argparse.Namespace) -> int:
@@ -19,6 +21,15 @@ def main(args: argparse.Namespace) -> int:
         port=int(getattr(args, "port", 0) or 0),
     )
     try:
+        boxes = sandbox.mailboxes()
+        if boxes:
+            example = ALEX.email if ALEX.email in boxes else boxes[0]
+            # Human hints go to stderr: the first stdout line stays the URL for scripts.
+            print(
+                f"sandbox mail: {len(boxes)} mailboxes, e.g. {example}; "
+                f"autodiscover at {sandbox.autodiscover_url}",
+                file=sys.stderr,
+            )
         return run_until_signalled(sandbox.server, sandbox.ews_url)
     finally:
         sandbox.stop()
