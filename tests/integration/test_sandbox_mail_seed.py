@@ -88,6 +88,11 @@ def test_empty_seed_has_no_mailboxes() -> None:
         assert mail.mailboxes() == []
         mail.add_mailbox("solo@example.org", "pw", "Solo")
         assert mail.items("solo@example.org", "inbox") == []
+        ids = mail.deliver_many(
+            "solo@example.org", (f"Subject: bulk {n}\r\n\r\nbody\r\n".encode() for n in range(50))
+        )
+        assert len(set(ids)) == 50
+        assert len(mail.items("solo@example.org", "inbox")) == 50
 
 
 def test_data_survives_a_restart_without_reseeding(tmp_path: Path) -> None:
