@@ -30,7 +30,7 @@ from addin.errors import (
     UnknownOutcomeError,
 )
 from addin.mailbox.port import Mailbox
-from addin.mailbox.types import Address, Attachment, FetchFailure, Message
+from addin.mailbox.types import Address, Attachment, FetchFailure, Mark, Message
 from addin.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,18 @@ TRANSIENT = (OfflineError, ThrottledError, UnknownOutcomeError)
 
 # A rule for automatic tracking: None accepts the message, a string says why not.
 Accept = Callable[[Message, dict[str, TrackedEmail], dict[str, list[RecordRef]]], str | None]
+
+
+@dataclass(frozen=True)
+class _Group:
+    """What one look-up round learnt about a group of messages."""
+
+    ctx: UserContext
+    keys: dict[str, str]
+    activity_ids: dict[str, str]
+    tracked: dict[str, TrackedEmail]
+    resolved: dict[str, list[RecordRef]]
+    token_re: re.Pattern[str]
 
 
 @dataclass(frozen=True)
@@ -143,13 +155,33 @@ class Tracker:
             sorted(set(keys.values()) | set(related)), addresses, sorted(set(activity_ids.values())), tokens
         )
         results: list[TrackResult] = []
+        marks: list[Mark] = []
+        try:
+            group = _Group(ctx, keys, activity_ids, tracked, resolved, token_re)
+            self._track_known(messages, regarding, reason, accept, group, results, marks)
+        finally:
+            self._apply_marks(marks)
+        return results
+
+    def _track_known(
+        self,
+        messages: Sequence[Message],
+        regarding: RecordRef | None,
+        reason: str,
+        accept: Accept | None,
+        group: _Group,
+        results: list[TrackResult],
+        marks: list[Mark],
+    ) -> None:
+        ctx, keys, activity_ids = group.ctx, group.keys, group.activity_ids
+        tracked, resolved, token_re = group.tracked, group.resolved, group.token_re
         drafts: list[tuple[Message, str, EmailDraft, list[str]]] = []
         for i, m in enumerate(messages):
             handle = m.id or str(i)
             key, activity_id = keys[handle], activity_ids[handle]
             existing = tracked.get(activity_id) or tracked.get(key)
             if existing is not None:
-                results.append(self._already(m, key, existing, regarding))
+                results.append(self._already(m, key, existing, regarding, marks))
                 continue
             if accept is not None:
                 why = accept(m, tracked, resolved)
@@ -164,7 +196,7 @@ class Tracker:
         outcomes = self.crm.create_emails([d for _, _, d, _ in drafts])
         for (m, key, draft, warnings), error in zip(drafts, outcomes, strict=True):
             if error is None:
-                self._mark(m, key, draft.activity_id, draft.regarding)
+                self._mark(m, key, draft.activity_id, draft.regarding, marks)
                 self.store.audit(
                     "tracked",
                     subject=m.subject,
@@ -180,7 +212,7 @@ class Tracker:
                 )
             elif isinstance(error, ConflictError):
                 # Someone (another machine, server-side sync, our own lost response) created it.
-                self._mark(m, key, draft.activity_id, draft.regarding)
+                self._mark(m, key, draft.activity_id, draft.regarding, marks)
                 results.append(
                     TrackResult(
                         m.id, TrackOutcome.ALREADY_TRACKED, draft.activity_id, m.subject, "Already tracked"
@@ -193,7 +225,6 @@ class Tracker:
                     "track_failed", ok=False, subject=m.subject, detail=error.message, item_id=m.id
                 )
                 results.append(TrackResult(m.id, TrackOutcome.FAILED, None, m.subject, error.message))
-        return results
 
     def drain_queue(self, limit: int = 100) -> list[TrackResult]:
         """Retry durable track requests that are due; each ends tracked or with a visible error."""
@@ -240,13 +271,13 @@ class Tracker:
         ]
 
     def _already(
-        self, m: Message, key: str, existing: TrackedEmail, regarding: RecordRef | None
+        self, m: Message, key: str, existing: TrackedEmail, regarding: RecordRef | None, marks: list[Mark]
     ) -> TrackResult:
         final = existing.regarding
         if regarding is not None and (existing.regarding is None or existing.regarding.id != regarding.id):
             self.crm.set_regarding(existing.activity_id, regarding)
             final = regarding
-        self._mark(m, key, existing.activity_id, final)
+        self._mark(m, key, existing.activity_id, final, marks)
         return TrackResult(
             m.id, TrackOutcome.ALREADY_TRACKED, existing.activity_id, m.subject, "Already tracked"
         )
@@ -318,8 +349,10 @@ class Tracker:
         )
         return draft, warnings
 
-    def _mark(self, m: Message, key: str, activity_id: str, regarding: RecordRef | None) -> None:
-        """Record the link, then put the marks on the message; a failed mark is not a failed track."""
+    def _mark(
+        self, m: Message, key: str, activity_id: str, regarding: RecordRef | None, marks: list[Mark]
+    ) -> None:
+        """Record the link; queue the marks for the message (applied per group, one request)."""
         self.store.add_link(
             key,
             activity_id,
@@ -334,13 +367,21 @@ class Tracker:
         categories = [c for c in m.categories if c != self.settings.request_category]
         if self.settings.tracked_category not in categories:
             categories.append(self.settings.tracked_category)
+        if tuple(categories) != m.categories or m.stamp != activity_id:
+            marks.append(Mark(m.id, tuple(categories), activity_id))
+
+    def _apply_marks(self, marks: list[Mark]) -> None:
+        """A failed mark is not a failed track: the CRM record and the journal link exist."""
+        if not marks or self.mailbox is None:
+            return
         try:
-            if tuple(categories) != m.categories:
-                self.mailbox.set_categories(m.id, categories)
-            if m.stamp != activity_id:
-                self.mailbox.set_stamp(m.id, activity_id)
+            errors = self.mailbox.mark_many(marks)
         except BridgeError as exc:
-            log.warning("tracked %s but could not mark the message: %s", activity_id, exc.message)
+            log.warning("tracked %d message(s) but could not mark them: %s", len(marks), exc.message)
+            return
+        for mark, error in zip(marks, errors, strict=False):
+            if error:
+                log.warning("tracked %s but could not mark the message: %s", mark.stamp, error)
 
 
 def _pick(address: str, candidates: list[RecordRef]) -> tuple[RecordRef | None, str]:

@@ -58,6 +58,7 @@ from addin.mailbox.types import (
     MailboxAuth,
     MailboxInfo,
     MailboxSettings,
+    Mark,
     Message,
     MessagePage,
     MessageSummary,
@@ -527,6 +528,32 @@ class EwsMailbox(Mailbox):
                     raise MessageError(f"The message could not be updated: {item_error_reason(answer)}")
 
         self._run(work)
+
+    def mark_many(self, marks: Sequence[Mark]) -> list[str | None]:
+        """Categories and stamp of many messages in one UpdateItem (exchangelib chunks it)."""
+        if not marks:
+            return []
+
+        def work(account: Account) -> list[str | None]:
+            items = []
+            for mark in marks:
+                item = ExMessage(account=account, id=mark.id)
+                item.categories = list(dict.fromkeys(c for c in mark.categories if c)) or None
+                setattr(item, ews_items.STAMP_FIELD, mark.stamp or None)
+                items.append((item, ["categories", ews_items.STAMP_FIELD]))
+            answers = list(
+                UpdateItem(account=account).call(
+                    items=items,
+                    conflict_resolution=ALWAYS_OVERWRITE,
+                    message_disposition=SAVE_ONLY,
+                    send_meeting_invitations_or_cancellations=SEND_TO_NONE,
+                    suppress_read_receipts=True,
+                )
+            )
+            return [item_error_reason(a) if isinstance(a, Exception) else None for a in answers]
+
+        result: list[str | None] = self._run(work)
+        return result
 
     def set_categories(self, id: str, categories: Sequence[str]) -> None:
         cleaned = list(dict.fromkeys(c for c in categories if c))

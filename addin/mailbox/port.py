@@ -11,12 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from addin.errors import BridgeError
 from addin.mailbox.types import (
     FetchFailure,
     Folder,
     FolderKind,
     MailboxInfo,
     MailboxSettings,
+    Mark,
     Message,
     MessagePage,
     MessageSummary,
@@ -87,6 +89,22 @@ class Mailbox(ABC):
         self, folder_id: str, *, offset: int = 0, limit: int = 50, text: str | None = None
     ) -> MessagePage:
         """Newest first, paged; ``text`` filters on subject, sender and body."""
+
+    def mark_many(self, marks: Sequence[Mark]) -> list[str | None]:
+        """Set categories and stamp on many messages; one error text (or None) per mark.
+
+        Backends that can update many items in one request override this; the default is
+        one call per field and message.
+        """
+        errors: list[str | None] = []
+        for mark in marks:
+            try:
+                self.set_categories(mark.id, mark.categories)
+                self.set_stamp(mark.id, mark.stamp)
+                errors.append(None)
+            except BridgeError as exc:
+                errors.append(exc.message)
+        return errors
 
     def hints(self) -> dict[str, str]:
         """Non-secret facts learnt while connecting (server URL, auth type, version) that

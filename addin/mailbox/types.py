@@ -109,6 +109,15 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """The categories and stamp a message should carry (None clears the stamp)."""
+
+    id: str
+    categories: tuple[str, ...]
+    stamp: str | None
+
+
+@dataclass(frozen=True)
 class FetchFailure:
     """One id of a bulk fetch that could not be read; the rest of the batch goes on."""
 
