@@ -143,6 +143,17 @@ def test_unauthenticated_request_gets_401_with_basic_challenge(mail: MailSandbox
     assert r.headers["WWW-Authenticate"].startswith("Basic")
 
 
+def test_domain_style_login(mail: MailSandbox) -> None:
+    config = Configuration(
+        service_endpoint=mail.ews_url,
+        credentials=Credentials("CONTOSO\\alex", PASSWORD),
+        auth_type=BASIC,
+        version=VERSION,
+    )
+    acct = Account(ALEX.email, config=config, autodiscover=False, access_type=DELEGATE)
+    assert acct.inbox.total_count > 0
+
+
 def test_other_mailboxes_folders_are_not_reachable(mail: MailSandbox) -> None:
     acct = account(mail)
     megan = Account(

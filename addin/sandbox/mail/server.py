@@ -151,6 +151,10 @@ class MailServer:
         if not sep:
             return None
         username = username.rpartition("\\")[2].strip().lower()
+        if "@" not in username:
+            # DOMAIN\user logins: the mailbox whose address has that local part, if only one does.
+            matches = [a for a, _ in self.store.mailboxes() if a.partition("@")[0] == username]
+            username = matches[0] if len(matches) == 1 else username
         return username if self.store.check_password(username, password) else None
 
     @staticmethod
