@@ -24,6 +24,7 @@ from addin.mailbox.types import (
     ChangeKind,
     FetchFailure,
     FolderKind,
+    Mark,
     Message,
     OutgoingMessage,
     SyncPage,
@@ -239,6 +240,21 @@ def test_set_and_clear_stamp(harness: Harness, mailbox: Mailbox) -> None:
     assert mailbox.find_by_stamp(inbox.id, stamp) == []
     (msg,) = mailbox.fetch([msg_id], with_attachments=False)
     assert isinstance(msg, Message) and msg.stamp is None
+
+
+def test_mark_many_sets_categories_and_stamps_per_message(harness: Harness, mailbox: Mailbox) -> None:
+    inbox = mailbox.folder(FolderKind.INBOX)
+    ids = [harness.deliver(harness.address, mime(f"mark {token()}")[0], "inbox") for _ in range(3)]
+    stamps = [str(uuid.uuid4()) for _ in ids]
+    marks = [Mark(i, (TRACKED_CATEGORY,), s) for i, s in zip(ids, stamps, strict=True)]
+    marks.append(Mark("no-such-item-" + token(), (TRACKED_CATEGORY,), str(uuid.uuid4())))
+    errors = mailbox.mark_many(marks)
+    assert errors[:3] == [None, None, None]
+    assert errors[3], "a mark on a missing message reports its own error"
+    for item_id, stamp in zip(ids, stamps, strict=True):
+        assert [s.id for s in mailbox.find_by_stamp(inbox.id, stamp)] == [item_id]
+        (msg,) = mailbox.fetch([item_id], with_attachments=False)
+        assert isinstance(msg, Message) and msg.categories == (TRACKED_CATEGORY,)
 
 
 def test_received_attachments_round_trip_byte_exact(harness: Harness, mailbox: Mailbox) -> None:
