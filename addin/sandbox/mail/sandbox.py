@@ -151,12 +151,7 @@ class MailSandbox:
                     "is_read": bool(d.get("is_read")),
                     "sensitivity": d.get("sensitivity"),
                     "datetime_received": d.get("datetime_received"),
-                    "extended_properties": {
-                        p["attrs"].get("PropertyName") or p["attrs"].get("PropertyTag") or "": p.get("value")
-                        if p.get("values") is None
-                        else p["values"]
-                        for p in d.get("ext") or []
-                    },
+                    "extended_properties": _extended_properties(d),
                     "attachments": [(a.name, a.content_type, a.size) for a in item.attachments],
                 }
             )
@@ -164,3 +159,13 @@ class MailSandbox:
 
     def mime(self, item_id: str) -> bytes | None:
         return self.store.mime(item_id)
+
+
+def _extended_properties(data: dict[str, Any]) -> dict[str, Any]:
+    """Stored extended properties keyed by property name (or tag, or id)."""
+    out: dict[str, Any] = {}
+    for prop in data.get("ext") or []:
+        attrs = prop["attrs"]
+        key = attrs.get("PropertyName") or attrs.get("PropertyTag") or attrs.get("PropertyId") or ""
+        out[key] = prop["values"] if prop.get("values") is not None else prop.get("value")
+    return out
