@@ -385,6 +385,12 @@ def test_sync_hierarchy_reports_created_and_deleted_folders(mail: MailSandbox) -
     folder.save()
     assert [(c, f.name) for c, f in acct.root.sync_hierarchy(sync_state=state)] == [("create", "Projects")]
     state = acct.root.folder_sync_state
+    folder.name = "Projects 2027"
+    folder.save(update_fields=["name"])
+    assert [(c, f.name) for c, f in acct.root.sync_hierarchy(sync_state=state)] == [
+        ("update", "Projects 2027")
+    ]
+    state = acct.root.folder_sync_state
     folder_id = folder.id
     folder.delete()
     assert [(c, f.id) for c, f in acct.root.sync_hierarchy(sync_state=state)] == [("delete", folder_id)]

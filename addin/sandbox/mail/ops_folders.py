@@ -151,14 +151,13 @@ def sync_folder_hierarchy(ctx: Ctx, req: Element, messages: Element) -> None:
     if since is None:
         changes = [("Create", fid) for fid in below]
     else:
-        seen: set[str] = set()
+        kinds: dict[str, set[str]] = {}
         for _seq, fid, kind in ctx.store.changes_since(key, since):
-            if fid in seen:
-                continue
-            seen.add(fid)
+            kinds.setdefault(fid, set()).add(kind)
+        for fid, seen in kinds.items():
             if fid in below:
-                changes.append(("Create", fid))
-            elif kind == "delete":
+                changes.append(("Create" if "create" in seen else "Update", fid))
+            elif "create" not in seen and "delete" in seen:
                 changes.append(("Delete", fid))
     msg = ok_message(messages, "SyncFolderHierarchy")
     sub(msg, m("SyncState"), encode_state(key, last))
@@ -170,3 +169,34 @@ def sync_folder_hierarchy(ctx: Ctx, req: Element, messages: Element) -> None:
             sub(change, t("FolderId"), Id=fid, ChangeKey="")
         else:
             render_folder(change, ctx, below[fid])
+
+
+def update_folder(ctx: Ctx, req: Element, messages: Element) -> None:
+    """Renames (folder:DisplayName); other folder fields are accepted and ignored."""
+    changes = req.find(m("FolderChanges"))
+    for change in changes if changes is not None else []:
+        try:
+            targets = folder_ids(change)
+            if not targets:
+                raise EwsError("ErrorInvalidIdEmpty", "FolderChange without a folder id.")
+            folder = ctx.folder_from(targets[0])
+            for upd in change.iter(t("SetFolderField")):
+                path = upd.find(t("FieldURI"))
+                if path is not None and (path.get("FieldURI") or "").lower() == "folder:displayname":
+                    name = (upd.findtext(f".//{t('DisplayName')}") or "").strip()
+                    if not name:
+                        raise EwsError("ErrorInvalidFolderName", "A folder needs a display name.")
+                    if folder.distinguished:
+                        raise EwsError("ErrorCannotRenameOrMoveDistinguishedFolder", "Not for this folder.")
+                    try:
+                        folder = ctx.store.rename_folder(folder, name)
+                    except FileExistsError:
+                        raise EwsError(
+                            "ErrorFolderExists", "A folder with that name already exists."
+                        ) from None
+        except EwsError as exc:
+            error_message(messages, "UpdateFolder", exc.code, exc.message)
+            continue
+        msg = ok_message(messages, "UpdateFolder")
+        el = sub(sub(msg, m("Folders")), t("Folder"))
+        sub(el, t("FolderId"), Id=folder.id, ChangeKey=folder.changekey)

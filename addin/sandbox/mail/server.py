@@ -46,6 +46,7 @@ OPERATIONS: dict[str, Handler] = {
     "FindFolder": ops_folders.find_folder,
     "CreateFolder": ops_folders.create_folder,
     "DeleteFolder": ops_folders.delete_folder,
+    "UpdateFolder": ops_folders.update_folder,
     "SyncFolderHierarchy": ops_folders.sync_folder_hierarchy,
     "FindItem": ops_items.find_item,
     "GetItem": ops_items.get_item,

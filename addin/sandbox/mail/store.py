@@ -252,6 +252,17 @@ class MailStore:
         assert folder is not None
         return folder
 
+    def rename_folder(self, folder: Folder, name: str) -> Folder:
+        with self.tx() as db:
+            for sibling in self.children(folder.parent_id or ""):
+                if sibling.id != folder.id and sibling.name.lower() == name.lower():
+                    raise FileExistsError(name)
+            db.execute("UPDATE folders SET name=?, version=version+1 WHERE id=?", (name, folder.id))
+            self._log(db, hierarchy_key(folder.mailbox), folder.id, "update")
+        renamed = self.folder(folder.id)
+        assert renamed is not None
+        return renamed
+
     def delete_folder(self, folder: Folder) -> None:
         """Delete a folder, its sub-folders and their items (items logged as deleted)."""
         with self.tx() as db:
