@@ -46,20 +46,36 @@ class TrayApp:
         self.tray = Tray(bridge)
         self._tries = 0
         self._show = show
+        self.started = False
 
     def start(self) -> None:
+        self._show_icon()
+        tasks.run(self.bridge.settings, on_done=self._first_run, on_error=self._settings_failed)
+
+    def _start_engine(self) -> None:
+        if self.started:
+            return
         try:
             self.bridge.start()
+            self.started = True
         except BridgeError as exc:
-            # E.g. "already running" from another profile copy: show it, keep the tray usable.
+            # E.g. "already running" from another copy on the profile: show it, keep the tray usable.
             self.tray.set_error(exc)
-        self._show_icon()
-        tasks.run(self.bridge.settings, on_done=self._first_run, on_error=lambda e: log.warning("%s", e))
+        self.tray.refresh()
+
+    def _settings_failed(self, error: BridgeError) -> None:
+        log.warning("cannot read settings: %s", error)
+        self._start_engine()
 
     def _first_run(self, values: dict[str, Any]) -> None:
         if needs_setup(values):
-            self.tray.open_wizard(values)
-        elif self._show:
+            # Nothing to sync yet: start the engine once the wizard saved a working setup,
+            # rather than greeting a new user with "needs attention" notifications.
+            wizard = self.tray.open_wizard(values)
+            wizard.saved.connect(self._start_engine)
+            return
+        self._start_engine()
+        if self._show:
             self.handle_message(f"show {self._show}")
 
     def _show_icon(self) -> None:
@@ -88,7 +104,7 @@ class TrayApp:
 
     def stop(self) -> None:
         self.tray.close()
-        if self.owns_bridge:
+        if self.owns_bridge and self.started:
             try:
                 self.bridge.stop()
             except BridgeError as exc:

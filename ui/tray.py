@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -86,9 +87,9 @@ class Tray(QObject):
         self.adapter.issuesChanged.connect(self.set_issues)
         self.adapter.activityLogged.connect(self._on_activity)
         self.adapter.outboxChanged.connect(self.refresh_issues)
-        hints = QGuiApplication.styleHints()
-        if hints is not None:
-            hints.colorSchemeChanged.connect(lambda _s: self._measure_panel())
+        self._hints = QGuiApplication.styleHints()
+        if self._hints is not None:
+            self._hints.colorSchemeChanged.connect(self._measure_panel)
         self.rebuild_menu()
         self._update_icon()
         self.refresh()
@@ -141,7 +142,7 @@ class Tray(QObject):
             self._icon_key = key
             self.icon.setIcon(tray_icon(*key))
 
-    def _measure_panel(self) -> None:
+    def _measure_panel(self, *_args: object) -> None:
         self._panel_dark = panel_is_dark_at(self.icon.geometry())
         self._update_icon(force=True)
 
@@ -369,5 +370,9 @@ class Tray(QObject):
     def close(self) -> None:
         for window in list(self.windows.values()):
             window.close()
+        if self._hints is not None:
+            with contextlib.suppress(RuntimeError, TypeError):
+                self._hints.colorSchemeChanged.disconnect(self._measure_panel)
         self.icon.hide()
+        self.icon.setContextMenu(None)  # the menu is Python-owned: never leave Qt a dangling pointer
         self.adapter.close()

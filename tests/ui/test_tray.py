@@ -163,15 +163,11 @@ def test_main_exits_at_once_when_another_copy_runs(qtbot: Any, demo: Any) -> Non
     qtbot.wait(50)
 
 
-def test_mail_server_gone_shows_offline_then_recovers(qtbot: Any, demo: Any, tray: Tray) -> None:
-    demo.mail.faults.update({"latency_ms": 0, "fail_next": [{"drop": True}] * 50})
+def test_mail_server_gone_shows_offline(qtbot: Any, demo: Any, tray: Tray) -> None:
+    demo.mail.server.stop()  # connection refused from now on (the fixture's stop copes with it)
     demo.bridge.sync_now()
     qtbot.waitUntil(lambda: tray.status.state is BridgeState.OFFLINE, timeout=WAIT)
     assert tray.icon_state() == "offline"
     tray.menu.aboutToShow.emit()
     assert _texts(tray)[0] == "CRM Bridge - Offline"
     assert "Offline" in tray.icon.toolTip()
-    demo.mail.faults.clear()
-    tray.rebuild_menu()
-    tray.action("Sync now").trigger()
-    qtbot.waitUntil(lambda: tray.status.state is not BridgeState.OFFLINE, timeout=WAIT)
