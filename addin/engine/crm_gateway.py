@@ -404,12 +404,18 @@ class CrmGateway:
             if current.get("statuscode") != r.STATUS_SENT:
                 raise
 
-    def mark_failed(self, activity_id: str, attempts: int) -> None:
-        self.client.update(
-            "emails",
-            activity_id,
-            {"statecode": 0, "statuscode": r.STATUS_FAILED, "deliveryattempts": attempts},
-        )
+    def mark_failed(self, activity_id: str, attempts: int, etag: str = "*") -> bool:
+        """-> Failed; with an ETag, False if the e-mail changed (another machine took it)."""
+        try:
+            self.client.update(
+                "emails",
+                activity_id,
+                {"statecode": 0, "statuscode": r.STATUS_FAILED, "deliveryattempts": attempts},
+                etag=etag,
+            )
+        except ConflictError:
+            return False
+        return True
 
     def release(self, pending: PendingEmail) -> bool:
         """Sending -> Pending Send (a stale claim with no copy in Sent Items); False if it moved on."""

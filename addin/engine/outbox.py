@@ -175,7 +175,9 @@ class Outbox:
 
     def _fail(self, item: PendingEmail, reason: str, *, claimed: bool) -> None:
         attempts = item.attempts + 1
-        self.crm.mark_failed(item.activity_id, attempts)
+        # Unclaimed, the e-mail is only ours to fail while it is unchanged (If-Match).
+        if not self.crm.mark_failed(item.activity_id, attempts, "*" if claimed else item.etag or "*"):
+            return
         self.store.outbox_put(
             item.activity_id,
             message_id=item.message_id or "",

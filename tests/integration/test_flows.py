@@ -225,7 +225,9 @@ def test_a_reply_without_headers_correlates_by_tracking_token(env: DemoEnvironme
     autotrack.run_once()
     opp_id, _ = first_record(env, "opportunities", "opportunityid", "name")
     contact = contact_addresses(env)[3]
-    sent_id = env.crm.queue_email(contact, "Contract draft", "<p>Draft</p>", regarding=("opportunities", opp_id))
+    sent_id = env.crm.queue_email(
+        contact, "Contract draft", "<p>Draft</p>", regarding=("opportunities", opp_id)
+    )
     env.bridge.outbox_engine.poll()
     sent = crm_get(env, f"emails({sent_id})?$select=subject,trackingtoken")
     assert sent["trackingtoken"] and sent["trackingtoken"] in sent["subject"]
