@@ -65,6 +65,24 @@ def _item_ids(parent: Element | None) -> list[Element]:
 # -- FindItem / GetItem ---------------------------------------------------------------------------
 
 
+def _message_id_lookup(restriction_el: Element | None) -> str | None:
+    """The Message-ID of a restriction that requires ``message:InternetMessageId == X``."""
+    if restriction_el is None:
+        return None
+    candidates = [restriction_el] if local(restriction_el) != "And" else list(restriction_el)
+    for el in candidates:
+        path = el.find(t("FieldURI"))
+        constant = el.find(f"{t('FieldURIOrConstant')}/{t('Constant')}")
+        if (
+            local(el) == "IsEqualTo"
+            and path is not None
+            and (path.get("FieldURI") or "").lower() == "message:internetmessageid"
+            and constant is not None
+        ):
+            return str(constant.get("Value", ""))
+    return None
+
+
 def _received_order(sort_el: Element | None) -> bool | None:
     """True/False for newest/oldest-first by DateTimeReceived (or no order); None otherwise."""
     orders = [fo for fo in sort_el if local(fo) == "FieldOrder"] if sort_el is not None else []
@@ -108,7 +126,12 @@ def find_item(ctx: Ctx, req: Element, messages: Element) -> None:
                 ids = ctx.store.page_ids(folder.id, start, max(0, end - start), descending=fast)
                 page = ctx.store.items_by_ids(ids)
             else:
-                items = ctx.store.folder_items(folder.id)
+                mid = _message_id_lookup(restriction_el)
+                if mid is not None:
+                    # Lookups by Message-ID (dedupe, Sent Items checks) use the index, not a scan.
+                    items = ctx.store.items_with_message_id(folder.id, mid)
+                else:
+                    items = ctx.store.folder_items(folder.id)
                 if restriction_el is not None:
                     items = [i for i in items if matches(i, restriction_el)]
                 if query:

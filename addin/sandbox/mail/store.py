@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS items(
     data TEXT NOT NULL, mime BLOB);
 CREATE INDEX IF NOT EXISTS items_folder ON items(folder_id, received);
 CREATE INDEX IF NOT EXISTS items_msgid ON items(mailbox, message_id);
+CREATE INDEX IF NOT EXISTS items_folder_msgid ON items(folder_id, message_id COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS attachments(
     id TEXT PRIMARY KEY, item_id TEXT NOT NULL, ord INTEGER NOT NULL, name TEXT, content_type TEXT,
     content_id TEXT, is_inline INTEGER NOT NULL DEFAULT 0, modified TEXT, content BLOB NOT NULL);
@@ -308,6 +309,14 @@ class MailStore:
                 (folder_id,),
             ).fetchall()
             return [self._item(r, with_attachments) for r in rows]
+
+    def items_with_message_id(self, folder_id: str, message_id: str) -> list[Item]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._ICOLS} FROM items WHERE folder_id=? AND message_id=? COLLATE NOCASE",
+                (folder_id, message_id),
+            ).fetchall()
+            return [self._item(r, with_attachments=False) for r in rows]
 
     def page_ids(self, folder_id: str, offset: int, limit: int, descending: bool) -> list[str]:
         order = "DESC" if descending else "ASC"
