@@ -364,3 +364,8 @@ def test_oauth_bearer_tokens(mail: MailSandbox, monkeypatch: pytest.MonkeyPatch)
     again = Account(ALEX.email, config=config, autodiscover=False, access_type=DELEGATE)
     with pytest.raises(UnauthorizedError):
         _ = again.sent
+
+
+def test_refuses_to_bind_beyond_loopback() -> None:
+    with pytest.raises(SystemExit):
+        MailSandbox(seed="empty", host="0.0.0.0")

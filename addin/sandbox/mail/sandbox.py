@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from addin.sandbox.common import FaultPlan, SandboxServer, Stats
+from addin.sandbox.common import FaultPlan, SandboxServer, Stats, check_loopback
 from addin.sandbox.mail.server import MailServer
 from addin.sandbox.mail.store import MailStore
 
@@ -35,6 +35,7 @@ class MailSandbox:
     ) -> None:
         if seed not in ("demo", "empty"):
             raise ValueError("seed must be 'demo' or 'empty'")
+        check_loopback(host)  # before anything is created on disk
         self._tmp: str | None = None
         if data_dir is None:
             self._tmp = tempfile.mkdtemp(prefix="crm-bridge-mail-")
