@@ -49,7 +49,14 @@ class MailSandbox:
         self.stats = Stats()
         self.app = MailServer(self.store, self.faults, self.stats, busy_backoff_ms=busy_backoff_ms)
         self.app.replace_message_ids = replace_message_ids
-        self._server = SandboxServer(self.app, host=host, port=port, keep_alive=True)
+        try:
+            self._server = SandboxServer(self.app, host=host, port=port, keep_alive=True)
+        except (OSError, SystemExit):  # port taken (werkzeug exits): leave nothing behind
+            self._started = False
+            self.store.close()
+            if self._tmp is not None:
+                shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
         self.app.origin = self._server.origin
         if fresh and seed == "demo":
             from addin.sandbox.mail.seed import seed_demo
