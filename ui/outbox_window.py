@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from addin.bridge_types import OutboxItem, OutboxState
 from addin.errors import BridgeError
+from addin.state import BridgeState
 from ui import tasks
 from ui.common import StatusLabel, close_on_escape, compact_rows, one_line, when
 
@@ -95,8 +96,10 @@ class OutboxWindow(QWidget):
         self.status = StatusLabel()
         layout.addWidget(self.status)
         close_on_escape(self)
+        self.paused = False
         if adapter is not None:
             adapter.outboxChanged.connect(self.refresh)
+            adapter.stateChanged.connect(self._on_state)
         self._update_buttons()
         self.refresh()
 
@@ -104,6 +107,7 @@ class OutboxWindow(QWidget):
         if self._loading is not None:
             self._again = True  # coalesce bursts of OutboxChanged into one more fetch
             return
+        tasks.run(self.bridge.status, on_done=self._on_state, parent=self)  # local: is sending paused?
         self._loading = tasks.run(
             self.bridge.outbox, on_done=self._on_items, on_error=self._on_error, parent=self
         )
@@ -114,6 +118,12 @@ class OutboxWindow(QWidget):
         if self._again:
             self._again = False
             self.refresh()
+
+    def _on_state(self, status: Any) -> None:
+        paused = status.state is BridgeState.PAUSED
+        if paused != self.paused:
+            self.paused = paused
+            self._fill()
 
     def _on_error(self, error: BridgeError) -> None:
         self.status.error(error)
@@ -166,6 +176,8 @@ class OutboxWindow(QWidget):
             self.status.error(f"{failed} failed, {waiting} waiting. Select a failed e-mail and choose Retry.")
         else:
             self.status.info(f"{waiting} waiting to be sent.")
+        if self.paused and waiting:
+            self.status.setText(self.status.text() + " Paused: nothing is sent until you resume.")
         self._update_buttons()
 
     def selected(self) -> OutboxItem | None:
