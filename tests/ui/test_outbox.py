@@ -115,3 +115,13 @@ def test_retry_button_in_the_outbox_window(qtbot: Any, demo: Any) -> None:
         qtbot.mouseClick(window.retry_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: _status(demo, activity_id) == 3, timeout=WAIT)
     assert _sent_copies(demo, activity_id) == 1
+
+
+def test_outbox_says_when_sending_is_paused(qtbot: Any, demo: Any) -> None:
+    demo.bridge.pause(None)
+    demo.crm.queue_email(contact_addresses(demo)[3], "Waits while paused", "<p>Hi</p>")
+    window = OutboxWindow(demo.bridge)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: "Paused" in window.status.text(), timeout=WAIT)
+    assert [i.state for i in window.items] == [OutboxState.QUEUED]
