@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from addin.errors import CredentialStoreError
 from addin.state import BridgeState
 from ui import app as app_module
 from ui.activity_window import ActivityWindow
@@ -171,3 +172,31 @@ def test_mail_server_gone_shows_offline(qtbot: Any, demo: Any, tray: Tray) -> No
     tray.menu.aboutToShow.emit()
     assert _texts(tray)[0] == "CRM Bridge - Offline"
     assert "Offline" in tray.icon.toolTip()
+
+
+class LockedKeyring:
+    """The OS keyring refusing access (locked, or no backend): only the Secret Service can do this
+    for real, which a headless test machine does not run."""
+
+    def get(self, kind: str) -> str | None:
+        raise CredentialStoreError("The system keyring is locked; unlock it and try again.")
+
+    def set(self, kind: str, value: str) -> None:
+        raise CredentialStoreError("The system keyring is locked; unlock it and try again.")
+
+
+def test_locked_keyring_is_a_state_with_fix_not_a_crash(qtbot: Any, demo: Any, tray: Tray) -> None:
+    demo.bridge.secrets = LockedKeyring()
+    demo.bridge.update_settings({"crm.url": demo.bridge.settings()["crm.url"]})  # drop cached clients
+    demo.bridge.sync_now()
+    qtbot.waitUntil(lambda: tray.status.state is BridgeState.CREDENTIALS_NEEDED, timeout=WAIT)
+    qtbot.waitUntil(lambda: bool(tray.issues), timeout=WAIT)
+    tray.menu.aboutToShow.emit()
+    issue = next(a for a in tray.menu.actions() if a.text().startswith("⚠"))
+    next(a for a in issue.menu().actions() if a.text() == "Fix…").trigger()
+    dialog = tray.windows["settings"]
+    qtbot.waitUntil(lambda: bool(dialog.forms), timeout=WAIT)
+    dialog.forms["crm"].secret.setText("sandbox")
+    dialog.save()
+    qtbot.waitUntil(lambda: "keyring" in dialog.status.text().lower(), timeout=WAIT)
+    assert dialog.isVisible()  # still open, with the reason, for another try
