@@ -114,6 +114,7 @@ class Bridge:
         self._client: DataverseClient | None = None
         self._gateway: CrmGateway | None = None
         self._dismissed: set[str] = set()
+        self._outbox_lock = threading.Lock()
         self._engine_lock = FileLock(str(self.data_dir / "engine.lock"))
         self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed)
 
@@ -213,7 +214,12 @@ class Bridge:
             page_size=settings.page_size,
         )
         return Outbox(
-            self.mailbox, self.crm, self.store, settings, on_change=lambda: self._emit(OutboxChanged())
+            self.mailbox,
+            self.crm,
+            self.store,
+            settings,
+            on_change=lambda: self._emit(OutboxChanged()),
+            lock=self._outbox_lock,
         )
 
     def _autotrack(self) -> AutoTrack:

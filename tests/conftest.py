@@ -76,3 +76,13 @@ def memory_keyring() -> Iterator[object]:
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def forget_registered_secrets() -> Iterator[None]:
+    """Secrets registered for masking are process-global: start and end every test without any."""
+    from addin import credentials
+
+    credentials._registered.clear()
+    yield
+    credentials._registered.clear()

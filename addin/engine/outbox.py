@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -74,6 +75,7 @@ class Outbox:
         *,
         now: Callable[[], datetime] = utcnow,
         on_change: Callable[[], None] = lambda: None,
+        lock: threading.Lock | None = None,
     ) -> None:
         self.mailbox = mailbox
         self.crm = crm
@@ -82,12 +84,19 @@ class Outbox:
         self._now = now
         self._on_change = on_change
         self._sent_folder: Folder | None = None
+        # One poll at a time per journal: recovery must never take this process's own
+        # in-flight send for one interrupted by a crash.
+        self._lock = lock or threading.Lock()
 
     def allowed(self, ctx: UserContext) -> bool:
         """Never send when server-side synchronization owns outgoing mail (method 2)."""
         return self.settings.enabled and ctx.outgoing_method == 1 and bool(ctx.mailbox_id)
 
     def poll(self) -> PollReport:
+        with self._lock:
+            return self._poll()
+
+    def _poll(self) -> PollReport:
         ctx = self.crm.context()
         if not self.allowed(ctx):
             return PollReport(requests_idle=True)
