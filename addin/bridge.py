@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -38,43 +38,25 @@ from addin.bridge_types import (
 )
 from addin.config import Config, Profile
 from addin.credentials import register_secret
-from addin.crm.auth import CrmAuth, KeyringTokenCache, MsalAuth, NtlmAuth, StaticTokenAuth
 from addin.crm.client import DataverseClient
-from addin.engine.autotrack import AutoTrack, AutoTrackSettings
+from addin.engine.autotrack import AutoTrack
 from addin.engine.crm_gateway import CrmGateway
 from addin.engine.mime import parse_mime
 from addin.engine.outbox import Outbox, OutboxSettings
+from addin.engine.profile_settings import autotrack_settings, crm_auth, outbox_settings, track_settings
 from addin.engine.scheduler import Job, Scheduler
-from addin.engine.tracker import Tracker, TrackSettings, parse_record_spec
+from addin.engine.tracker import Tracker, parse_record_spec
 from addin.errors import AuthError, BridgeError, ConfigError, MessageError
 from addin.mailbox.port import Mailbox
 from addin.mailbox.registry import open_mailbox
 from addin.mailbox.types import FetchFailure, Folder, MailboxInfo
+from addin.secrets import KeyringSecrets, MemorySecrets, SecretStore
 from addin.state import BridgeState
 from addin.store import AuditRow, Store
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[BridgeEvent], None]
-
-
-class SecretStore(Protocol):
-    def get(self, kind: str) -> str | None: ...
-
-    def set(self, kind: str, value: str) -> None: ...
-
-
-class MemorySecrets:
-    """Secrets held in memory only (the demo's sandbox passwords; tests)."""
-
-    def __init__(self, values: dict[str, str] | None = None) -> None:
-        self._values = dict(values or {})
-
-    def get(self, kind: str) -> str | None:
-        return self._values.get(kind)
-
-    def set(self, kind: str, value: str) -> None:
-        self._values[kind] = value
 
 
 def _to_entry(row: AuditRow) -> AuditEntry:
@@ -131,7 +113,7 @@ class Bridge:
                 "Run 'crm-bridge config set' or open Settings.",
                 title="Set-up needed",
             )
-        return cls(chosen, secrets=_KeyringSecrets(CredentialStore(chosen.name)), config=config)
+        return cls(chosen, secrets=KeyringSecrets(CredentialStore(chosen.name)), config=config)
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -164,87 +146,34 @@ class Bridge:
         if hints and hints != self.store.get("mailbox_hints"):
             self.store.put("mailbox_hints", hints)
 
-    def _crm_auth(self, values: Profile) -> CrmAuth:
-        kind = str(values.get("crm.auth"))
-        if kind == "bearer":
-            return StaticTokenAuth(self._secret("crm"))
-        if kind == "ntlm":
-            return NtlmAuth(str(values.get("crm.username")), lambda: self.secrets.get("crm"))
-        from addin.credentials import CredentialStore
-
-        return MsalAuth(
-            values.crm_org_url,
-            str(values.get("crm.client_id")),
-            str(values.get("crm.tenant")),
-            cache_store=KeyringTokenCache(CredentialStore(values.name)),
-            login_hint=str(values.get("mailbox.email")) or None,
-        )
-
     @property
     def crm(self) -> CrmGateway:
         with self._lock:
             if self._gateway is None:
                 if not self.profile.crm_api_url:
                     raise ConfigError("No CRM organisation URL is set.", title="Set-up needed")
-                self._client = DataverseClient(self.profile.crm_api_url, self._crm_auth(self.profile))
+                auth = crm_auth(self.profile, lambda: self._secret("crm"), lambda: self.secrets.get("crm"))
+                self._client = DataverseClient(self.profile.crm_api_url, auth)
                 self._gateway = CrmGateway(self._client)
             return self._gateway
 
     @property
     def tracker(self) -> Tracker:
-        return Tracker(
-            self.mailbox,
-            self.crm,
-            self.store,
-            TrackSettings(
-                tracked_category=str(self.profile.get("tracking.tracked_category")),
-                request_category=str(self.profile.get("tracking.request_category")),
-                user_email=str(self.profile.get("mailbox.email")),
-            ),
-        )
+        return Tracker(self.mailbox, self.crm, self.store, track_settings(self.profile))
 
     @property
     def outbox_engine(self) -> Outbox:
-        settings = self._outbox_overrides or OutboxSettings()
-        settings = OutboxSettings(
-            enabled=bool(self.profile.get("sending.enabled")),
-            message_id_domain=str(self.profile.get("mailbox.email")).rpartition("@")[2] or "crm-bridge.local",
-            stale_claim=settings.stale_claim,
-            grace=settings.grace,
-            page_size=settings.page_size,
-        )
         return Outbox(
             self.mailbox,
             self.crm,
             self.store,
-            settings,
+            outbox_settings(self.profile, self._outbox_overrides),
             on_change=lambda: self._emit(OutboxChanged()),
             lock=self._outbox_lock,
         )
 
     def _autotrack(self) -> AutoTrack:
-        folders: dict[str, RecordRef | None] = {}
-        for line in self.profile.get("tracking.tracked_folders"):
-            path, _, spec = str(line).partition("=")
-            try:
-                folders[path.strip()] = parse_record_spec(spec.strip()) if spec.strip() else None
-            except ValueError as exc:
-                log.warning("ignoring tracked folder %r: %s", line, exc)
-        return AutoTrack(
-            self.mailbox,
-            self.tracker,
-            self.crm,
-            self.store,
-            AutoTrackSettings(
-                enabled=bool(self.profile.get("tracking.autotrack")),
-                request_category=str(self.profile.get("tracking.request_category")),
-                tracked_category=str(self.profile.get("tracking.tracked_category")),
-                tracked_folders=folders,
-                never_track=tuple(self.profile.get("tracking.never_track")),
-                skip_internal=bool(self.profile.get("tracking.skip_internal")),
-                user_email=str(self.profile.get("mailbox.email")),
-            ),
-        )
+        return AutoTrack(self.mailbox, self.tracker, self.crm, self.store, autotrack_settings(self.profile))
 
     def _jobs(self) -> list[Job]:
         autotrack: list[AutoTrack] = []
@@ -567,13 +496,16 @@ class Bridge:
         trial.update(values)
         if not trial.crm_api_url:
             raise ConfigError("Enter the organisation URL first.")
-        saved = self.secrets
-        if secret:
-            self.secrets = MemorySecrets({"crm": secret})
-        try:
-            client = DataverseClient(trial.crm_api_url, self._crm_auth(trial), timeout=20)
-        finally:
-            self.secrets = saved
+        given = secret or self.secrets.get("crm") or ""
+
+        def trial_secret() -> str:
+            if not given:
+                raise AuthError("Enter the CRM password or token first.", service="crm")
+            return given
+
+        client = DataverseClient(
+            trial.crm_api_url, crm_auth(trial, trial_secret, lambda: given or None), timeout=20
+        )
         try:
             ctx = CrmGateway(client).context(refresh=True)
             return ctx.full_name or ctx.email
@@ -582,18 +514,6 @@ class Bridge:
 
     def log_dir(self) -> Path:
         return paths.ensure_private_dir(paths.log_dir())
-
-
-class _KeyringSecrets:
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def get(self, kind: str) -> str | None:
-        value = self._store.get(kind)
-        return str(value) if value else None
-
-    def set(self, kind: str, value: str) -> None:
-        self._store.set(kind, value)
 
 
 __all__ = ["Bridge", "BridgeError", "MemorySecrets", "SecretStore"]

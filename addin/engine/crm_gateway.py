@@ -356,18 +356,18 @@ class CrmGateway:
         )
         return [_pending(row) for row in page.records]
 
-    def claim(self, pending: PendingEmail, message_id: str) -> bool:
-        """Pending Send -> Sending, naming the Message-ID; False if another copy claimed it first."""
+    def _update_if(self, activity_id: str, data: dict[str, Any], etag: str) -> bool:
+        """PATCH under If-Match; False when the record changed since ``etag`` (412)."""
         try:
-            self.client.update(
-                "emails",
-                pending.activity_id,
-                {"statecode": 1, "statuscode": r.STATUS_SENDING, "messageid": message_id},
-                etag=pending.etag,
-            )
+            self.client.update("emails", activity_id, data, etag=etag)
         except ConflictError:
             return False
         return True
+
+    def claim(self, pending: PendingEmail, message_id: str) -> bool:
+        """Pending Send -> Sending, naming the Message-ID; False if another copy claimed it first."""
+        data = {"statecode": 1, "statuscode": r.STATUS_SENDING, "messageid": message_id}
+        return self._update_if(pending.activity_id, data, pending.etag)
 
     def current(self, activity_id: str) -> PendingEmail | None:
         try:
@@ -406,29 +406,13 @@ class CrmGateway:
 
     def mark_failed(self, activity_id: str, attempts: int, etag: str = "*") -> bool:
         """-> Failed; with an ETag, False if the e-mail changed (another machine took it)."""
-        try:
-            self.client.update(
-                "emails",
-                activity_id,
-                {"statecode": 0, "statuscode": r.STATUS_FAILED, "deliveryattempts": attempts},
-                etag=etag,
-            )
-        except ConflictError:
-            return False
-        return True
+        data = {"statecode": 0, "statuscode": r.STATUS_FAILED, "deliveryattempts": attempts}
+        return self._update_if(activity_id, data, etag)
 
     def release(self, pending: PendingEmail) -> bool:
         """Sending -> Pending Send (a stale claim with no copy in Sent Items); False if it moved on."""
-        try:
-            self.client.update(
-                "emails",
-                pending.activity_id,
-                {"statecode": 1, "statuscode": r.STATUS_PENDING_SEND, "messageid": None},
-                etag=pending.etag,
-            )
-        except ConflictError:
-            return False
-        return True
+        data = {"statecode": 1, "statuscode": r.STATUS_PENDING_SEND, "messageid": None}
+        return self._update_if(pending.activity_id, data, pending.etag)
 
     def requeue(self, activity_id: str) -> None:
         """Failed -> Pending Send (the user pressed Retry)."""
