@@ -95,9 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TRAY_OPTIONS = ("--minimized", "--show", "--profile")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0].split("=")[0] in TRAY_OPTIONS:
+        # `crm-bridge --minimized` (the login item) and friends: options of the tray itself.
+        from ui.app import main as tray_main
+
+        return int(tray_main(args_list))
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    args, extra = parser.parse_known_args(args_list)
     if extra:
         # argparse cannot interleave options with `config set`'s KEY=VALUE list; take them here.
         pairs = all("=" in e and not e.startswith("-") for e in extra)
