@@ -280,3 +280,24 @@ def test_exported_icons_for_installers(qtbot, tmp_path) -> None:
         sizes.append(width or 256)
     assert sizes == list(APP_SIZES)
     assert len([p for p in written if p.name.startswith("tray-")]) == 2 * len(IconState)
+
+
+def test_many_signal_emissions_do_not_abort_the_interpreter() -> None:
+    """PySide6 6.12 on Python 3.11 loses a reference to True per emit (see ui/qtcompat.py)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import ui\n"
+        "from PySide6.QtCore import QObject, Signal\n"
+        "class O(QObject):\n"
+        "    s = Signal(object)\n"
+        "o = O()\n"
+        "o.s.connect(lambda x: None)\n"
+        "for i in range(100000):\n"
+        "    o.s.emit(i)\n"
+        "print('done')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.strip() == "done"
