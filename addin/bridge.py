@@ -97,6 +97,7 @@ class Bridge:
         self._gateway: CrmGateway | None = None
         self._dismissed: set[str] = set()
         self._outbox_lock = threading.Lock()
+        self._autotrack_job: AutoTrack | None = None
         self._engine_lock = FileLock(str(self.data_dir / "engine.lock"))
         self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed)
 
@@ -176,13 +177,13 @@ class Bridge:
         return AutoTrack(self.mailbox, self.tracker, self.crm, self.store, autotrack_settings(self.profile))
 
     def _jobs(self) -> list[Job]:
-        autotrack: list[AutoTrack] = []
-
         def mail_job() -> None:
-            if not autotrack:
-                autotrack.append(self._autotrack())
+            with self._lock:
+                if self._autotrack_job is None:
+                    self._autotrack_job = self._autotrack()
+                autotrack = self._autotrack_job
             self.tracker.drain_queue()
-            autotrack[0].run_once()
+            autotrack.run_once()
             self._remember_hints()
 
         def outbox_job() -> None:
@@ -462,24 +463,36 @@ class Bridge:
         self.profile.update(changes)
         if self.config is not None:
             self.config.save()
-        with self._lock:
-            if any(k.startswith("mailbox.") for k in changes):
-                self._mailbox = None
-            if any(k.startswith("crm.") for k in changes):
-                self._gateway = None
+        self._reconnect(
+            mailbox=any(k.startswith("mailbox.") for k in changes),
+            crm=any(k.startswith("crm.") for k in changes),
+        )
         self.sync_now()
 
     def set_secret(self, kind: str, secret: str) -> None:
         if kind not in ("mailbox", "crm"):
             raise ConfigError(f"Unknown secret kind {kind!r}.")
         self.secrets.set(kind, secret)
-        with self._lock:
-            if kind == "mailbox":
-                self._mailbox = None
-            else:
-                self._gateway = None
+        self._reconnect(mailbox=kind == "mailbox", crm=kind == "crm")
         if self.scheduler.state is BridgeState.CREDENTIALS_NEEDED:
             self.scheduler.resume()
+
+    def _reconnect(self, *, mailbox: bool, crm: bool) -> None:
+        """Drop what the changed settings invalidate; the next use rebuilds it from the profile."""
+        with self._lock:
+            old_mailbox, old_client = (self._mailbox if mailbox else None), (self._client if crm else None)
+            if mailbox:
+                self._mailbox = None
+            if crm:
+                self._gateway, self._client = None, None
+            # Tracking rules, folders and intervals are read from the profile again.
+            self._autotrack_job = None
+            for job in self.scheduler.jobs:
+                key = "tracking.poll_seconds" if job.name == "mailbox" else "sending.poll_seconds"
+                job.interval = timedelta(seconds=int(self.profile.get(key)))
+        for resource in (old_mailbox, old_client):
+            if resource is not None:
+                resource.close()
 
     def test_mailbox(self, values: dict[str, Any], secret: str | None = None) -> MailboxInfo:
         trial = Profile(self.profile.name, dict(self.profile.values))

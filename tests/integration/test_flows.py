@@ -236,3 +236,21 @@ def test_a_reply_without_headers_correlates_by_tracking_token(env: DemoEnvironme
     reply = next(r for r in results if r.outcome is TrackOutcome.TRACKED)
     row = crm_get(env, f"emails({reply.activity_id})?$select=_regardingobjectid_value")
     assert row["_regardingobjectid_value"] == opp_id
+
+
+def test_changed_settings_reach_the_running_engine(env: DemoEnvironment) -> None:
+    bridge = env.bridge
+    mail_job = next(j for j in bridge.scheduler.jobs if j.name == "mailbox")
+    mail_job.run()  # first sync: "now"
+    contact = contact_addresses(env)[4]
+    bridge.update_settings(
+        {"tracking.never_track": ["@" + contact.rpartition("@")[2]], "tracking.poll_seconds": 120}
+    )
+    assert mail_job.interval == timedelta(seconds=120)
+    env.mail.deliver(USER, mime(contact, "Never track this sender"))
+    mail_job.run()
+    assert "Never track this sender" not in {e["subject"] for e in emails(env)}
+    bridge.update_settings({"tracking.never_track": []})
+    env.mail.deliver(USER, mime(contact, "Track this one"))
+    mail_job.run()
+    assert "Track this one" in {e["subject"] for e in emails(env)}
