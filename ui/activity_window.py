@@ -166,7 +166,8 @@ class ActivityWindow(QWidget):
                     cell.setFont(bold)
                 self.table.setItem(row, col, cell)
         problems = sum(1 for e in self.entries if not e.ok)
-        self.status.info(f"{len(entries)} entries" + (f", {problems} problems" if problems else ""))
+        count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+        self.status.info(count + (f", {problems} problem{'s' if problems != 1 else ''}" if problems else ""))
         self._update_buttons()
 
     def selected(self) -> list[AuditEntry]:

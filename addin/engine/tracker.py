@@ -405,10 +405,21 @@ def _parties_of(m: Message) -> list[Address]:
     return out + list(m.to) + list(m.cc) + list(m.bcc)
 
 
+_HOW = {
+    "manual": "by you",
+    "category": "by its category",
+    "folder": "from a tracked folder",
+    "auto": "automatically",
+    "file": "from a dropped file",
+}
+
+
 def _describe(regarding: RecordRef | None, warnings: list[str], reason: str) -> str:
-    parts = [f"regarding {regarding.label}" if regarding else "no regarding", f"({reason})"]
-    parts += warnings
-    return "; ".join(parts)
+    """``Tracked by you, regarding Fabrikam (Account)`` plus any warnings, for the audit log."""
+    what = f"Tracked {_HOW.get(reason, reason)}, " + (
+        f"regarding {regarding.label}" if regarding else "no Regarding"
+    )
+    return "; ".join([what, *warnings])
 
 
 def _token_pattern(prefixes: Sequence[str]) -> re.Pattern[str]:
