@@ -42,11 +42,12 @@ from addin.crm.client import DataverseClient
 from addin.engine.autotrack import AutoTrack
 from addin.engine.crm_gateway import CrmGateway
 from addin.engine.mime import parse_mime
+from addin.engine.msg_file import is_msg, parse_msg
 from addin.engine.outbox import Outbox, OutboxSettings
 from addin.engine.profile_settings import autotrack_settings, crm_auth, outbox_settings, track_settings
 from addin.engine.scheduler import Job, Scheduler
 from addin.engine.tracker import Tracker, parse_record_spec
-from addin.errors import AuthError, BridgeError, ConfigError, MessageError
+from addin.errors import AuthError, BridgeError, ConfigError
 from addin.mailbox.port import Mailbox
 from addin.mailbox.registry import open_mailbox
 from addin.mailbox.types import FetchFailure, Folder, MailboxInfo
@@ -325,13 +326,9 @@ class Bridge:
         return results
 
     def track_file(self, data: bytes, filename: str, regarding: RecordRef | None = None) -> TrackResult:
-        if filename.lower().endswith(".msg"):
-            raise MessageError(
-                f"{filename} is an Outlook .msg file; drag the message from Outlook's list, "
-                "or save it as .eml, to track it.",
-                title="Cannot read this file",
-            )
-        message = parse_mime(data)
+        # The OLE signature decides, not the name: a .msg renamed .eml is still a .msg.
+        is_outlook = is_msg(data) or filename.lower().endswith(".msg")
+        message = parse_msg(data) if is_outlook else parse_mime(data)
         tracker = Tracker(None, self.crm, self.store, self.tracker.settings)
         result = tracker.track_messages([message], regarding, reason="file")[0]
         return TrackResult(
