@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -131,3 +132,19 @@ def test_an_ole_file_that_is_not_a_message_is_refused() -> None:
 def test_sniffing_by_magic_bytes() -> None:
     assert is_msg(OTHER) and is_msg(OUTER)
     assert not is_msg(b"From: a@b.example\r\n") and not is_msg(b"")
+
+
+@pytest.mark.parametrize("sample", [OTHER, OUTER], ids=["other", "outer"])
+def test_corrupted_files_give_a_message_or_message_error_never_a_crash(sample: bytes) -> None:
+    """Bytes flipped in the header, allocation tables and directory, where a parser is most fragile."""
+    rng = random.Random(11)
+    refused = 0
+    for _ in range(80):
+        data = bytearray(sample)
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(8, 4096)] = rng.randrange(256)
+        try:
+            parse_msg(bytes(data))
+        except MessageError:
+            refused += 1
+    assert 0 < refused < 80  # some damage is fatal, some lands in unused bytes
