@@ -164,19 +164,24 @@ def test_search_and_paging(qtbot: Any, demo: Any) -> None:
     assert all(word.lower() in (m.subject + m.sender).lower() for m in window.model.items)
 
 
-def test_dropped_eml_is_tracked_and_msg_fails_with_a_reason(qtbot: Any, demo: Any, tmp_path: Path) -> None:
+def test_dropped_eml_and_msg_are_tracked_and_a_broken_file_fails_with_a_reason(
+    qtbot: Any, demo: Any, tmp_path: Path
+) -> None:
     window = _open(qtbot, demo)
     sender = contact_addresses(demo)[0]
     eml = tmp_path / "quote.eml"
     eml.write_bytes(customer_mime(sender, "Dropped quote request"))
-    msg = tmp_path / "outlook.msg"
-    msg.write_bytes(b"\xd0\xcf\x11\xe0not really")
+    outlook = tmp_path / "outer.msg"
+    outlook.write_bytes((Path(__file__).parents[1] / "data" / "msg" / "outer.msg").read_bytes())
+    broken = tmp_path / "broken.msg"
+    broken.write_bytes(b"\xd0\xcf\x11\xe0not really")
     with qtbot.waitSignal(window.actionFinished, timeout=WAIT):
-        window.track_files([eml, msg])
+        window.track_files([eml, outlook, broken])
     text = window.status.text()
-    assert "1 tracked" in text and "1 failed" in text and "outlook.msg" in text, text
+    assert "2 tracked" in text and "1 failed" in text and "broken.msg" in text, text
     rows = crm_rows(demo, "emails?$select=subject&$filter=subject eq 'Dropped quote request'")
     assert len(rows) == 1
+    assert len(crm_rows(demo, "emails?$select=subject&$filter=subject eq 'outer subject'")) == 1
 
 
 def test_regarding_search_keeps_the_gui_responsive(qtbot: Any, demo: Any) -> None:
