@@ -8,11 +8,13 @@ returns later.  Each :class:`Task` reports exactly once: ``done``, ``failed`` or
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from addin.errors import BridgeError
@@ -39,31 +41,56 @@ class TaskTimeout(BridgeError):
     title = "No answer"
 
 
-class _Emitter(QObject):
-    """Lives in the GUI thread; the worker emits through it, so delivery is queued."""
+class _Dispatcher(QObject):
+    """One object for the life of the app, living in the GUI thread: workers emit through it.
 
-    result = Signal(object, object)  # value, error
+    Workers hold only a task number, never a Qt object, so no Qt object is ever released
+    from a worker thread, and an answer for a task whose window is gone finds nothing.
+    """
+
+    result = Signal(int, object, object)  # task number, value, error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.result.connect(self._deliver)
+
+    def _deliver(self, number: int, value: object, error: object) -> None:
+        task = _live.pop(number, None)
+        if task is None or not shiboken6.isValid(task):
+            return  # cancelled, timed out, or its window was closed: the answer is dropped
+        task._on_result(value, error)
+
+
+_dispatcher: _Dispatcher | None = None
+
+
+def _get_dispatcher() -> _Dispatcher:
+    global _dispatcher
+    if _dispatcher is None:
+        _dispatcher = _Dispatcher()
+    return _dispatcher
 
 
 class _Runnable(QRunnable):
-    def __init__(self, fn: Callable[[], Any], emitter: _Emitter) -> None:
+    def __init__(self, fn: Callable[[], Any], number: int, dispatcher: _Dispatcher) -> None:
         super().__init__()
         self._fn = fn
-        self._emitter = emitter
+        self._number = number
+        self._signal = dispatcher.result
         self.setAutoDelete(True)
 
     def run(self) -> None:
         try:
             value = self._fn()
         except BridgeError as exc:
-            self._emitter.result.emit(None, exc)
+            self._signal.emit(self._number, None, exc)
         except Exception as exc:  # the facade promises BridgeError; anything else is a bug
             log.exception("background call failed unexpectedly")
-            self._emitter.result.emit(
-                None, BridgeError(f"{type(exc).__name__}: {exc}", title="Unexpected error")
+            self._signal.emit(
+                self._number, None, BridgeError(f"{type(exc).__name__}: {exc}", title="Unexpected error")
             )
         else:
-            self._emitter.result.emit(value, None)
+            self._signal.emit(self._number, value, None)
 
 
 class Task(QObject):
@@ -85,14 +112,18 @@ class Task(QObject):
         super().__init__(parent)
         self._call = lambda: fn(*args, **kwargs)
         self._timeout = timeout
-        self._emitter = _Emitter()
-        self._emitter.result.connect(self._on_result)
+        self._number = next(_numbers)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_timeout)
         self._over = False
         self._started = False
-        self.thread_id: int | None = None
+        self._where: list[int] = []
+
+    @property
+    def thread_id(self) -> int | None:
+        """The worker thread that ran the call (tests check it is not the GUI thread)."""
+        return self._where[0] if self._where else None
 
     @property
     def active(self) -> bool:
@@ -102,16 +133,18 @@ class Task(QObject):
         if self._started:
             raise RuntimeError("a task starts once")
         self._started = True
-        _live.add(self)  # keep the Python object alive until it reports
+        _live[self._number] = self  # keep the Python object alive until it reports
+        dispatcher = _get_dispatcher()
         if self._timeout is not None:
             self._timer.start(int(self._timeout * 1000))
-        call = self._call
+        call, where = self._call, self._where
 
+        # The worker must not hold the Task: a Qt object released in a worker thread crashes.
         def run() -> Any:
-            self.thread_id = threading.get_ident()
+            where.append(threading.get_ident())
             return call()
 
-        pool().start(_Runnable(run, self._emitter))
+        pool().start(_Runnable(run, self._number, dispatcher))
         return self
 
     def cancel(self) -> None:
@@ -124,7 +157,7 @@ class Task(QObject):
             return False
         self._over = True
         self._timer.stop()
-        _live.discard(self)
+        _live.pop(self._number, None)
         return True
 
     def _on_result(self, value: object, error: object) -> None:
@@ -149,7 +182,8 @@ class Task(QObject):
         self.deleteLater()
 
 
-_live: set[Task] = set()
+_live: dict[int, Task] = {}
+_numbers = itertools.count(1)
 
 
 def run(
