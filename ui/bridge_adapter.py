@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
-import contextlib
+import itertools
+import weakref
+from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from addin.bridge_types import ActivityLogged, BridgeEvent, IssuesChanged, OutboxChanged, StateChanged, Status
+
+
+class _Relay(QObject):
+    """Lives in the GUI thread for the life of the app; the core's threads emit through it.
+
+    Listeners registered with the core hold only a number, never a Qt object: a worker
+    thread must neither touch a QObject that the GUI thread may be deleting nor drop the
+    last reference to one.
+    """
+
+    event = Signal(int, object)  # adapter number, BridgeEvent
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.event.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    @Slot(int, object)
+    def _deliver(self, number: int, event: object) -> None:
+        ref = _adapters.get(number)
+        adapter = ref() if ref is not None else None
+        if adapter is not None and shiboken6.isValid(adapter):
+            adapter._dispatch(event)
+
+
+_relay: _Relay | None = None
+_adapters: dict[int, weakref.ref[BridgeAdapter]] = {}
+_numbers = itertools.count(1)
+
+
+def _relay_listener(number: int) -> Callable[[BridgeEvent], None]:
+    relay = _relay
+    assert relay is not None
+    signal = relay.event
+
+    def listener(event: BridgeEvent) -> None:
+        signal.emit(number, event)
+
+    return listener
 
 
 class BridgeAdapter(QObject):
@@ -18,20 +59,16 @@ class BridgeAdapter(QObject):
     outboxChanged = Signal()
     issuesChanged = Signal(object)  # tuple[Issue, ...]
 
-    _incoming = Signal(object)
-
     def __init__(self, bridge: Any, parent: QObject | None = None) -> None:
+        global _relay
         super().__init__(parent)
         self.bridge = bridge
         self.status: Status | None = None
-        # Queued explicitly: the listener runs on whatever thread the core uses.
-        self._incoming.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
-        self._unsubscribe = bridge.subscribe(self._listener)
-
-    def _listener(self, event: BridgeEvent) -> None:
-        # RuntimeError: the adapter was deleted while the core was still running.
-        with contextlib.suppress(RuntimeError):
-            self._incoming.emit(event)
+        if _relay is None:
+            _relay = _Relay()
+        self._number = next(_numbers)
+        _adapters[self._number] = weakref.ref(self)
+        self._unsubscribe = bridge.subscribe(_relay_listener(self._number))
 
     @Slot(object)
     def _dispatch(self, event: object) -> None:
@@ -46,6 +83,7 @@ class BridgeAdapter(QObject):
             self.issuesChanged.emit(tuple(event.issues))
 
     def close(self) -> None:
+        _adapters.pop(self._number, None)
         unsubscribe, self._unsubscribe = self._unsubscribe, None
         if unsubscribe is not None:
             unsubscribe()
