@@ -27,18 +27,8 @@ from addin.mailbox.types import Attachment
 # over the account sharing its address).
 RESOLVE_ORDER = ("systemuser", "contact", "lead", "account")
 CONTEXT_TTL = 15 * 60.0
-OUTBOX_COLUMNS = [
-    "activityid",
-    "subject",
-    "description",
-    "statuscode",
-    "messageid",
-    "delayedemailsendtime",
-    "modifiedon",
-    "deliveryattempts",
-    "_regardingobjectid_value",
-]
-OUTBOX_EXPAND = "email_activity_parties($select=participationtypemask,addressused)"
+# The outbox needs what the CRM's own pickup reads (records.OUTBOX_SELECT) plus its bookkeeping.
+OUTBOX_COLUMNS = [*r.OUTBOX_SELECT, "modifiedon", "deliveryattempts"]
 ANNOTATIONS = {"Prefer": 'odata.include-annotations="*"'}
 
 
@@ -349,7 +339,7 @@ class CrmGateway:
             "emails",
             select=OUTBOX_COLUMNS,
             filter=flt,
-            expand=OUTBOX_EXPAND,
+            expand=r.PARTIES_EXPAND,
             orderby="modifiedon asc",
             page_size=top,
             annotations=True,
@@ -372,20 +362,7 @@ class CrmGateway:
     def current(self, activity_id: str) -> PendingEmail | None:
         try:
             row = self.client.retrieve(
-                "emails",
-                activity_id,
-                select=[
-                    "activityid",
-                    "subject",
-                    "description",
-                    "statuscode",
-                    "messageid",
-                    "delayedemailsendtime",
-                    "modifiedon",
-                    "deliveryattempts",
-                    "_regardingobjectid_value",
-                ],
-                expand="email_activity_parties($select=participationtypemask,addressused)",
+                "emails", activity_id, select=OUTBOX_COLUMNS, expand=r.PARTIES_EXPAND, annotations=True
             )
         except NotFoundError:
             return None
