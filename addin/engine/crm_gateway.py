@@ -27,6 +27,7 @@ from addin.mailbox.types import Attachment
 # over the account sharing its address).
 RESOLVE_ORDER = ("systemuser", "contact", "lead", "account")
 CONTEXT_TTL = 15 * 60.0
+MAILBOX_METHODS = "incomingemaildeliverymethod,outgoingemaildeliverymethod"
 # The outbox needs what the CRM's own pickup reads (records.OUTBOX_SELECT) plus its bookkeeping.
 OUTBOX_COLUMNS = [*r.OUTBOX_SELECT, "modifiedon", "deliveryattempts"]
 ANNOTATIONS = {"Prefer": 'odata.include-annotations="*"'}
@@ -109,26 +110,31 @@ class CrmGateway:
         if self._context is not None and not refresh and self._clock() - self._context_at < CONTEXT_TTL:
             return self._context
         who = self.client.whoami()
-        user = self.client.retrieve(
-            "systemusers", who.user_id, select=["fullname", "internalemailaddress", "_defaultmailbox_value"]
+        # The rest in one round trip: the user with their CRM mailbox, their settings, the org.
+        batch = self.client.batch()
+        batch.get(
+            r.entity_path("systemusers", who.user_id),
+            {
+                "$select": "fullname,internalemailaddress",
+                "$expand": f"defaultmailbox($select=mailboxid,{MAILBOX_METHODS})",
+            },
         )
-        mailbox_id = user.get("_defaultmailbox_value")
-        incoming = outgoing = 0
-        if mailbox_id:
-            mailbox = self.client.retrieve(
-                "mailboxes", mailbox_id, select=["incomingemaildeliverymethod", "outgoingemaildeliverymethod"]
-            )
-            incoming = int(mailbox.get("incomingemaildeliverymethod") or 0)
-            outgoing = int(mailbox.get("outgoingemaildeliverymethod") or 0)
-        settings = self.client.retrieve(
-            "usersettingscollection", who.user_id, select=["incomingemailfilteringmethod"]
+        batch.get(
+            r.entity_path("usersettingscollection", who.user_id), {"$select": "incomingemailfilteringmethod"}
         )
-        org = next(
-            iter(
-                self.client.query("organizations", select=["maxuploadfilesize", "blockedattachments"], top=1)
-            ),
-            {},
+        batch.get(
+            "organizations", {"$select": "maxuploadfilesize,blockedattachments,trackingprefix", "$top": "1"}
         )
+        answers = batch.execute()
+        for answer in answers:
+            if answer.error is not None:
+                raise answer.error
+        user, settings = answers[0].json or {}, answers[1].json or {}
+        org: dict[str, Any] = next(iter((answers[2].json or {}).get("value", [])), {})
+        mailbox = user.get("defaultmailbox") or {}
+        mailbox_id = mailbox.get("mailboxid")
+        incoming = int(mailbox.get("incomingemaildeliverymethod") or 0)
+        outgoing = int(mailbox.get("outgoingemaildeliverymethod") or 0)
         blocked = frozenset(
             ext.strip().lower().lstrip(".")
             for ext in str(org.get("blockedattachments") or "").split(";")
