@@ -18,7 +18,7 @@ from addin.bridge_types import TrackOutcome
 from addin.demo import DemoEnvironment, start_demo
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.integration]
-MESSAGES = 300
+MESSAGES = 1000
 BASELINE = 30  # the one-at-a-time baseline is measured on a sample and scaled
 LATENCY_MS = 20
 
