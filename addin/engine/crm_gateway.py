@@ -333,11 +333,25 @@ class CrmGateway:
 
     # -- outbox -------------------------------------------------------------------------
 
-    def outbox(self, context: UserContext, statuscodes: Iterable[int], top: int = 50) -> list[PendingEmail]:
+    def outbox(
+        self,
+        context: UserContext,
+        statuscodes: Iterable[int],
+        top: int = 50,
+        due_by: datetime | None = None,
+    ) -> list[PendingEmail]:
+        """The user's outgoing e-mails in these states; with ``due_by``, Pending Send ones only
+        once their Send later time has come (so scheduled mail never fills the page)."""
         if not context.mailbox_id:
             return []
-        codes = list(statuscodes)
-        status_clause = r.any_of(*(r.eq("statuscode", c) for c in codes))
+        clauses = []
+        for code in statuscodes:
+            clause = r.eq("statuscode", code)
+            if code == r.STATUS_PENDING_SEND and due_by is not None:
+                when = r.odata_literal(due_by)
+                clause = r.all_of(clause, f"(delayedemailsendtime eq null or delayedemailsendtime le {when})")
+            clauses.append(clause)
+        status_clause = r.any_of(*clauses)
         flt = r.all_of(
             status_clause, "directioncode eq true", f"_sendermailboxid_value eq {r.guid(context.mailbox_id)}"
         )

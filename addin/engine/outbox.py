@@ -101,7 +101,9 @@ class Outbox:
         if not self.allowed(ctx):
             return PollReport(requests_idle=True)
         settled = self.recover()
-        pending = self.crm.outbox(ctx, (r.STATUS_PENDING_SEND, r.STATUS_SENDING), top=self.settings.page_size)
+        pending = self.crm.outbox(
+            ctx, (r.STATUS_PENDING_SEND, r.STATUS_SENDING), top=self.settings.page_size, due_by=self._now()
+        )
         sent = failed = skipped = 0
         for item in pending:
             if item.statuscode == r.STATUS_SENDING:

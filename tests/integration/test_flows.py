@@ -254,3 +254,17 @@ def test_changed_settings_reach_the_running_engine(env: DemoEnvironment) -> None
     env.mail.deliver(USER, mime(contact, "Track this one"))
     mail_job.run()
     assert "Track this one" in {e["subject"] for e in emails(env)}
+
+
+def test_scheduled_mail_never_crowds_out_mail_that_is_due(env: DemoEnvironment) -> None:
+    """More Send-later e-mails than fit in one poll's page must not hold back one that is due."""
+    contact = contact_addresses(env)[0]
+    outbox = env.bridge.outbox_engine
+    later = utcnow() + timedelta(days=1)
+    for i in range(outbox.settings.page_size + 5):
+        scheduled = env.crm.queue_email(contact, f"Scheduled {i}", "<p>later</p>")
+        env.crm.db.update("emails", scheduled, {"delayedemailsendtime": later.isoformat()})
+    due = env.crm.queue_email(contact, "Due now", "<p>now</p>")
+    outbox.poll()
+    assert crm_get(env, f"emails({due})?$select=statuscode")["statuscode"] == 3
+    assert len(stamps(env)) == 1
