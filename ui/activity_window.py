@@ -5,15 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont, QKeySequence
+from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -23,7 +20,16 @@ from PySide6.QtWidgets import (
 from addin.bridge_types import AuditEntry
 from addin.errors import BridgeError
 from ui import tasks
-from ui.common import StatusLabel, close_on_escape, compact_rows, one_line, when
+from ui.common import (
+    StatusLabel,
+    button,
+    close_on_escape,
+    list_table,
+    one_line,
+    refresh_button,
+    size_columns,
+    when,
+)
 from ui.track_window import summarise
 
 COLUMNS = ("Time", "Action", "Subject", "Detail")
@@ -68,29 +74,13 @@ class ActivityWindow(QWidget):
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setAccessibleName("Activity")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        compact_rows(self.table)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 120), (1, 120), (2, 260)):
-            self.table.setColumnWidth(col, width)
+        list_table(self.table, "Activity", multi=True)
+        size_columns(self.table, 3, ((0, 120), (1, 120), (2, 260)))
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
-        self.untrack_button = QPushButton("&Untrack")
-        self.untrack_button.setAccessibleName("Untrack the selected messages")
-        self.untrack_button.clicked.connect(self.untrack_selected)
-        self.open_button = QPushButton("&Open in CRM")
-        self.open_button.setAccessibleName("Open in CRM")
-        self.open_button.clicked.connect(self.open_in_crm)
-        self.refresh_button = QPushButton("Re&fresh")
-        self.refresh_button.setAccessibleName("Refresh")
-        self.refresh_button.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
-        self.refresh_button.clicked.connect(self.refresh)
+        self.untrack_button = button("&Untrack", "Untrack the selected messages", self.untrack_selected)
+        self.open_button = button("&Open in CRM", "Open in CRM", self.open_in_crm)
+        self.refresh_button = refresh_button(self.refresh)
 
         layout = QVBoxLayout(self)
         top = QHBoxLayout()

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QAbstractItemView, QLabel, QMessageBox, QTableView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QWidget,
+)
 
 from addin.errors import BridgeError
 
@@ -39,6 +49,41 @@ def compact_rows(view: QAbstractItemView) -> None:
     if isinstance(view, QTableView):
         view.setWordWrap(False)
         view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
+
+
+def list_table(view: QTableView, name: str, *, multi: bool) -> None:
+    """A read-only table picked by whole rows: one line per row, no row numbers."""
+    view.setAccessibleName(name)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    mode = QAbstractItemView.SelectionMode
+    view.setSelectionMode(mode.ExtendedSelection if multi else mode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.verticalHeader().hide()
+    compact_rows(view)
+
+
+def size_columns(view: QTableView, stretch: int, widths: Iterable[tuple[int, int]]) -> None:
+    """Columns a person can resize, one stretched to fill the window, the others at set widths."""
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    for col, width in widths:
+        view.setColumnWidth(col, width)
+
+
+def button(text: str, name: str, slot: Callable[[], Any]) -> QPushButton:
+    """A push button with an accessible name; the slot is called without the `checked` argument."""
+    b = QPushButton(text)
+    b.setAccessibleName(name)
+    b.clicked.connect(lambda _checked=False: slot())
+    return b
+
+
+def refresh_button(slot: Callable[[], Any]) -> QPushButton:
+    b = button("Re&fresh", "Refresh", slot)
+    b.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+    return b
 
 
 def show_error(parent: QWidget | None, error: BaseException) -> None:

@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont, QKeySequence
+from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -22,7 +19,16 @@ from addin.bridge_types import OutboxItem, OutboxState
 from addin.errors import BridgeError
 from addin.state import BridgeState
 from ui import tasks
-from ui.common import StatusLabel, close_on_escape, compact_rows, one_line, when
+from ui.common import (
+    StatusLabel,
+    button,
+    close_on_escape,
+    list_table,
+    one_line,
+    refresh_button,
+    size_columns,
+    when,
+)
 
 COLUMNS = ("State", "Subject", "To", "Reason", "Updated", "Attempts")
 STATE_LABELS = {
@@ -50,34 +56,17 @@ class OutboxWindow(QWidget):
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setAccessibleName("CRM e-mails to send")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        compact_rows(self.table)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 80), (1, 220), (2, 180), (4, 100), (5, 70)):
-            self.table.setColumnWidth(col, width)
+        list_table(self.table, "CRM e-mails to send", multi=False)
+        size_columns(self.table, 3, ((0, 80), (1, 220), (2, 180), (4, 100), (5, 70)))
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(lambda _i: self.open_in_crm())
 
-        self.retry_button = QPushButton("&Retry")
-        self.retry_button.setAccessibleName("Retry sending the selected e-mail")
-        self.retry_button.clicked.connect(self.retry_selected)
-        self.open_button = QPushButton("&Open in CRM")
-        self.open_button.setAccessibleName("Open in CRM")
-        self.open_button.clicked.connect(self.open_in_crm)
-        self.refresh_button = QPushButton("Re&fresh")
-        self.refresh_button.setAccessibleName("Refresh")
-        self.refresh_button.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
-        self.refresh_button.clicked.connect(self.refresh)
-        self.sync_button = QPushButton("Send &now")
-        self.sync_button.setAccessibleName("Check the outbox now")
-        self.sync_button.clicked.connect(lambda: tasks.run(self.bridge.sync_now, parent=self))
+        self.retry_button = button("&Retry", "Retry sending the selected e-mail", self.retry_selected)
+        self.open_button = button("&Open in CRM", "Open in CRM", self.open_in_crm)
+        self.refresh_button = refresh_button(self.refresh)
+        self.sync_button = button(
+            "Send &now", "Check the outbox now", lambda: tasks.run(self.bridge.sync_now, parent=self)
+        )
 
         # The reason is what a person needs to act on: shown in full for the selected row.
         self.details = QLabel()

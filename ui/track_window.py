@@ -11,16 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -31,7 +28,7 @@ from addin.bridge_types import MailItem, RecordRef, TrackOutcome, TrackResult
 from addin.errors import BridgeError
 from addin.mailbox.types import Folder, FolderKind
 from ui import tasks
-from ui.common import StatusLabel, close_on_escape, compact_rows
+from ui.common import StatusLabel, button, close_on_escape, list_table, refresh_button, size_columns
 from ui.mail_model import MailModel
 from ui.regarding_picker import RegardingPicker
 
@@ -99,27 +96,21 @@ class TrackWindow(QWidget):
         self.model.failed.connect(lambda e: self.status.error(e))
         self.table = QTableView()
         self.table.setModel(self.model)
-        self.table.setAccessibleName("Messages")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setAlternatingRowColors(True)
-        compact_rows(self.table)
-        self.table.verticalHeader().hide()
+        list_table(self.table, "Messages", multi=True)
         self._size_columns()
         # A model reset drops the header's per-column modes: put them back each time.
         self.model.modelReset.connect(self._size_columns)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.table.doubleClicked.connect(lambda _i: self.open_in_crm())
 
-        self.track_button = self._button("&Track", "Track selected messages", self.track)
-        self.track_regarding_button = self._button(
+        self.track_button = button("&Track", "Track selected messages", self.track)
+        self.track_regarding_button = button(
             "Track with &Regarding…", "Track selected messages with Regarding", self.track_with_regarding
         )
-        self.set_regarding_button = self._button("Set Re&garding…", "Set Regarding", self.set_regarding)
-        self.untrack_button = self._button("&Untrack", "Untrack selected messages", self.untrack)
-        self.open_button = self._button("&Open in CRM", "Open in CRM", self.open_in_crm)
-        self.refresh_button = self._button("Re&fresh", "Refresh", self.refresh)
-        self.refresh_button.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        self.set_regarding_button = button("Set Re&garding…", "Set Regarding", self.set_regarding)
+        self.untrack_button = button("&Untrack", "Untrack selected messages", self.untrack)
+        self.open_button = button("&Open in CRM", "Open in CRM", self.open_in_crm)
+        self.refresh_button = refresh_button(self.refresh)
 
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -161,17 +152,7 @@ class TrackWindow(QWidget):
         self.load_folders()
 
     def _size_columns(self) -> None:
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 110), (1, 190), (3, 70), (4, 190)):
-            self.table.setColumnWidth(col, width)
-
-    def _button(self, text: str, name: str, slot: Any) -> QPushButton:
-        b = QPushButton(text)
-        b.setAccessibleName(name)
-        b.clicked.connect(lambda _checked=False: slot())
-        return b
+        size_columns(self.table, 2, ((0, 110), (1, 190), (3, 70), (4, 190)))
 
     # -- folders and messages -------------------------------------------------------
     def load_folders(self) -> None:
