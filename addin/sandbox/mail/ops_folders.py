@@ -6,6 +6,7 @@ from addin.sandbox.mail.context import Ctx, folder_ids
 from addin.sandbox.mail.soap import (
     Element,
     EwsError,
+    answer_each,
     error_message,
     local,
     m,
@@ -40,13 +41,8 @@ def convert_id(ctx: Ctx, req: Element, messages: Element) -> None:
 
 
 def get_folder(ctx: Ctx, req: Element, messages: Element) -> None:
-    for fid in folder_ids(req.find(m("FolderIds"))):
-        try:
-            folder = ctx.folder_from(fid)
-        except EwsError as exc:
-            error_message(messages, "GetFolder", exc.code, exc.message)
-            continue
-        msg = ok_message(messages, "GetFolder")
+    ids = folder_ids(req.find(m("FolderIds")))
+    for folder, msg in answer_each(messages, "GetFolder", ids, ctx.folder_from):
         render_folder(sub(msg, m("Folders")), ctx, folder)
 
 
@@ -64,15 +60,10 @@ def find_folder(ctx: Ctx, req: Element, messages: Element) -> None:
     view = req.find(m("IndexedPageFolderView"))
     offset = int(view.get("Offset", "0")) if view is not None else 0
     limit = int(view.get("MaxEntriesReturned", "1000")) if view is not None else 1000
-    for fid in folder_ids(req.find(m("ParentFolderIds"))):
-        try:
-            parent = ctx.folder_from(fid)
-        except EwsError as exc:
-            error_message(messages, "FindFolder", exc.code, exc.message)
-            continue
+    parents = folder_ids(req.find(m("ParentFolderIds")))
+    for parent, msg in answer_each(messages, "FindFolder", parents, ctx.folder_from):
         found = _descendants(ctx, parent, deep)
         page = found[offset : offset + limit]
-        msg = ok_message(messages, "FindFolder")
         last = offset + len(page) >= len(found)
         root = sub(
             msg,

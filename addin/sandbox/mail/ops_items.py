@@ -29,6 +29,7 @@ from addin.sandbox.mail.restrict import matches, matches_query, sort_items
 from addin.sandbox.mail.soap import (
     Element,
     EwsError,
+    answer_each,
     b64,
     error_message,
     local,
@@ -162,13 +163,7 @@ def find_item(ctx: Ctx, req: Element, messages: Element) -> None:
 
 def get_item(ctx: Ctx, req: Element, messages: Element) -> None:
     shape = parse_shape(req.find(m("ItemShape")))
-    for iid in _item_ids(req.find(m("ItemIds"))):
-        try:
-            item = ctx.item_from(iid)
-        except EwsError as exc:
-            error_message(messages, "GetItem", exc.code, exc.message)
-            continue
-        msg = ok_message(messages, "GetItem")
+    for item, msg in answer_each(messages, "GetItem", _item_ids(req.find(m("ItemIds"))), ctx.item_from):
         render_item(sub(msg, m("Items")), item, shape, ctx.store, lambda i: item_mime(ctx, i))
 
 
@@ -544,12 +539,6 @@ def upload_items(ctx: Ctx, req: Element, messages: Element) -> None:
 
 def export_items(ctx: Ctx, req: Element, messages: Element) -> None:
     """The export stream is opaque to clients; the sandbox exports MIME (UploadItems reads it back)."""
-    for iid in _item_ids(req.find(m("ItemIds"))):
-        try:
-            item = ctx.item_from(iid)
-        except EwsError as exc:
-            error_message(messages, "ExportItems", exc.code, exc.message)
-            continue
-        msg = ok_message(messages, "ExportItems")
+    for item, msg in answer_each(messages, "ExportItems", _item_ids(req.find(m("ItemIds"))), ctx.item_from):
         sub(msg, m("ItemId"), Id=item.id, ChangeKey=item.changekey)
         sub(msg, m("Data"), b64(item_mime(ctx, item)))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -100,6 +101,23 @@ def error_message(messages: Element, op: str, code: str, text: str) -> Element:
     sub(msg, m("ResponseCode"), code)
     sub(msg, m("DescriptiveLinkKey"), "0")
     return msg
+
+
+_Key = TypeVar("_Key")
+_Found = TypeVar("_Found")
+
+
+def answer_each(
+    messages: Element, op: str, keys: Iterable[_Key], look_up: Callable[[_Key], _Found]
+) -> Iterator[tuple[_Found, Element]]:
+    """One response message per key: a failed look-up answers that key with its error, the rest go on."""
+    for key in keys:
+        try:
+            found = look_up(key)
+        except EwsError as exc:
+            error_message(messages, op, exc.code, exc.message)
+            continue
+        yield found, ok_message(messages, op)
 
 
 def fault_envelope(code: str, message: str, back_off_ms: int | None = None) -> bytes:
