@@ -391,6 +391,15 @@ class Writer:
 
     # -- update / upsert / delete -----------------------------------------------------------
 
+    def _existing(self, table: Table, rid: str, if_match: str | None) -> Record:
+        """The record to change: 404 if it is gone, 412 if ``If-Match`` names another version."""
+        current = self.store.peek(table.entity_set, rid)
+        if current is None:
+            raise record_not_found(table.logical, rid)
+        if if_match and not etag_matches(if_match, current):
+            raise ODataError(412, "", CONCURRENCY_MESSAGE)
+        return current
+
     def update(
         self,
         table: Table,
@@ -402,11 +411,7 @@ class Writer:
         if not isinstance(body, dict):
             raise bad_request("The request body must be a JSON object.")
         with self.store.transaction():
-            current = self.store.peek(table.entity_set, rid)
-            if current is None:
-                raise record_not_found(table.logical, rid)
-            if if_match and not etag_matches(if_match, current):
-                raise ODataError(412, "", CONCURRENCY_MESSAGE)
+            current = self._existing(table, rid, if_match)
             if any(n in table.collections for n in body):
                 # Deep update of a collection is not part of the documented Update operation [U].
                 raise bad_request("Collection-valued navigation properties cannot be set on update.")
@@ -452,11 +457,7 @@ class Writer:
 
     def delete(self, table: Table, rid: str, if_match: str | None = None) -> None:
         with self.store.transaction():
-            current = self.store.peek(table.entity_set, rid)
-            if current is None:
-                raise record_not_found(table.logical, rid)
-            if if_match and not etag_matches(if_match, current):
-                raise ODataError(412, "", CONCURRENCY_MESSAGE)
+            self._existing(table, rid, if_match)  # 404 or 412 before any cascade
             for coll in table.collections.values():
                 child = BY_LOGICAL[coll.child]
                 key = lookup_key(coll.child_attr)
