@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.errors import ODataError, bad_request, not_found_segment, record_not_found
-from addin.sandbox.crm.query import Annotations, Options, Reader, context_url, parse_options
+from addin.sandbox.crm.query import Annotations, Options, Reader, context_url, parse_options, split_outside
 from addin.sandbox.crm.schema import BY_LOGICAL, BY_SET, Table
 from addin.sandbox.crm.service import (
     BindResolver,
@@ -405,19 +405,9 @@ def _odata_id(req: Req) -> str:
 
 
 def _split_path(path: str) -> list[str]:
-    """Split on '/' outside parentheses and quotes (keys and function parameters may contain '/')."""
-    parts, depth, quoted, start = [], 0, False, 0
-    for i, ch in enumerate(path):
-        if ch == "'":
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")":
-            depth -= 1
-        elif not quoted and depth == 0 and ch == "/":
-            parts.append(unquote(path[start:i]))
-            start = i + 1
-    parts.append(unquote(path[start:]))
+    """The non-empty segments, split on '/' outside parentheses and quotes (keys and function
+    parameters may contain '/'), each percent-decoded."""
+    parts = [unquote(p) for p in split_outside(path, "/")]
     return [p for p in parts if p]
 
 

@@ -23,8 +23,8 @@ MAX_PAGE = 5000  # default and maximum page size (page-results.md)
 BOOL_LABELS = {"directioncode": ("Incoming", "Outgoing")}
 
 
-def _split_top(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` outside parentheses and quotes."""
+def split_outside(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` outside parentheses and quotes (keys, nested options and strings hold it too)."""
     parts, depth, quoted, start = [], 0, False, 0
     for i, ch in enumerate(text):
         if ch == "'":
@@ -37,7 +37,12 @@ def _split_top(text: str, sep: str) -> list[str]:
             parts.append(text[start:i])
             start = i + 1
     parts.append(text[start:])
-    return [p.strip() for p in parts if p.strip()]
+    return parts
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """The non-empty, stripped parts of ``text`` between top-level ``sep``."""
+    return [p.strip() for p in split_outside(text, sep) if p.strip()]
 
 
 @dataclass
