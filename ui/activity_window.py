@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -24,9 +22,11 @@ from ui.common import (
     StatusLabel,
     button,
     close_on_escape,
+    labelled_row,
     list_table,
     one_line,
     refresh_button,
+    search_box,
     size_columns,
     when,
 )
@@ -59,18 +59,12 @@ class ActivityWindow(QWidget):
         self.setAccessibleName("Recent activity")
         self.resize(860, 460)
 
-        self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter by subject or detail")
-        self.filter.setAccessibleName("Filter activity")
-        self.filter.setClearButtonEnabled(True)
+        self.filter, self._debounce = search_box(
+            self, "Filter by subject or detail", "Filter activity", 250, self.refresh
+        )
         self.problems_only = QCheckBox("&Problems only")
         self.problems_only.setAccessibleName("Show problems only")
         self.problems_only.toggled.connect(lambda _c: self._fill())
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(250)
-        self._debounce.timeout.connect(self.refresh)
-        self.filter.textChanged.connect(lambda _t: self._debounce.start())
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -83,13 +77,7 @@ class ActivityWindow(QWidget):
         self.refresh_button = refresh_button(self.refresh)
 
         layout = QVBoxLayout(self)
-        top = QHBoxLayout()
-        label = QLabel("&Filter:")
-        label.setBuddy(self.filter)
-        top.addWidget(label)
-        top.addWidget(self.filter, 1)
-        top.addWidget(self.problems_only)
-        layout.addLayout(top)
+        layout.addLayout(labelled_row("&Filter:", self.filter, self.problems_only))
         layout.addWidget(self.table, 1)
         row = QHBoxLayout()
         row.addWidget(self.untrack_button)

@@ -6,12 +6,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QPushButton,
     QTableView,
@@ -84,6 +86,35 @@ def refresh_button(slot: Callable[[], Any]) -> QPushButton:
     b = button("Re&fresh", "Refresh", slot)
     b.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
     return b
+
+
+def search_box(
+    owner: QWidget, placeholder: str, name: str, delay_ms: int, slot: Callable[[], Any]
+) -> tuple[QLineEdit, QTimer]:
+    """A clearable text field that calls ``slot`` once typing pauses; the timer is returned so that
+    other triggers can share the same pause."""
+    field = QLineEdit()
+    field.setPlaceholderText(placeholder)
+    field.setAccessibleName(name)
+    field.setClearButtonEnabled(True)
+    debounce = QTimer(owner)
+    debounce.setSingleShot(True)
+    debounce.setInterval(delay_ms)
+    debounce.timeout.connect(slot)
+    field.textChanged.connect(lambda _t: debounce.start())
+    return field, debounce
+
+
+def labelled_row(text: str, field: QWidget, *extra: QWidget) -> QHBoxLayout:
+    """A mnemonic label, its field taking the spare width, then any extra widgets."""
+    row = QHBoxLayout()
+    label = QLabel(text)
+    label.setBuddy(field)
+    row.addWidget(label)
+    row.addWidget(field, 1)
+    for widget in extra:
+        row.addWidget(widget)
+    return row
 
 
 def show_error(parent: QWidget | None, error: BaseException) -> None:

@@ -10,12 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QSplitter,
@@ -28,7 +27,16 @@ from addin.bridge_types import MailItem, RecordRef, TrackOutcome, TrackResult
 from addin.errors import BridgeError
 from addin.mailbox.types import Folder, FolderKind
 from ui import tasks
-from ui.common import StatusLabel, button, close_on_escape, list_table, refresh_button, size_columns
+from ui.common import (
+    StatusLabel,
+    button,
+    close_on_escape,
+    labelled_row,
+    list_table,
+    refresh_button,
+    search_box,
+    size_columns,
+)
 from ui.mail_model import MailModel
 from ui.regarding_picker import RegardingPicker
 
@@ -81,15 +89,9 @@ class TrackWindow(QWidget):
         self.folders.setAccessibleName("Folders")
         self.folders.currentItemChanged.connect(self._on_folder)
 
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search subject and sender")
-        self.search.setAccessibleName("Search messages")
-        self.search.setClearButtonEnabled(True)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(300)
-        self._debounce.timeout.connect(self._reload_folder)
-        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.search, self._debounce = search_box(
+            self, "Search subject and sender", "Search messages", 300, self._reload_folder
+        )
 
         self.model = MailModel(bridge, self)
         self.model.loaded.connect(self._on_loaded)
@@ -115,13 +117,7 @@ class TrackWindow(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
-        top = QHBoxLayout()
-        find = QLabel("&Search:")
-        find.setBuddy(self.search)
-        top.addWidget(find)
-        top.addWidget(self.search, 1)
-        top.addWidget(self.refresh_button)
-        rl.addLayout(top)
+        rl.addLayout(labelled_row("&Search:", self.search, self.refresh_button))
         rl.addWidget(self.table, 1)
         buttons = QHBoxLayout()
         for b in (
