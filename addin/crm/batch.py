@@ -484,8 +484,7 @@ class Batch:
         return self.request("GET", url + (("?" + encode_query(params)) if params else ""))
 
     def retrieve(self, entity_set: str, id: str, *, select: Sequence[str] | None = None) -> int:
-        params = {"$select": ",".join(select)} if select else None
-        return self.get(records.entity_path(entity_set, id), params)
+        return self.get(records.entity_path(entity_set, id), query_params(select=select))
 
     def query(
         self,
