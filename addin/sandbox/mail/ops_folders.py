@@ -77,6 +77,12 @@ def find_folder(ctx: Ctx, req: Element, messages: Element) -> None:
             render_folder(holder, ctx, folder)
 
 
+def _answer_folder_id(messages: Element, op: str, folder: Folder) -> None:
+    """Success, naming the folder created or changed (its new change key)."""
+    msg = ok_message(messages, op)
+    sub(sub(sub(msg, m("Folders")), t("Folder")), t("FolderId"), Id=folder.id, ChangeKey=folder.changekey)
+
+
 def create_folder(ctx: Ctx, req: Element, messages: Element) -> None:
     parent_holder = req.find(m("ParentFolderId"))
     targets = folder_ids(parent_holder)
@@ -100,9 +106,7 @@ def create_folder(ctx: Ctx, req: Element, messages: Element) -> None:
         except EwsError as exc:
             error_message(messages, "CreateFolder", exc.code, exc.message)
             continue
-        msg = ok_message(messages, "CreateFolder")
-        el = sub(sub(msg, m("Folders")), t("Folder"))
-        sub(el, t("FolderId"), Id=folder.id, ChangeKey=folder.changekey)
+        _answer_folder_id(messages, "CreateFolder", folder)
 
 
 def delete_folder(ctx: Ctx, req: Element, messages: Element) -> None:
@@ -188,6 +192,4 @@ def update_folder(ctx: Ctx, req: Element, messages: Element) -> None:
         except EwsError as exc:
             error_message(messages, "UpdateFolder", exc.code, exc.message)
             continue
-        msg = ok_message(messages, "UpdateFolder")
-        el = sub(sub(msg, m("Folders")), t("Folder"))
-        sub(el, t("FolderId"), Id=folder.id, ChangeKey=folder.changekey)
+        _answer_folder_id(messages, "UpdateFolder", folder)

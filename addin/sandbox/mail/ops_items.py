@@ -161,6 +161,13 @@ def find_item(ctx: Ctx, req: Element, messages: Element) -> None:
             render_item(holder, item, shape, ctx.store, lambda i: item_mime(ctx, i))
 
 
+def _answer_item_id(messages: Element, op: str, item: Item) -> Element:
+    """Success, naming the message created, changed, copied or moved (its new change key)."""
+    msg = ok_message(messages, op)
+    sub(sub(sub(msg, m("Items")), t("Message")), t("ItemId"), Id=item.id, ChangeKey=item.changekey)
+    return msg
+
+
 def get_item(ctx: Ctx, req: Element, messages: Element) -> None:
     shape = parse_shape(req.find(m("ItemShape")))
     for item, msg in answer_each(messages, "GetItem", _item_ids(req.find(m("ItemIds"))), ctx.item_from):
@@ -354,8 +361,7 @@ def create_item(ctx: Ctx, req: Element, messages: Element) -> None:
         except EwsError as exc:
             error_message(messages, "CreateItem", exc.code, exc.message)
             continue
-        msg = ok_message(messages, "CreateItem")
-        sub(sub(sub(msg, m("Items")), t("Message")), t("ItemId"), Id=item.id, ChangeKey=item.changekey)
+        _answer_item_id(messages, "CreateItem", item)
 
 
 def send_existing(ctx: Ctx, item: Item, save_folder: Folder | None) -> None:
@@ -464,8 +470,7 @@ def update_item(ctx: Ctx, req: Element, messages: Element) -> None:
         except EwsError as exc:
             error_message(messages, "UpdateItem", exc.code, exc.message)
             continue
-        msg = ok_message(messages, "UpdateItem")
-        sub(sub(sub(msg, m("Items")), t("Message")), t("ItemId"), Id=item.id, ChangeKey=item.changekey)
+        msg = _answer_item_id(messages, "UpdateItem", item)
         conflicts = sub(msg, m("ConflictResults"))
         sub(conflicts, t("Count"), "0")
 
@@ -508,8 +513,7 @@ def move_item(ctx: Ctx, req: Element, messages: Element, op: str = "MoveItem") -
         except EwsError as exc:
             error_message(messages, op, exc.code, exc.message)
             continue
-        msg = ok_message(messages, op)
-        sub(sub(sub(msg, m("Items")), t("Message")), t("ItemId"), Id=item.id, ChangeKey=item.changekey)
+        _answer_item_id(messages, op, item)
 
 
 def copy_item(ctx: Ctx, req: Element, messages: Element) -> None:
