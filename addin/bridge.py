@@ -58,6 +58,7 @@ from addin.store import AuditRow, Store
 log = logging.getLogger(__name__)
 
 Listener = Callable[[BridgeEvent], None]
+WATCH_RETRY = 60.0  # seconds before watching again after a failure
 
 
 def _to_entry(row: AuditRow) -> AuditEntry:
@@ -99,6 +100,8 @@ class Bridge:
         self._dismissed: set[str] = set()
         self._outbox_lock = threading.Lock()
         self._autotrack_job: AutoTrack | None = None
+        self._watch_stop = threading.Event()
+        self._watcher: threading.Thread | None = None
         self._engine_lock = FileLock(str(self.data_dir / "engine.lock"))
         self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed)
 
@@ -238,8 +241,29 @@ class Bridge:
                 title="Already running",
             ) from None
         self.scheduler.start()
+        self._watch_stop.clear()
+        self._watcher = threading.Thread(target=self._watch_mailbox, name="crm-bridge-watch", daemon=True)
+        self._watcher.start()
+
+    def _watch_mailbox(self) -> None:
+        """Where the server can push (EWS streaming), a change in a watched folder — a category
+        set in any mail client, new mail — runs the mailbox job at once instead of at the next
+        poll.  The poll stays the safety net: any failure here only waits and watches again."""
+        while not self._watch_stop.is_set():
+            try:
+                folder_ids = [w.folder.id for w in self._autotrack().watches()]
+                self.mailbox.watch(folder_ids, lambda: self.scheduler.run_now("mailbox"), self._watch_stop)
+            except NotImplementedError:
+                return
+            except BridgeError as exc:
+                log.info("mailbox notifications paused: %s", exc.message)
+                self._watch_stop.wait(WATCH_RETRY)
+            except Exception:  # a bug here must not take the bridge down; the poll goes on
+                log.exception("mailbox notifications failed")
+                self._watch_stop.wait(WATCH_RETRY)
 
     def stop(self) -> None:
+        self._watch_stop.set()
         self.scheduler.stop()
         if self._engine_lock.is_locked:
             self._engine_lock.release()

@@ -86,13 +86,15 @@ class Scheduler:
             self._blocked_on_credentials = False
         self.run_now()
 
-    def run_now(self) -> None:
-        """Make every job due and wake the loop."""
+    def run_now(self, name: str | None = None) -> None:
+        """Make every job (or the named one) due and wake the loop."""
         with self._lock:
             now = self._now()
-            self._blocked_on_credentials = False
+            if name is None:
+                self._blocked_on_credentials = False
             for job in self.jobs:
-                job.next_due = now
+                if name is None or job.name == name:
+                    job.next_due = now
         self._wake.set()
 
     # -- the loop -------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from exchangelib.services.sync_folder_hierarchy import SyncFolder
 from exchangelib.util import MNS
 
 from addin.errors import AuthError, BridgeError, ConfigError, MailboxError, MessageError
-from addin.mailbox import ews_connect, ews_items
+from addin.mailbox import ews_connect, ews_items, ews_watch
 from addin.mailbox.ews_errors import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_WAIT,
@@ -554,6 +554,9 @@ class EwsMailbox(Mailbox):
 
         result: list[str | None] = self._run(work)
         return result
+
+    def watch(self, folder_ids: Sequence[str], on_change: Callable[[], None], stop: threading.Event) -> None:
+        ews_watch.stream_changes(self._run, self._folder_by_id, folder_ids, on_change, stop)
 
     def set_categories(self, id: str, categories: Sequence[str]) -> None:
         cleaned = list(dict.fromkeys(c for c in categories if c))

@@ -194,6 +194,9 @@ def discover(settings: MailboxSettings, credentials: Any) -> tuple[str, Version 
     return url, version, True
 
 
+STREAMING_CONNECTIONS = 3
+
+
 def make_account(
     settings: MailboxSettings,
     credentials: Any,
@@ -220,6 +223,9 @@ def make_account(
         auth_type=auth_type,
         version=version if version is not None and version.build is not None else None,
         retry_policy=retry_policy,
+        # A streaming notification holds one connection for up to a minute; the others serve the
+        # sync, the outbox and the windows meanwhile.
+        max_connections=STREAMING_CONNECTIONS,
     )
     address = settings.email or settings.username
     if "@" not in address:

@@ -8,8 +8,9 @@ GUI thread.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from addin.errors import BridgeError
 from addin.mailbox.types import (
@@ -105,6 +106,13 @@ class Mailbox(ABC):
             except BridgeError as exc:
                 errors.append(exc.message)
         return errors
+
+    def watch(self, folder_ids: Sequence[str], on_change: Callable[[], None], stop: threading.Event) -> None:
+        """Block, calling ``on_change`` soon after anything changes in these folders, until
+        ``stop`` is set (checked at least once a minute).  Backends that cannot be told of
+        changes (the bridge then relies on its poll) raise NotImplementedError; a lost
+        connection raises a BridgeError and the caller watches again later."""
+        raise NotImplementedError
 
     def hints(self) -> dict[str, str]:
         """Non-secret facts learnt while connecting (server URL, auth type, version) that

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -268,3 +269,28 @@ def test_scheduled_mail_never_crowds_out_mail_that_is_due(env: DemoEnvironment) 
     outbox.poll()
     assert crm_get(env, f"emails({due})?$select=statuscode")["statuscode"] == 3
     assert len(stamps(env)) == 1
+
+
+def test_a_category_set_elsewhere_is_tracked_without_waiting_for_the_poll(env: DemoEnvironment) -> None:
+    """EWS streaming tells the running bridge of the change; the hour-long poll is not what tracks it."""
+    bridge = env.bridge
+    bridge.update_settings({"tracking.poll_seconds": 3600, "sending.poll_seconds": 3600})
+    old = _inbox_from_contacts(env)[-1]
+    bridge.start()
+    try:
+        deadline = time.monotonic() + 30
+        while bridge.scheduler.last_synced is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert bridge.scheduler.last_synced is not None, "the first sync ran"
+        time.sleep(1.0)  # the watcher subscribes after the first sync's folders are known
+        # Another mail client (here: a second connection of the same user) sets the category.
+        other = env.bridge.mailbox.__class__.from_settings(bridge.profile.mailbox_settings(), lambda: "demo")
+        other.set_categories(old.id, ["Track in CRM"])
+        other.close()
+        subjects: set[str] = set()
+        while time.monotonic() < deadline and old.subject not in subjects:
+            time.sleep(0.25)
+            subjects = {e["subject"] for e in emails(env)}
+        assert old.subject in subjects
+    finally:
+        bridge.scheduler.stop()
