@@ -83,7 +83,7 @@ class AutoTrack:
             while True:
                 page = self.mailbox.sync(watch.folder.id, state)
                 summaries = [
-                    c.summary
+                    (c.kind, c.summary)
                     for c in page.changes
                     if c.kind in (ChangeKind.CREATED, ChangeKind.UPDATED) and c.summary is not None
                 ]
@@ -97,15 +97,19 @@ class AutoTrack:
         return results
 
     def _handle(
-        self, watch: Watch, summaries: Sequence[MessageSummary], ctx: UserContext
+        self, watch: Watch, summaries: Sequence[tuple[ChangeKind, MessageSummary]], ctx: UserContext
     ) -> list[TrackResult]:
         explicit: dict[str | None, list[str]] = {}
         automatic: list[str] = []
-        for s in summaries:
+        for kind, s in summaries:
             if s.stamp or self.settings.tracked_category in s.categories or self.store.link_by_item(s.id):
                 continue
             if self.settings.request_category in s.categories:
                 explicit.setdefault(None, []).append(s.id)
+            elif kind is not ChangeKind.CREATED:
+                # Only arrival (new mail, or a move into a tracked folder) triggers the folder and
+                # CRM rules: a message the user untracked must not come back on its next change.
+                continue
             elif watch.reason == "folder":
                 explicit.setdefault(watch.regarding.to_spec() if watch.regarding else None, []).append(s.id)
             elif self._auto_candidate(s, ctx):

@@ -294,3 +294,16 @@ def test_a_category_set_elsewhere_is_tracked_without_waiting_for_the_poll(env: D
         assert old.subject in subjects
     finally:
         bridge.scheduler.stop()
+
+
+def test_an_untracked_message_is_not_tracked_again_by_the_rules(env: DemoEnvironment) -> None:
+    autotrack = env.bridge._autotrack()
+    autotrack.run_once()
+    contact = contact_addresses(env)[5]
+    env.mail.deliver(USER, mime(contact, "Auto then untracked"))
+    [tracked] = [r for r in autotrack.run_once() if r.outcome is TrackOutcome.TRACKED]
+    env.bridge.untrack([tracked.item_id], delete_activity=True)
+    autotrack.run_once()  # sees the untrack's own changes to the message
+    env.bridge.mailbox.set_categories(tracked.item_id, ["Customer"])  # the user files it later
+    autotrack.run_once()
+    assert "Auto then untracked" not in {e["subject"] for e in emails(env)}
