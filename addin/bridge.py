@@ -240,6 +240,8 @@ class Bridge:
                 f"CRM Bridge is already running for profile {self.profile.name!r} on this computer.",
                 title="Already running",
             ) from None
+        # The audit log keeps 90 days; pruning once per start is enough for a log this small.
+        self.store.prune_audit()
         self.scheduler.start()
         self._watch_stop.clear()
         self._watcher = threading.Thread(target=self._watch_mailbox, name="crm-bridge-watch", daemon=True)

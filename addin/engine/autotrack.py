@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from addin.bridge_types import RecordRef, TrackOutcome, TrackResult
+from addin.bridge_types import RecordRef, TrackResult
 from addin.engine.crm_gateway import CrmGateway, TrackedEmail, UserContext
 from addin.engine.tracker import Accept, Tracker
 from addin.mailbox.port import Mailbox
@@ -179,7 +179,3 @@ class AutoTrack:
             return "no CRM record for the sender" if not outgoing else "no CRM record among the recipients"
 
         return accept
-
-
-def skipped(item_id: str, subject: str, why: str) -> TrackResult:
-    return TrackResult(item_id, TrackOutcome.SKIPPED, subject=subject, message=why)
