@@ -1,9 +1,9 @@
 """How the Dataverse client proves who the user is (reference dataverse.md §4.1).
 
 - ``StaticTokenAuth``: a fixed bearer token (the sandbox answers ``Bearer sandbox``).
-- ``MsalAuth``: Microsoft Entra ID through MSAL as a *public* client; silent first from a token
-  cache kept in the OS keyring (``KeyringTokenCache``), interactive browser or device code only
-  when ``sign_in()`` is called or ``allow_interactive`` is set.
+- ``MsalAuth``: Microsoft Entra ID through MSAL as a *public* client (``addin.signin``): silent
+  first from the profile's token cache in the OS keyring (``KeyringTokenCache``), interactive
+  browser or device code only when ``sign_in()`` is called or ``allow_interactive`` is set.
 - ``NtlmAuth``: Windows integrated authentication for on-premises deployments (requests-ntlm).
 
 Every secret handled here is registered with ``addin.credentials`` so logs mask it.
@@ -12,14 +12,23 @@ Every secret handled here is registered with ``addin.credentials`` so logs mask 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import requests
 
-from addin.credentials import CredentialStore, DamagedSecretError, register_secret
-from addin.errors import AuthError, OfflineError
+from addin.credentials import register_secret
+from addin.errors import AuthError
+from addin.signin import (
+    DEFAULT_AUTHORITY_HOST,
+    DEFAULT_TENANT,
+    KeyringTokenCache,
+    MicrosoftSignIn,
+    SignInConfig,
+    SignInMethod,
+    TokenCacheStore,
+    dataverse_scopes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,197 +93,103 @@ class NtlmAuth(CrmAuth):
         return f"NtlmAuth({self.username!r}, <hidden>)"
 
 
-class TokenCacheStore(Protocol):
-    def load(self) -> str | None: ...
-
-    def save(self, data: str) -> None: ...
-
-    def clear(self) -> None: ...
-
-
-class KeyringTokenCache:
-    """MSAL's serialized cache in the OS keyring (sharded there if large); never a file."""
-
-    def __init__(self, store: CredentialStore, kind: str = "msal-cache") -> None:
-        self._store = store
-        self._kind = kind
-
-    def load(self) -> str | None:
-        try:
-            return self._store.get_blob(self._kind)
-        except DamagedSecretError:
-            # A damaged cache only costs a sign-in; a locked keyring still raises.
-            log.warning("the saved sign-in cache is unreadable; a new sign-in is needed")
-            return None
-
-    def save(self, data: str) -> None:
-        self._store.set_blob(self._kind, data)
-
-    def clear(self) -> None:
-        self._store.delete_blob(self._kind)
-
-
 Prompt = Literal["interactive", "device_code"]
 
 
 class MsalAuth(CrmAuth):
-    """Delegated sign-in to Dynamics 365 online as a public client application."""
+    """Delegated sign-in to Dynamics 365 online: the Dataverse resource of a ``MicrosoftSignIn``.
+
+    Pass ``sign_in`` to share the profile's Microsoft sign-in with the mailbox (one account,
+    one cache); otherwise a private one is built from the other arguments.
+    """
 
     sends_bearer_token = True
 
     def __init__(
         self,
         org_url: str,
-        client_id: str,
-        tenant: str = "organizations",
+        client_id: str = "",
+        tenant: str = DEFAULT_TENANT,
         *,
-        cache_store: TokenCacheStore,
+        cache_store: TokenCacheStore | None = None,
+        sign_in: MicrosoftSignIn | None = None,
         prompt: Prompt = "interactive",
         on_device_code: Callable[[str], None] | None = None,
         allow_interactive: bool = False,
         login_hint: str | None = None,
         scope: Literal["user_impersonation", ".default"] = "user_impersonation",
-        authority_host: str = "https://login.microsoftonline.com",
+        authority_host: str = DEFAULT_AUTHORITY_HOST,
         http_client: Any = None,
         app_factory: Callable[..., Any] | None = None,
         interactive_timeout: float = 300.0,
     ) -> None:
-        origin = org_url.rstrip("/")
-        if "/api/data" in origin:
-            origin = origin.split("/api/data", 1)[0]
-        self.scopes = [f"{origin}/{scope}"]
-        self.client_id = client_id
-        self.authority = f"{authority_host.rstrip('/')}/{tenant}"
-        self.prompt = prompt
-        self.on_device_code = on_device_code
+        scopes = dataverse_scopes(org_url)
+        if scope == ".default":
+            scopes = (scopes[0].rsplit("/", 1)[0] + "/.default",)
+        self.scopes = list(scopes)
         self.allow_interactive = allow_interactive
-        self.login_hint = login_hint
-        self._cache_store = cache_store
-        self.interactive_timeout = interactive_timeout
-        self._http_client = http_client
-        self._app_factory = app_factory
-        self._app: Any = None
-        self._cache: Any = None
-        self._token: str | None = None
-        self._lock = threading.RLock()
+        if sign_in is None:
+            if cache_store is None:
+                raise ValueError("MsalAuth needs a sign_in or a cache_store")
+            config = SignInConfig(
+                client_id=client_id,
+                tenant=tenant,
+                authority_host=authority_host,
+                method=SignInMethod.DEVICE_CODE if prompt == "device_code" else SignInMethod.BROWSER,
+                login_hint=login_hint,
+                interactive_timeout=interactive_timeout,
+            )
+            sign_in = MicrosoftSignIn(
+                config,
+                cache_store,
+                on_device_code=on_device_code,
+                http_client=http_client,
+                app_factory=app_factory,
+            )
+        self.microsoft = sign_in
+        self.microsoft.register(self.scopes)
+
+    @property
+    def client_id(self) -> str:
+        return self.microsoft.config.client_id
+
+    @property
+    def authority(self) -> str:
+        return self.microsoft.config.authority
 
     def __repr__(self) -> str:
         return f"MsalAuth({self.scopes[0]!r}, client_id={self.client_id!r})"
 
-    # MSAL contacts the authority while being constructed, so build it on first use only.
-    def _application(self) -> Any:
-        if self._app is None:
-            import msal
-
-            cache = msal.SerializableTokenCache()
-            saved = self._cache_store.load()
-            if saved:
-                try:
-                    cache.deserialize(saved)
-                except ValueError:
-                    log.warning("the saved sign-in cache could not be read; a new sign-in is needed")
-            factory = self._app_factory or msal.PublicClientApplication
-            kwargs: dict[str, Any] = {"authority": self.authority, "token_cache": cache}
-            if self._http_client is not None:
-                kwargs["http_client"] = self._http_client
-            try:
-                self._app = factory(self.client_id, **kwargs)
-            except requests.RequestException as exc:
-                raise OfflineError("Cannot reach the Microsoft sign-in service.") from exc
-            except ValueError as exc:
-                raise AuthError(f"The sign-in settings are not valid: {exc}", service="crm") from exc
-            self._cache = cache
-        return self._app
-
-    def _persist(self) -> None:
-        if self._cache is not None and self._cache.has_state_changed:
-            self._cache_store.save(self._cache.serialize())
-            self._cache.has_state_changed = False
-
-    def _accept(self, result: Any) -> str | None:
-        if isinstance(result, dict) and result.get("access_token"):
-            token = str(result["access_token"])
-            register_secret(token)
-            if result.get("refresh_token"):
-                register_secret(str(result["refresh_token"]))
-            self._token = token
-            self._persist()
-            return token
-        return None
-
-    def _silent(self, force_refresh: bool = False) -> str | None:
-        app = self._application()
-        accounts = app.get_accounts(username=self.login_hint)
-        if not accounts:
-            return None
-        try:
-            result = app.acquire_token_silent(self.scopes, account=accounts[0], force_refresh=force_refresh)
-        except requests.RequestException as exc:
-            raise OfflineError("Cannot reach the Microsoft sign-in service.") from exc
-        return self._accept(result)
-
     def token(self) -> str:
         """A valid access token: cached, silently refreshed, or (if allowed) a new sign-in."""
-        with self._lock:
-            token = self._silent()
-            if token:
-                return token
+        try:
+            return self.microsoft.token(self.scopes, service="crm")
+        except AuthError:
             if self.allow_interactive:
                 return self.sign_in()
-            raise AuthError("Sign-in needed: sign in to the CRM from the tray menu.", service="crm")
+            raise
 
     def sign_in(self) -> str:
         """Run the configured interactive flow (browser or device code) now."""
-        with self._lock:
-            app = self._application()
-            try:
-                if self.prompt == "device_code":
-                    flow = app.initiate_device_flow(scopes=self.scopes)
-                    if "user_code" not in flow:
-                        raise AuthError(_describe(flow, "The device sign-in could not start"), service="crm")
-                    if self.on_device_code is not None:
-                        self.on_device_code(str(flow.get("message", "")))
-                    result = app.acquire_token_by_device_flow(flow)
-                else:
-                    result = app.acquire_token_interactive(
-                        self.scopes, login_hint=self.login_hint, timeout=self.interactive_timeout
-                    )
-            except requests.RequestException as exc:
-                raise OfflineError("Cannot reach the Microsoft sign-in service.") from exc
-            except RuntimeError as exc:
-                # msal.BrowserInteractionTimeoutError: the browser sign-in was abandoned.
-                if type(exc).__name__ != "BrowserInteractionTimeoutError":
-                    raise
-                raise AuthError(
-                    "The sign-in in the browser was not completed in time.", service="crm"
-                ) from exc
-            token = self._accept(result)
-            if token is None:
-                raise AuthError(_describe(result, "Sign-in failed"), service="crm")
-            return token
+        return self.microsoft.sign_in(self.scopes, service="crm")
 
     def sign_out(self) -> None:
         """Forget every account and delete the cache from the keyring."""
-        with self._lock:
-            if self._app is not None:
-                for account in self._app.get_accounts():
-                    self._app.remove_account(account)
-            self._token = None
-            self._cache_store.clear()
+        self.microsoft.sign_out()
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token()}"}
 
     def refresh(self) -> bool:
-        with self._lock:
-            return self._silent(force_refresh=True) is not None
+        """After a 401: a forced silent refresh; an expired or withdrawn sign-in raises AuthError."""
+        return bool(self.microsoft.token(self.scopes, service="crm", force_refresh=True))
 
 
-def _describe(result: Any, prefix: str) -> str:
-    """An MSAL error as a user message: the error code and the first line of its description."""
-    if not isinstance(result, dict):
-        return f"{prefix}."
-    code = str(result.get("error") or "unknown_error")
-    description = str(result.get("error_description") or "").strip().splitlines()
-    first = description[0][:200] if description else ""
-    return f"{prefix}: {code}" + (f" ({first})" if first else "") + "."
+__all__ = [
+    "CrmAuth",
+    "KeyringTokenCache",
+    "MsalAuth",
+    "NtlmAuth",
+    "StaticTokenAuth",
+    "TokenCacheStore",
+]

@@ -165,7 +165,7 @@ def test_device_code_sign_in_caches_tokens_in_the_keyring_and_reuses_them(memory
     login = FakeMicrosoftLogin()
     messages: list[str] = []
     first = _auth(login, messages=messages)
-    with pytest.raises(AuthError, match="Sign-in needed"):
+    with pytest.raises(AuthError, match="Sign in with your Microsoft account"):
         first.token()  # silent only: nothing cached yet, interactive not allowed
     token = first.sign_in()
     assert messages == ["To sign in, open https://microsoft.com/devicelogin and enter ABCD-EFGH."]
@@ -203,7 +203,12 @@ def test_expired_refresh_token_means_sign_in_needed(memory_keyring) -> None:  # 
     _auth(login).sign_in()
     login.refuse_refresh = True
     auth = _auth(login)
-    assert auth.refresh() is False
+    # After a 401 the forced refresh is refused: the user reads why and what to do, no secret.
+    with pytest.raises(AuthError, match="expired or was withdrawn") as info:
+        auth.refresh()
+    assert "invalid_grant" in info.value.message and "sign-in" in info.value.message
+    assert info.value.service == "crm" and info.value.title == "Sign-in needed"
+    assert "refresh-" not in info.value.message
 
 
 def test_device_code_runs_without_sign_in_when_allowed(memory_keyring) -> None:  # type: ignore[no-untyped-def]
@@ -277,7 +282,7 @@ def test_damaged_cache_costs_a_sign_in_not_a_crash(memory_keyring) -> None:  # t
     _auth(login).sign_in()
     shard = next(k for k in memory_keyring.store if k[0] == "crm-bridge:work:msal-cache" and "#" in k[1])
     memory_keyring.store[shard] = "garbage"
-    with pytest.raises(AuthError, match="Sign-in needed"):
+    with pytest.raises(AuthError, match="Sign in with your Microsoft account"):
         _auth(login).token()
 
 
