@@ -44,7 +44,14 @@ from addin.engine.crm_gateway import CrmGateway
 from addin.engine.mime import parse_mime
 from addin.engine.msg_file import is_msg, parse_msg
 from addin.engine.outbox import Outbox, OutboxSettings
-from addin.engine.profile_settings import autotrack_settings, crm_auth, outbox_settings, track_settings
+from addin.engine.profile_settings import (
+    autotrack_settings,
+    crm_auth,
+    mailbox_secret,
+    microsoft_sign_in,
+    outbox_settings,
+    track_settings,
+)
 from addin.engine.scheduler import Job, Scheduler
 from addin.engine.tracker import Tracker, parse_record_spec
 from addin.errors import AuthError, BridgeError, ConfigError
@@ -52,6 +59,7 @@ from addin.mailbox.port import Mailbox
 from addin.mailbox.registry import open_mailbox
 from addin.mailbox.types import FetchFailure, Folder, MailboxInfo
 from addin.secrets import KeyringSecrets, MemorySecrets, SecretStore
+from addin.signin import SignInMethod
 from addin.state import BridgeState
 from addin.store import AuditRow, Store
 
@@ -139,7 +147,8 @@ class Bridge:
                 # hints recorded for another address or server).
                 hints = self.store.get("mailbox_hints") or {}
                 settings = replace(settings, options={**hints, **settings.options})
-                self._mailbox = open_mailbox(settings, lambda: self._secret("mailbox"))
+                secret = mailbox_secret(self.profile, lambda: self._secret("mailbox"))
+                self._mailbox = open_mailbox(settings, secret)
             return self._mailbox
 
     def _remember_hints(self) -> None:
@@ -451,7 +460,8 @@ class Bridge:
         found: list[Issue] = []
         s = self.scheduler
         if s.state is BridgeState.CREDENTIALS_NEEDED:
-            found.append(Issue("credentials", "Sign-in needed", s.detail, "open_settings"))
+            action = getattr(s.auth_error, "fix_action", None) or "open_settings"
+            found.append(Issue("credentials", "Sign-in needed", s.detail, action))
         elif s.state is BridgeState.ERROR:
             found.append(Issue("error", "CRM Bridge needs attention", s.detail, "open_settings"))
         for rec in self.store.outbox_in_states("failed"):
@@ -486,9 +496,10 @@ class Bridge:
         self.profile.update(changes)
         if self.config is not None:
             self.config.save()
+        signin = any(k.startswith("auth.") for k in changes)  # shared by both sides
         self._reconnect(
-            mailbox=any(k.startswith("mailbox.") for k in changes),
-            crm=any(k.startswith("crm.") for k in changes),
+            mailbox=signin or any(k.startswith("mailbox.") for k in changes),
+            crm=signin or any(k.startswith("crm.") for k in changes),
         )
         self.sync_now()
 
@@ -499,6 +510,28 @@ class Bridge:
         self._reconnect(mailbox=kind == "mailbox", crm=kind == "crm")
         if self.scheduler.state is BridgeState.CREDENTIALS_NEEDED:
             self.scheduler.resume()
+
+    def sign_in(self, method: str | None = None, on_device_code: Callable[[str], None] | None = None) -> str:
+        """Microsoft sign-in now (the Fix of "Sign-in needed"): browser or device code; the user name.
+
+        One sign-in serves the CRM online and a Graph mailbox; the engine resumes afterwards.
+        """
+        sign_in = microsoft_sign_in(self.profile)
+        if not sign_in.resources:
+            raise ConfigError(
+                "This profile uses no Microsoft sign-in (CRM sign-in method or mail server type).",
+                title="Nothing to sign in to",
+            )
+        if on_device_code is not None:
+            sign_in.on_device_code = on_device_code
+        sign_in.sign_in(method=SignInMethod(method) if method else None)
+        if self.scheduler.state is BridgeState.CREDENTIALS_NEEDED:
+            self.scheduler.resume()
+        return ", ".join(sign_in.accounts())
+
+    def sign_out(self) -> None:
+        """Forget the profile's Microsoft sign-in (the keyring's token cache is deleted)."""
+        microsoft_sign_in(self.profile).sign_out()
 
     def _reconnect(self, *, mailbox: bool, crm: bool) -> None:
         """Drop what the changed settings invalidate; the next use rebuilds it from the profile."""

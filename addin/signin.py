@@ -51,6 +51,13 @@ GRAPH_MAIL_SCOPES: tuple[str, ...] = tuple(
 _SIGN_IN_AGAIN = {"invalid_grant", "interaction_required", "consent_required", "login_required"}
 
 
+class MicrosoftSignInNeeded(AuthError):
+    """No usable Microsoft sign-in: none yet, expired or withdrawn.  Fixed by signing in again."""
+
+    #: The Issue action the tray offers ("Sign in…"): ``Bridge.sign_in()``.
+    fix_action = "sign_in_microsoft"
+
+
 class SignInMethod(StrEnum):
     BROWSER = "browser"
     DEVICE_CODE = "device_code"
@@ -295,7 +302,7 @@ class MicrosoftSignIn:
         token = self._silent(scopes, service, force_refresh)
         if token:
             return token
-        raise AuthError(
+        raise MicrosoftSignInNeeded(
             "Sign in with your Microsoft account: choose Sign in… in the tray menu or run "
             "'crm-bridge sign-in'.",
             service=service,
@@ -395,7 +402,7 @@ def _failure(result: Any, resource: str, service: str, prefix: str | None = None
     detail = redact(lines[0][:200]) if lines else ""
     reason = f"{code}" + (f"/{sub}" if sub else "") + (f": {detail}" if detail else "")
     if prefix is None and code in _SIGN_IN_AGAIN:
-        return AuthError(
+        return MicrosoftSignInNeeded(
             f"Your Microsoft sign-in for {resource} has expired or was withdrawn ({reason}). "
             "Choose Sign in… in the tray menu or run 'crm-bridge sign-in' to sign in again.",
             service=service,

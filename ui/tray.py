@@ -29,6 +29,7 @@ FIX_ACTIONS = {
     "retry_outbox": "Retry",
     "sign_in_crm": "Sign in…",
     "sign_in_mailbox": "Sign in…",
+    "sign_in_microsoft": "Sign in…",
     "open_settings": "Fix…",
 }
 
@@ -255,6 +256,15 @@ class Tray(QObject):
             window.retry(target)
         elif action == "retry_outbox":
             self.open_outbox()
+        elif action == "sign_in_microsoft":
+            # Opens the system browser (or the Windows account broker); the engine resumes after.
+            tasks.run(
+                self.bridge.sign_in,
+                on_done=lambda who: self._notify(Note("Signed in", f"Signed in as {who}.", False)),
+                on_error=self._error,
+                timeout=None,  # the person may take minutes; MSAL itself gives up after five
+                parent=self,
+            )
         elif action in ("sign_in_crm", "sign_in_mailbox", "open_settings"):
             tab = {"sign_in_crm": "crm", "sign_in_mailbox": "mailbox"}.get(action)
             self.open_settings(tab)

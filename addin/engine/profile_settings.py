@@ -1,4 +1,4 @@
-"""Turn a profile's declared settings into the engine's settings objects and the CRM sign-in."""
+"""Turn a profile's declared settings into the engine's settings objects and the sign-ins."""
 
 from __future__ import annotations
 
@@ -8,10 +8,19 @@ from dataclasses import replace
 
 from addin.bridge_types import RecordRef
 from addin.config import Profile
-from addin.crm.auth import CrmAuth, KeyringTokenCache, MsalAuth, NtlmAuth, StaticTokenAuth
+from addin.crm.auth import CrmAuth, MsalAuth, NtlmAuth, StaticTokenAuth
 from addin.engine.autotrack import AutoTrackSettings
 from addin.engine.outbox import OutboxSettings
 from addin.engine.tracker import TrackSettings, parse_record_spec
+from addin.mailbox.types import SecretSource
+from addin.signin import (
+    GRAPH_MAIL_SCOPES,
+    MicrosoftSignIn,
+    SignInConfig,
+    SignInMethod,
+    dataverse_scopes,
+    shared_sign_in,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +71,53 @@ def crm_auth(profile: Profile, secret: Callable[[], str], stored: Callable[[], s
         return StaticTokenAuth(secret())
     if kind == "ntlm":
         return NtlmAuth(str(profile.get("crm.username")), stored)
-    from addin.credentials import CredentialStore
+    return MsalAuth(profile.crm_org_url, sign_in=microsoft_sign_in(profile))
 
-    return MsalAuth(
-        profile.crm_org_url,
-        str(profile.get("crm.client_id")),
-        str(profile.get("crm.tenant")),
-        cache_store=KeyringTokenCache(CredentialStore(profile.name)),
+
+# -- Microsoft sign-in shared by the CRM online and a Graph mailbox ----------------------------
+
+GRAPH_BACKEND = "graph"
+
+
+def sign_in_config(profile: Profile) -> SignInConfig:
+    return SignInConfig(
+        client_id=str(profile.get("auth.client_id")),
+        tenant=str(profile.get("auth.tenant")),
+        authority_host=str(profile.get("auth.authority")),
+        method=SignInMethod(str(profile.get("auth.method"))),
+        broker=bool(profile.get("auth.broker")),
         login_hint=str(profile.get("mailbox.email")) or None,
     )
+
+
+def microsoft_resources(profile: Profile) -> list[tuple[str, ...]]:
+    """The resources this profile reaches with Microsoft sign-in, mailbox first."""
+    resources: list[tuple[str, ...]] = []
+    if str(profile.get("mailbox.backend")) == GRAPH_BACKEND:
+        resources.append(GRAPH_MAIL_SCOPES)
+    if str(profile.get("crm.auth")) == "oauth" and profile.crm_org_url:
+        resources.append(dataverse_scopes(profile.crm_org_url))
+    return resources
+
+
+def microsoft_sign_in(profile: Profile) -> MicrosoftSignIn:
+    """The profile's one Microsoft sign-in (one MSAL app, one keyring cache), all resources declared.
+
+    Declaring every resource up front lets the first browser sign-in ask consent for all of
+    them, whichever of the CRM or the mailbox asks for a token first.
+    """
+    sign_in = shared_sign_in(profile.name, sign_in_config(profile))
+    for scopes in microsoft_resources(profile):
+        sign_in.register(scopes)
+    return sign_in
+
+
+def mailbox_secret(profile: Profile, stored: SecretSource) -> SecretSource:
+    """What the mailbox backend gets as its secret: a Graph access token, or the stored password.
+
+    A Graph mailbox always signs in with Microsoft: its SecretSource returns an access token
+    for ``GRAPH_MAIL_SCOPES`` from the same MSAL application and cache as the CRM.
+    """
+    if str(profile.get("mailbox.backend")) == GRAPH_BACKEND:
+        return microsoft_sign_in(profile).token_source(GRAPH_MAIL_SCOPES, "mailbox")
+    return stored

@@ -58,6 +58,8 @@ class Scheduler:
         self.detail = ""
         self.last_synced: datetime | None = None
         self._blocked_on_credentials = False
+        # The sign-in problem behind CREDENTIALS_NEEDED, so the facade can offer the right Fix.
+        self.auth_error: AuthError | None = None
 
     # -- control --------------------------------------------------------------------------
 
@@ -138,6 +140,7 @@ class Scheduler:
             job.run()
         except AuthError as exc:
             self._blocked_on_credentials = True
+            self.auth_error = exc
             self._set(BridgeState.CREDENTIALS_NEEDED, exc.message)
             job.next_due = self._now() + job.interval
             return
