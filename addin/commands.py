@@ -155,6 +155,36 @@ def log(args: Any) -> int:
     return 0
 
 
+def sign_in(args: Any) -> int:
+    """Microsoft sign-in for the profile, without the engine: the tokens go to the keyring cache."""
+    from addin.engine.profile_settings import microsoft_sign_in
+    from addin.signin import SignInMethod
+
+    profile = Config.load().profile(args.profile)
+    signin = microsoft_sign_in(profile)
+    if not signin.resources:
+        raise ConfigError(
+            "This profile uses no Microsoft sign-in: set crm.auth=oauth with crm.url, "
+            "or mailbox.backend=graph.",
+            title="Nothing to sign in to",
+        )
+    if args.sign_out:
+        signin.sign_out()
+        _out(args, {"profile": profile.name, "accounts": []}, "Signed out; the saved sign-in was deleted.")
+        return 0
+    if not args.status:
+        # The device-code instructions go to the terminal even with --json (on stderr then).
+        signin.on_device_code = lambda message: print(message, file=sys.stderr if args.json else sys.stdout)
+        signin.sign_in(method=SignInMethod.DEVICE_CODE if args.device_code else None)
+    accounts = signin.accounts()
+    _out(
+        args,
+        {"profile": profile.name, "accounts": accounts},
+        f"Signed in as {', '.join(accounts)}." if accounts else "Not signed in.",
+    )
+    return 0 if accounts else 1
+
+
 def config(args: Any) -> int:
     cfg = Config.load()
     name = args.profile or cfg.active

@@ -292,8 +292,8 @@ class MicrosoftSignIn:
                 raise OfflineError("Cannot reach the Microsoft sign-in service.") from exc
             token = self._accept(result)
             if token is None and isinstance(result, dict) and result.get("error"):
-                # MSAL has already dropped a refused refresh token; keep the keyring in step.
-                self._persist()
+                # MSAL 1.39 keeps a refused refresh token (an MFA policy may refuse one resource
+                # only); the engine stops asking until the person signs in again, so no retry loop.
                 raise _failure(result, resource_of(scopes), service)
             return token
 
