@@ -218,6 +218,10 @@ class IdentityStandIn:
                     return
         raise KeyError(user_code)
 
+    def pending_user_codes(self) -> list[str]:
+        with self._lock:
+            return [d.user_code for d in self._devices.values() if not d.approved]
+
     def revoke_all(self) -> None:
         """The admin revokes the user's sessions (Revoke-MgUserSignInSession)."""
         with self._lock:
@@ -543,3 +547,36 @@ class RunningStandIn:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+class FakeBrowser:
+    """Stands in for the user's browser on Microsoft's sign-in page (the one mocked part).
+
+    Install it with ``monkeypatch.setattr(webbrowser, "open", browser.open)``: it performs the GET
+    of the authorize URL MSAL opens and follows the form_post redirect to MSAL's loopback listener.
+    """
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.errors: list[BaseException] = []
+
+    def open(self, url: str, *args: object, **kwargs: object) -> bool:
+        import re
+
+        import requests
+
+        self.opened.append(url)
+
+        def sign_in() -> None:
+            try:
+                page = requests.get(url, timeout=20)  # the authorize endpoint
+                page.raise_for_status()
+                action = re.search(r'action="([^"]+)"', page.text)
+                assert action is not None, page.text
+                fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
+                requests.post(html.unescape(action.group(1)), data=fields, timeout=20)
+            except BaseException as exc:  # reported by the test, not lost in a thread
+                self.errors.append(exc)
+
+        threading.Thread(target=sign_in, daemon=True).start()
+        return True

@@ -21,8 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from identity_standin import TENANT_ID, USERNAME, IdentityStandIn, RunningStandIn, TestAuthority
+from identity_standin import (
+    TENANT_ID,
+    USERNAME,
+    FakeBrowser,
+    IdentityStandIn,
+    RunningStandIn,
+    TestAuthority,
+)
 
 from addin.config import Profile
 from addin.credentials import CredentialStore
@@ -67,32 +73,6 @@ def running(authority: TestAuthority, monkeypatch: pytest.MonkeyPatch) -> Iterat
 @pytest.fixture
 def standin(running: RunningStandIn) -> IdentityStandIn:
     return running.standin
-
-
-class FakeBrowser:
-    """Stands in for the user's browser on Microsoft's sign-in page (the one mocked part)."""
-
-    def __init__(self) -> None:
-        self.opened: list[str] = []
-        self.errors: list[BaseException] = []
-
-    def open(self, url: str, *args: object, **kwargs: object) -> bool:
-        self.opened.append(url)
-
-        def sign_in() -> None:
-            try:
-                page = requests.get(url, timeout=20)  # the authorize endpoint
-                page.raise_for_status()
-                action = re.search(r'action="([^"]+)"', page.text)
-                assert action is not None, page.text
-                fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
-                # The form_post redirect to MSAL's own loopback listener.
-                requests.post(action.group(1).replace("&amp;", "&"), data=fields, timeout=20)
-            except BaseException as exc:  # reported by the test, not lost in a thread
-                self.errors.append(exc)
-
-        threading.Thread(target=sign_in, daemon=True).start()
-        return True
 
 
 @pytest.fixture
