@@ -141,7 +141,8 @@ class Issue:
     key: str
     title: str
     message: str
-    action: str | None = None  # "retry_outbox", "sign_in_crm", "sign_in_mailbox", "open_settings"
+    action: str | None = None  # "retry_outbox", "sign_in_crm", "sign_in_mailbox", "sign_in_microsoft",
+    # "open_settings"
     target: str | None = None  # e.g. the activity id for "retry_outbox"
     since: datetime | None = None
 
