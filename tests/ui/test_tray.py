@@ -140,6 +140,36 @@ def test_expired_sign_in_is_a_state_with_a_fix_action(qtbot: Any, demo: Any, tra
     qtbot.waitUntil(lambda: any(n.error for n in notes), timeout=WAIT)  # announced, not a crash
 
 
+def test_microsoft_sign_in_fix_runs_the_sign_in_in_the_background(
+    qtbot: Any, demo: Any, tray: Tray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "Sign in…" of an expired Microsoft sign-in calls the facade off the GUI thread.
+
+    Microsoft's sign-in pages cannot run here, so the facade's sign_in is replaced; the real
+    sign-in is covered in tests/integration/test_msal_signin_bridge.py.
+    """
+    from addin.bridge_types import Issue
+
+    gui = threading.get_ident()
+    calls: list[int] = []
+
+    def sign_in() -> str:
+        calls.append(threading.get_ident())
+        return "anna@contoso.test"
+
+    monkeypatch.setattr(demo.bridge, "sign_in", sign_in)
+    notes: list[Any] = []
+    tray.notified.connect(notes.append)
+    tray.issues = (Issue("credentials", "Sign-in needed", "Your sign-in expired.", "sign_in_microsoft"),)
+    tray.menu.aboutToShow.emit()
+    issue = next(a for a in tray.menu.actions() if a.text().startswith("⚠"))
+    fix = next(a for a in issue.menu().actions() if a.text() == "Sign in…")
+    fix.trigger()
+    qtbot.waitUntil(lambda: any(n.title == "Signed in" for n in notes), timeout=WAIT)
+    assert len(calls) == 1 and calls[0] != gui
+    assert "anna@contoso.test" in next(n.message for n in notes if n.title == "Signed in")
+
+
 def test_second_launch_brings_the_running_one_forward(qtbot: Any, demo: Any) -> None:
     name = f"crm-bridge-ui-{time.monotonic_ns()}"
     running = app_module.TrayApp(demo.bridge, owns_bridge=False)
