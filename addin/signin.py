@@ -109,9 +109,9 @@ class SignInConfig:
             raise ConfigError("The sign-in authority must be an https:// address.", title="Set-up needed")
 
 
-def broker_wanted(config: SignInConfig, platform: str = sys.platform) -> bool:
+def broker_wanted(config: SignInConfig, platform: str | None = None) -> bool:
     """The Windows broker (WAM) is used on Windows only; MSAL falls back to the browser without it."""
-    return config.broker and platform == "win32"
+    return config.broker and (platform or sys.platform) == "win32"
 
 
 class TokenCacheStore(Protocol):
