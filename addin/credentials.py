@@ -207,6 +207,17 @@ class CredentialStore:
             raise DamagedSecretError(f"The saved {kind} data is damaged.")
         return value
 
+    def blob_version(self, kind: str, name: str = "blob") -> str | None:
+        """A short fingerprint that changes whenever the blob is rewritten; one keyring read."""
+        service = service_name(self.profile, kind)
+        with _lock:
+            backend = _backend()
+            try:
+                head = backend.get_password(service, name)
+            except keyring.errors.KeyringError as exc:
+                raise _convert(exc, "read saved data") from exc
+        return None if head is None else _digest(head)
+
     def set_blob(self, kind: str, value: str, name: str = "blob") -> None:
         service = service_name(self.profile, kind)
         with _lock:

@@ -115,6 +115,8 @@ def broker_wanted(config: SignInConfig, platform: str | None = None) -> bool:
 
 
 class TokenCacheStore(Protocol):
+    def version(self) -> str | None: ...
+
     def load(self) -> str | None: ...
 
     def save(self, data: str) -> None: ...
@@ -128,6 +130,10 @@ class KeyringTokenCache:
     def __init__(self, store: CredentialStore, kind: str = "msal-cache") -> None:
         self._store = store
         self._kind = kind
+
+    def version(self) -> str | None:
+        """Changes whenever any process rewrites the cache (a cheap check before each use)."""
+        return self._store.blob_version(self._kind)
 
     def load(self) -> str | None:
         try:
@@ -173,7 +179,7 @@ class MicrosoftSignIn:
         self._app_factory = app_factory
         self._app: Any = None
         self._cache: Any = None
-        self._saved: str | None = None  # the cache text last read from or written to the keyring
+        self._version: str | None = None  # the keyring copy's fingerprint last read or written
         self._resources: list[tuple[str, ...]] = []
         self._lock = threading.RLock()
         self._interactive = threading.Lock()
@@ -238,26 +244,31 @@ class MicrosoftSignIn:
             return self._app
 
     def _reload(self, force: bool = False) -> None:
-        """Take the keyring's copy if another process (tray, CLI) changed it since we last looked."""
+        """Take the keyring's copy if another process (tray, CLI) rewrote it since we last looked.
+
+        The check is one keyring read; the tokens are read only when the copy changed.  It runs
+        before every use, so a sign-in done by ``crm-bridge sign-in`` is picked up by the tray and
+        a write never puts back an older copy than the last one seen.
+        """
         with self._lock:
             if self._cache is None:
                 return
-            saved = self._cache_store.load()
-            if saved == self._saved and not force:
+            version = self._cache_store.version()
+            if version == self._version and not force:
                 return
-            self._saved = saved
-            if saved:
-                try:
-                    self._cache.deserialize(saved)
-                except ValueError:
-                    log.warning("the saved sign-in cache could not be read; a new sign-in is needed")
+            saved = self._cache_store.load()
+            self._version = version
+            try:
+                self._cache.deserialize(saved or "")
+            except ValueError:
+                log.warning("the saved sign-in cache could not be read; a new sign-in is needed")
+                self._cache.deserialize("")
 
     def _persist(self) -> None:
         with self._lock:
             if self._cache is not None and self._cache.has_state_changed:
-                text = self._cache.serialize()
-                self._cache_store.save(text)
-                self._saved = text
+                self._cache_store.save(self._cache.serialize())
+                self._version = self._cache_store.version()
                 self._cache.has_state_changed = False
 
     def _account(self, app: Any) -> Any:
@@ -278,10 +289,8 @@ class MicrosoftSignIn:
     def _silent(self, scopes: Sequence[str], service: str, force_refresh: bool) -> str | None:
         app = self._application()
         with self._lock:
+            self._reload()
             account = self._account(app)
-            if account is None:
-                self._reload()
-                account = self._account(app)
             if account is None:
                 return None
             try:
@@ -339,6 +348,8 @@ class MicrosoftSignIn:
         chosen = method or self.config.method
         app = self._application()
         with self._interactive:
+            with self._lock:
+                self._reload()  # the new sign-in joins the newest copy of the cache
             try:
                 if chosen is SignInMethod.DEVICE_CODE:
                     flow = app.initiate_device_flow(scopes=list(primary))
@@ -388,8 +399,8 @@ class MicrosoftSignIn:
                 for account in self._app.get_accounts():
                     self._app.remove_account(account)
                 self._cache.has_state_changed = False
-            self._saved = None
             self._cache_store.clear()
+            self._version = None
 
 
 def _failure(result: Any, resource: str, service: str, prefix: str | None = None) -> AuthError:

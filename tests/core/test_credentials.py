@@ -87,6 +87,26 @@ def test_large_blob_is_sharded_under_the_windows_limit(memory_keyring) -> None: 
     assert store.get_blob("msal-cache") is None
 
 
+def test_blob_version_changes_with_every_rewrite_and_reads_one_entry(memory_keyring, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store = CredentialStore()
+    assert store.blob_version("msal-cache") is None
+    seen = set()
+    for value in ("small", "x" * 9000, "y" * 9000, "x" * 9000, "small"):
+        store.set_blob("msal-cache", value)
+        seen.add(store.blob_version("msal-cache"))
+    # A sharded rewrite with equal content still gets a new generation, hence a new version.
+    assert len(seen) == 4
+    reads: list[str] = []
+    original = memory_keyring.get_password
+    monkeypatch.setattr(memory_keyring, "get_password", lambda s, u: reads.append(u) or original(s, u))
+    store.set_blob("msal-cache", "z" * 9000)
+    reads.clear()
+    store.blob_version("msal-cache")
+    assert reads == ["blob"]  # the manifest only, not the shards
+    store.delete_blob("msal-cache")
+    assert store.blob_version("msal-cache") is None
+
+
 def test_split_never_breaks_a_surrogate_pair() -> None:
     value = "a" + "\U0001f600" * 5000
     pieces = split_for_keyring(value, limit=SHARD_BYTES)

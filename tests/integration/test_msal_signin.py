@@ -229,6 +229,30 @@ def test_tokens_survive_a_restart_in_the_keyring_and_never_in_a_file(
         assert b"RefreshToken" not in content, path
 
 
+def test_a_sign_in_in_another_process_is_picked_up_without_a_prompt(
+    running: RunningStandIn, standin: IdentityStandIn, browser: FakeBrowser
+) -> None:
+    """The tray keeps running while the user signs in again with 'crm-bridge sign-in'."""
+    standin.access_token_lifetime = 60  # MSAL refreshes tokens this close to expiry on every use
+    tray = make_sign_in(running)
+    tray.register(DATAVERSE)
+    tray.sign_in()
+    standin.revoke_all()
+    with pytest.raises(MicrosoftSignInNeeded, match="AADSTS50173"):
+        tray.token(DATAVERSE)
+
+    cli = make_sign_in(running)  # a second process on the same keyring
+    cli.register(DATAVERSE)
+    cli.sign_in()
+    assert standin.prompts == 2
+    # The tray reads the keyring's newer copy and refreshes with the new sign-in.
+    token = tray.token(DATAVERSE)
+    assert DATAVERSE[0] in standin.scopes_of(token)
+    assert standin.prompts == 2
+    # And the tray's write kept the CLI's account: a third process still finds it.
+    assert make_sign_in(running).accounts() == [USERNAME]
+
+
 @pytest.mark.parametrize(
     ("what", "code"),
     [("revoked", "AADSTS50173"), ("expired", "AADSTS700082"), ("mfa", "interaction_required")],
