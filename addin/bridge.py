@@ -554,7 +554,8 @@ class Bridge:
         trial = Profile(self.profile.name, dict(self.profile.values))
         trial.update(values)
         source = secret or self.secrets.get("mailbox") or ""
-        mailbox = open_mailbox(trial.mailbox_settings(), lambda: source)
+        # A Graph mailbox is tested with a token from the profile's Microsoft sign-in.
+        mailbox = open_mailbox(trial.mailbox_settings(), mailbox_secret(trial, lambda: source))
         try:
             return mailbox.check()
         finally:

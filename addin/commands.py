@@ -165,7 +165,7 @@ def sign_in(args: Any) -> int:
     if not signin.resources:
         raise ConfigError(
             "This profile uses no Microsoft sign-in: set crm.auth=oauth with crm.url, "
-            "or mailbox.backend=graph.",
+            "or mailbox.backend=graph with mailbox.auth=oauth.",
             title="Nothing to sign in to",
         )
     if args.sign_out:

@@ -90,10 +90,20 @@ def sign_in_config(profile: Profile) -> SignInConfig:
     )
 
 
+def graph_signs_in(profile: Profile) -> bool:
+    """A Graph mailbox with the "Microsoft 365" sign-in method gets its tokens from Microsoft sign-in.
+
+    Any other method keeps the stored secret as the bearer token (a local Graph sandbox's token).
+    """
+    return (
+        str(profile.get("mailbox.backend")) == GRAPH_BACKEND and str(profile.get("mailbox.auth")) == "oauth"
+    )
+
+
 def microsoft_resources(profile: Profile) -> list[tuple[str, ...]]:
     """The resources this profile reaches with Microsoft sign-in, mailbox first."""
     resources: list[tuple[str, ...]] = []
-    if str(profile.get("mailbox.backend")) == GRAPH_BACKEND:
+    if graph_signs_in(profile):
         resources.append(GRAPH_MAIL_SCOPES)
     if str(profile.get("crm.auth")) == "oauth" and profile.crm_org_url:
         resources.append(dataverse_scopes(profile.crm_org_url))
@@ -113,11 +123,11 @@ def microsoft_sign_in(profile: Profile) -> MicrosoftSignIn:
 
 
 def mailbox_secret(profile: Profile, stored: SecretSource) -> SecretSource:
-    """What the mailbox backend gets as its secret: a Graph access token, or the stored password.
+    """What the mailbox backend gets as its secret: a Graph access token, or the stored secret.
 
-    A Graph mailbox always signs in with Microsoft: its SecretSource returns an access token
+    A Graph mailbox signing in with Microsoft 365 gets a SecretSource returning an access token
     for ``GRAPH_MAIL_SCOPES`` from the same MSAL application and cache as the CRM.
     """
-    if str(profile.get("mailbox.backend")) == GRAPH_BACKEND:
+    if graph_signs_in(profile):
         return microsoft_sign_in(profile).token_source(GRAPH_MAIL_SCOPES, "mailbox")
     return stored

@@ -297,6 +297,7 @@ def test_a_profile_with_a_graph_mailbox_shares_one_sign_in_with_the_crm(
     profile.update(
         {
             "mailbox.backend": "graph",
+            "mailbox.auth": "oauth",
             "mailbox.email": USERNAME,
             "crm.url": ORG,
             "crm.auth": "oauth",
@@ -321,10 +322,14 @@ def test_a_profile_with_a_graph_mailbox_shares_one_sign_in_with_the_crm(
     assert DATAVERSE[0] in standin.scopes_of(auth.token())
     assert standin.prompts == 1
 
-    # An EWS mailbox keeps its stored password as its secret.
+    # An EWS mailbox keeps its stored password as its secret; a Graph mailbox with another
+    # sign-in method (a local Graph sandbox) keeps its stored token.
     ews = Profile("onprem")
     ews.update({"mailbox.backend": "ews", "mailbox.email": USERNAME})
     assert mailbox_secret(ews, lambda: "stored password")() == "stored password"
+    sandbox = Profile("sandbox")
+    sandbox.update({"mailbox.backend": "graph", "mailbox.auth": "basic"})
+    assert mailbox_secret(sandbox, lambda: "sandbox-token")() == "sandbox-token"
 
 
 def test_no_client_id_is_a_clear_set_up_message(running: RunningStandIn) -> None:
