@@ -56,10 +56,15 @@ def run(args: Any) -> int:
     from addin.logging_setup import setup_logging
 
     setup_logging(console=not args.json)
+    from addin.headless_signin import HeadlessSignIn
+
     bridge = Bridge.open(args.profile)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     bridge.subscribe(lambda event: print(json.dumps(_plain(event)) if args.json else event, flush=True))
+    # No tray to click "Sign in…": a Microsoft sign-in is offered as a device code on stderr.
+    headless = HeadlessSignIn(bridge, lambda text: print(text, file=sys.stderr, flush=True))
+    bridge.subscribe(headless.on_event)
     bridge.start()
     try:
         while not stop.wait(1.0):
@@ -67,6 +72,7 @@ def run(args: Any) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        headless.close()
         bridge.stop()
     return 0
 

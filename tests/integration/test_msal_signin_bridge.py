@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 from addin.bridge import Bridge
 from addin.config import Profile
 from addin.demo import DEMO_PASSWORD, USER
+from addin.headless_signin import HeadlessSignIn
 from addin.sandbox.crm import CrmSandbox
 from addin.sandbox.mail import MailSandbox
 from addin.secrets import MemorySecrets
@@ -159,4 +160,40 @@ def test_sign_in_needed_has_a_fix_that_signs_in_and_resumes(
     wait_for(bridge, BridgeState.IDLE, "the engine to resume again")
     assert standin.prompts == 2
     # Every request that reached the CRM carried a valid Dataverse token from the stand-in.
+    assert front.refused == 0
+
+
+def test_headless_run_offers_a_device_code_and_resumes_once_approved(
+    world: tuple[Bridge, RunningStandIn, DataverseFront],
+) -> None:
+    """``crm-bridge run`` has no tray: the sign-in it needs is a device code on the terminal."""
+    bridge, running, front = world
+    standin = running.standin
+    standin.admin_consent = True
+    said: list[str] = []
+    signed_in = threading.Event()
+
+    def say(text: str) -> None:
+        said.append(text)
+        if text.startswith("Signed in as"):
+            signed_in.set()
+
+    headless = HeadlessSignIn(bridge, say)
+    bridge.subscribe(headless.on_event)
+
+    def approve() -> None:
+        assert standin.first_poll.wait(60)  # MSAL is polling: the user enters the code now
+        for code in standin.pending_user_codes():
+            standin.approve(code)
+
+    approver = threading.Thread(target=approve, daemon=True)
+    approver.start()
+    bridge.start()
+    assert signed_in.wait(90), said
+    wait_for(bridge, BridgeState.IDLE, "the engine to resume after the device-code sign-in")
+    approver.join(10)
+    headless.close()
+    assert any("/devicelogin" in line and "enter the code" in line for line in said)
+    assert said[-1] == "Signed in as anna@contoso.test."
+    assert standin.requests["devicecode"] == 1 and standin.requests["authorize"] == 0
     assert front.refused == 0
