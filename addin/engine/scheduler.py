@@ -146,6 +146,7 @@ class Scheduler:
             return
         except CredentialStoreError as exc:
             self._blocked_on_credentials = True
+            self.auth_error = None  # the keyring, not a sign-in: no "Sign in…" for this one
             self._set(BridgeState.CREDENTIALS_NEEDED, exc.message)
             return
         except (OfflineError, ThrottledError) as exc:

@@ -83,6 +83,28 @@ def test_auth_error_waits_for_the_user(make: Callable[..., Scheduler]) -> None:
     wait_for(lambda: len(calls) == 2)
 
 
+def test_the_sign_in_problem_is_kept_for_the_fix_action(make: Callable[..., Scheduler]) -> None:
+    """The facade offers "Sign in…" for a Microsoft sign-in; a locked keyring is another fix."""
+    from addin.errors import CredentialStoreError
+    from addin.signin import MicrosoftSignInNeeded
+
+    clock = Clock()
+    errors: list[Exception] = [
+        MicrosoftSignInNeeded("Your Microsoft sign-in has expired.", service="crm"),
+        CredentialStoreError("The system keyring is locked."),
+    ]
+
+    def job() -> None:
+        raise errors.pop(0)
+
+    s = make([Job("outbox", timedelta(seconds=1), job, next_due=clock())], clock)
+    wait_for(lambda: s.state is BridgeState.CREDENTIALS_NEEDED)
+    assert isinstance(s.auth_error, MicrosoftSignInNeeded) and s.auth_error.fix_action == "sign_in_microsoft"
+    s.run_now()
+    wait_for(lambda: not errors and s.detail == "The system keyring is locked.")
+    assert s.auth_error is None
+
+
 def test_offline_backs_off_then_recovers(make: Callable[..., Scheduler]) -> None:
     clock = Clock()
     outcomes = [OfflineError("no network"), OfflineError("no network"), None]
