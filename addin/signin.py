@@ -155,8 +155,8 @@ class MicrosoftSignIn:
 
     ``token(scopes)`` is silent only (cache, then the refresh token); ``sign_in()`` is the
     interactive step and is run by a person (tray "Sign in…", ``crm-bridge sign-in``).
-    Runtime-only knobs (``http_client``, ``verify``, ``app_factory``) serve tests and
-    diagnostics; settings come from ``SignInConfig``.
+    Runtime-only knobs (``http_client``, ``app_factory``) serve tests; settings come from
+    ``SignInConfig``.  TLS trust is the system's (requests honours ``REQUESTS_CA_BUNDLE``).
     """
 
     def __init__(
@@ -167,7 +167,6 @@ class MicrosoftSignIn:
         on_device_code: Callable[[str], None] | None = None,
         window_handle: int | None = None,
         http_client: Any = None,
-        verify: bool | str = True,
         app_factory: Callable[..., Any] | None = None,
     ) -> None:
         self.config = config
@@ -175,7 +174,6 @@ class MicrosoftSignIn:
         self.window_handle = window_handle
         self._cache_store = cache_store
         self._http_client = http_client
-        self._verify = verify
         self._app_factory = app_factory
         self._app: Any = None
         self._cache: Any = None
@@ -231,8 +229,6 @@ class MicrosoftSignIn:
                 kwargs["instance_discovery"] = False
             if self._http_client is not None:
                 kwargs["http_client"] = self._http_client
-            elif self._verify is not True:
-                kwargs["verify"] = self._verify
             if broker_wanted(self.config):
                 kwargs["enable_broker_on_windows"] = True
             try:
