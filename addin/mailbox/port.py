@@ -25,6 +25,8 @@ from addin.mailbox.types import (
     MessageSummary,
     OutgoingMessage,
     SecretSource,
+    SendEvidence,
+    SendState,
     SyncPage,
 )
 
@@ -106,6 +108,33 @@ class Mailbox(ABC):
             except BridgeError as exc:
                 errors.append(exc.message)
         return errors
+
+    # -- two-step sending (optional) -------------------------------------------------------
+    #
+    # A backend whose send is a stamped draft followed by "send" (Graph) sets
+    # ``sends_drafts``.  The outbox then journals between the two steps, and recovery can
+    # tell "never submitted" (the stamped draft is still there: send THAT draft) from
+    # "submitted, copy not yet in Sent Items" (wait; never send a second message).
+    # Backends that send in one call (EWS CreateItem with SendAndSaveCopy) keep the
+    # defaults and the outbox behaves exactly as before.
+
+    #: True when create_draft/send_draft are implemented.
+    sends_drafts: bool = False
+
+    def create_draft(self, message: OutgoingMessage) -> str:
+        """Save ``message`` (Message-ID, stamp, attachments) as a draft; return its id."""
+        raise NotImplementedError
+
+    def send_draft(self, draft_id: str) -> None:
+        """Send a saved draft; a draft that was already sent counts as success."""
+        raise NotImplementedError
+
+    def send_evidence(self, stamp: str) -> SendEvidence:
+        """Where the message stamped ``stamp`` is.  Default: Sent Items only (SENT or NONE)."""
+        hits = self.find_by_stamp(self.folder(FolderKind.SENT).id, stamp)
+        if hits:
+            return SendEvidence(SendState.SENT, hits[0].id, hits[0].message_id, len(hits))
+        return SendEvidence(SendState.NONE)
 
     def watch(self, folder_ids: Sequence[str], on_change: Callable[[], None], stop: threading.Event) -> None:
         """Block, calling ``on_change`` soon after anything changes in these folders, until

@@ -1,0 +1,453 @@
+"""The Graph backend's HTTP layer: bearer token, retries, throttling, JSON ``$batch``, errors.
+
+Rules (learn.microsoft.com/graph/throttling, /throttling-limits, /json-batching):
+
+* 429, 503 and 504 are retried after ``Retry-After`` seconds (else an exponential default),
+  each wait capped like the EWS back-off (``DEFAULT_MAX_WAIT``); a server asking for longer,
+  or more than ``DEFAULT_MAX_RETRIES`` busy answers in a row, becomes a ThrottledError.
+  A 504 on a request that is not safe to repeat (creating a draft) is not retried: its
+  outcome is unknown, and the caller reconciles.
+* At most 4 requests in flight per mailbox (Outlook's concurrency limit); a ``$batch``
+  counts as one request per part, up to 4, because Graph runs its parts against the
+  mailbox up to 4 at a time.
+* A ``$batch`` carries at most 20 parts; longer lists go out as several batches.  Parts
+  answered 429/503/504 are sent again in the next batch after the longest Retry-After.
+* 401: the token source is asked once more (MSAL refreshes silently) and the request is
+  repeated once; a second 401 is an AuthError, which the bridge shows as "Sign-in needed".
+* Every requests/HTTP failure leaves this module as an :mod:`addin.errors` type with the
+  server's own error code and message, never a token.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from addin.errors import (
+    AuthError,
+    BridgeError,
+    MailboxError,
+    MessageError,
+    OfflineError,
+    ThrottledError,
+    UnknownOutcomeError,
+)
+from addin.mailbox.ews_errors import DEFAULT_BACKOFF, DEFAULT_MAX_RETRIES, DEFAULT_MAX_WAIT
+from addin.mailbox.types import SecretSource
+
+log = logging.getLogger(__name__)
+
+BATCH_LIMIT = 20  # parts per $batch (json-batching.md)
+MAX_CONCURRENT = 4  # Outlook: concurrent requests per app and mailbox (throttling-limits.md)
+SEND_LIMIT = 30  # Exchange Online: messages per minute per mailbox
+SEND_WINDOW = 60.0
+IMMUTABLE_IDS = 'IdType="ImmutableId"'
+RETRY_STATUSES = (429, 503, 504)
+
+_NOT_SENT_MARKERS = (
+    "Failed to establish a new connection",
+    "Connection refused",
+    "Name or service not known",
+)
+
+
+class SyncStateGone(MailboxError):
+    """The delta token expired or is garbled (HTTP 410 or syncStateNotFound): start afresh."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One request of a ``$batch``; ``url`` is relative to the version root (``/me/...``)."""
+
+    method: str
+    url: str
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def error_text(body: Any) -> tuple[str, str]:
+    """(code, message) of a Graph error body ``{"error": {"code", "message"}}``."""
+    if isinstance(body, Mapping):
+        inner = body.get("error")
+        if isinstance(inner, Mapping):
+            return str(inner.get("code") or ""), str(inner.get("message") or "")[:300]
+    return "", ""
+
+
+def convert_status(status: int, body: Any, *, server: str, what: str = "") -> BridgeError:
+    """The core error for one failed Graph answer (a whole response or one batch part)."""
+    code, message = error_text(body)
+    detail = f"{code}: {message}" if code and message else (code or message or f"HTTP {status}")
+    subject = f" ({what})" if what else ""
+    if status == 401:
+        return AuthError(
+            f"Microsoft 365 refused the sign-in for the mailbox{subject}: {detail}", service="mailbox"
+        )
+    if status == 403:
+        return AuthError(
+            f"Microsoft 365 denied access to the mailbox{subject}: {detail}. The app may lack a permission "
+            "(Mail.ReadWrite, Mail.Send, MailboxSettings.ReadWrite).",
+            service="mailbox",
+        )
+    if status == 410 or code.lower() in ("syncstatenotfound", "syncstateinvalid", "resyncrequired"):
+        return SyncStateGone(
+            "The saved sync state of this folder is no longer valid; sync starts again from now.",
+            title="Mailbox sync restarted",
+        )
+    if status == 404:
+        return MessageError(f"The message or folder is no longer in the mailbox{subject} ({detail}).")
+    if status in RETRY_STATUSES:
+        return ThrottledError(f"The mail server {server} is busy; try again later ({detail}).")
+    if 400 <= status < 500:
+        return MessageError(f"The mail server refused the request{subject}: {detail}")
+    return MailboxError(f"The mail server {server} answered HTTP {status}{subject}: {detail}")
+
+
+def retry_after(headers: Mapping[str, str], attempt: int, default: float = DEFAULT_BACKOFF) -> float:
+    """Seconds to wait before repeating a throttled request (``attempt`` counts from 1)."""
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError):
+                break
+            if seconds >= 0:
+                return seconds
+    return float(default * (2 ** (attempt - 1)))
+
+
+def chunks(parts: Sequence[Part], size: int = BATCH_LIMIT) -> list[list[Part]]:
+    return [list(parts[i : i + size]) for i in range(0, len(parts), size)]
+
+
+def batch_body(parts: Sequence[Part]) -> dict[str, Any]:
+    """The ``$batch`` JSON for up to 20 parts; part ids are their positions ("0", "1", ...)."""
+    if len(parts) > BATCH_LIMIT:
+        raise ValueError(f"a $batch holds at most {BATCH_LIMIT} requests")
+    requests_: list[dict[str, Any]] = []
+    for n, part in enumerate(parts):
+        entry: dict[str, Any] = {"id": str(n), "method": part.method, "url": part.url}
+        headers = dict(part.headers)
+        if part.body is not None:
+            entry["body"] = part.body
+            headers.setdefault("Content-Type", "application/json")
+        if headers:
+            entry["headers"] = headers
+        requests_.append(entry)
+    return {"requests": requests_}
+
+
+class _Slots:
+    """A counting limit on requests in flight; a batch takes one slot per part (up to all)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.cond = threading.Condition()
+
+    def acquire(self, n: int) -> int:
+        n = max(1, min(n, self.limit))
+        with self.cond:
+            self.cond.wait_for(lambda: self.used + n <= self.limit)
+            self.used += n
+        return n
+
+    def release(self, n: int) -> None:
+        with self.cond:
+            self.used -= n
+            self.cond.notify_all()
+
+
+class SendRate:
+    """At most SEND_LIMIT sends in any SEND_WINDOW seconds (a sliding window)."""
+
+    def __init__(self, sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic) -> None:
+        self.sleep = sleep
+        self.clock = clock
+        self.times: collections.deque[float] = collections.deque()
+        self.lock = threading.Lock()
+
+    def wait_turn(self) -> None:
+        while True:
+            with self.lock:
+                now = self.clock()
+                while self.times and now - self.times[0] >= SEND_WINDOW:
+                    self.times.popleft()
+                if len(self.times) < SEND_LIMIT:
+                    self.times.append(now)
+                    return
+                wait = SEND_WINDOW - (now - self.times[0])
+            log.info("Sending limit reached; waiting %.1f s", wait)
+            self.sleep(max(wait, 0.01))
+
+
+class GraphClient:
+    """HTTP to one mailbox's Graph endpoint; thread-safe."""
+
+    def __init__(
+        self,
+        base_url: str,
+        secret: SecretSource,
+        *,
+        timeout: float = 30.0,
+        verify: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_wait: float = DEFAULT_MAX_WAIT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.server = urlsplit(self.base_url).netloc or self.base_url
+        self._secret = secret
+        self._token: str | None = None
+        self._token_lock = threading.Lock()
+        self.timeout = timeout
+        self.sleep = sleep
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self.session = requests.Session()
+        self.session.verify = verify
+        self.slots = _Slots(MAX_CONCURRENT)
+        self.sends = SendRate(sleep)
+        self.requests_sent = 0  # HTTP requests (a $batch is one), for benchmarks and tests
+
+    # -- token ---------------------------------------------------------------------------
+
+    def _bearer(self, *, fresh: bool = False) -> str:
+        with self._token_lock:
+            if self._token is None or fresh:
+                try:
+                    value = self._secret()
+                except AuthError:
+                    raise
+                except Exception as exc:  # the keyring or the sign-in layer failed
+                    raise AuthError(
+                        f"The mailbox sign-in token is not available ({type(exc).__name__}).",
+                        service="mailbox",
+                    ) from None
+                if not value:
+                    raise AuthError("No Microsoft sign-in is stored for the mailbox.", service="mailbox")
+                self._token = value
+            return self._token
+
+    def forget_token(self) -> None:
+        with self._token_lock:
+            self._token = None
+
+    # -- single requests -------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
+
+    def relative(self, url: str) -> str:
+        """A link Graph handed out (nextLink/deltaLink) as a batch part url (``/me/...``)."""
+        if url.startswith(self.base_url):
+            return url[len(self.base_url) :] or "/"
+        parts = urlsplit(url)
+        path = parts.path
+        marker = "/v1.0"
+        if marker in path:
+            path = path[path.index(marker) + len(marker) :]
+        return path + (f"?{parts.query}" if parts.query else "")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        safe_to_repeat: bool = True,
+        unknown_outcome: bool = False,
+        authorize: bool = True,
+        slots: int = 1,
+        what: str = "",
+    ) -> requests.Response:
+        """One HTTP request with the retry rules above; returns only a 2xx response."""
+        busy = 0
+        refreshed = False
+        while True:
+            sent_headers = {"Prefer": IMMUTABLE_IDS, **(headers or {})}
+            if authorize:
+                sent_headers["Authorization"] = f"Bearer {self._bearer()}"
+            held = self.slots.acquire(slots)
+            try:
+                self.requests_sent += 1
+                response = self.session.request(
+                    method,
+                    self.url(path),
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=sent_headers,
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                raise self._transport_error(exc, unknown_outcome=unknown_outcome) from None
+            finally:
+                self.slots.release(held)
+            if response.status_code < 300:
+                return response
+            body = _json_or_none(response)
+            if response.status_code == 401 and authorize and not refreshed:
+                refreshed = True
+                self._bearer(fresh=True)
+                continue
+            if response.status_code in RETRY_STATUSES and (safe_to_repeat or response.status_code != 504):
+                busy += 1
+                wait = retry_after(response.headers, busy)
+                if busy <= self.max_retries and wait <= self.max_wait:
+                    log.info("Graph busy (HTTP %d); retrying in %.2f s", response.status_code, wait)
+                    self.sleep(wait)
+                    continue
+                code, message = error_text(body)
+                raise ThrottledError(
+                    f"The mail server {self.server} is busy; try again later."
+                    + (f" ({code}: {message})" if code else ""),
+                    retry_after=wait,
+                )
+            if response.status_code == 504 and unknown_outcome:
+                raise UnknownOutcomeError(
+                    f"{self.server} timed out while handling the request; "
+                    "it may or may not have taken effect."
+                )
+            raise convert_status(response.status_code, body, server=self.server, what=what)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise MailboxError(
+                f"The mail server {self.server} answered with something that is not JSON."
+            ) from None
+
+    def _transport_error(self, exc: requests.RequestException, *, unknown_outcome: bool) -> BridgeError:
+        text = str(exc)
+        never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or any(
+            marker in text for marker in _NOT_SENT_MARKERS
+        )
+        if unknown_outcome and not never_sent:
+            return UnknownOutcomeError(
+                f"The connection to {self.server} broke during the request; "
+                "it may or may not have taken effect."
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
+            return OfflineError(f"Cannot reach the mail server {self.server}.")
+        return OfflineError(f"Cannot reach the mail server {self.server} ({type(exc).__name__}).")
+
+    # -- $batch -----------------------------------------------------------------------------
+
+    def batch(self, parts: Sequence[Part], *, unknown_outcome: bool = False) -> list[Answer]:
+        """Answers in the order of ``parts``; throttled parts are repeated, others returned as is."""
+        answers: dict[int, Answer] = {}
+        pending = list(range(len(parts)))
+        busy = 0
+        while pending:
+            retry: list[int] = []
+            longest = 0.0
+            for positions in [pending[i : i + BATCH_LIMIT] for i in range(0, len(pending), BATCH_LIMIT)]:
+                got = self._one_batch([parts[i] for i in positions], unknown_outcome=unknown_outcome)
+                for position, answer in zip(positions, got, strict=True):
+                    if answer.status in RETRY_STATUSES:
+                        retry.append(position)
+                        longest = max(longest, retry_after(answer.headers, busy + 1))
+                    answers[position] = answer
+            if not retry:
+                break
+            busy += 1
+            if busy > self.max_retries or longest > self.max_wait:
+                break  # the throttled parts keep their 429/503 answers; callers report them per item
+            log.info("Graph throttled %d batch part(s); retrying in %.2f s", len(retry), longest)
+            self.sleep(longest)
+            pending = retry
+        return [answers[i] for i in range(len(parts))]
+
+    def _one_batch(self, parts: Sequence[Part], *, unknown_outcome: bool) -> list[Answer]:
+        body = self.json(
+            "POST",
+            "/$batch",
+            json=batch_body(parts),
+            slots=len(parts),
+            unknown_outcome=unknown_outcome,
+            what="batch",
+        )
+        responses = body.get("responses") if isinstance(body, Mapping) else None
+        if not isinstance(responses, list):
+            raise MailboxError(f"The mail server {self.server} answered a batch without responses.")
+        by_id: dict[str, Answer] = {}
+        for entry in responses:
+            if not isinstance(entry, Mapping):
+                continue
+            headers = entry.get("headers") if isinstance(entry.get("headers"), Mapping) else {}
+            by_id[str(entry.get("id"))] = Answer(
+                status=int(entry.get("status") or 0), body=entry.get("body"), headers=dict(headers or {})
+            )
+        missing = Answer(status=0, body={"error": {"code": "missing", "message": "no answer in the batch"}})
+        result = [by_id.get(str(n), missing) for n in range(len(parts))]
+        if any(a.status == 401 for a in result):
+            # One refresh for the whole batch: the token is shared by all parts.
+            self._bearer(fresh=True)
+            result = self._retry_unauthorised(parts, result, unknown_outcome=unknown_outcome)
+        return result
+
+    def _retry_unauthorised(
+        self, parts: Sequence[Part], result: list[Answer], *, unknown_outcome: bool
+    ) -> list[Answer]:
+        again = [i for i, a in enumerate(result) if a.status == 401]
+        body = self.json(
+            "POST",
+            "/$batch",
+            json=batch_body([parts[i] for i in again]),
+            slots=len(again),
+            unknown_outcome=unknown_outcome,
+            what="batch",
+        )
+        responses = body.get("responses") if isinstance(body, Mapping) else None
+        for entry in responses or ():
+            n = int(str(entry.get("id")))
+            headers = entry.get("headers") if isinstance(entry.get("headers"), Mapping) else {}
+            result[again[n]] = Answer(int(entry.get("status") or 0), entry.get("body"), dict(headers or {}))
+        if any(a.status == 401 for a in result):
+            code, message = error_text(next(a.body for a in result if a.status == 401))
+            raise AuthError(
+                f"Microsoft 365 refused the sign-in for the mailbox: {code or 'HTTP 401'} {message}".strip(),
+                service="mailbox",
+            )
+        return result
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def answer_error(answer: Answer, *, server: str, what: str = "") -> BridgeError:
+    return convert_status(answer.status, answer.body, server=server, what=what)
