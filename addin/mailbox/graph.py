@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 from addin.errors import BridgeError, ConfigError, MailboxError
 from addin.mailbox import graph_items
 from addin.mailbox.ews_errors import DEFAULT_MAX_RETRIES, DEFAULT_MAX_WAIT
+from addin.mailbox.graph_categories import MasterCategories
 from addin.mailbox.graph_http import Answer, GraphClient, Part, answer_error
 from addin.mailbox.graph_send import Sender, message_path
 from addin.mailbox.graph_sync import WATCH_INTERVAL, DeltaSync, folder_path
@@ -51,8 +52,6 @@ HINT_FOR = "graph_for"
 _FOLDER_SELECT = "id,displayName,parentFolderId,totalItemCount,childFolderCount"
 _KINDS = (FolderKind.INBOX, FolderKind.SENT, FolderKind.DRAFTS, FolderKind.DELETED)
 _FIND_TOP = 50
-# Colour of categories the bridge adds to the master list (preset0 = red, preset7 = blue).
-_CATEGORY_COLOR = "preset7"
 
 
 def _option_float(options: Mapping[str, str], key: str, default: float) -> float:
@@ -98,7 +97,7 @@ class GraphMailbox(Mailbox):
         self._watch_interval = _option_float(options, "watch_interval", WATCH_INTERVAL)
         self._lock = threading.Lock()
         self._folders: dict[FolderKind, Folder] = {}
-        self._master: set[str] | None = None  # lower-cased master category names, once read
+        self._categories = MasterCategories(self._client)
         self._address = ""
 
     @classmethod
@@ -314,42 +313,9 @@ class GraphMailbox(Mailbox):
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _ensure_categories(self, names: Sequence[str]) -> None:
-        """Add missing names to the master category list so clients show them in colour.
-
-        Best effort: without MailboxSettings.ReadWrite the messages still get their
-        categories, only uncoloured, so a refusal here is logged, not raised."""
-        wanted = [n for n in dict.fromkeys(names) if n]
-        if not wanted:
-            return
-        try:
-            with self._lock:
-                known = self._master
-            if known is None or any(n.lower() not in known for n in wanted):
-                body = self._client.json("GET", "/me/outlook/masterCategories", what="categories") or {}
-                known = {str(v.get("displayName") or "").lower() for v in body.get("value") or ()}
-            for name in wanted:
-                if name.lower() in known:
-                    continue
-                try:
-                    self._client.json(
-                        "POST",
-                        "/me/outlook/masterCategories",
-                        json={"displayName": name, "color": _CATEGORY_COLOR},
-                        what="category",
-                    )
-                except BridgeError as exc:
-                    if "duplicate" not in exc.message.lower() and "exist" not in exc.message.lower():
-                        raise
-                known.add(name.lower())
-            with self._lock:
-                self._master = known
-        except BridgeError as exc:
-            log.info("master category list not updated: %s", exc.message)
-
     def set_categories(self, id: str, categories: Sequence[str]) -> None:
         body = graph_items.mark_body(categories, None, set_stamp=False)
-        self._ensure_categories(body["categories"])
+        self._categories.ensure(body["categories"])
         self._client.json("PATCH", message_path(id), json=body, what="message")
 
     def set_stamp(self, id: str, stamp: str | None) -> None:
@@ -372,7 +338,7 @@ class GraphMailbox(Mailbox):
             else:
                 errors.append(None)
             parts.append(Part("PATCH", message_path(mark.id), body=body))
-        self._ensure_categories([c for m in marks for c in m.categories])
+        self._categories.ensure([c for m in marks for c in m.categories])
         valid = [n for n, e in enumerate(errors) if e is None]
         answers = self._client.batch([parts[n] for n in valid])
         for n, answer in zip(valid, answers, strict=True):

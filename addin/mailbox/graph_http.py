@@ -20,7 +20,6 @@ Rules (learn.microsoft.com/graph/throttling, /throttling-limits, /json-batching)
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
@@ -35,32 +34,27 @@ from addin.errors import (
     AuthError,
     BridgeError,
     MailboxError,
-    MessageError,
     OfflineError,
     ThrottledError,
     UnknownOutcomeError,
 )
-from addin.mailbox.ews_errors import DEFAULT_BACKOFF, DEFAULT_MAX_RETRIES, DEFAULT_MAX_WAIT
+from addin.mailbox.ews_errors import DEFAULT_MAX_RETRIES, DEFAULT_MAX_WAIT
+from addin.mailbox.graph_errors import RETRY_STATUSES, SyncStateGone, convert_status, error_text, retry_after
+from addin.mailbox.graph_limits import MAX_CONCURRENT, SendRate, Slots
 from addin.mailbox.types import SecretSource
+
+__all__ = ["SyncStateGone"]
 
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 20  # parts per $batch (json-batching.md)
-MAX_CONCURRENT = 4  # Outlook: concurrent requests per app and mailbox (throttling-limits.md)
-SEND_LIMIT = 30  # Exchange Online: messages per minute per mailbox
-SEND_WINDOW = 60.0
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
-RETRY_STATUSES = (429, 503, 504)
 
 _NOT_SENT_MARKERS = (
     "Failed to establish a new connection",
     "Connection refused",
     "Name or service not known",
 )
-
-
-class SyncStateGone(MailboxError):
-    """The delta token expired or is garbled (HTTP 410 or syncStateNotFound): start afresh."""
 
 
 @dataclass(frozen=True)
@@ -84,57 +78,6 @@ class Answer:
         return 200 <= self.status < 300
 
 
-def error_text(body: Any) -> tuple[str, str]:
-    """(code, message) of a Graph error body ``{"error": {"code", "message"}}``."""
-    if isinstance(body, Mapping):
-        inner = body.get("error")
-        if isinstance(inner, Mapping):
-            return str(inner.get("code") or ""), str(inner.get("message") or "")[:300]
-    return "", ""
-
-
-def convert_status(status: int, body: Any, *, server: str, what: str = "") -> BridgeError:
-    """The core error for one failed Graph answer (a whole response or one batch part)."""
-    code, message = error_text(body)
-    detail = f"{code}: {message}" if code and message else (code or message or f"HTTP {status}")
-    subject = f" ({what})" if what else ""
-    if status == 401:
-        return AuthError(
-            f"Microsoft 365 refused the sign-in for the mailbox{subject}: {detail}", service="mailbox"
-        )
-    if status == 403:
-        return AuthError(
-            f"Microsoft 365 denied access to the mailbox{subject}: {detail}. The app may lack a permission "
-            "(Mail.ReadWrite, Mail.Send, MailboxSettings.ReadWrite).",
-            service="mailbox",
-        )
-    if status == 410 or code.lower() in ("syncstatenotfound", "syncstateinvalid", "resyncrequired"):
-        return SyncStateGone(
-            "The saved sync state of this folder is no longer valid; sync starts again from now.",
-            title="Mailbox sync restarted",
-        )
-    if status == 404:
-        return MessageError(f"The message or folder is no longer in the mailbox{subject} ({detail}).")
-    if status in RETRY_STATUSES:
-        return ThrottledError(f"The mail server {server} is busy; try again later ({detail}).")
-    if 400 <= status < 500:
-        return MessageError(f"The mail server refused the request{subject}: {detail}")
-    return MailboxError(f"The mail server {server} answered HTTP {status}{subject}: {detail}")
-
-
-def retry_after(headers: Mapping[str, str], attempt: int, default: float = DEFAULT_BACKOFF) -> float:
-    """Seconds to wait before repeating a throttled request (``attempt`` counts from 1)."""
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            try:
-                seconds = float(value)
-            except (TypeError, ValueError):
-                break
-            if seconds >= 0:
-                return seconds
-    return float(default * (2 ** (attempt - 1)))
-
-
 def chunks(parts: Sequence[Part], size: int = BATCH_LIMIT) -> list[list[Part]]:
     return [list(parts[i : i + size]) for i in range(0, len(parts), size)]
 
@@ -154,50 +97,6 @@ def batch_body(parts: Sequence[Part]) -> dict[str, Any]:
             entry["headers"] = headers
         requests_.append(entry)
     return {"requests": requests_}
-
-
-class _Slots:
-    """A counting limit on requests in flight; a batch takes one slot per part (up to all)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self.cond = threading.Condition()
-
-    def acquire(self, n: int) -> int:
-        n = max(1, min(n, self.limit))
-        with self.cond:
-            self.cond.wait_for(lambda: self.used + n <= self.limit)
-            self.used += n
-        return n
-
-    def release(self, n: int) -> None:
-        with self.cond:
-            self.used -= n
-            self.cond.notify_all()
-
-
-class SendRate:
-    """At most SEND_LIMIT sends in any SEND_WINDOW seconds (a sliding window)."""
-
-    def __init__(self, sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic) -> None:
-        self.sleep = sleep
-        self.clock = clock
-        self.times: collections.deque[float] = collections.deque()
-        self.lock = threading.Lock()
-
-    def wait_turn(self) -> None:
-        while True:
-            with self.lock:
-                now = self.clock()
-                while self.times and now - self.times[0] >= SEND_WINDOW:
-                    self.times.popleft()
-                if len(self.times) < SEND_LIMIT:
-                    self.times.append(now)
-                    return
-                wait = SEND_WINDOW - (now - self.times[0])
-            log.info("Sending limit reached; waiting %.1f s", wait)
-            self.sleep(max(wait, 0.01))
 
 
 class GraphClient:
@@ -225,7 +124,7 @@ class GraphClient:
         self.max_wait = max_wait
         self.session = requests.Session()
         self.session.verify = verify
-        self.slots = _Slots(MAX_CONCURRENT)
+        self.slots = Slots(MAX_CONCURRENT)
         self.sends = SendRate(sleep)
         self.requests_sent = 0  # HTTP requests (a $batch is one), for benchmarks and tests
 
