@@ -25,7 +25,7 @@ from addin.mailbox.types import Address, Attachment, ChangeKind, OutgoingMessage
 
 
 def test_the_stamp_is_the_same_mapi_property_as_on_ews() -> None:
-    assert graph_items.STAMP_PROPERTY_ID == f"String {{{STAMP_PROPERTY_SET}}} Name {STAMP_PROPERTY_NAME}"
+    assert f"String {{{STAMP_PROPERTY_SET}}} Name {STAMP_PROPERTY_NAME}" == graph_items.STAMP_PROPERTY_ID
     flt = graph_items.stamp_filter("it's")
     assert flt.startswith("singleValueExtendedProperties/any(ep: ep/id eq 'String {")
     assert "ep/value eq 'it''s'" in flt  # quotes doubled, never closing the literal
@@ -144,7 +144,8 @@ def test_retry_after_and_status_conversion() -> None:
     assert isinstance(convert_status(401, {}, server="s"), AuthError)
     assert isinstance(convert_status(403, {}, server="s"), AuthError)
     assert isinstance(convert_status(410, {}, server="s"), SyncStateGone)
-    assert isinstance(convert_status(400, {"error": {"code": "SyncStateNotFound"}}, server="s"), SyncStateGone)
+    expired = convert_status(400, {"error": {"code": "SyncStateNotFound"}}, server="s")
+    assert isinstance(expired, SyncStateGone)
     gone = convert_status(404, {"error": {"code": "ErrorItemNotFound", "message": "Not found."}}, server="s")
     assert isinstance(gone, MessageError) and "ErrorItemNotFound" in gone.message
     assert isinstance(convert_status(429, {}, server="s"), ThrottledError)
