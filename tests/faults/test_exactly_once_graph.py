@@ -1,0 +1,138 @@
+"""Exactly once with Graph's own ambiguity: a draft created but not sent, a send whose 202
+was lost, a Sent Items copy that arrives late.  Against the sandbox Exchange's Graph endpoints."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from addin.demo import USER, DemoEnvironment, start_demo
+from addin.engine.outbox import DRAFT_SENT, UNKNOWN, OutboxSettings
+from addin.mailbox.types import SendState
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
+from flow_helpers import contact_addresses, crm_get, stamps
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[DemoEnvironment]:
+    environment = start_demo(
+        tmp_path, outbox_settings=OutboxSettings(grace=timedelta(seconds=0)), backend="graph"
+    )
+    yield environment
+    environment.close()
+
+
+def _status(env: DemoEnvironment, activity_id: str) -> int:
+    return int(crm_get(env, f"emails({activity_id})?$select=statuscode")["statuscode"])
+
+
+def _operations(env: DemoEnvironment) -> Counter[str]:
+    return Counter(env.mail.stats.snapshot()["by_operation"])
+
+
+def _delivered(env: DemoEnvironment, recipient: str, subject: str) -> int:
+    try:
+        return sum(1 for i in env.mail.items(recipient, "inbox") if i["subject"] == subject)
+    except KeyError:
+        return 0
+
+
+def test_a_draft_whose_send_never_left_is_sent_itself_not_recomposed(env: DemoEnvironment) -> None:
+    recipient = contact_addresses(env)[0]
+    activity_id = env.crm.queue_email(recipient, "Draft left behind", "<p>x</p>")
+    # The draft is saved; the connection drops before the send request reaches the server.
+    env.mail.faults.update({"fail_next": [{"drop": "before"}], "match": "graph:SendDraft"})
+    env.bridge.outbox_engine.poll()
+    env.mail.faults.clear()
+    assert _status(env, activity_id) != 3
+    evidence = env.bridge.mailbox.send_evidence(activity_id)
+    assert evidence.state is SendState.DRAFT, "the stamped, unsent draft is the evidence"
+    drafts_made = _operations(env)["graph:CreateMessage"]
+
+    env.bridge.outbox_engine.poll()  # recovery sends that very draft
+
+    assert _operations(env)["graph:CreateMessage"] == drafts_made, "no second message was composed"
+    assert Counter(stamps(env))[activity_id] == 1
+    assert Counter(stamps(env, "drafts"))[activity_id] == 0
+    assert _status(env, activity_id) == 3
+    assert _delivered(env, recipient, "Draft left behind") == 1
+    details = [e.detail for e in env.bridge.store.recent_audit(20) if e.activity_id == activity_id]
+    assert DRAFT_SENT in details
+
+
+def test_a_lost_202_is_settled_from_sent_items_without_a_second_send(env: DemoEnvironment) -> None:
+    recipient = contact_addresses(env)[1]
+    activity_id = env.crm.queue_email(recipient, "Answer lost", "<p>x</p>")
+    env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
+    env.bridge.outbox_engine.poll()  # sent, but the 202 never arrives
+    env.mail.faults.clear()
+    env.bridge.outbox_engine.poll()
+    assert _operations(env)["graph:SendDraft"] == 1
+    assert Counter(stamps(env))[activity_id] == 1
+    assert _status(env, activity_id) == 3
+    assert _delivered(env, recipient, "Answer lost") == 1
+
+
+def test_a_late_sent_copy_is_waited_for_never_resent(env: DemoEnvironment) -> None:
+    recipient = contact_addresses(env)[2]
+    env.mail.app.graph_send_delay = 3.0  # the copy reaches Sent Items 3 s after the 202
+    activity_id = env.crm.queue_email(recipient, "Copy arrives late", "<p>x</p>")
+    env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
+    env.bridge.outbox_engine.poll()  # accepted; the answer is lost and no copy exists yet
+    env.mail.faults.clear()
+    for _ in range(5):  # recovery polls while the copy is on its way: it must only wait
+        env.bridge.outbox_engine.poll()
+        assert env.bridge.mailbox.send_evidence(activity_id).state in (
+            SendState.SUBMITTED,
+            SendState.NONE,
+            SendState.SENT,
+        )
+    assert _operations(env)["graph:SendDraft"] == 1
+    assert _operations(env)["graph:CreateMessage"] == 1
+    deadline = time.monotonic() + 30
+    while _status(env, activity_id) != 3 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        env.bridge.outbox_engine.poll()
+    assert _status(env, activity_id) == 3
+    assert Counter(stamps(env))[activity_id] == 1
+    assert _delivered(env, recipient, "Copy arrives late") == 1
+    assert _operations(env)["graph:SendDraft"] == 1
+
+
+def test_a_send_that_never_shows_a_copy_fails_as_unknown_after_the_limit(tmp_path: Path) -> None:
+    env = start_demo(
+        tmp_path,
+        outbox_settings=OutboxSettings(grace=timedelta(seconds=0), unknown_limit=timedelta(seconds=0)),
+        backend="graph",
+    )
+    try:
+        env.mail.app.graph_send_delay = 3600.0  # the server holds the message (an outage)
+        activity_id = env.crm.queue_email(contact_addresses(env)[0], "Never copied", "<p>x</p>")
+        env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
+        env.bridge.outbox_engine.poll()
+        env.mail.faults.clear()
+        env.bridge.outbox_engine.poll()
+        assert _operations(env)["graph:SendDraft"] == 1, "never a second send"
+        assert _status(env, activity_id) != 3
+        record = env.bridge.store.outbox_get(activity_id)
+        assert record is not None and record.state == "failed"
+        assert record.reason in (UNKNOWN, "The mail server has not sent it — check your Outbox")
+    finally:
+        env.close()
+
+
+def test_sent_through_graph_is_seen_through_ews(env: DemoEnvironment) -> None:
+    activity_id = env.crm.queue_email(contact_addresses(env)[0], "Both ways", "<p>x</p>")
+    env.bridge.outbox_engine.poll()
+    assert _status(env, activity_id) == 3
+    copies = [i for i in env.mail.items(USER, "sentitems") if i["subject"] == "Both ways"]
+    assert len(copies) == 1 and copies[0]["message_id"]
