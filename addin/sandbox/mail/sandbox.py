@@ -78,6 +78,7 @@ class MailSandbox:
 
     def stop(self) -> None:
         self.app.subscriptions.closing.set()  # ends open streaming answers
+        self.app.graph.close()  # pending asynchronous Graph sends
         if self._started:
             self._server.stop()
             self._started = False

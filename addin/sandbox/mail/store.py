@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS changes(
     kind TEXT NOT NULL, at TEXT);
 CREATE INDEX IF NOT EXISTS changes_folder ON changes(folder_id, seq);
 CREATE INDEX IF NOT EXISTS changes_item ON changes(item_id, seq);
+CREATE TABLE IF NOT EXISTS master_categories(
+    id TEXT PRIMARY KEY, mailbox TEXT NOT NULL, name TEXT NOT NULL, color TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS master_categories_name ON master_categories(mailbox, name COLLATE NOCASE);
 """
 
 # The folders every mailbox has: (distinguished id, display name, parent distinguished id).
@@ -310,6 +313,23 @@ class MailStore:
             ).fetchall()
             return [self._item(r, with_attachments) for r in rows]
 
+    def mailbox_items(self, mailbox: str) -> list[Item]:
+        """Every item of a mailbox, newest first (Graph's ``/me/messages``)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._ICOLS} FROM items WHERE mailbox=? ORDER BY received DESC, rowid DESC",
+                (mailbox,),
+            ).fetchall()
+            return [self._item(r, with_attachments=False) for r in rows]
+
+    def mailbox_items_with_message_id(self, mailbox: str, message_id: str) -> list[Item]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._ICOLS} FROM items WHERE mailbox=? AND message_id=? COLLATE NOCASE",
+                (mailbox, message_id),
+            ).fetchall()
+            return [self._item(r, with_attachments=False) for r in rows]
+
     def items_with_message_id(self, folder_id: str, message_id: str) -> list[Item]:
         with self._lock:
             rows = self._db.execute(
@@ -335,9 +355,11 @@ class MailStore:
         data: dict[str, Any],
         mime: bytes | None,
         attachments: list[tuple[str, str, str | None, bool, bytes]],
+        item_id: str | None = None,
     ) -> Item:
-        """Store a new item; ``attachments`` are (name, content_type, content_id, is_inline, bytes)."""
-        item_id = new_id("AAMkAD")
+        """Store a new item; ``attachments`` are (name, content_type, content_id, is_inline, bytes).
+        ``item_id`` keeps a given id (a sent draft's immutable id on its Sent Items copy)."""
+        item_id = item_id or new_id("AAMkAD")
         data = dict(data)
         data["has_attachments"] = any(not inline for _, _, _, inline, _ in attachments)
         with self.tx() as db:
@@ -499,6 +521,35 @@ class MailStore:
             db.execute("DELETE FROM items WHERE id=?", (item.id,))
             db.execute("DELETE FROM attachments WHERE item_id=?", (item.id,))
             self._log(db, item.folder_id, item.id, "delete")
+
+    # -- master category list (Graph /me/outlook/masterCategories; EWS clients keep theirs
+    # in a folder-associated item the sandbox does not model) ---------------------------------
+
+    def categories(self, mailbox: str) -> list[tuple[str, str, str]]:
+        """(id, display name, color) of a mailbox's master list, in creation order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, name, color FROM master_categories WHERE mailbox=? ORDER BY rowid", (mailbox,)
+            ).fetchall()
+            return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def add_category(self, mailbox: str, name: str, color: str) -> str:
+        """Add a category; raises FileExistsError when the name (any case) is taken."""
+        cat_id = str(uuid.uuid4())
+        with self.tx() as db:
+            try:
+                db.execute(
+                    "INSERT INTO master_categories(id, mailbox, name, color) VALUES(?,?,?,?)",
+                    (cat_id, mailbox, name, color),
+                )
+            except sqlite3.IntegrityError:
+                raise FileExistsError(name) from None
+        return cat_id
+
+    def delete_category(self, mailbox: str, cat_id: str) -> bool:
+        with self.tx() as db:
+            cur = db.execute("DELETE FROM master_categories WHERE mailbox=? AND id=?", (mailbox, cat_id))
+            return cur.rowcount > 0
 
     # -- change log -------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ mailfolder-post-childfolders, and the well-known names in resources/mailfolder.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from addin.sandbox.mail.graph.http import GraphError, GraphRequest, GraphResponse, bad_request
 from addin.sandbox.mail.store import Folder
@@ -55,26 +56,28 @@ def page_args(req: GraphRequest, default: int) -> tuple[int, int]:
     return top, skip
 
 
-def paged(req: GraphRequest, context: str, rows: list[Any], top: int, skip: int) -> dict[str, Any]:
-    """One page of a collection; ``@odata.nextLink`` carries ``$skip`` to the next page."""
-    page = rows[skip : skip + top]
+def paged(
+    req: GraphRequest, context: str, page: list[Any], total: int, top: int, skip: int
+) -> dict[str, Any]:
+    """One page (``page``, rows skip.. of ``total``); ``@odata.nextLink`` carries ``$skip``."""
     body: dict[str, Any] = {"@odata.context": f"{req.base}/$metadata#{context}"}
     if req.args.get("$count", "").lower() == "true":
-        body["@odata.count"] = len(rows)
+        body["@odata.count"] = total
     body["value"] = page
-    if skip + top < len(rows):
+    if skip + top < total:
         args = dict(req.args)
         args["$skip"] = str(skip + top)
         args["$top"] = str(top)
-        query = "&".join(f"{k}={v}" for k, v in args.items())
+        query = urlencode(args, quote_via=quote)
         body["@odata.nextLink"] = f"{req.base}{req.path}?{query}"
     return body
 
 
 def _list(app: GraphApp, req: GraphRequest, parent: Folder) -> GraphResponse:
     top, skip = page_args(req, DEFAULT_PAGE)
-    rows = [folder_json(app, f) for f in app.store.children(parent.id)]
-    return GraphResponse(200, paged(req, "users('me')/mailFolders", rows, top, skip))
+    children = app.store.children(parent.id)
+    rows = [folder_json(app, f) for f in children[skip : skip + top]]
+    return GraphResponse(200, paged(req, "users('me')/mailFolders", rows, len(children), top, skip))
 
 
 def list_top(app: GraphApp, req: GraphRequest, ids: list[str]) -> GraphResponse:

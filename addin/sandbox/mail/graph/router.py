@@ -163,8 +163,15 @@ class GraphApp:
         self.server = server
         self.limiter = MailboxLimiter()
         self.uploads = compose.UploadSessions()
-        # Delta tokens issued before this change-log position answer 410 (see delta.py).
-        self.delta_cutoff = 0
+        # Delta tokens of an older generation answer 410 (see delta.py).
+        self.delta_generation = 0
+        # Timers of asynchronous sends (compose.py), cancelled when the sandbox stops.
+        self.timers: list[threading.Timer] = []
+
+    def close(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
 
     @property
     def store(self) -> MailStore:
