@@ -82,6 +82,18 @@ def chunks(parts: Sequence[Part], size: int = BATCH_LIMIT) -> list[list[Part]]:
     return [list(parts[i : i + size]) for i in range(0, len(parts), size)]
 
 
+def with_prefer(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Headers with ``IdType="ImmutableId"`` added to any other preference (one Prefer header).
+
+    Batch parts do not inherit the envelope's headers, so every part carries it too."""
+    out = dict(headers or {})
+    other = [v for k, v in out.items() if k.lower() == "prefer"]
+    for key in [k for k in out if k.lower() == "prefer"]:
+        del out[key]
+    out["Prefer"] = ", ".join([IMMUTABLE_IDS, *other])
+    return out
+
+
 def batch_body(parts: Sequence[Part]) -> dict[str, Any]:
     """The ``$batch`` JSON for up to 20 parts; part ids are their positions ("0", "1", ...)."""
     if len(parts) > BATCH_LIMIT:
@@ -89,7 +101,7 @@ def batch_body(parts: Sequence[Part]) -> dict[str, Any]:
     requests_: list[dict[str, Any]] = []
     for n, part in enumerate(parts):
         entry: dict[str, Any] = {"id": str(n), "method": part.method, "url": part.url}
-        headers = dict(part.headers)
+        headers = with_prefer(part.headers)
         if part.body is not None:
             entry["body"] = part.body
             headers.setdefault("Content-Type", "application/json")
@@ -186,7 +198,7 @@ class GraphClient:
         busy = 0
         refreshed = False
         while True:
-            sent_headers = {"Prefer": IMMUTABLE_IDS, **(headers or {})}
+            sent_headers = with_prefer(headers)
             if authorize:
                 sent_headers["Authorization"] = f"Bearer {self._bearer()}"
             held = self.slots.acquire(slots)

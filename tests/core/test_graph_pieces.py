@@ -133,7 +133,9 @@ def test_batch_body_numbers_parts_and_refuses_a_21st() -> None:
     body = batch_body(parts)
     assert [r["id"] for r in body["requests"]] == ["0", "1", "2", "3"]
     assert body["requests"][3]["headers"]["Content-Type"] == "application/json"
-    assert "headers" not in body["requests"][0]
+    assert body["requests"][0]["headers"] == {"Prefer": 'IdType="ImmutableId"'}  # parts inherit nothing
+    paged = batch_body([Part("GET", "/d", headers={"prefer": "odata.maxpagesize=5"})])
+    assert paged["requests"][0]["headers"] == {"Prefer": 'IdType="ImmutableId", odata.maxpagesize=5'}
     with pytest.raises(ValueError):
         batch_body([Part("GET", "/me")] * (BATCH_LIMIT + 1))
 
