@@ -34,6 +34,7 @@ from addin.errors import (
     AuthError,
     BridgeError,
     MailboxError,
+    MessageError,
     OfflineError,
     ThrottledError,
     UnknownOutcomeError,
@@ -139,6 +140,7 @@ class GraphClient:
         self.slots = Slots(MAX_CONCURRENT)
         self.sends = SendRate(sleep)
         self.requests_sent = 0  # HTTP requests (a $batch is one), for benchmarks and tests
+        self.batch_supported = True
 
     # -- token ---------------------------------------------------------------------------
 
@@ -297,14 +299,24 @@ class GraphClient:
         return [answers[i] for i in range(len(parts))]
 
     def _one_batch(self, parts: Sequence[Part], *, unknown_outcome: bool) -> list[Answer]:
-        body = self.json(
-            "POST",
-            "/$batch",
-            json=batch_body(parts),
-            slots=len(parts),
-            unknown_outcome=unknown_outcome,
-            what="batch",
-        )
+        if not self.batch_supported:
+            return [self._single(p, unknown_outcome=unknown_outcome) for p in parts]
+        try:
+            body = self.json(
+                "POST",
+                "/$batch",
+                json=batch_body(parts),
+                slots=len(parts),
+                unknown_outcome=unknown_outcome,
+                what="batch",
+            )
+        except MailboxError as exc:
+            # A Graph-compatible gateway without JSON batching (501): one request per part.
+            if "HTTP 501" not in exc.message:
+                raise
+            log.warning("the Graph endpoint does not answer $batch; sending requests one by one")
+            self.batch_supported = False
+            return [self._single(p, unknown_outcome=unknown_outcome) for p in parts]
         responses = body.get("responses") if isinstance(body, Mapping) else None
         if not isinstance(responses, list):
             raise MailboxError(f"The mail server {self.server} answered a batch without responses.")
@@ -323,6 +335,23 @@ class GraphClient:
             self._bearer(fresh=True)
             result = self._retry_unauthorised(parts, result, unknown_outcome=unknown_outcome)
         return result
+
+    def _single(self, part: Part, *, unknown_outcome: bool) -> Answer:
+        try:
+            response = self.request(
+                part.method,
+                part.url,
+                json=part.body,
+                headers=part.headers,
+                unknown_outcome=unknown_outcome,
+            )
+        except (MessageError, MailboxError) as exc:
+            status = 404 if "no longer in the mailbox" in exc.message else 400
+            if isinstance(exc, SyncStateGone):
+                status = 410
+            return Answer(status=status, body={"error": {"code": type(exc).__name__, "message": exc.message}})
+        headers = dict(response.headers)
+        return Answer(status=response.status_code, body=_json_or_none(response), headers=headers)
 
     def _retry_unauthorised(
         self, parts: Sequence[Part], result: list[Answer], *, unknown_outcome: bool
