@@ -152,21 +152,6 @@ def _recipients_check(data: dict[str, Any]) -> None:
         raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
 
 
-def _later(app: GraphApp, seconds: float, job: Any) -> None:
-    """Run ``job`` after ``seconds`` on a timer thread (the store may be closed by then)."""
-
-    def run() -> None:
-        try:
-            job()
-        except Exception:  # the sandbox stopped, or the item went away meanwhile
-            log.debug("delayed Graph send did not complete", exc_info=True)
-
-    timer = threading.Timer(seconds, run)
-    timer.daemon = True
-    app.timers.append(timer)
-    timer.start()
-
-
 def send_draft(app: GraphApp, req: GraphRequest, ids: list[str]) -> GraphResponse:
     from addin.sandbox.mail.graph.messages import item_of
 
@@ -196,7 +181,7 @@ def send_draft(app: GraphApp, req: GraphRequest, ids: list[str]) -> GraphRespons
             waiting.data["is_draft"] = True  # built from its fields, as a draft is
             send_existing(app.server.ctx(req.user), waiting, sent, keep_id=True)
 
-    _later(app, delay, finish)
+    app.later(delay, finish)
     return GraphResponse(202)
 
 
@@ -228,7 +213,7 @@ def send_mail(app: GraphApp, req: GraphRequest, ids: list[str]) -> GraphResponse
 
     delay = app.server.faults.sent_copy_delay_seconds
     if delay > 0:
-        _later(app, delay, go)
+        app.later(delay, go)
         return GraphResponse(202)
     try:
         go()

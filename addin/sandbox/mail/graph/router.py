@@ -165,13 +165,44 @@ class GraphApp:
         self.uploads = compose.UploadSessions()
         # Delta tokens of an older generation answer 410 (see delta.py).
         self.delta_generation = 0
-        # Timers of asynchronous sends (compose.py), cancelled when the sandbox stops.
-        self.timers: list[threading.Timer] = []
+        # Asynchronous sends waiting on a timer (compose.py): (timer, job).
+        self.timers: list[tuple[threading.Timer, Callable[[], None]]] = []
+        self._timers_lock = threading.Lock()
+
+    def later(self, seconds: float, job: Callable[[], None]) -> None:
+        """Run ``job`` after ``seconds`` on a timer thread, once (see ``flush_sends``)."""
+        done = threading.Event()
+
+        def run_once() -> None:
+            if done.is_set():
+                return
+            done.set()
+            try:
+                job()
+            except Exception:  # the sandbox stopped, or the message went away meanwhile
+                log.debug("delayed Graph send did not complete", exc_info=True)
+
+        timer = threading.Timer(seconds, run_once)
+        timer.daemon = True
+        with self._timers_lock:
+            self.timers = [(t, j) for t, j in self.timers if t.is_alive()]
+            self.timers.append((timer, run_once))
+        timer.start()
+
+    def flush_sends(self) -> int:
+        """Complete every waiting asynchronous send now (tests: no waiting on the clock)."""
+        with self._timers_lock:
+            pending, self.timers = self.timers, []
+        for timer, job in pending:
+            timer.cancel()
+            job()
+        return len(pending)
 
     def close(self) -> None:
-        for timer in self.timers:
+        with self._timers_lock:
+            pending, self.timers = self.timers, []
+        for timer, _ in pending:
             timer.cancel()
-        self.timers.clear()
 
     @property
     def store(self) -> MailStore:
