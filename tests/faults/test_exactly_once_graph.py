@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from addin.demo import USER, DemoEnvironment, start_demo
-from addin.engine.outbox import DRAFT_SENT, UNKNOWN, OutboxSettings
-from addin.mailbox.types import SendState
+from addin.demo import DEMO_PASSWORD, USER, DemoEnvironment, start_demo
+from addin.engine.outbox import DRAFT_SENT, STUCK, UNKNOWN, OutboxSettings
+from addin.mailbox.registry import open_mailbox
+from addin.mailbox.types import FolderKind, MailboxSettings, SendState
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from flow_helpers import contact_addresses, crm_get, stamps
@@ -39,15 +40,23 @@ def _operations(env: DemoEnvironment) -> Counter[str]:
     return Counter(env.mail.stats.snapshot()["by_operation"])
 
 
+def _recipient(env: DemoEnvironment, n: int) -> str:
+    """A CRM contact whose mailbox lives on the sandbox Exchange, so deliveries can be counted."""
+    address = contact_addresses(env)[n]
+    env.mail.add_mailbox(address, "recipient-pw")
+    return address
+
+
 def _delivered(env: DemoEnvironment, recipient: str, subject: str) -> int:
     try:
-        return sum(1 for i in env.mail.items(recipient, "inbox") if i["subject"] == subject)
+        # The CRM appends its tracking token to the subject ("... CRM:0001001").
+        return sum(1 for i in env.mail.items(recipient, "inbox") if str(i["subject"]).startswith(subject))
     except KeyError:
         return 0
 
 
 def test_a_draft_whose_send_never_left_is_sent_itself_not_recomposed(env: DemoEnvironment) -> None:
-    recipient = contact_addresses(env)[0]
+    recipient = _recipient(env, 0)
     activity_id = env.crm.queue_email(recipient, "Draft left behind", "<p>x</p>")
     # The draft is saved; the connection drops before the send request reaches the server.
     env.mail.faults.update({"fail_next": [{"drop": "before"}], "match": "graph:SendDraft"})
@@ -70,7 +79,7 @@ def test_a_draft_whose_send_never_left_is_sent_itself_not_recomposed(env: DemoEn
 
 
 def test_a_lost_202_is_settled_from_sent_items_without_a_second_send(env: DemoEnvironment) -> None:
-    recipient = contact_addresses(env)[1]
+    recipient = _recipient(env, 1)
     activity_id = env.crm.queue_email(recipient, "Answer lost", "<p>x</p>")
     env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
     env.bridge.outbox_engine.poll()  # sent, but the 202 never arrives
@@ -83,12 +92,14 @@ def test_a_lost_202_is_settled_from_sent_items_without_a_second_send(env: DemoEn
 
 
 def test_a_late_sent_copy_is_waited_for_never_resent(env: DemoEnvironment) -> None:
-    recipient = contact_addresses(env)[2]
-    env.mail.app.graph_send_delay = 3.0  # the copy reaches Sent Items 3 s after the 202
+    recipient = _recipient(env, 2)
+    # The sandbox's late-copy knob: after the 202 the message waits in Outbox for 3 s, then
+    # reaches Sent Items and the recipient.
+    env.mail.faults.update({"sent_copy_delay_seconds": 3.0})
     activity_id = env.crm.queue_email(recipient, "Copy arrives late", "<p>x</p>")
     env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
     env.bridge.outbox_engine.poll()  # accepted; the answer is lost and no copy exists yet
-    env.mail.faults.clear()
+    assert env.bridge.mailbox.send_evidence(activity_id).state is SendState.SUBMITTED
     for _ in range(5):  # recovery polls while the copy is on its way: it must only wait
         env.bridge.outbox_engine.poll()
         assert env.bridge.mailbox.send_evidence(activity_id).state in (
@@ -115,24 +126,58 @@ def test_a_send_that_never_shows_a_copy_fails_as_unknown_after_the_limit(tmp_pat
         backend="graph",
     )
     try:
-        env.mail.app.graph_send_delay = 3600.0  # the server holds the message (an outage)
+        env.mail.faults.update({"sent_copy_delay_seconds": 3600.0})  # the server holds it (an outage)
         activity_id = env.crm.queue_email(contact_addresses(env)[0], "Never copied", "<p>x</p>")
         env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
         env.bridge.outbox_engine.poll()
-        env.mail.faults.clear()
         env.bridge.outbox_engine.poll()
         assert _operations(env)["graph:SendDraft"] == 1, "never a second send"
         assert _status(env, activity_id) != 3
         record = env.bridge.store.outbox_get(activity_id)
         assert record is not None and record.state == "failed"
-        assert record.reason in (UNKNOWN, "The mail server has not sent it — check your Outbox")
+        assert record.reason == STUCK, "the stamped item waits in Outbox: the reason says so"
+        assert Counter(stamps(env))[activity_id] == 0
     finally:
         env.close()
 
 
-def test_sent_through_graph_is_seen_through_ews(env: DemoEnvironment) -> None:
+def test_a_send_with_no_trace_after_submitting_fails_as_unknown(tmp_path: Path) -> None:
+    """Submitted (journal), yet no stamped item anywhere: never a second send, Failed past the limit."""
+    env = start_demo(
+        tmp_path,
+        outbox_settings=OutboxSettings(grace=timedelta(seconds=0), unknown_limit=timedelta(seconds=0)),
+        backend="graph",
+    )
+    try:
+        activity_id = env.crm.queue_email(contact_addresses(env)[0], "Vanished", "<p>x</p>")
+        env.mail.faults.update({"sent_copy_delay_seconds": 3600.0})
+        env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
+        env.bridge.outbox_engine.poll()
+        # The item the server holds disappears from every folder the bridge can see.
+        held = env.mail.items(USER, "outbox")
+        assert len(held) == 1
+        graph = env.bridge.mailbox
+        graph_client = graph._client  # type: ignore[attr-defined]
+        graph_client.request("DELETE", f"/me/messages/{held[0]['id']}")
+        env.bridge.outbox_engine.poll()
+        assert _operations(env)["graph:SendDraft"] == 1 and _operations(env)["graph:CreateMessage"] == 1
+        record = env.bridge.store.outbox_get(activity_id)
+        assert record is not None and record.state == "failed" and record.reason == UNKNOWN
+    finally:
+        env.close()
+
+
+def test_sent_through_graph_is_found_through_ews(env: DemoEnvironment) -> None:
     activity_id = env.crm.queue_email(contact_addresses(env)[0], "Both ways", "<p>x</p>")
     env.bridge.outbox_engine.poll()
     assert _status(env, activity_id) == 3
-    copies = [i for i in env.mail.items(USER, "sentitems") if i["subject"] == "Both ways"]
-    assert len(copies) == 1 and copies[0]["message_id"]
+    outlook = open_mailbox(
+        MailboxSettings(backend="ews", email=USER, server=env.mail.ews_url, timeout=10.0),
+        lambda: DEMO_PASSWORD,
+    )
+    try:
+        [copy] = outlook.find_by_stamp(outlook.folder(FolderKind.SENT).id, activity_id)
+        stored = crm_get(env, f"emails({activity_id})?$select=messageid")["messageid"]
+        assert copy.message_id == stored and copy.stamp == activity_id
+    finally:
+        outlook.close()
