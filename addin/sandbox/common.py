@@ -140,24 +140,31 @@ class FaultPlan:
 
 
 class Stats:
+    """Requests by operation. ``requests`` counts HTTP requests; an ``inner`` operation (a part
+    of a Graph ``$batch``) shows in ``by_operation`` but is not an HTTP request of its own."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_operation: Counter[str] = Counter()
+        self._inner = 0
 
-    def count(self, operation: str) -> None:
+    def count(self, operation: str, inner: bool = False) -> None:
         with self._lock:
             self.by_operation[operation] += 1
+            if inner:
+                self._inner += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "requests": sum(self.by_operation.values()),
+                "requests": sum(self.by_operation.values()) - self._inner,
                 "by_operation": dict(self.by_operation),
             }
 
     def reset(self) -> None:
         with self._lock:
             self.by_operation.clear()
+            self._inner = 0
 
 
 def control_response(request: Request, faults: FaultPlan, stats: Stats) -> Response | None:

@@ -258,7 +258,7 @@ class GraphApp:
         else:
             op, handler, ids, rest = self._route(req.method, segs)
         op = "graph:" + op
-        self.server.stats.count(op)
+        self.server.stats.count(op, inner=in_batch)
         replaced, drop_after = self._transport_faults(op, environ)
         if replaced is not None:
             return replaced
@@ -268,7 +268,6 @@ class GraphApp:
                 if req.method != "POST":
                     raise GraphError(405, "BadRequest", "$batch accepts POST only.")
                 answer = batch.run(self, req, environ)
-                assert isinstance(answer, GraphResponse)
             else:
                 answer = self._run(req, segs, rest, handler, ids, op)
         except GraphError as exc:
