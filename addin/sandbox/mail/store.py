@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS changes(
     kind TEXT NOT NULL, at TEXT);
 CREATE INDEX IF NOT EXISTS changes_folder ON changes(folder_id, seq);
 CREATE INDEX IF NOT EXISTS changes_item ON changes(item_id, seq);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS master_categories(
     id TEXT PRIMARY KEY, mailbox TEXT NOT NULL, name TEXT NOT NULL, color TEXT NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS master_categories_name ON master_categories(mailbox, name COLLATE NOCASE);
@@ -337,6 +338,43 @@ class MailStore:
                 (folder_id, message_id),
             ).fetchall()
             return [self._item(r, with_attachments=False) for r in rows]
+
+    def page_after(self, folder_id: str, cursor: tuple[str, str] | None, limit: int) -> list[Item]:
+        """Items newest first after ``cursor`` (received, id) of the previous page: a stable
+        listing while items come and go between pages (Graph's first delta round)."""
+        with self._lock:
+            if cursor is None:
+                rows = self._db.execute(
+                    f"SELECT {self._ICOLS}, received FROM items WHERE folder_id=? "
+                    "ORDER BY received DESC, id DESC LIMIT ?",
+                    (folder_id, limit),
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    f"SELECT {self._ICOLS}, received FROM items WHERE folder_id=? AND "
+                    "(received < ? OR (received = ? AND id < ?)) ORDER BY received DESC, id DESC LIMIT ?",
+                    (folder_id, cursor[0], cursor[0], cursor[1], limit),
+                ).fetchall()
+            return [self._item(r[:5], with_attachments=False) for r in rows]
+
+    def received_key(self, item_id: str) -> str:
+        """The sort key ``page_after`` uses for an item (its stored received time)."""
+        with self._lock:
+            row = self._db.execute("SELECT received FROM items WHERE id=?", (item_id,)).fetchone()
+            return str(row[0]) if row else ""
+
+    def meta(self, key: str, default: str = "") -> str:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+            return str(row[0]) if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES(?,?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
 
     def page_ids(self, folder_id: str, offset: int, limit: int, descending: bool) -> list[str]:
         order = "DESC" if descending else "ASC"
