@@ -19,7 +19,7 @@ Mail sandbox only (its Microsoft Graph endpoints; operation names there are ``gr
   ``ApplicationThrottled`` (default 4, Exchange Online's limit; 0 = unlimited).
 - ``"sent_copy_delay_seconds": S`` -- a Graph send (``/send``, ``/sendMail``) delivers at once
   but puts its Sent Items copy in place only S seconds later, as Exchange Online's asynchronous
-  send can (default 0). ``MailSandbox.app.graph.flush_sends()`` completes waiting sends at once.
+  send can (default 0). ``MailSandbox.app.graph.sends.flush()`` completes waiting sends at once.
 - ``"expire_delta_tokens": true`` -- every Graph delta token issued so far answers 410 Gone.
 - ``POST /_sandbox/tokens`` ``{"token": T, "address": A}`` accepts ``Authorization: Bearer T``
   as mailbox A on EWS and Graph (``{"token": T, "revoke": true}`` forgets it).

@@ -120,7 +120,7 @@ def test_late_sent_copy_waits_in_outbox_and_cannot_be_sent_twice(graph: Graph, m
     assert [i for i in mail.items(to) if i["message_id"] == "<crm-late@crm.contoso.example>"] == []
     again = graph.post(f"/me/messages/{draft['id']}/send")
     assert again.status_code == 400
-    assert mail.app.graph.flush_sends() == 1
+    assert mail.app.graph.sends.flush() == 1
     copy = graph.get(f"/me/messages/{draft['id']}").json()
     assert copy["parentFolderId"] == graph.get("/me/mailFolders/sentitems").json()["id"]
     assert len([i for i in mail.items(to) if i["message_id"] == "<crm-late@crm.contoso.example>"]) == 1

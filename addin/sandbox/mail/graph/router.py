@@ -30,13 +30,14 @@ from urllib.parse import unquote
 from werkzeug.wrappers import Request, Response
 
 from addin.sandbox.common import drop_connection
-from addin.sandbox.mail.graph import batch, categories, compose, delta, folders, messages
+from addin.sandbox.mail.graph import batch, categories, compose, delta, folders, messages, uploads
 from addin.sandbox.mail.graph.http import (
     GraphError,
     GraphRequest,
     GraphResponse,
     error_response,
 )
+from addin.sandbox.mail.graph.outbox import PendingSends
 
 if TYPE_CHECKING:
     from addin.sandbox.mail.server import MailServer
@@ -74,7 +75,7 @@ ROUTES: list[tuple[str, tuple[str, ...], str, Handler]] = [
         "POST",
         ("messages", "*", "attachments", "createuploadsession"),
         "CreateUploadSession",
-        compose.create_upload_session,
+        uploads.create_upload_session,
     ),
     ("GET", ("messages", "*", "attachments", "*"), "GetAttachment", messages.get_attachment),
     ("GET", ("messages", "*", "attachments", "*", "$value"), "GetAttachmentValue", messages.attachment_value),
@@ -162,47 +163,14 @@ class GraphApp:
     def __init__(self, server: MailServer) -> None:
         self.server = server
         self.limiter = MailboxLimiter()
-        self.uploads = compose.UploadSessions()
+        self.uploads = uploads.UploadSessions()
         # Delta tokens of an older generation answer 410 (see delta.py).
         self.delta_generation = 0
-        # Asynchronous sends waiting on a timer (compose.py): (timer, job).
-        self.timers: list[tuple[threading.Timer, Callable[[], None]]] = []
-        self._timers_lock = threading.Lock()
-
-    def later(self, seconds: float, job: Callable[[], None]) -> None:
-        """Run ``job`` after ``seconds`` on a timer thread, once (see ``flush_sends``)."""
-        done = threading.Event()
-
-        def run_once() -> None:
-            if done.is_set():
-                return
-            done.set()
-            try:
-                job()
-            except Exception:  # the sandbox stopped, or the message went away meanwhile
-                log.debug("delayed Graph send did not complete", exc_info=True)
-
-        timer = threading.Timer(seconds, run_once)
-        timer.daemon = True
-        with self._timers_lock:
-            self.timers = [(t, j) for t, j in self.timers if t.is_alive()]
-            self.timers.append((timer, run_once))
-        timer.start()
-
-    def flush_sends(self) -> int:
-        """Complete every waiting asynchronous send now (tests: no waiting on the clock)."""
-        with self._timers_lock:
-            pending, self.timers = self.timers, []
-        for timer, job in pending:
-            timer.cancel()
-            job()
-        return len(pending)
+        # Asynchronous sends waiting on a timer (see compose.py and outbox.py).
+        self.sends = PendingSends()
 
     def close(self) -> None:
-        with self._timers_lock:
-            pending, self.timers = self.timers, []
-        for timer, _ in pending:
-            timer.cancel()
+        self.sends.cancel_all()
 
     @property
     def store(self) -> MailStore:
