@@ -3,7 +3,12 @@ Plain ``requests`` over real HTTP on loopback against the same store EWS serves.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -195,3 +200,33 @@ def test_mailbox_concurrency_limit_answers_429_and_frees_the_slot(graph: Graph, 
     # Sequential requests never hold more than one slot.
     for _ in range(10):
         assert graph.get("/me/mailFolders/inbox").status_code == 200
+
+
+def test_cli_prints_the_graph_url_second_and_serves_it(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "addin", "sandbox", "mail", "--port", "0", "--data", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ews_url = proc.stdout.readline().strip()
+        graph_url = proc.stdout.readline().strip()
+        assert ews_url.endswith("/EWS/Exchange.asmx")
+        origin = ews_url[: -len("/EWS/Exchange.asmx")]
+        assert graph_url == origin + "/v1.0"
+        r = requests.post(
+            f"{origin}/_sandbox/tokens", json={"token": "cli", "address": ALEX.email}, timeout=30
+        )
+        assert r.status_code == 200
+        inbox = session_for("cli").get(f"{graph_url}/me/mailFolders/inbox", timeout=30)
+        assert inbox.status_code == 200 and inbox.json()["totalItemCount"] > 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
