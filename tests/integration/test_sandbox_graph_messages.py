@@ -274,3 +274,24 @@ def test_another_mailboxs_message_is_not_found(graph: Graph, mail: MailSandbox) 
     r = graph.get(f"/me/messages/{item_id}")
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "ErrorItemNotFound"
+
+
+def test_filter_lambdas_and_boolean_logic(graph: Graph, mail: MailSandbox) -> None:
+    folder = graph.post("/me/mailFolders/inbox/childFolders", {"displayName": "Filters"}).json()["id"]
+    a = mail.deliver(ALEX.email, mime("Alpha"), folder)
+    b = mail.deliver(ALEX.email, mime("Beta"), folder)
+    c = mail.deliver(ALEX.email, mime("Gamma"), folder)
+    graph.patch(f"/me/messages/{a}", {"categories": ["Track in CRM"], "isRead": True})
+    graph.patch(f"/me/messages/{b}", {"categories": ["Other"]})
+
+    def ids(expr: str) -> set[str]:
+        r = graph.get(f"/me/mailFolders/{folder}/messages", params={"$filter": expr, "$select": "id"})
+        assert r.status_code == 200, r.text
+        return {m["id"] for m in r.json()["value"]}
+
+    assert ids("categories/any(c: c eq 'track in crm')") == {a}
+    assert ids("isRead eq false") == {b, c}
+    assert ids("not categories/any(c: c eq 'Other') and isRead eq false") == {c}
+    assert ids("subject eq 'Alpha' or subject eq 'Gamma'") == {a, c}
+    assert ids("(subject eq 'Alpha' or subject eq 'Beta') and categories/any(c: c eq 'Other')") == {b}
+    assert ids("from/emailAddress/address eq 'dana@fabrikam.example'") == {a, b, c}
