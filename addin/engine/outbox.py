@@ -337,7 +337,13 @@ class Outbox:
         if evidence.state is SendState.DRAFT and evidence.item_id:
             # A stale claim whose stamped draft was never submitted: send that draft (the
             # server sends a draft once, so a concurrent owner cannot make it two).
-            self.mailbox.send_draft(evidence.item_id)
+            try:
+                self.mailbox.send_draft(evidence.item_id)
+            except AuthError:
+                raise
+            except BridgeError as exc:
+                log.warning("saved draft of %s not sent: %s", item.activity_id, exc.message)
+                return 0
             self.store.audit(
                 "sent",
                 subject=item.subject,

@@ -24,6 +24,7 @@ from addin.errors import BridgeError, ConfigError, MailboxError
 from addin.mailbox import graph_items
 from addin.mailbox.ews_errors import DEFAULT_MAX_RETRIES, DEFAULT_MAX_WAIT
 from addin.mailbox.graph_categories import MasterCategories
+from addin.mailbox.graph_errors import answers_checked
 from addin.mailbox.graph_http import Answer, GraphClient, Part, answer_error
 from addin.mailbox.graph_send import Sender, message_path
 from addin.mailbox.graph_sync import WATCH_INTERVAL, DeltaSync, folder_path
@@ -113,6 +114,7 @@ class GraphMailbox(Mailbox):
 
     # -- connection -------------------------------------------------------------------------
 
+    @answers_checked
     def check(self) -> MailboxInfo:
         me = self._client.json("GET", "/me?$select=mail,userPrincipalName,displayName", what="account")
         address = str((me or {}).get("mail") or (me or {}).get("userPrincipalName") or "")
@@ -153,6 +155,7 @@ class GraphMailbox(Mailbox):
             path=path or name,
         )
 
+    @answers_checked
     def folder(self, kind: FolderKind) -> Folder:
         if kind is FolderKind.OTHER:
             raise ConfigError(f"{kind.value!r} is not a well-known folder.")
@@ -168,6 +171,7 @@ class GraphMailbox(Mailbox):
             self._folders[kind] = folder
         return folder
 
+    @answers_checked
     def list_folders(self) -> list[Folder]:
         wanted = (FolderKind.ROOT, *_KINDS)
         answers = self._client.batch(
@@ -219,14 +223,17 @@ class GraphMailbox(Mailbox):
 
     # -- sync and watch -------------------------------------------------------------------------
 
+    @answers_checked
     def sync(self, folder_id: str, sync_state: str | None, max_changes: int = 100) -> SyncPage:
         return self._delta.sync(folder_id, sync_state, max_changes)
 
+    @answers_checked
     def watch(self, folder_ids: Sequence[str], on_change: Callable[[], None], stop: threading.Event) -> None:
         self._delta.watch(folder_ids, on_change, stop, self._watch_interval)
 
     # -- reading ------------------------------------------------------------------------------
 
+    @answers_checked
     def fetch(
         self, ids: Sequence[str], *, with_attachments: bool = True, with_mime: bool = False
     ) -> list[Message | FetchFailure]:
@@ -275,13 +282,16 @@ class GraphMailbox(Mailbox):
             if isinstance(v, Mapping)
         ]
 
+    @answers_checked
     def find_by_stamp(self, folder_id: str, stamp: str) -> list[MessageSummary]:
         # Graph compares extended property values without regard to case; the stamp is exact.
         return [s for s in self._find(folder_id, graph_items.stamp_filter(stamp)) if s.stamp == stamp]
 
+    @answers_checked
     def find_by_message_id(self, folder_id: str, message_id: str) -> list[MessageSummary]:
         return self._find(folder_id, graph_items.message_id_filter(message_id))
 
+    @answers_checked
     def list_messages(
         self, folder_id: str, *, offset: int = 0, limit: int = 50, text: str | None = None
     ) -> MessagePage:
@@ -313,16 +323,19 @@ class GraphMailbox(Mailbox):
 
     # -- writing ------------------------------------------------------------------------------
 
+    @answers_checked
     def set_categories(self, id: str, categories: Sequence[str]) -> None:
         body = graph_items.mark_body(categories, None, set_stamp=False)
         self._categories.ensure(body["categories"])
         self._client.json("PATCH", message_path(id), json=body, what="message")
 
+    @answers_checked
     def set_stamp(self, id: str, stamp: str | None) -> None:
         self._client.json(
             "PATCH", message_path(id), json=graph_items.mark_body(None, stamp, set_stamp=True), what="message"
         )
 
+    @answers_checked
     def mark_many(self, marks: Sequence[Mark]) -> list[str | None]:
         """Categories and stamp of many messages: one PATCH per message, 20 to a $batch."""
         if not marks:
@@ -348,15 +361,19 @@ class GraphMailbox(Mailbox):
 
     # -- sending ------------------------------------------------------------------------------
 
+    @answers_checked
     def send(self, message: OutgoingMessage) -> None:
         self._sender.send(message)
 
+    @answers_checked
     def create_draft(self, message: OutgoingMessage) -> str:
         return self._sender.create_draft(message)
 
+    @answers_checked
     def send_draft(self, draft_id: str) -> None:
         self._sender.send_draft(draft_id)
 
+    @answers_checked
     def send_evidence(self, stamp: str) -> SendEvidence:
         return self._sender.evidence(stamp)
 

@@ -6,8 +6,9 @@ Graph error bodies look like ``{"error": {"code": "ErrorItemNotFound", "message"
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from addin.errors import AuthError, BridgeError, MailboxError, MessageError, ThrottledError
 from addin.mailbox.ews_errors import DEFAULT_BACKOFF
@@ -68,3 +69,22 @@ def retry_after(headers: Mapping[str, str], attempt: int, default: float = DEFAU
             if seconds >= 0:
                 return seconds
     return float(default * (2 ** (attempt - 1)))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def answers_checked(fn: F) -> F:
+    """A Graph answer missing what the documentation promises (an id, a list) surfaces as
+    a MailboxError with a readable message, never as a KeyError or TypeError."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise MailboxError(
+                f"Microsoft Graph answered something unexpected ({type(exc).__name__}: {exc})"[:300]
+            ) from exc
+
+    return cast(F, wrapper)
