@@ -181,3 +181,33 @@ def test_sent_through_graph_is_found_through_ews(env: DemoEnvironment) -> None:
         assert copy.message_id == stored and copy.stamp == activity_id
     finally:
         outlook.close()
+
+
+def test_two_machines_with_late_copies_send_each_email_once(env: DemoEnvironment, tmp_path: Path) -> None:
+    """Both machines poll while every Sent copy is 1.5 s late (longer than the grace period)."""
+    from addin.bridge import Bridge
+    from addin.demo import demo_profile, demo_secrets
+
+    env.mail.faults.update({"sent_copy_delay_seconds": 1.5})
+    recipients = [_recipient(env, n) for n in range(3)]
+    queued = [env.crm.queue_email(recipients[i % 3], f"Late twice {i}", "<p>x</p>") for i in range(6)]
+    laptop = Bridge(
+        demo_profile(env.crm, env.mail, backend="graph"),
+        secrets=demo_secrets("graph"),
+        data_dir=tmp_path / "laptop",
+        outbox_settings=OutboxSettings(grace=timedelta(seconds=0)),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(_status(env, a) != 3 for a in queued):
+            env.bridge.outbox_engine.poll()
+            laptop.outbox_engine.poll()
+            time.sleep(0.2)
+    finally:
+        laptop.stop()
+    assert [_status(env, a) for a in queued] == [3] * 6
+    copies = Counter(stamps(env))
+    assert all(copies[a] == 1 for a in queued), copies
+    assert _operations(env)["graph:SendDraft"] == 6 and _operations(env)["graph:CreateMessage"] == 6
+    for i in range(6):
+        assert _delivered(env, recipients[i % 3], f"Late twice {i}") == 1
