@@ -17,9 +17,14 @@ Mail sandbox only (its Microsoft Graph endpoints; operation names there are ``gr
   (the Graph error code; default by status: 429 TooManyRequests, 503 ServiceUnavailable, ...).
 - ``"mailbox_concurrency": N`` -- concurrent Graph requests allowed per mailbox before 429
   ``ApplicationThrottled`` (default 4, Exchange Online's limit; 0 = unlimited).
-- ``"sent_copy_delay_seconds": S`` -- a Graph send (``/send``, ``/sendMail``) delivers at once
-  but puts its Sent Items copy in place only S seconds later, as Exchange Online's asynchronous
-  send can (default 0). ``MailSandbox.app.graph.sends.flush()`` completes waiting sends at once.
+- ``"sent_copy_delay_seconds": S`` -- a Graph send (``/send``, ``/sendMail``) answers 202 at
+  once but completes only S seconds later, as Exchange Online's asynchronous send can: a sent
+  draft waits in Outbox (no longer a draft), then is delivered and lands in Sent Items under the
+  same id (default 0). ``MailSandbox.app.graph.sends.flush()`` completes waiting sends at once.
+- ``"send_limit_per_minute": N`` -- Graph sends over N in any 60 seconds answer 429 with
+  ``Retry-After`` (Exchange Online allows 30; default 0 = no limit).
+- ``fail_next`` entries with ``"after": true`` (Graph) run the request, then answer the failure:
+  a send that went out although its answer says 429/5xx.
 - ``"expire_delta_tokens": true`` -- every Graph delta token issued so far answers 410 Gone.
 - ``POST /_sandbox/tokens`` ``{"token": T, "address": A}`` accepts ``Authorization: Bearer T``
   as mailbox A on EWS and Graph (``{"token": T, "revoke": true}`` forgets it).
@@ -64,6 +69,7 @@ class FaultPlan:
     # Mail sandbox, Graph side (see the module docstring).
     mailbox_concurrency: int = 4
     sent_copy_delay_seconds: float = 0.0
+    send_limit_per_minute: int = 0
     expire_delta_tokens: bool = False
     _window_start: float = 0.0
     _window_count: int = 0
@@ -96,6 +102,8 @@ class FaultPlan:
                 self.mailbox_concurrency = int(data["mailbox_concurrency"])
             if "sent_copy_delay_seconds" in data:
                 self.sent_copy_delay_seconds = float(data["sent_copy_delay_seconds"])
+            if "send_limit_per_minute" in data:
+                self.send_limit_per_minute = int(data["send_limit_per_minute"])
             if "expire_delta_tokens" in data:
                 self.expire_delta_tokens = bool(data["expire_delta_tokens"])
 
@@ -108,6 +116,7 @@ class FaultPlan:
             self.match = ""
             self.mailbox_concurrency = 4
             self.sent_copy_delay_seconds = 0.0
+            self.send_limit_per_minute = 0
 
     def throttled_for(self) -> float | None:
         """Seconds the caller must wait if this request exceeds the throttle, else None."""

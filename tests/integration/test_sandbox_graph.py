@@ -190,6 +190,7 @@ def test_mailbox_concurrency_limit_answers_429_and_frees_the_slot(graph: Graph, 
         assert r.status_code == 429
         assert r.json()["error"]["code"] == "ApplicationThrottled"
         assert "MailboxConcurrency" in r.json()["error"]["message"]
+        assert r.headers["RateLimit-Exceeded"] == "MailboxConcurrency"
         assert "Retry-After" in r.headers
         # Another mailbox is not affected.
         mail.add_token("other", next(m for m in mail.mailboxes() if m != ALEX.email))

@@ -331,3 +331,37 @@ def test_master_categories_per_mailbox(graph: Graph, mail: MailSandbox) -> None:
         assert s.get(f"{mail.graph_url}/me/outlook/masterCategories", timeout=30).json()["value"] == []
     assert graph.delete(f"/me/outlook/masterCategories/{r.json()['id']}").status_code == 204
     assert graph.get("/me/outlook/masterCategories").json()["value"] == []
+
+
+def test_send_answered_with_an_error_after_it_went_out(graph: Graph, mail: MailSandbox) -> None:
+    # Graph can answer 429/5xx for a send that still goes out; the sandbox plays that with "after".
+    to = colleague(mail)
+    draft = graph.post("/me/messages", draft_body(to, "<crm-amb@crm.contoso.example>")).json()
+    mail.faults.update({"match": "graph:SendDraft", "fail_next": [{"status": 503, "after": True}]})
+    r = graph.post(f"/me/messages/{draft['id']}/send")
+    assert r.status_code == 503
+    state = graph.get(f"/me/messages/{draft['id']}", params={"$select": "isDraft,parentFolderId"}).json()
+    assert state["isDraft"] is False
+    assert state["parentFolderId"] == graph.get("/me/mailFolders/sentitems").json()["id"]
+    assert len([i for i in mail.items(to) if i["message_id"] == "<crm-amb@crm.contoso.example>"]) == 1
+    # A lost answer (connection reset after the send) leaves the same evidence.
+    second = graph.post("/me/messages", draft_body(to, "<crm-lost@crm.contoso.example>")).json()
+    mail.faults.update({"match": "graph:SendDraft", "fail_next": [{"drop": "after"}]})
+    with pytest.raises(requests.ConnectionError):
+        graph.post(f"/me/messages/{second['id']}/send")
+    assert graph.get(f"/me/messages/{second['id']}").json()["isDraft"] is False
+
+
+def test_send_rate_limit_knob(graph: Graph, mail: MailSandbox) -> None:
+    to = colleague(mail)
+    mail.faults.update({"send_limit_per_minute": 2})
+    message = {"message": {"subject": "rate", "toRecipients": [{"emailAddress": {"address": to}}]}}
+    assert graph.post("/me/sendMail", message).status_code == 202
+    draft = graph.post("/me/messages", draft_body(to, "<rate@c.example>")).json()
+    assert graph.post(f"/me/messages/{draft['id']}/send").status_code == 202
+    third = graph.post("/me/sendMail", message)
+    assert third.status_code == 429
+    assert 1 <= int(third.headers["Retry-After"]) <= 61
+    assert len([i for i in mail.items(to) if i["subject"] == "rate"]) == 1
+    mail.faults.clear()
+    assert graph.post("/me/sendMail", message).status_code == 202

@@ -13,6 +13,8 @@
 - Graph's send is asynchronous. With the fault knob ``sent_copy_delay_seconds`` (see
   addin/sandbox/common.py) a sent draft waits in Outbox (``isDraft`` false) and reaches
   the recipients and Sent Items only after that many seconds.
+- ``send_limit_per_minute`` (fault knob, off by default; outbox.py) refuses sends over Exchange
+  Online's 30-a-minute limit with 429.
 - Sending something that is not a draft (sent already, or waiting in Outbox) is refused with
   400 ``ErrorInvalidOperation`` -- the code is the sandbox's choice; message-send documents no
   error for it.
@@ -140,6 +142,17 @@ def _recipients_check(data: dict[str, Any]) -> None:
         raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
 
 
+def _rate_check(app: GraphApp, user: str) -> None:
+    wait = app.send_rate.take(user, app.server.faults.send_limit_per_minute)
+    if wait is not None:
+        raise GraphError(
+            429,
+            "ApplicationThrottled",
+            "The mailbox is over its limit of messages sent a minute.",
+            {"Retry-After": str(wait), "RateLimit-Exceeded": "MessageRate"},
+        )
+
+
 def send_draft(app: GraphApp, req: GraphRequest, ids: list[str]) -> GraphResponse:
     from addin.sandbox.mail.graph.messages import item_of
 
@@ -147,6 +160,7 @@ def send_draft(app: GraphApp, req: GraphRequest, ids: list[str]) -> GraphRespons
     if not item.data.get("is_draft"):
         raise GraphError(400, "ErrorInvalidOperation", "The message is not a draft and cannot be sent again.")
     _recipients_check(item.data)
+    _rate_check(app, req.user)
     ctx = app.server.ctx(req.user)
     sent = resolve(app, req.user, "sentitems")
     delay = app.server.faults.sent_copy_delay_seconds
@@ -194,6 +208,7 @@ def send_mail(app: GraphApp, req: GraphRequest, ids: list[str]) -> GraphResponse
         save = body.get("saveToSentItems", True) is not False
         data, atts, mime = compose_fields(ctx, fields, atts, None)
     _recipients_check(data)
+    _rate_check(app, req.user)
     sent = resolve(app, req.user, "sentitems") if save else None
 
     def go() -> None:

@@ -19,7 +19,6 @@ too), so tests can tell Graph traffic from EWS operations; injected faults (``fa
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import uuid
@@ -30,14 +29,23 @@ from urllib.parse import unquote
 from werkzeug.wrappers import Request, Response
 
 from addin.sandbox.common import drop_connection
-from addin.sandbox.mail.graph import batch, categories, compose, delta, folders, messages, uploads
+from addin.sandbox.mail.graph import (
+    batch,
+    categories,
+    compose,
+    delta,
+    faults,
+    folders,
+    messages,
+    uploads,
+)
 from addin.sandbox.mail.graph.http import (
     GraphError,
     GraphRequest,
     GraphResponse,
     error_response,
 )
-from addin.sandbox.mail.graph.outbox import PendingSends
+from addin.sandbox.mail.graph.outbox import PendingSends, SendRate
 
 if TYPE_CHECKING:
     from addin.sandbox.mail.server import MailServer
@@ -85,15 +93,6 @@ ROUTES: list[tuple[str, tuple[str, ...], str, Handler]] = [
     ("POST", ("outlook", "mastercategories"), "CreateCategory", categories.create_category),
     ("DELETE", ("outlook", "mastercategories", "*"), "DeleteCategory", categories.delete_category),
 ]
-
-_FAULT_CODES = {
-    401: "InvalidAuthenticationToken",
-    429: "TooManyRequests",
-    500: "InternalServerError",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "GatewayTimeout",
-}
 
 
 def split_path(path: str) -> list[str]:
@@ -168,6 +167,7 @@ class GraphApp:
         self.delta_generation = 0
         # Asynchronous sends waiting on a timer (see compose.py and outbox.py).
         self.sends = PendingSends()
+        self.send_rate = SendRate()
 
     def close(self) -> None:
         self.sends.cancel_all()
@@ -201,15 +201,18 @@ class GraphApp:
         credential (learn.microsoft.com/en-us/graph/outlook-large-attachments)."""
         op = "graph:UploadChunk"
         self.server.stats.count(op)
-        replaced, drop_after = self._transport_faults(op, environ)
-        if replaced is not None:
-            return to_werkzeug(replaced)
+        injected = faults.take(self.server.faults, op, environ)
+        if injected.instead is not None:
+            return to_werkzeug(injected.instead)
+        self._latency()
         sid = request.path.rstrip("/").rpartition("/")[2]
         try:
             answer = self.uploads.put(self, sid, request)
         except GraphError as exc:
             answer = error_response(exc)
-        if drop_after:
+        if injected.after is not None:
+            answer = injected.after
+        if injected.drop_after:
             drop_connection(environ)
         return to_werkzeug(answer)
 
@@ -227,17 +230,18 @@ class GraphApp:
             op, handler, ids, rest = self._route(req.method, segs)
         op = "graph:" + op
         self.server.stats.count(op, inner=in_batch)
-        replaced, drop_after = self._transport_faults(op, environ)
-        if replaced is not None:
-            return replaced
+        injected = faults.take(self.server.faults, op, environ)
+        if injected.instead is not None:
+            return injected.instead
         try:
             req.user = self._authenticate(req)
             if handler is None and op == "graph:Batch":
                 if req.method != "POST":
                     raise GraphError(405, "BadRequest", "$batch accepts POST only.")
+                self._latency()  # once per HTTP request, not per part
                 answer = batch.run(self, req, environ)
             else:
-                answer = self._run(req, segs, rest, handler, ids, op)
+                answer = self._run(req, segs, rest, handler, ids, op, in_batch)
         except GraphError as exc:
             answer = error_response(exc, client_id)
         except Exception:
@@ -245,9 +249,11 @@ class GraphApp:
             answer = error_response(
                 GraphError(500, "InternalServerError", "An internal server error occurred."), client_id
             )
+        if injected.after is not None:
+            answer = injected.after
         if client_id:
             answer.headers.setdefault("client-request-id", client_id)
-        if drop_after and environ is not None:
+        if injected.drop_after and environ is not None:
             drop_connection(environ)
         return answer
 
@@ -281,31 +287,34 @@ class GraphApp:
         handler: Handler | None,
         ids: list[str],
         op: str,
+        in_batch: bool,
     ) -> GraphResponse:
         self._check_principal(req, segs)
         if handler is None:
             if op == "graph:MethodNotAllowed":
                 raise GraphError(405, "Request_BadRequest", f"{req.method} is not allowed on this resource.")
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{'/'.join(rest)}'.")
-        busy = self._busy()
-        if busy is not None:
-            return busy
+        refused = faults.busy(self.server.faults, self.server.busy_backoff_ms)
+        if refused is not None:
+            return refused
         if not self.limiter.acquire(req.user, self.server.faults.mailbox_concurrency):
-            return error_response(
-                GraphError(
-                    429,
-                    "ApplicationThrottled",
-                    "Application is over its MailboxConcurrency limit.",
-                    {"Retry-After": "1"},
-                )
+            return faults.throttled(
+                "Application is over its MailboxConcurrency limit.", 1, limit="MailboxConcurrency"
             )
         try:
+            if not in_batch:
+                # Injected latency is time the request holds its mailbox slot, as real work does.
+                self._latency()
             answer = handler(self, req, ids)
         finally:
             self.limiter.release(req.user)
         return answer
 
     # -- checks -----------------------------------------------------------------------------------
+
+    def _latency(self) -> None:
+        if self.server.faults.latency_ms > 0:
+            time.sleep(self.server.faults.latency_ms / 1000.0)
 
     def _authenticate(self, req: GraphRequest) -> str:
         scheme, _, token = req.headers.get("authorization", "").partition(" ")
@@ -333,54 +342,6 @@ class GraphApp:
                 raise GraphError(
                     403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
                 )
-
-    def _busy(self) -> GraphResponse | None:
-        faults = self.server.faults
-        wait = faults.throttled_for()
-        if wait is not None:
-            return error_response(
-                GraphError(
-                    429,
-                    "ApplicationThrottled",
-                    "Application is over its request rate limit.",
-                    {"Retry-After": str(max(1, math.ceil(wait)))},
-                )
-            )
-        if faults.take_busy():
-            seconds = max(1, math.ceil(self.server.busy_backoff_ms / 1000))
-            return error_response(
-                GraphError(
-                    503, "ServiceUnavailable", "The service is unavailable.", {"Retry-After": str(seconds)}
-                )
-            )
-        return None
-
-    def _transport_faults(self, op: str, environ: dict[str, Any] | None) -> tuple[GraphResponse | None, bool]:
-        faults = self.server.faults
-        if faults.latency_ms > 0:
-            time.sleep(faults.latency_ms / 1000.0)
-        failure = faults.take_failure(op)
-        if failure is None:
-            return None, False
-        drop = failure.get("drop")
-        if drop:
-            if environ is None:
-                # A batch part cannot lose its connection; Graph answers such a part 504.
-                return error_response(GraphError(504, "GatewayTimeout", "The request timed out.")), False
-            if drop in (True, "before"):
-                drop_connection(environ)
-            return None, True
-        if "busy_ms" in failure:
-            seconds = max(1, math.ceil(int(failure["busy_ms"]) / 1000))
-            return error_response(
-                GraphError(
-                    503, "ServiceUnavailable", "The service is unavailable.", {"Retry-After": str(seconds)}
-                )
-            ), False
-        status = int(failure.get("status", 500))
-        headers = {"Retry-After": str(failure["retry_after"])} if "retry_after" in failure else {}
-        code = str(failure.get("code") or _FAULT_CODES.get(status, "InjectedFailure"))
-        return error_response(GraphError(status, code, "Injected failure.", headers)), False
 
 
 def _principal_rest(segs: list[str]) -> list[str] | None:
