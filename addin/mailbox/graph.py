@@ -228,6 +228,10 @@ class GraphMailbox(Mailbox):
         return self._delta.sync(folder_id, sync_state, max_changes)
 
     @answers_checked
+    def sync_many(self, states: Mapping[str, str | None], max_changes: int = 100) -> dict[str, SyncPage]:
+        return self._delta.sync_many(states, max_changes)
+
+    @answers_checked
     def watch(self, folder_ids: Sequence[str], on_change: Callable[[], None], stop: threading.Event) -> None:
         self._delta.watch(folder_ids, on_change, stop, self._watch_interval)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from addin.errors import BridgeError
 from addin.mailbox.types import (
@@ -58,6 +58,11 @@ class Mailbox(ABC):
     def sync(self, folder_id: str, sync_state: str | None, max_changes: int = 100) -> SyncPage:
         """Changes in a folder since ``sync_state`` (None: start now, without old history
         when ``skip_history`` semantics apply; see the backend's docs)."""
+
+    def sync_many(self, states: Mapping[str, str | None], max_changes: int = 100) -> dict[str, SyncPage]:
+        """One :meth:`sync` round of several folders (folder id -> saved state).  Backends
+        that can read them in one request override this; the default syncs one by one."""
+        return {folder_id: self.sync(folder_id, state, max_changes) for folder_id, state in states.items()}
 
     @abstractmethod
     def fetch(

@@ -176,3 +176,14 @@ def test_marks_batch_requests_and_fill_the_master_category_list(sandbox: MailSan
     assert mailbox.requests_sent - before == 4
     names = [c["displayName"] for c in mailbox._client.json("GET", "/me/outlook/masterCategories")["value"]]
     assert TRACKED_CATEGORY in names
+
+
+def test_reading_several_folders_changes_costs_one_request(sandbox: MailSandbox) -> None:
+    mailbox = _open(sandbox)
+    folders = [mailbox.folder(k).id for k in (FolderKind.INBOX, FolderKind.SENT, FolderKind.DRAFTS)]
+    states = {f: p.sync_state for f, p in mailbox.sync_many(dict.fromkeys(folders)).items()}
+    sandbox.deliver(ALEX, _mime("one change"))
+    before = mailbox.requests_sent
+    pages = mailbox.sync_many(states)
+    assert mailbox.requests_sent - before == 1, "three folders, two delta chains each: one $batch"
+    assert sum(len(p.changes) for p in pages.values()) == 1
