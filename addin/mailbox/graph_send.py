@@ -11,17 +11,22 @@ while it is a draft) and the stamp, so a crash at any point leaves positive evid
 
 Attachments up to 3 MB are posted as JSON; larger ones go through an upload session in
 320 KiB-multiple chunks (the upload URL is pre-authorised: no bearer token is sent to it).
+When attachments follow the draft in further requests, the stamp is written last, so a
+stamped draft is always complete; a draft whose attachments failed is deleted.
 ``send`` is limited to 30 messages a minute per mailbox (Exchange Online's sending limit).
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import quote
 
-from addin.errors import MailboxError, MessageError
+from addin.errors import BridgeError, MailboxError, MessageError
 from addin.mailbox import graph_items
 from addin.mailbox.graph_http import GraphClient, Part, answer_error
 from addin.mailbox.types import Attachment, OutgoingMessage, SendEvidence, SendState
+
+log = logging.getLogger(__name__)
 
 # Where a submitted message can be, most conclusive first.
 EVIDENCE_FOLDERS = (
@@ -54,6 +59,10 @@ class Sender:
         later = [a for a in small if a not in inline]
         if inline:
             body["attachments"] = [graph_items.file_attachment(a) for a in inline]
+        # A stamped draft is evidence that may be sent as it is after a crash, so it must be
+        # complete: when attachments follow in further requests, the stamp comes last.
+        stamp_later = bool(later or large) and "singleValueExtendedProperties" in body
+        stamp = body.pop("singleValueExtendedProperties") if stamp_later else None
         # Not repeated on a gateway timeout: a second POST could leave two stamped drafts.
         created = self.client.json(
             "POST", "/me/messages", json=body, safe_to_repeat=False, unknown_outcome=True, what="draft"
@@ -61,16 +70,33 @@ class Sender:
         if not isinstance(created, dict) or not created.get("id"):
             raise MailboxError(f"The mail server {self.client.server} created a draft without an id.")
         draft_id = str(created["id"])
-        for a in later:
-            self.client.json(
-                "POST",
-                message_path(draft_id) + "/attachments",
-                json=graph_items.file_attachment(a),
-                what=f"attachment {a.name!r}",
-            )
-        for a in large:
-            self._upload(draft_id, a)
+        try:
+            for a in later:
+                self.client.json(
+                    "POST",
+                    message_path(draft_id) + "/attachments",
+                    json=graph_items.file_attachment(a),
+                    what=f"attachment {a.name!r}",
+                )
+            for a in large:
+                self._upload(draft_id, a)
+            if stamp is not None:
+                self.client.json(
+                    "PATCH",
+                    message_path(draft_id),
+                    json={"singleValueExtendedProperties": stamp},
+                    what="draft",
+                )
+        except BridgeError:
+            self._discard(draft_id)  # an incomplete draft must never be sent
+            raise
         return draft_id
+
+    def _discard(self, draft_id: str) -> None:
+        try:
+            self.client.request("DELETE", message_path(draft_id), what="draft")
+        except BridgeError as exc:  # an unstamped leftover draft is clutter, not a risk
+            log.info("incomplete draft not removed: %s", exc.message)
 
     def _upload(self, draft_id: str, a: Attachment) -> None:
         session = self.client.json(
@@ -112,6 +138,9 @@ class Sender:
             )
             if isinstance(state, dict) and state.get("isDraft") is False:
                 return
+            # Refused for good (say, a recipient the server rejects): remove the stamped
+            # draft so a later retry of the e-mail starts from a clean mailbox.
+            self._discard(draft_id)
             raise
 
     def send(self, message: OutgoingMessage) -> None:

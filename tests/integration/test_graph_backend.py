@@ -12,7 +12,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from addin.errors import AuthError
+from addin.errors import AuthError, BridgeError, MessageError
 from addin.mailbox.graph import GraphMailbox
 from addin.mailbox.graph_sync import State
 from addin.mailbox.registry import open_mailbox
@@ -27,6 +27,7 @@ from addin.mailbox.types import (
     Mark,
     Message,
     OutgoingMessage,
+    SendState,
 )
 from addin.sandbox.mail import MailSandbox
 
@@ -187,3 +188,37 @@ def test_reading_several_folders_changes_costs_one_request(sandbox: MailSandbox)
     pages = mailbox.sync_many(states)
     assert mailbox.requests_sent - before == 1, "three folders, two delta chains each: one $batch"
     assert sum(len(p.changes) for p in pages.values()) == 1
+
+
+def _outgoing(stamp: str, attachments: tuple[Attachment, ...] = ()) -> OutgoingMessage:
+    return OutgoingMessage(
+        message_id=email.utils.make_msgid(domain="crm.contoso.example"),
+        subject="Quote",
+        to=(Address(BOB),),
+        text_body="x",
+        attachments=attachments,
+        stamp=stamp,
+    )
+
+
+def test_a_draft_whose_upload_failed_leaves_no_stamped_evidence(sandbox: MailSandbox) -> None:
+    mailbox = _open(sandbox)
+    big = b"\x01" * (4 * 1024 * 1024)
+    stamp = str(uuid.uuid4())
+    sandbox.faults.update({"fail_next": [{"status": 500}], "match": "graph:UploadChunk"})
+    with pytest.raises(BridgeError):
+        mailbox.send(_outgoing(stamp, (Attachment("big.bin", "application/octet-stream", big),)))
+    assert mailbox.send_evidence(stamp).state is SendState.NONE, "an incomplete draft is never evidence"
+    assert sandbox.items(ALEX, "drafts") == [], "and it was removed"
+
+
+def test_a_send_the_server_refuses_removes_its_draft(sandbox: MailSandbox) -> None:
+    mailbox = _open(sandbox)
+    stamp = str(uuid.uuid4())
+    sandbox.faults.update(
+        {"fail_next": [{"status": 400, "code": "ErrorInvalidRecipients"}], "match": "SendDraft"}
+    )
+    with pytest.raises(MessageError) as caught:
+        mailbox.send(_outgoing(stamp))
+    assert "ErrorInvalidRecipients" in caught.value.message
+    assert mailbox.send_evidence(stamp).state is SendState.NONE
