@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -231,3 +232,34 @@ def test_cli_prints_the_graph_url_second_and_serves_it(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_parallel_requests_never_run_more_than_four_per_mailbox(graph: Graph, mail: MailSandbox) -> None:
+    # Eight requests at once, each holding its slot while the injected latency passes: whatever
+    # the scheduling, every answer is a success or the concurrency 429, and the server never ran
+    # more than four of this mailbox's requests together.
+    mail.faults.update({"latency_ms": 300})
+    barrier = threading.Barrier(8)
+    answers: list[requests.Response] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        with session_for(ALEX_TOKEN) as s:
+            barrier.wait()
+            r = s.get(f"{mail.graph_url}/me/mailFolders/inbox", timeout=60)
+        with lock:
+            answers.append(r)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 8
+    for r in answers:
+        assert r.status_code in (200, 429)
+        if r.status_code == 429:
+            assert r.json()["error"]["code"] == "ApplicationThrottled"
+            assert r.headers["RateLimit-Exceeded"] == "MailboxConcurrency"
+    assert any(r.status_code == 200 for r in answers)
+    assert 1 <= mail.app.graph.limiter.peak[ALEX.email] <= 4

@@ -51,8 +51,8 @@ def page_args(req: GraphRequest, default: int) -> tuple[int, int]:
         skip = int(req.args.get("$skip", 0))
     except ValueError:
         raise bad_request("Invalid $top or $skip value.") from None
-    if top < 0 or skip < 0:
-        raise bad_request("$top and $skip must not be negative.")
+    if top < 1 or skip < 0:
+        raise bad_request("$top must be at least 1 and $skip not negative.")
     return top, skip
 
 

@@ -137,6 +137,7 @@ class MailboxLimiter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: dict[str, int] = {}
+        self.peak: dict[str, int] = {}  # most requests of a mailbox ever running at once
 
     def acquire(self, mailbox: str, limit: int) -> bool:
         with self._lock:
@@ -144,6 +145,7 @@ class MailboxLimiter:
             if limit > 0 and running >= limit:
                 return False
             self._running[mailbox] = running + 1
+            self.peak[mailbox] = max(self.peak.get(mailbox, 0), running + 1)
             return True
 
     def release(self, mailbox: str) -> None:
