@@ -14,7 +14,6 @@ import requests
 
 from addin.sandbox.mail import MailSandbox
 from addin.sandbox.mail.seed import ALEX
-
 from tests.integration.sandbox_graph_helpers import ALEX_TOKEN, STAMP_ID, running_sandbox, session_for
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.integration]
