@@ -295,3 +295,18 @@ def test_filter_lambdas_and_boolean_logic(graph: Graph, mail: MailSandbox) -> No
     assert ids("subject eq 'Alpha' or subject eq 'Gamma'") == {a, c}
     assert ids("(subject eq 'Alpha' or subject eq 'Beta') and categories/any(c: c eq 'Other')") == {b}
     assert ids("from/emailAddress/address eq 'dana@fabrikam.example'") == {a, b, c}
+
+
+def test_html_body_and_the_text_preference(graph: Graph, mail: MailSandbox) -> None:
+    draft = graph.post(
+        "/me/messages",
+        {"subject": "Html", "body": {"contentType": "html", "content": "<p>Hello <b>world</b></p>"}},
+    ).json()
+    assert draft["body"] == {"contentType": "html", "content": "<p>Hello <b>world</b></p>"}
+    as_text = graph.get(f"/me/messages/{draft['id']}", headers={"Prefer": 'outlook.body-content-type="text"'})
+    body = as_text.json()["body"]
+    assert body["contentType"] == "text"
+    assert "<" not in body["content"] and "Hello" in body["content"] and "world" in body["content"]
+    # EWS reads the same draft.
+    ews = ews_account(mail).drafts.get(id=draft["id"])
+    assert ews.subject == "Html" and "<b>world</b>" in str(ews.body)
