@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from addin.sandbox.mail.graph import extprops, odata
 from addin.sandbox.mail.graph.http import GraphError, GraphRequest
 from addin.sandbox.mail.items import conversation_id
 from addin.sandbox.mail.store import Attachment, Item, MailStore
-
-if TYPE_CHECKING:
-    pass
 
 # Every message property the sandbox knows, in Graph's spelling; the ones a GET without
 # $select leaves out are in OPT_IN (Graph returns internetMessageHeaders only when selected).
@@ -167,9 +164,8 @@ def message_json(
     select: list[str] | None,
     expand: dict[str, dict[str, str]],
 ) -> dict[str, Any]:
-    want_text = 'outlook.body-content-type="text"' in req.headers.get("prefer", "").replace(
-        " ", ""
-    ).lower() or (req.prefer().get("outlook.body-content-type", "").lower() == "text")
+    # Prefer: outlook.body-content-type="text" (message-get, "Prefer: outlook.body-content-type").
+    want_text = req.prefer().get("outlook.body-content-type", "").lower() == "text"
     names = select if select is not None else [p for p in PROPERTIES if p not in OPT_IN]
     out: dict[str, Any] = {
         "@odata.type": "#microsoft.graph.message",
