@@ -310,3 +310,32 @@ def test_html_body_and_the_text_preference(graph: Graph, mail: MailSandbox) -> N
     # EWS reads the same draft.
     ews = ews_account(mail).drafts.get(id=draft["id"])
     assert ews.subject == "Html" and "<b>world</b>" in str(ews.body)
+
+
+def test_stamp_lookup_with_wildcard_quote_and_non_ascii_values(graph: Graph, mail: MailSandbox) -> None:
+    any_filter = "singleValueExtendedProperties/any(ep: ep/id eq '{}' and ep/value eq '{}')"
+    values = ["50%_off", "o'neil", "café-7", 'say "hi"', "a\\b"]
+    ids = {}
+    for n, value in enumerate(values):
+        ids[value] = mail.deliver(ALEX.email, mime(f"Odd {n}"))
+        r = graph.patch(
+            f"/me/messages/{ids[value]}",
+            {"singleValueExtendedProperties": [{"id": STAMP_ID, "value": value}]},
+        )
+        assert r.status_code == 200
+    decoy = mail.deliver(ALEX.email, mime("Decoy"))
+    graph.patch(
+        f"/me/messages/{decoy}", {"singleValueExtendedProperties": [{"id": STAMP_ID, "value": "50x-off"}]}
+    )
+    for value in values:
+        literal = value.replace("'", "''")
+        found = graph.get(
+            "/me/mailFolders/inbox/messages",
+            params={"$filter": any_filter.format(STAMP_ID, literal), "$select": "id"},
+        ).json()["value"]
+        assert [m["id"] for m in found] == [ids[value]], value
+        # The same look-up over the whole mailbox.
+        everywhere = graph.get(
+            "/me/messages", params={"$filter": any_filter.format(STAMP_ID, literal)}
+        ).json()
+        assert [m["id"] for m in everywhere["value"]] == [ids[value]], value

@@ -105,3 +105,16 @@ class GraphQueries:
         with self.tx() as db:
             cur = db.execute("DELETE FROM master_categories WHERE mailbox=? AND id=?", (mailbox, cat_id))
             return cur.rowcount > 0
+
+    def items_containing(self, folder_id: str | None, mailbox: str, text: str) -> list[Item]:
+        """Items (of a folder, or the whole mailbox) whose stored fields contain ``text``
+        (ASCII, any case): a pre-selection for filters on a property's value."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where, arg = ("folder_id=?", folder_id) if folder_id is not None else ("mailbox=?", mailbox)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._ICOLS} FROM items WHERE {where} AND data LIKE ? ESCAPE '\\' "
+                "ORDER BY received DESC, rowid DESC",
+                (arg, pattern),
+            ).fetchall()
+            return [self._item(r, with_attachments=False) for r in rows]

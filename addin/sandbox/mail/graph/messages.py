@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 DEFAULT_PAGE = 10
 MAX_PAGE = 1000
 _BY_MESSAGE_ID = re.compile(r"^\s*internetMessageId\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+# The stamp look-up: one named extended property ({GUID} in its id; values stored as given, unlike
+# the sensitivity tag) compared with one value, nothing else.
+_BY_PROPERTY = re.compile(
+    r"^\s*singleValueExtendedProperties/any\(\s*(\w+)\s*:\s*\1/id\s+eq\s+'[^']*\{[^']*'\s+and\s+"
+    r"\1/value\s+eq\s+'((?:[^']|'')*)'\s*\)\s*$",
+    re.IGNORECASE,
+)
 _SORT_KEYS = {
     "receiveddatetime": "datetime_received",
     "sentdatetime": "datetime_sent",
@@ -58,6 +65,13 @@ def _candidates(app: GraphApp, req: GraphRequest, folder: Folder | None) -> list
         if folder is not None:
             return app.store.items_with_message_id(folder.id, mid)
         return app.store.mailbox_items_with_message_id(req.user, mid)
+    match = _BY_PROPERTY.match(text)
+    value = match.group(2).replace("''", "'") if match else ""
+    if value and re.fullmatch(r"[ !#-\[\]-~]+", value):
+        # Only items whose stored fields contain the value can match (stored JSON keeps plain
+        # ASCII without '"' and '\\' as is); the full filter still decides. Keeps the stamp
+        # look-up flat on large folders.
+        return app.store.items_containing(folder.id if folder else None, req.user, value)
     if folder is not None:
         return app.store.folder_items(folder.id)
     return app.store.mailbox_items(req.user)
