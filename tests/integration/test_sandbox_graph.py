@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from addin.sandbox.mail import MailSandbox
-from addin.sandbox.mail.seed import ALEX
+from addin.sandbox.mail.seed import ALEX, PASSWORD
 from tests.integration.sandbox_graph_helpers import (
     ALEX_TOKEN,
     Graph,
@@ -47,6 +47,8 @@ def test_missing_or_unknown_token_gets_graphs_401_shape(mail: MailSandbox) -> No
     wrong = session_for("not-a-token").get(f"{mail.graph_url}/me/mailFolders", timeout=30)
     assert wrong.status_code == 401
     assert wrong.json()["error"]["code"] == "InvalidAuthenticationToken"
+    basic = requests.get(f"{mail.graph_url}/me", auth=(ALEX.email, PASSWORD), timeout=30)
+    assert basic.status_code == 401  # Graph takes bearer tokens only
     mail.revoke_token(ALEX_TOKEN)
     revoked = session_for(ALEX_TOKEN).get(f"{mail.graph_url}/me", timeout=30)
     assert revoked.status_code == 401

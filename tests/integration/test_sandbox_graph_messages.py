@@ -339,3 +339,13 @@ def test_stamp_lookup_with_wildcard_quote_and_non_ascii_values(graph: Graph, mai
             "/me/messages", params={"$filter": any_filter.format(STAMP_ID, literal)}
         ).json()
         assert [m["id"] for m in everywhere["value"]] == [ids[value]], value
+
+
+def test_patch_with_if_match_refuses_a_stale_etag(graph: Graph, mail: MailSandbox) -> None:
+    item_id = mail.deliver(ALEX.email, mime("Etag"))
+    etag = graph.get(f"/me/messages/{item_id}").json()["@odata.etag"]
+    ok = graph.patch(f"/me/messages/{item_id}", {"categories": ["A"]}, headers={"If-Match": etag})
+    assert ok.status_code == 200
+    stale = graph.patch(f"/me/messages/{item_id}", {"categories": ["B"]}, headers={"If-Match": etag})
+    assert stale.status_code == 412
+    assert graph.get(f"/me/messages/{item_id}").json()["categories"] == ["A"]

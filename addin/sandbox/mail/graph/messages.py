@@ -219,6 +219,10 @@ def apply_message_json(data: dict[str, Any], body: dict[str, Any], is_draft: boo
 
 def update_message(app: GraphApp, req: GraphRequest, ids: list[str]) -> GraphResponse:
     item = item_of(app, req.user, ids[0])
+    wanted = req.headers.get("if-match", "").strip()
+    if wanted and wanted != "*" and wanted != render.etag(item):
+        # Optimistic concurrency with the @odata.etag a client read (message-update, If-Match).
+        raise GraphError(412, "ErrorIrresolvableConflict", "The message was changed since it was read.")
     body = req.json()
     if not isinstance(body, dict):
         raise bad_request("The request body must be a message.")
