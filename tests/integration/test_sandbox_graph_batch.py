@@ -8,16 +8,16 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
-
-from addin.sandbox.mail import MailSandbox
-from addin.sandbox.mail.seed import ALEX
-from tests.integration.sandbox_graph_helpers import (
+from sandbox_graph_helpers import (
     ALEX_TOKEN,
     STAMP_ID,
     Graph,
     running_sandbox,
     session_for,
 )
+
+from addin.sandbox.mail import MailSandbox
+from addin.sandbox.mail.seed import ALEX
 
 pytestmark = pytest.mark.integration
 

@@ -13,16 +13,16 @@ from typing import Any
 
 import pytest
 import requests
-
-from addin.sandbox.mail import MailSandbox
-from addin.sandbox.mail.seed import ALEX, PASSWORD
-from tests.integration.sandbox_graph_helpers import (
+from sandbox_graph_helpers import (
     ALEX_TOKEN,
     Graph,
     ews_account,
     running_sandbox,
     session_for,
 )
+
+from addin.sandbox.mail import MailSandbox
+from addin.sandbox.mail.seed import ALEX, PASSWORD
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 from exchangelib import ExtendedProperty, Message
-
-from addin.sandbox.mail import MailSandbox
-from addin.sandbox.mail.seed import ALEX
-from tests.integration.sandbox_graph_helpers import (
+from sandbox_graph_helpers import (
     ALEX_TOKEN,
     STAMP_ID,
     Graph,
@@ -20,6 +17,9 @@ from tests.integration.sandbox_graph_helpers import (
     running_sandbox,
     session_for,
 )
+
+from addin.sandbox.mail import MailSandbox
+from addin.sandbox.mail.seed import ALEX
 
 pytestmark = pytest.mark.integration
 

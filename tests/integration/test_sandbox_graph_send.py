@@ -12,10 +12,7 @@ from email.message import EmailMessage
 import pytest
 import requests
 from exchangelib import Mailbox, Message
-
-from addin.sandbox.mail import MailSandbox
-from addin.sandbox.mail.seed import ALEX
-from tests.integration.sandbox_graph_helpers import (
+from sandbox_graph_helpers import (
     ALEX_TOKEN,
     STAMP_ID,
     Graph,
@@ -23,6 +20,9 @@ from tests.integration.sandbox_graph_helpers import (
     running_sandbox,
     session_for,
 )
+
+from addin.sandbox.mail import MailSandbox
+from addin.sandbox.mail.seed import ALEX
 
 pytestmark = pytest.mark.integration
 

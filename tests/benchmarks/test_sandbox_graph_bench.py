@@ -5,16 +5,20 @@ asserted parts are counts (messages seen, HTTP requests made)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import requests
 
 from addin.sandbox.mail import MailSandbox
 from addin.sandbox.mail.seed import ALEX
-from tests.integration.sandbox_graph_helpers import ALEX_TOKEN, STAMP_ID, running_sandbox, session_for
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
+from sandbox_graph_helpers import ALEX_TOKEN, STAMP_ID, running_sandbox, session_for
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.integration]
 
