@@ -296,7 +296,7 @@ class Bridge:
             crm_url=self.profile.crm_org_url,
             last_synced=s.last_synced,
             paused_until=s.paused_until,
-            outbox_queued=len(self.store.outbox_in_states("sending", "sent")),
+            outbox_queued=len(self.store.outbox_in_states("sending", "submitting", "sent")),
             outbox_failed=failed,
             track_queue=len(self.store.queued_tracks()),
             issues=len(self.issues()),

@@ -51,7 +51,7 @@ SETTINGS: tuple[Setting, ...] = (
         "ews",
         "mailbox",
         "Mail server type",
-        choices=(("ews", "Exchange (EWS)"), ("graph", "Microsoft 365 (Graph)")),
+        choices=(("ews", "Exchange (EWS)"), ("graph", "Exchange Online (Microsoft Graph)")),
     ),
     Setting(
         "mailbox.email",

@@ -165,6 +165,25 @@ class SyncPage:
     more: bool
 
 
+class SendState(StrEnum):
+    """Where a stamped outgoing message was found, most conclusive first."""
+
+    SENT = "sent"  # a stamped copy in Sent Items: it left
+    SUBMITTED = "submitted"  # stamped, in Outbox: the server has it and is sending it; wait
+    DRAFT = "draft"  # a stamped draft never submitted: it did not leave; send that draft
+    NONE = "none"  # nowhere (yet): right after a send the copy may still be on its way
+
+
+@dataclass(frozen=True)
+class SendEvidence:
+    """What the mailbox shows about one stamped outgoing message (see Mailbox.send_evidence)."""
+
+    state: SendState
+    item_id: str | None = None
+    message_id: str | None = None
+    count: int = 0
+
+
 @dataclass(frozen=True)
 class MessagePage:
     items: tuple[MessageSummary, ...]
