@@ -23,12 +23,12 @@ import re
 import struct
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import getaddresses
 
 import olefile
 
 from addin.errors import MessageError
 from addin.mailbox.types import Address, Attachment, Message, Sensitivity
+from addin.mime import parse_address_list
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _PROPS = "__properties_version1.0"
@@ -134,7 +134,8 @@ def parse_msg(data: bytes, *, item_id: str = "", folder_id: str = "") -> Message
 
 
 def _addresses(value: str) -> tuple[Address, ...]:
-    return tuple(Address(a.strip(), n.strip()) for n, a in getaddresses([value]) if "@" in a)
+    # The transport headers are read like any MIME header: one reading for the product.
+    return parse_address_list(value) if value.strip() else ()
 
 
 def _smtp(store: _Storage, *props: int) -> str:

@@ -31,6 +31,7 @@ from addin.errors import (
 )
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import Address, Attachment, FetchFailure, Mark, Message
+from addin.mime import EMPTY_REASON, NO_HEADERS_REASON
 from addin.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,11 @@ class Tracker:
         for i, m in enumerate(messages):
             handle = m.id or str(i)
             key, activity_id = keys[handle], activity_ids[handle]
+            refused = not_a_message(m)
+            if refused is not None:
+                self.store.audit("track_failed", ok=False, subject=m.subject, detail=refused, item_id=m.id)
+                results.append(TrackResult(m.id, TrackOutcome.FAILED, None, m.subject, refused))
+                continue
             existing = tracked.get(activity_id) or tracked.get(key)
             if existing is not None:
                 results.append(self._already(m, key, existing, regarding, marks))
@@ -306,7 +312,7 @@ class Tracker:
         ctx: UserContext,
         resolved: dict[str, list[RecordRef]],
     ) -> tuple[EmailDraft, list[str]]:
-        warnings: list[str] = []
+        warnings: list[str] = list(m.warnings)
         me = (self.settings.user_email or ctx.email).lower()
         outgoing = bool(m.sender and m.sender.email.lower() == me)
         parties: list[Party] = []
@@ -398,6 +404,18 @@ def _pick(address: str, candidates: list[RecordRef]) -> tuple[RecordRef | None, 
         if len(refs) > 1:
             return None, f"{address} matches {len(refs)} {table} records; kept as an unresolved address."
     return None, ""
+
+
+def not_a_message(m: Message) -> str | None:
+    """Why a message cannot become an activity (no header a mail client shows), or None.
+
+    The same reasons a dropped file is refused with, so every path says the same thing.
+    """
+    if m.sender or m.to or m.cc or m.bcc or m.subject.strip() or m.message_id:
+        return None
+    if not m.text_body.strip() and not (m.html_body or "").strip() and not m.attachments:
+        return EMPTY_REASON
+    return NO_HEADERS_REASON
 
 
 def _parties_of(m: Message) -> list[Address]:
