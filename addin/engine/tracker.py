@@ -407,11 +407,11 @@ def _pick(address: str, candidates: list[RecordRef]) -> tuple[RecordRef | None, 
 
 
 def not_a_message(m: Message) -> str | None:
-    """Why a message cannot become an activity (no header a mail client shows), or None.
+    """Why a message cannot become an activity (no header at all), or None.
 
     The same reasons a dropped file is refused with, so every path says the same thing.
     """
-    if m.sender or m.to or m.cc or m.bcc or m.subject.strip() or m.message_id:
+    if m.sender or m.to or m.cc or m.bcc or m.subject.strip() or m.message_id or m.headers:
         return None
     if not m.text_body.strip() and not (m.html_body or "").strip() and not m.attachments:
         return EMPTY_REASON

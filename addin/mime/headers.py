@@ -19,9 +19,12 @@ import re
 from collections.abc import Callable, Iterable
 from email.errors import InvalidHeaderDefect
 from email.header import decode_header
+from email.policy import default as _default_policy
 from typing import Any
 
 from addin.mailbox.types import Address
+
+_FACTORY = _default_policy.header_factory
 
 _SURROGATES = re.compile(r"[\udc80-\udcff]+")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
@@ -30,6 +33,49 @@ _ATOM = r'[^\s@<>(),;:"\[\]\\]+'
 _ADDR_SPEC = re.compile(rf"^(?:{_ATOM}|\"[^\"]+\")@{_ATOM}$")
 
 Warn = Callable[[str], None]
+
+# Labels mail clients read as the larger Windows/WHATWG charset: mail labelled gb2312 is
+# written by GBK software, "iso-8859-1" by Windows-1252 software, and so on.
+SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-cn": "gb18030",
+    "cp936": "gb18030",
+    "big5": "big5hkscs",
+    "x-big5": "big5hkscs",
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "euc-kr": "cp949",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "iso-8859-9": "cp1254",
+    "tis-620": "cp874",
+    "iso-8859-11": "cp874",
+}
+
+
+def codec_for(charset: str | None) -> str:
+    label = (charset or "").strip().strip('"').lower()
+    return SUPERSETS.get(label, label)
+
+
+def _superset_words(text: str) -> str:
+    """Encoded-words relabelled with the charset a mail client would really decode them in."""
+    if "=?" not in text:
+        return text
+    return _ENCODED_WORD.sub(
+        lambda m: f"=?{codec_for(m.group(1).partition('*')[0])}?{m.group(2)}?{m.group(3)}?=", text
+    )
+
+
+def prepare(raw: str, warn: Warn | None = None) -> str:
+    """A raw header value ready for the registry: unfolded, 8-bit bytes read, charsets widened."""
+    return _superset_words(repair(raw.replace("\r", "").replace("\n", ""), warn))
 
 
 def repair(text: str, warn: Warn | None = None) -> str:
@@ -62,7 +108,7 @@ def _unknown_words(text: str, warn: Warn | None) -> str:
         if not isinstance(raw, bytes):
             return match.group(0)
         try:
-            return raw.decode(charset or "ascii")
+            return raw.decode(codec_for(charset) or "ascii")
         except (LookupError, UnicodeDecodeError):
             if warn is not None:
                 warn(f"A header uses the unknown character set {charset!r}; it was read as best possible.")
@@ -182,20 +228,25 @@ def _best_effort(text: str) -> list[Address]:
                 found.append(Address(spec, _unquote(item[: angle.start()])))
             continue
         words = item.split()
-        if len(words) == 1 and _valid(words[0]):
-            found.append(Address(words[0], ""))
+        if words and all(_valid(w) for w in words):  # "a@x b@y": a missing comma, not a name
+            found += [Address(w, "") for w in words]
         elif words and _valid(words[-1]) and not any("@" in w for w in words[:-1]):
             found.append(Address(words[-1], _unquote(" ".join(words[:-1]))))
     return found
 
 
-def addresses(values: Iterable[Any], warn: Warn | None = None) -> tuple[Address, ...]:
-    """Every mailbox in one or more address header values, in order, without duplicates."""
+def addresses(raw_values: Iterable[str], warn: Warn | None = None) -> tuple[Address, ...]:
+    """Every mailbox in one or more raw address header values, in order, without duplicates."""
     found: list[Address] = []
-    for value in values:
-        parsed = _registry_addresses(value, warn)
+    for raw in raw_values:
+        text = prepare(raw, warn)
+        try:
+            header = _FACTORY("To", text)
+        except Exception:  # the registry could not even build the header: parse by hand
+            header = None
+        parsed = _registry_addresses(header, warn) if header is not None else None
         if parsed is None:
-            parsed = _best_effort(header_text(value, warn))
+            parsed = _best_effort(one_line(_unknown_words(text, warn)))
         found += parsed
     seen: set[str] = set()
     unique = []
@@ -208,10 +259,13 @@ def addresses(values: Iterable[Any], warn: Warn | None = None) -> tuple[Address,
 
 def parse_address_list(text: str) -> tuple[Address, ...]:
     """Addresses in header text that did not come from a parsed message (e.g. a .msg header)."""
-    from email.headerregistry import HeaderRegistry
+    return addresses([text])
 
+
+def text_header(name: str, raw: str, warn: Warn | None = None) -> str:
+    """The text of one raw unstructured header value (Subject and the like)."""
+    text = prepare(raw, warn)
     try:
-        header = HeaderRegistry()("To", text)
-    except Exception:  # the registry could not even build the header: parse by hand
-        return tuple(_best_effort(text))
-    return addresses([header])
+        return header_text(_FACTORY(name, text), warn)
+    except Exception:  # a value the registry cannot hold: decode what can be decoded by hand
+        return one_line(_unknown_words(text, warn))

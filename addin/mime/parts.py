@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 from addin.mailbox.types import Attachment
-from addin.mime.headers import Warn, header_text, one_line
+from addin.mime.headers import Warn, codec_for, header_text, one_line
 
 _EML_TYPES = ("message/rfc822", "message/global")
 _BAD_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
@@ -34,7 +34,11 @@ class Parts:
 
 
 def text_of(part: Message, warn: Warn | None = None) -> str:
-    """A text part's content in its declared charset; unknown charsets read leniently with a warning."""
+    """A text part's content in its declared charset (widened as mail clients do).
+
+    Bytes that are not valid in it are read as UTF-8, else Windows-1252, with a warning: text
+    is never refused and never silently replaced.
+    """
     try:
         payload = part.get_payload(decode=True)
     except Exception:  # a payload the transfer decoding cannot handle: keep the raw text
@@ -44,14 +48,13 @@ def text_of(part: Message, warn: Warn | None = None) -> str:
         return raw if isinstance(raw, str) else ""
     charset = _charset(part)
     try:
-        return payload.decode(charset or "utf-8")
+        return payload.decode(codec_for(charset) or "utf-8")
     except LookupError:
         if warn is not None:
             warn(f"The text uses the unknown character set {charset!r}; it was read as best possible.")
     except UnicodeDecodeError:
-        if warn is not None:
-            warn(f"Some text is not valid {charset or 'UTF-8'}; unreadable bytes were replaced.")
-        return payload.decode(charset or "utf-8", "replace")
+        if charset not in ("us-ascii", "utf-8") and warn is not None:
+            warn(f"Some text is not valid {charset}; it was read as best possible.")
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
@@ -184,7 +187,7 @@ class Walker:
         for child in nested:  # e.g. multipart/related holding the HTML and its images
             self.walk(child, related=related, depth=depth + 1)
         for child in renderings:
-            if _disposition(child) == "attachment" or _filename(child, self.warn):
+            if _disposition(child) == "attachment":
                 self._leaf(child, _content_type(child), related)
             else:
                 self._body(child, _content_type(child))
@@ -206,11 +209,15 @@ class Walker:
         disposition = _disposition(part)
         name = _filename(part, self.warn)
         cid = _content_id(part)
-        if ctype in ("text/plain", "text/html") and not name and disposition != "attachment":
+        # Like Python's get_body and Outlook: a text part is the body unless it is marked as an
+        # attachment, even when it carries a file name (Apple Mail names inline text parts).
+        if ctype in ("text/plain", "text/html") and disposition != "attachment":
             if self._body(part, ctype):
                 return
         if ctype.startswith("message/"):
             content = _message_bytes(part)
+            if not content.strip() and not name:
+                return  # a header-only report or pointer: nothing a user could open
             if ctype in _EML_TYPES:
                 title = _BAD_NAME.sub("_", _subject_of(part)).strip(" .")
                 name = name or f"{(title or 'message')[:120]}.eml"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 
 from addin.mailbox.types import Address, Attachment, Sensitivity
-from addin.mime.headers import addresses, header_text
+from addin.mime.headers import addresses, header_text, text_header
 from addin.mime.parts import Parts, collect
 
 # Refusals shared by every path (a dropped file, a mailbox item), so the user reads one reason.
@@ -19,6 +20,8 @@ NO_HEADERS_REASON = (
     "The message has no e-mail headers (no sender, recipient, subject or Message-ID), so it is "
     "not an e-mail message."
 )
+
+_OBS_NAME = re.compile(rb"(?m)^([!-9;-~]+)[ \t]+:")
 
 _SENSITIVITY = {
     "personal": Sensitivity.PERSONAL,
@@ -87,21 +90,26 @@ def read_mime(data: bytes) -> MimeMessage:
             warnings.append(text)
 
     try:
-        msg: Message = parse_bytes(data)
+        msg: Message = parse_bytes(_obsolete_header_names(data))
     except Exception:  # the parser is tolerant; this is a last resort for hostile input
         msg = EmailMessage()
         warn("The message structure cannot be read; only what could be parsed is shown.")
 
+    raw_headers: dict[str, list[str]] = {}
+    for key, value in _raw_items(msg):
+        raw_headers.setdefault(key.lower(), []).append(value)
+
     def get(name: str) -> str:
+        values = raw_headers.get(name.lower())
         try:
-            return header_text(msg.get(name), warn)
+            return text_header(name, values[0], warn) if values else ""
         except Exception:  # one malformed header must not lose the message
             warn(f"The {name} header cannot be read.")
             return ""
 
     def boxes(name: str) -> tuple[Address, ...]:
         try:
-            return addresses(msg.get_all(name) or (), warn)
+            return addresses(raw_headers.get(name.lower(), []), warn)
         except Exception:  # defensive: the best-effort path does not raise either
             warn(f"The {name} header cannot be read.")
             return ()
@@ -152,8 +160,21 @@ def read_mime(data: bytes) -> MimeMessage:
         importance=level,
         headers=headers,
         warnings=tuple(warnings),
-        has_headers=bool(subject or from_ or sender or to or cc or bcc or message_id),
+        has_headers=bool(raw_headers),
     )
+
+
+def _obsolete_header_names(data: bytes) -> bytes:
+    """``Subject  : x`` (RFC 5322 obsolete syntax: blanks before the colon) as ``Subject: x``.
+
+    Python's parser takes such a line for the end of the headers (or ``From  :`` for an mbox
+    envelope line); mail clients read it as the header it is.  Only the header section is touched.
+    """
+    end = min((i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i >= 0), default=len(data))
+    head = data[:end]
+    if not _OBS_NAME.search(head):
+        return data
+    return _OBS_NAME.sub(rb"\1:", head) + data[end:]
 
 
 def _raw_items(msg: Message) -> list[tuple[str, str]]:
