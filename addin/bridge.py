@@ -47,10 +47,10 @@ from addin.engine.outbox import Outbox, OutboxSettings
 from addin.engine.profile_settings import autotrack_settings, crm_auth, outbox_settings, track_settings
 from addin.engine.scheduler import Job, Scheduler
 from addin.engine.tracker import Tracker, parse_record_spec
-from addin.errors import AuthError, BridgeError, ConfigError
+from addin.errors import AuthError, BridgeError, ConfigError, MessageError
 from addin.mailbox.port import Mailbox
 from addin.mailbox.registry import open_mailbox
-from addin.mailbox.types import FetchFailure, Folder, MailboxInfo
+from addin.mailbox.types import FetchFailure, Folder, MailboxInfo, Message
 from addin.secrets import KeyringSecrets, MemorySecrets, SecretStore
 from addin.state import BridgeState
 from addin.store import AuditRow, Store
@@ -352,14 +352,36 @@ class Bridge:
         return results
 
     def track_file(self, data: bytes, filename: str, regarding: RecordRef | None = None) -> TrackResult:
-        # The OLE signature decides, not the name: a .msg renamed .eml is still a .msg.
-        is_outlook = is_msg(data) or filename.lower().endswith(".msg")
-        message = parse_msg(data) if is_outlook else parse_mime(data)
+        return self.track_files([(data, filename)], regarding)[0]
+
+    def track_files(
+        self, files: Sequence[tuple[bytes, str]], regarding: RecordRef | None = None
+    ) -> list[TrackResult]:
+        """Track dropped .eml/.msg files in one CRM round; a file that is not mail fails alone."""
+        results: list[TrackResult | None] = []
+        messages: list[Message] = []
+        names: list[str] = []
+        for data, filename in files:
+            # The OLE signature decides, not the name: a .msg renamed .eml is still a .msg.
+            is_outlook = is_msg(data) or filename.lower().endswith(".msg")
+            try:
+                messages.append(parse_msg(data) if is_outlook else parse_mime(data))
+            except MessageError as exc:
+                if len(files) == 1:
+                    raise
+                results.append(TrackResult(filename, TrackOutcome.FAILED, message=exc.message))
+                continue
+            names.append(filename)
+            results.append(None)
         tracker = Tracker(None, self.crm, self.store, self.tracker.settings)
-        result = tracker.track_messages([message], regarding, reason="file")[0]
-        return TrackResult(
-            filename, result.outcome, result.activity_id, result.subject, result.message, result.warnings
-        )
+        tracked = iter(zip(names, tracker.track_messages(messages, regarding, reason="file"), strict=True))
+        out: list[TrackResult] = []
+        for result in results:
+            if result is None:
+                filename, r = next(tracked)
+                result = TrackResult(filename, r.outcome, r.activity_id, r.subject, r.message, r.warnings)
+            out.append(result)
+        return out
 
     def untrack(self, item_ids: Sequence[str], *, delete_activity: bool | None = None) -> list[TrackResult]:
         delete = (

@@ -269,7 +269,22 @@ def to_rfc822(message: Message) -> bytes:
     out.set_content((message.text_body or "").replace("\r\n", "\n"))
     if message.html_body:
         out.add_alternative(message.html_body.replace("\r\n", "\n"), subtype="html")
+        html = out.get_body(("html",))
+        for item in message.attachments:
+            if item.is_inline and item.content_id and html is not None:
+                # Inline pictures stay inline: related to the HTML that shows them by cid.
+                main, _, sub = item.content_type.partition("/")
+                html.add_related(
+                    item.content,
+                    main or "application",
+                    sub or "octet-stream",
+                    cid=f"<{item.content_id}>",
+                    filename=item.name,
+                    disposition="inline",
+                )
     for item in message.attachments:
+        if item.is_inline and item.content_id and message.html_body:
+            continue
         main, _, sub = item.content_type.partition("/")
         if item.content_type == "message/rfc822":  # the email package wants a Message object here
             inner = email.message_from_bytes(item.content, policy=email.policy.default)

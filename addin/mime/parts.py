@@ -115,10 +115,13 @@ def _message_bytes(part: Message) -> bytes:
         for block in payload:
             if isinstance(block, Message):
                 try:
-                    chunks.append(block.as_bytes())
+                    # CRLF, as on the wire: what an attached .eml holds, whichever path read it.
+                    chunks.append(block.as_bytes(policy=block.policy.clone(linesep="\r\n")))
                 except Exception:  # a block the generator cannot write: keep its string form
                     chunks.append(str(block).encode("utf-8", "surrogateescape"))
-        return b"\n".join(c.rstrip(b"\r\n") + b"\n" for c in chunks if c.strip())
+        if len(chunks) == 1:
+            return chunks[0]
+        return b"\r\n".join(c.rstrip(b"\r\n") + b"\r\n" for c in chunks if c.strip())
     if isinstance(payload, str):
         try:
             raw = part.get_payload(decode=True)
