@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 from addin.mailbox.types import Attachment
-from addin.mime.headers import Warn, codec_for, header_text, one_line
+from addin.mime.headers import FALLBACKS, Warn, codec_for, file_name, header_text, one_line
 
 _EML_TYPES = ("message/rfc822", "message/global")
 _BAD_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
@@ -47,6 +47,12 @@ def text_of(part: Message, warn: Warn | None = None) -> str:
         raw = part.get_payload()
         return raw if isinstance(raw, str) else ""
     charset = _charset(part)
+    fallback = FALLBACKS.get((charset or "").lower())
+    if fallback:
+        try:
+            return payload.decode(charset or "utf-8")
+        except (LookupError, UnicodeDecodeError):
+            charset = fallback
     try:
         return payload.decode(codec_for(charset) or "utf-8")
     except LookupError:
@@ -98,7 +104,7 @@ def _filename(part: Message, warn: Warn | None) -> str:
             name = None
         if isinstance(name, tuple):  # an RFC 2231 triple the registry left undecoded
             name = str(name[2])
-    return _BAD_NAME.sub("_", header_text(name, warn)).strip() if name else ""
+    return _BAD_NAME.sub("_", file_name(str(name), warn)).strip() if name else ""
 
 
 def _content_id(part: Message) -> str | None:
