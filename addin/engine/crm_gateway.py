@@ -248,7 +248,11 @@ class CrmGateway:
                             "subject": att.name,
                             "body": base64.b64encode(att.content).decode("ascii"),
                             # Set only for inline images: the CRM shows those in the body.
-                            **({"attachmentcontentid": att.content_id} if att.is_inline and att.content_id else {}),
+                            **(
+                                {"attachmentcontentid": att.content_id}
+                                if att.is_inline and att.content_id
+                                else {}
+                            ),
                         },
                     )
                 state = r.STATUS_SENT if draft.outgoing else r.STATUS_RECEIVED

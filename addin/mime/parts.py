@@ -18,6 +18,7 @@ import mimetypes
 import re
 from dataclasses import dataclass, field
 from email.message import Message
+from typing import Any
 
 from addin.mailbox.types import Attachment
 from addin.mime.headers import FALLBACKS, Warn, codec_for, file_name, header_text, one_line
@@ -93,14 +94,15 @@ def _disposition(part: Message) -> str | None:
 
 
 def _filename(part: Message, warn: Warn | None) -> str:
+    name: Any
     try:
         name = part.get_filename()
     except Exception:  # malformed RFC 2231 parameters
         name = None
     if not name:
         try:
-            name = part.get_param("name")  # type: ignore[assignment]
-        except Exception:
+            name = part.get_param("name")
+        except Exception:  # a Content-Type the registry cannot read
             name = None
         if isinstance(name, tuple):  # an RFC 2231 triple the registry left undecoded
             name = str(name[2])
@@ -220,9 +222,8 @@ class Walker:
         cid = _content_id(part)
         # Like Python's get_body and Outlook: a text part is the body unless it is marked as an
         # attachment, even when it carries a file name (Apple Mail names inline text parts).
-        if ctype in ("text/plain", "text/html") and disposition != "attachment":
-            if self._body(part, ctype):
-                return
+        if ctype in ("text/plain", "text/html") and disposition != "attachment" and self._body(part, ctype):
+            return
         if ctype.startswith("message/"):
             content = _message_bytes(part)
             if not content.strip() and not name:
@@ -234,11 +235,14 @@ class Walker:
                 name = ctype.partition("/")[2] + ".txt"
             self.out.attachments.append(Attachment(name, ctype, content, False, cid))
             return
+        decoded: Any
         try:
-            content = part.get_payload(decode=True)
+            decoded = part.get_payload(decode=True)
         except Exception:  # undecodable transfer encoding: the raw text is better than nothing
-            content = None
-        if not isinstance(content, bytes):
+            decoded = None
+        if isinstance(decoded, bytes):
+            content = decoded
+        else:
             raw = part.get_payload()
             content = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
         if not content and not name:

@@ -179,6 +179,6 @@ def _obsolete_header_names(data: bytes) -> bytes:
 
 def _raw_items(msg: Message) -> list[tuple[str, str]]:
     try:
-        return [(k, str(v)) for k, v in msg.raw_items()]  # type: ignore[attr-defined]
+        return [(k, str(v)) for k, v in msg.raw_items()]
     except Exception:  # not an EmailMessage (the last-resort branch above)
         return []

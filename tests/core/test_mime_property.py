@@ -24,17 +24,46 @@ from addin.mailbox.types import Address
 from addin.mime import read_mime
 from addin.sandbox.mail.mime import parse_mime as sandbox_parse
 
-CHARSETS = ["utf-8", "iso-8859-1", "iso-8859-2", "koi8-r", "gb2312", "big5", "iso-2022-jp", "shift_jis", "euc-kr"]
+CHARSETS = [
+    "utf-8",
+    "iso-8859-1",
+    "iso-8859-2",
+    "koi8-r",
+    "gb2312",
+    "big5",
+    "iso-2022-jp",
+    "shift_jis",
+    "euc-kr",
+]
 WORDS = st.sampled_from(
-    ["Angebot", "Prüfung", "naïve", "Привет", "你好", "報價單", "見積もり", "안녕하세요", "quote", "Q3", "a,b", "x@y",
-     "O'Brien", "50%", "re:", "…", "€"]
+    [
+        "Angebot",
+        "Prüfung",
+        "naïve",
+        "Привет",
+        "你好",
+        "報價單",
+        "見積もり",
+        "안녕하세요",
+        "quote",
+        "Q3",
+        "a,b",
+        "x@y",
+        "O'Brien",
+        "50%",
+        "re:",
+        "…",
+        "€",
+    ]
 )
 TEXT = st.lists(WORDS, min_size=1, max_size=5).map(" ".join)
 LOCAL = st.from_regex(r"[a-z][a-z0-9._-]{0,8}[a-z0-9]", fullmatch=True).filter(lambda s: ".." not in s)
 DOMAIN = st.sampled_from(["contoso.example", "fabrikam.example", "例え.example", "mail.example.org"])
 NAME_CHARS = st.sampled_from(list("abcdefXYZ0123 _-éü中文データ"))
-FILE_NAME = st.tuples(st.text(NAME_CHARS, min_size=1, max_size=10).map(str.strip).filter(bool),
-                      st.sampled_from([".pdf", ".docx", ".txt", ".zip", ""])).map("".join)
+FILE_NAME = st.tuples(
+    st.text(NAME_CHARS, min_size=1, max_size=10).map(str.strip).filter(bool),
+    st.sampled_from([".pdf", ".docx", ".txt", ".zip", ""]),
+).map("".join)
 
 
 def _encodable(text: str, charset: str) -> bool:
@@ -124,8 +153,9 @@ def messages(draw: st.DrawFn) -> Built:
         assert html_part is not None
         for n in range(draw(st.integers(0, 2))):  # inline pictures the HTML points at
             picture = draw(st.binary(min_size=1, max_size=64))
-            html_part.add_related(picture, "image", "png", cid=f"<pic{n}@gen>", filename=f"pic{n}.png",
-                                  disposition="inline")
+            html_part.add_related(
+                picture, "image", "png", cid=f"<pic{n}@gen>", filename=f"pic{n}.png", disposition="inline"
+            )
             built.files.append((f"pic{n}.png", "image/png", picture, True))
     for _ in range(draw(st.integers(0, 3))):  # ordinary files with RFC 2231 names
         name, content = draw(FILE_NAME), draw(st.binary(min_size=0, max_size=200))
@@ -176,8 +206,11 @@ def test_reading_loses_and_invents_nothing(built: Built) -> None:
     assert list(got.cc) == built.cc
     assert _norm(got.text_body) == _norm(built.text)
     assert _norm(got.html_body) == _norm(built.html)
-    files = [(a.name, a.content_type, a.content, a.is_inline) for a in got.attachments
-             if a.content_type != "message/rfc822"]
+    files = [
+        (a.name, a.content_type, a.content, a.is_inline)
+        for a in got.attachments
+        if a.content_type != "message/rfc822"
+    ]
     assert sorted(files) == sorted(built.files)
     attached = [a for a in got.attachments if a.content_type == "message/rfc822"]
     assert [read_mime(a.content).subject for a in attached] == built.attached_subjects

@@ -15,9 +15,9 @@ from addin.sandbox.mail.mime import parse_mime as sandbox_parse
 
 def test_raw_utf8_headers_are_read_as_utf8_everywhere() -> None:
     raw = (
-        "From: \"Jöhn Doe\" <jdöe@mächine.example>\r\nTo: Märy <märy@exämple.net>\r\n"
+        'From: "Jöhn Doe" <jdöe@mächine.example>\r\nTo: Märy <märy@exämple.net>\r\n'
         "Subject: Säying Hello\r\nContent-Type: application/pdf\r\n"
-        "Content-Disposition: attachment; filename=\"Angebot für Märy.pdf\"\r\n\r\n%PDF\r\n"
+        'Content-Disposition: attachment; filename="Angebot für Märy.pdf"\r\n\r\n%PDF\r\n'
     ).encode()
     got = read_mime(raw)
     assert got.subject == "Säying Hello"
@@ -62,14 +62,17 @@ def test_delivery_report_keeps_its_status_text_and_the_returned_message() -> Non
         b"--R\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
         b"--R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\n"
         b"Final-Recipient: rfc822; bob@gone.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
-        b"--R\r\nContent-Type: message/rfc822\r\n\r\nFrom: alex@contoso.example\r\nSubject: Quote\r\n\r\nHi\r\n"
+        b"--R\r\nContent-Type: message/rfc822\r\n\r\n"
+        b"From: alex@contoso.example\r\nSubject: Quote\r\n\r\nHi\r\n"
         b"--R--\r\n"
     )
     got = read_mime(raw)
     assert got.text_body is not None and "could not be delivered" in got.text_body
     [status, returned] = got.attachments
     assert status.name == "delivery-status.txt" and status.content_type == "message/delivery-status"
-    assert b"Final-Recipient: rfc822; bob@gone.example" in status.content and b"Status: 5.1.1" in status.content
+    assert (
+        b"Final-Recipient: rfc822; bob@gone.example" in status.content and b"Status: 5.1.1" in status.content
+    )
     assert returned.name == "Quote.eml" and b"Subject: Quote" in returned.content
 
 
@@ -99,13 +102,15 @@ def test_containers_alternatives_and_header_only_parts_are_not_files() -> None:
         ("<Undisclosed-Recipient:@host;>", []),
         ("undisclosed-recipients:;", []),
         ("John Smith john@x.example", [("john@x.example", "John Smith")]),
-        ("friends: a@x.example, \"B\" <b@y.example>;", [("a@x.example", ""), ("b@y.example", "B")]),
+        ('friends: a@x.example, "B" <b@y.example>;', [("a@x.example", ""), ("b@y.example", "B")]),
         ('"Doe, Jane" <jane@x.example>', [("jane@x.example", "Doe, Jane")]),
         ("Mikel@Lindsaar <raasdnil@gmail.com>", [("raasdnil@gmail.com", "Mikel@Lindsaar")]),
         ("not an address", []),
     ],
 )
-def test_addresses_follow_the_rfc_and_never_invent_a_party(value: str, expected: list[tuple[str, str]]) -> None:
+def test_addresses_follow_the_rfc_and_never_invent_a_party(
+    value: str, expected: list[tuple[str, str]]
+) -> None:
     assert [(a.email, a.name) for a in parse_address_list(value)] == expected
 
 

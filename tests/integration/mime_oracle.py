@@ -45,7 +45,9 @@ class Expected:
 def corpus_files() -> list[Path]:
     files: list[Path] = []
     for name in SETS:
-        files += sorted(p for p in (CORPUS / name).iterdir() if p.suffix in (".txt", ".eml") and p.stem != "SOURCE")
+        files += sorted(
+            p for p in (CORPUS / name).iterdir() if p.suffix in (".txt", ".eml") and p.stem != "SOURCE"
+        )
     return files
 
 
@@ -104,7 +106,7 @@ def attachments_of(msg: EmailMessage) -> tuple[ExpectedAttachment, ...]:
     skip = {id(b) for b in chosen} | _alternatives_of(msg, chosen)
     found: list[ExpectedAttachment] = []
     for part, parent in _leaves(msg):
-        if id(part) in skip or part is msg and not msg.is_multipart() and _type(msg).startswith("text/"):
+        if id(part) in skip or (part is msg and not msg.is_multipart() and _type(msg).startswith("text/")):
             continue
         ctype = _type(part)
         if ctype.startswith("multipart/"):
@@ -122,8 +124,10 @@ def attachments_of(msg: EmailMessage) -> tuple[ExpectedAttachment, ...]:
             continue
         cid = part.get("Content-ID")
         disposition = part.get_content_disposition()
-        inline = bool(cid) and disposition != "attachment" and (
-            parent == "multipart/related" or disposition == "inline"
+        inline = (
+            bool(cid)
+            and disposition != "attachment"
+            and (parent == "multipart/related" or disposition == "inline")
         )
         found.append(ExpectedAttachment(name, ctype, len(content), inline))
     return tuple(found)
@@ -158,7 +162,8 @@ def expected_for(path: Path) -> Expected:
     atts = base.attachments
     if "attachments" in fix:
         atts = tuple(
-            ExpectedAttachment(a["name"], a["content_type"], a["size"], a["inline"]) for a in fix["attachments"]
+            ExpectedAttachment(a["name"], a["content_type"], a["size"], a["inline"])
+            for a in fix["attachments"]
         )
     return Expected(
         subject=fix.get("subject", base.subject),
@@ -184,7 +189,7 @@ def signature(raw: bytes) -> tuple[object, ...]:
             texts.append(norm(str(body.get_payload())) if body is not None else "")
     files = []
     for part, _parent in _leaves(msg):
-        if part is msg or part.is_multipart() and not _type(part).startswith("message/"):
+        if part is msg or (part.is_multipart() and not _type(part).startswith("message/")):
             continue
         payload = part.get_payload(decode=True) if not _type(part).startswith("message/") else None
         files.append(payload if payload is not None else str(part.get_payload()).encode("utf-8", "replace"))

@@ -82,7 +82,9 @@ def _rows(env: DemoEnvironment, path: str) -> list[dict[str, Any]]:
 def _snapshot(env: DemoEnvironment) -> dict[str, Activity]:
     parties: dict[str, set[tuple[int, str]]] = defaultdict(set)
     for row in _rows(env, "activityparties?$select=_activityid_value,participationtypemask,addressused"):
-        parties[row["_activityid_value"]].add((row["participationtypemask"], (row["addressused"] or "").lower()))
+        parties[row["_activityid_value"]].add(
+            (row["participationtypemask"], (row["addressused"] or "").lower())
+        )
     files: dict[str, list[tuple[str, str, int | None, bool]]] = defaultdict(list)
     query = "activitymimeattachments?$select=_objectid_value,filename,mimetype,filesize,attachmentcontentid"
     for row in _rows(env, query):
@@ -168,7 +170,8 @@ def _msg_expected(path: Path) -> Expected:
         to=frozenset(spec["to"]),
         cc=frozenset(spec["cc"]),
         attachments=tuple(
-            ExpectedAttachment(a["name"], a["content_type"], a["size"], a["inline"]) for a in spec["attachments"]
+            ExpectedAttachment(a["name"], a["content_type"], a["size"], a["inline"])
+            for a in spec["attachments"]
         ),
     )
 
@@ -217,7 +220,9 @@ def _winner(run: Run, path: Path) -> tuple[Activity, Path]:
     assert result.outcome in (TrackOutcome.TRACKED, TrackOutcome.ALREADY_TRACKED), result
     assert result.activity_id in run.activities
     creator = next(
-        p for p in ALL if run.results[label(p)].activity_id == result.activity_id
+        p
+        for p in ALL
+        if run.results[label(p)].activity_id == result.activity_id
         and run.results[label(p)].outcome is TrackOutcome.TRACKED
     )
     return run.activities[result.activity_id], creator
@@ -284,7 +289,9 @@ def test_distinct_messages_never_share_an_activity(mailbox_run: Run, drop_run: R
 def test_empty_and_headerless_input_is_refused_with_the_same_reason_on_both_paths(
     mailbox_run: Run, drop_run: Run
 ) -> None:
-    assert mailbox_run.refusals == drop_run.refusals == {"empty": EMPTY_REASON, "headerless": NO_HEADERS_REASON}
+    assert (
+        mailbox_run.refusals == drop_run.refusals == {"empty": EMPTY_REASON, "headerless": NO_HEADERS_REASON}
+    )
     with pytest.raises(MessageError) as refused:
         drop_run.env.bridge.track_file(EMPTY, "empty.eml")
     assert refused.value.message == EMPTY_REASON
