@@ -352,36 +352,33 @@ class Bridge:
         return results
 
     def track_file(self, data: bytes, filename: str, regarding: RecordRef | None = None) -> TrackResult:
-        return self.track_files([(data, filename)], regarding)[0]
+        """Track one dropped .eml/.msg file; a file that is not mail raises MessageError."""
+        return self._track_dropped([(filename, _read_dropped(data, filename))], regarding)[0]
 
     def track_files(
         self, files: Sequence[tuple[bytes, str]], regarding: RecordRef | None = None
     ) -> list[TrackResult]:
-        """Track dropped .eml/.msg files in one CRM round; a file that is not mail fails alone."""
-        results: list[TrackResult | None] = []
-        messages: list[Message] = []
-        names: list[str] = []
+        """Track dropped files in one CRM round; a file that is not mail fails alone, with why."""
+        out: list[TrackResult | None] = []
+        readable: list[tuple[str, Message]] = []
         for data, filename in files:
-            # The OLE signature decides, not the name: a .msg renamed .eml is still a .msg.
-            is_outlook = is_msg(data) or filename.lower().endswith(".msg")
             try:
-                messages.append(parse_msg(data) if is_outlook else parse_mime(data))
+                readable.append((filename, _read_dropped(data, filename)))
+                out.append(None)
             except MessageError as exc:
-                if len(files) == 1:
-                    raise
-                results.append(TrackResult(filename, TrackOutcome.FAILED, message=exc.message))
-                continue
-            names.append(filename)
-            results.append(None)
+                out.append(TrackResult(filename, TrackOutcome.FAILED, subject=filename, message=exc.message))
+        tracked = iter(self._track_dropped(readable, regarding))
+        return [result if result is not None else next(tracked) for result in out]
+
+    def _track_dropped(
+        self, files: Sequence[tuple[str, Message]], regarding: RecordRef | None
+    ) -> list[TrackResult]:
         tracker = Tracker(None, self.crm, self.store, self.tracker.settings)
-        tracked = iter(zip(names, tracker.track_messages(messages, regarding, reason="file"), strict=True))
-        out: list[TrackResult] = []
-        for result in results:
-            if result is None:
-                filename, r = next(tracked)
-                result = TrackResult(filename, r.outcome, r.activity_id, r.subject, r.message, r.warnings)
-            out.append(result)
-        return out
+        results = tracker.track_messages([m for _, m in files], regarding, reason="file")
+        return [
+            TrackResult(filename, r.outcome, r.activity_id, r.subject, r.message, r.warnings)
+            for (filename, _), r in zip(files, results, strict=True)
+        ]
 
     def untrack(self, item_ids: Sequence[str], *, delete_activity: bool | None = None) -> list[TrackResult]:
         delete = (
@@ -575,3 +572,9 @@ class Bridge:
 
 
 __all__ = ["Bridge", "BridgeError", "MemorySecrets", "SecretStore"]
+
+
+def _read_dropped(data: bytes, filename: str) -> Message:
+    # The OLE signature decides, not the name: a .msg renamed .eml is still a .msg.
+    is_outlook = is_msg(data) or filename.lower().endswith(".msg")
+    return parse_msg(data) if is_outlook else parse_mime(data)
