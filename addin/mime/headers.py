@@ -134,7 +134,7 @@ def header_text(value: Any, warn: Warn | None = None) -> str:
         return ""
     try:
         text = str(value)
-    except Exception:  # a header class that cannot render: fall back to the raw value
+    except Exception:  # a header class that cannot render: nothing readable to show
         text = ""
     text = repair(text, warn)
     return one_line(_unknown_words(text, warn))

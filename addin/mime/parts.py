@@ -5,7 +5,8 @@
 - ``multipart/related``: the root is the body, the other parts are inline resources
   (``IsInline`` when they carry a Content-ID the HTML can point at).
 - Any other multipart (mixed, report, signed, digest, unknown): its children in order; the
-  first unnamed inline text of each kind is the body, everything else a file.
+  first plain and the first HTML text not marked as an attachment are the bodies (as
+  Python's ``get_body`` picks them), any later text and everything else a file.
 - ``message/rfc822`` (and ``message/global``) is an attached e-mail, kept as an ``.eml`` with
   its bytes; ``message/delivery-status`` and the other ``message/*`` reports are kept as
   ``.txt`` with their text.  A multipart container is never a file, nor is a part that has
