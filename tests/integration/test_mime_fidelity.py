@@ -19,7 +19,7 @@ import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ class Run:
     activities: dict[str, Activity]  # per activity id
     blocked: set[str]
     refusals: dict[str, str]  # EMPTY / HEADERLESS -> reason
+    has_attachments: dict[str, bool | None] = field(default_factory=dict)  # the sync's answer per file
 
 
 def _rows(env: DemoEnvironment, path: str) -> list[dict[str, Any]]:
@@ -127,11 +128,13 @@ def mailbox_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             if not page.more:
                 break
         ids = env.mail.deliver_many(USER, [_raw_for_mailbox(p) for p in ALL] + [EMPTY, HEADERLESS])
-        created: list[str] = []
+        created: dict[str, bool | None] = {}
         while True:
             page = mailbox.sync(inbox, state)
             state = page.sync_state
-            created += [c.id for c in page.changes if c.kind is ChangeKind.CREATED]
+            for c in page.changes:
+                if c.kind is ChangeKind.CREATED:
+                    created[c.id] = c.summary.has_attachments if c.summary else None
             if not page.more:
                 break
         assert sorted(created) == sorted(ids), "one sync reports exactly the delivered messages"
@@ -142,7 +145,9 @@ def mailbox_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         by_file = dict(zip(map(label, ALL), results, strict=False))
         refusals = {"empty": results[-2].message, "headerless": results[-1].message}
         assert results[-2].outcome is TrackOutcome.FAILED and results[-1].outcome is TrackOutcome.FAILED
-        yield Run(env, by_file, _snapshot(env), _blocked(env), refusals)
+        run = Run(env, by_file, _snapshot(env), _blocked(env), refusals)
+        run.has_attachments = {label(p): created[i] for p, i in zip(ALL, ids, strict=False)}
+        yield run
     finally:
         env.close()
 
@@ -247,6 +252,13 @@ def test_mailbox_path_tracks_what_the_parser_reads(mailbox_run: Run, path: Path)
     activity, creator = _winner(mailbox_run, path)
     assert _same_message(path, creator), f"{label(path)} shares an activity with {label(creator)}"
     _check_activity(mailbox_run, creator, activity, mailbox_run.results[label(creator)])
+
+
+@pytest.mark.parametrize("path", ALL, ids=label)
+def test_sandbox_exchange_answers_has_attachments_as_exchange_does(mailbox_run: Run, path: Path) -> None:
+    # Inline pictures do not count; attached files, e-mails and reports do.
+    expected = any(not a.inline for a in expectation(path).attachments)
+    assert mailbox_run.has_attachments[label(path)] is expected
 
 
 @pytest.mark.parametrize("path", ALL, ids=label)
