@@ -15,9 +15,10 @@ display name, a group name or ``undisclosed-recipients:;`` yields no party.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable, Iterable
-from email.errors import InvalidHeaderDefect
+from email.errors import CharsetError, InvalidHeaderDefect
 from email.header import decode_header
 from email.policy import default as _default_policy
 from typing import Any
@@ -258,6 +259,7 @@ def addresses(raw_values: Iterable[str], warn: Warn | None = None) -> tuple[Addr
             header = _FACTORY("To", text)
         except Exception:  # the registry could not even build the header: parse by hand
             header = None
+        _charset_warning(header, text, warn)
         parsed = _registry_addresses(header, warn) if header is not None else None
         if parsed is None:
             parsed = _best_effort(one_line(_unknown_words(text, warn)))
@@ -280,6 +282,22 @@ def text_header(name: str, raw: str, warn: Warn | None = None) -> str:
     """The text of one raw unstructured header value (Subject and the like)."""
     text = prepare(raw, warn)
     try:
-        return header_text(_FACTORY(name, text), warn)
+        header = _FACTORY(name, text)
     except Exception:  # a value the registry cannot hold: decode what can be decoded by hand
         return one_line(_unknown_words(text, warn))
+    _charset_warning(header, text, warn)
+    return header_text(header, warn)
+
+
+def _charset_warning(header: Any, text: str, warn: Warn | None) -> None:
+    """The registry reads an encoded-word in an unknown charset as raw bytes: say so."""
+    if warn is None:
+        return
+    unknown = any(isinstance(d, CharsetError) for d in getattr(header, "defects", ()))
+    for match in _ENCODED_WORD.finditer(text) if "=?" in text else ():
+        try:
+            codecs.lookup(match.group(1).partition("*")[0])
+        except LookupError:
+            unknown = True
+    if unknown:
+        warn("A header uses an unknown character set; it was read as best possible.")

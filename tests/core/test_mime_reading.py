@@ -42,6 +42,7 @@ def test_raw_utf8_headers_are_read_as_utf8_everywhere() -> None:
 def test_encoded_words_in_any_charset_are_decoded(header: str, text: str) -> None:
     got = read_mime(f"From: a@b.example\r\nSubject: {header}\r\n\r\nx".encode())
     assert got.subject == text
+    assert bool(got.warnings) == ("unknown" in header)  # lenient readings are said, others are not
 
 
 def test_unknown_body_charset_is_a_warning_not_a_refusal() -> None:
