@@ -318,10 +318,12 @@ class TrackWindow(QWidget):
         """Read and track each file; a file that cannot be read fails alone."""
 
         def work() -> list[TrackResult]:
-            results: list[TrackResult] = []
+            results: list[TrackResult | None] = []
+            readable: list[tuple[bytes, str]] = []
             for path in paths:
                 try:
-                    data = path.read_bytes()
+                    readable.append((path.read_bytes(), path.name))
+                    results.append(None)
                 except OSError as exc:
                     results.append(
                         TrackResult(
@@ -331,14 +333,9 @@ class TrackWindow(QWidget):
                             message=exc.strerror or str(exc),
                         )
                     )
-                    continue
-                try:
-                    results.append(self.bridge.track_file(data, path.name))
-                except BridgeError as exc:
-                    results.append(
-                        TrackResult(str(path), TrackOutcome.FAILED, subject=path.name, message=exc.message)
-                    )
-            return results
+            # All readable files in one CRM round; a file that is not mail fails alone.
+            tracked = iter(self.bridge.track_files(readable))
+            return [r if r is not None else next(tracked) for r in results]
 
         n = len(paths)
         self._start(f"Tracking {n} file{'s' if n > 1 else ''}…", "tracked", work)

@@ -247,6 +247,12 @@ class CrmGateway:
                             "mimetype": att.content_type,
                             "subject": att.name,
                             "body": base64.b64encode(att.content).decode("ascii"),
+                            # Set only for inline images: the CRM shows those in the body.
+                            **(
+                                {"attachmentcontentid": att.content_id}
+                                if att.is_inline and att.content_id
+                                else {}
+                            ),
                         },
                     )
                 state = r.STATUS_SENT if draft.outgoing else r.STATUS_RECEIVED
@@ -418,7 +424,7 @@ class CrmGateway:
     def attachments(self, activity_id: str) -> list[Attachment]:
         rows = self.client.query(
             "activitymimeattachments",
-            select=["filename", "mimetype", "body"],
+            select=["filename", "mimetype", "body", "attachmentcontentid"],
             filter=f"_objectid_value eq {r.guid(activity_id)}",
         )
         return [
@@ -426,6 +432,8 @@ class CrmGateway:
                 str(row.get("filename") or "attachment"),
                 str(row.get("mimetype") or "application/octet-stream"),
                 base64.b64decode(row.get("body") or ""),
+                is_inline=bool(row.get("attachmentcontentid")),
+                content_id=row.get("attachmentcontentid") or None,
             )
             for row in rows
         ]
