@@ -19,7 +19,8 @@ from addin.state import BridgeState
 from ui import tasks
 from ui.bridge_adapter import BridgeAdapter
 from ui.common import one_line, when
-from ui.icons import IconState, icon_state, panel_is_dark, panel_is_dark_at, tray_icon
+from ui.headline import Headline, headline, outbox_entry, synced_line, tooltip
+from ui.icons import IconState, panel_is_dark, panel_is_dark_at, tray_icon
 from ui.notifications import Note, Notifier
 
 log = logging.getLogger(__name__)
@@ -31,21 +32,6 @@ FIX_ACTIONS = {
     "sign_in_mailbox": "Sign in…",
     "open_settings": "Fix…",
 }
-
-
-def status_line(status: Status | None) -> str:
-    if status is None:
-        return "CRM Bridge - starting"
-    text = f"CRM Bridge - {status.state.label}"
-    if status.state is BridgeState.PAUSED:
-        text += f" until {when(status.paused_until)}" if status.paused_until else " until resumed"
-    return text
-
-
-def synced_line(status: Status | None) -> str:
-    if status is None or status.last_synced is None:
-        return "Not synced yet"
-    return f"Last synced {when(status.last_synced)}"
 
 
 def tomorrow_morning(now: datetime | None = None) -> datetime:
@@ -72,6 +58,7 @@ class Tray(QObject):
         self.last_note: Note | None = None
         self._icon_key: tuple[IconState, bool] | None = None
         self._panel_dark: bool | None = None  # measured from the panel's pixels once shown
+        self._offline_since: datetime | None = None
 
         self.notifier = Notifier(parent=self)
         self.notifier.show.connect(self._notify)
@@ -111,16 +98,25 @@ class Tray(QObject):
         log.warning("status unavailable: %s", error)
 
     def set_status(self, status: Status) -> None:
+        if status.state is BridgeState.OFFLINE:
+            self._offline_since = self._offline_since or datetime.now().astimezone()
+        else:
+            self._offline_since = None
         self.status = status
-        self._update_icon()
-        self.icon.setToolTip(f"{status_line(status)}\n{synced_line(status)}")
-        if self.menu.isVisible():
-            self.rebuild_menu()
+        self._show_state()
 
     def set_issues(self, issues: tuple[Issue, ...]) -> None:
         self.issues = tuple(issues)
         self.notifier.issues_changed(self.issues)
+        self._show_state()
+
+    def headline(self) -> Headline:
+        """The one summary the icon, the tooltip and the menu header all show."""
+        return headline(self.status, self.issues, self._offline_since)
+
+    def _show_state(self) -> None:
         self._update_icon()
+        self.icon.setToolTip(tooltip(self.status, self.issues, self._offline_since))
         if self.menu.isVisible():
             self.rebuild_menu()
 
@@ -131,9 +127,7 @@ class Tray(QObject):
             tasks.run(self.bridge.status, on_done=self.set_status, on_error=self._status_failed, parent=self)
 
     def icon_state(self) -> IconState:
-        if self.status is None:
-            return IconState.SYNCING
-        return icon_state(self.status.state, len(self.issues))
+        return self.headline().icon
 
     def _update_icon(self, force: bool = False) -> None:
         dark = self._panel_dark if self._panel_dark is not None else panel_is_dark()
@@ -151,7 +145,7 @@ class Tray(QObject):
         # The panel places the icon asynchronously; measure its colour once it is there.
         QTimer.singleShot(1000, self._measure_panel)
         # Some panels drop a tooltip set before the icon was shown (aw-qt #112).
-        self.icon.setToolTip(f"{status_line(self.status)}\n{synced_line(self.status)}")
+        self.icon.setToolTip(tooltip(self.status, self.issues, self._offline_since))
 
     # -- menu -----------------------------------------------------------------------
     def _add(
@@ -167,7 +161,7 @@ class Tray(QObject):
         menu = self.menu
         menu.clear()
         status = self.status
-        self._add(menu, status_line(status))
+        self._add(menu, self.headline().text)
         self._add(menu, synced_line(status))
         if status is not None and status.detail:
             self._add(menu, one_line(status.detail, 90))
@@ -185,11 +179,7 @@ class Tray(QObject):
             self._add(menu, f"… and {len(self.issues) - MAX_ISSUES_IN_MENU} more", self.open_activity)
         menu.addSeparator()
         self._add(menu, "Track in CRM…", self.open_track)
-        waiting = (status.outbox_queued + status.outbox_failed) if status else 0
-        outbox = f"Outbox ({waiting})" if waiting else "Outbox"
-        if status is not None and status.outbox_failed:
-            outbox += f" - {status.outbox_failed} failed"
-        self._add(menu, outbox + "…", self.open_outbox)
+        self._add(menu, outbox_entry(status), self.open_outbox)
         if status is not None and status.state is BridgeState.PAUSED:
             self._add(menu, "Resume", self.resume)
         else:

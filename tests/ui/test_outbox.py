@@ -78,7 +78,7 @@ def test_failure_is_notified_with_retry_and_retry_sends(qtbot: Any, demo: Any) -
     issue_menu = next(a for a in tray.menu.actions() if a.text().startswith("⚠ Not sent"))
     assert "Retry" in [a.text() for a in issue_menu.menu().actions()]
     outbox_entry = tray.action("Outbox")
-    assert outbox_entry is not None and "1 failed" in outbox_entry.text()
+    assert outbox_entry is not None and "1 not sent" in outbox_entry.text()
 
     # The person fixes the subject in the CRM, then clicks the notification (Retry).
     crm_patch(demo, f"emails({activity_id})", {"subject": "Quote"})
