@@ -7,15 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
+    QDialogButtonBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QStyle,
     QTableView,
     QWidget,
 )
@@ -155,3 +158,30 @@ class StatusLabel(QLabel):
 
 def close_on_escape(widget: QWidget) -> None:
     QShortcut(QKeySequence(Qt.Key.Key_Escape), widget, activated=widget.close)
+
+
+def theme_icon(name: str, fallback: QStyle.StandardPixmap | None = None) -> QIcon:
+    """The desktop theme's icon; else the style's own (when a fallback is given); else none."""
+    icon = QIcon.fromTheme(name)
+    if icon.isNull() and fallback is not None:
+        style = QApplication.style()
+        if style is not None:
+            icon = style.standardIcon(fallback)
+    return icon
+
+
+_BUTTON_THEME_ICONS = {
+    QDialogButtonBox.StandardButton.Save: "document-save",
+    QDialogButtonBox.StandardButton.Ok: "dialog-ok",
+    QDialogButtonBox.StandardButton.Cancel: "dialog-cancel",
+    QDialogButtonBox.StandardButton.Close: "window-close",
+}
+
+
+def theme_buttons(box: QDialogButtonBox) -> None:
+    """Dialog buttons with the desktop theme's icons, or plain text where the theme has none
+    (rather than the style's bundled floppy disk and red cross)."""
+    for which, name in _BUTTON_THEME_ICONS.items():
+        b = box.button(which)
+        if b is not None:
+            b.setIcon(QIcon.fromTheme(name))

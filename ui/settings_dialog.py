@@ -19,7 +19,7 @@ from addin import autostart
 from addin.errors import BridgeError
 from addin.settings_schema import GROUPS
 from ui import tasks
-from ui.common import StatusLabel
+from ui.common import StatusLabel, theme_buttons
 from ui.settings_form import ConnectionTest, SettingsForm, describe_crm, describe_mailbox
 
 SECRET_GROUPS = ("mailbox", "crm")
@@ -46,7 +46,7 @@ class SettingsDialog(QDialog):
         self._initial_tab = tab
         self.setWindowTitle("CRM Bridge settings")
         self.setAccessibleName("Settings")
-        self.resize(660, 620)
+        self.resize(600, 420)  # until the pages are built; then sized to the largest one
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Settings groups")
@@ -60,6 +60,7 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         self.save_button.setEnabled(False)
+        theme_buttons(self.buttons)
         layout.addWidget(self.buttons)
         self.status.info("Loading settings…")
         tasks.run(bridge.settings, on_done=self._build, on_error=self._load_failed, parent=self)
@@ -70,10 +71,12 @@ class SettingsDialog(QDialog):
 
     def _build(self, values: dict[str, Any]) -> None:
         self.original = dict(values)
+        pages: list[QWidget] = []
         for group, title in GROUPS:
             page = QWidget()
+            pages.append(page)
             pl = QVBoxLayout(page)
-            form = SettingsForm(group, values, with_secret=group in SECRET_GROUPS)
+            form = SettingsForm(group, values, with_secret=group in SECRET_GROUPS, bridge=self.bridge)
             self.forms[group] = form
             pl.addWidget(form)
             if group == "mailbox":
@@ -107,7 +110,15 @@ class SettingsDialog(QDialog):
                 self.tabs.setCurrentWidget(scroll)
         self.save_button.setEnabled(True)
         self.status.info("")
+        self._fit(pages)
         self.loaded.emit()
+
+    def _fit(self, pages: list[QWidget]) -> None:
+        """As large as the largest page needs, within the screen: no half-empty window."""
+        width = max(p.sizeHint().width() for p in pages) + 60
+        height = max(p.sizeHint().height() for p in pages) + 130
+        screen = self.screen().availableGeometry()
+        self.resize(min(max(width, 560), screen.width() - 40), min(max(height, 380), screen.height() - 80))
 
     def changes(self) -> tuple[dict[str, Any], dict[str, str]]:
         values: dict[str, Any] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -30,19 +30,36 @@ from addin.errors import BridgeError
 from addin.settings_schema import SETTINGS, Kind, Setting, coerce
 from ui import tasks
 from ui.common import StatusLabel
+from ui.list_editors import AddressList, FolderPicker
 
 SECRET_LABELS = {"mailbox": "Password", "crm": "Password or token"}
 TEST_TIMEOUT = 45.0
+UNITS = (" (seconds)", " seconds")  # a label ending in the first gets the second as the field's unit
+# Settings with their own editor, so nobody types paths, ids or syntax into a text box.
+PICKERS = ("tracking.tracked_folders", "tracking.never_track")
 
 
-def _editor(setting: Setting) -> QWidget:
+def label_of(setting: Setting) -> str:
+    return setting.label.removesuffix(UNITS[0])
+
+
+def _editor(setting: Setting, bridge: Any = None) -> QWidget:
     kind = setting.kind
     w: QWidget
-    if kind is Kind.BOOL:
+    if setting.key == "tracking.tracked_folders" and bridge is not None:
+        w = FolderPicker(bridge)
+    elif setting.key == "tracking.never_track":
+        w = AddressList(setting.label)
+    elif kind is Kind.BOOL:
         w = QCheckBox(setting.label)
     elif kind is Kind.INT:
         spin = QSpinBox()
         spin.setRange(setting.minimum if setting.minimum is not None else 0, setting.maximum or 1_000_000)
+        if setting.label.endswith(UNITS[0]):
+            spin.setSuffix(UNITS[1])
+        # Wide enough for the largest value and its unit, no wider.
+        digits = len(str(spin.maximum())) + len(spin.suffix()) + 2
+        spin.setFixedWidth(spin.fontMetrics().horizontalAdvance("0" * digits) + 40)
         w = spin
     elif kind is Kind.CHOICE:
         combo = QComboBox()
@@ -61,8 +78,8 @@ def _editor(setting: Setting) -> QWidget:
         elif kind is Kind.EMAIL:
             line.setPlaceholderText("name@example.com")
         w = line
-    w.setAccessibleName(setting.label)
-    if setting.help:
+    w.setAccessibleName(label_of(setting))
+    if setting.help and setting.key not in PICKERS:
         w.setToolTip(setting.help)
         w.setAccessibleDescription(setting.help)
     w.setObjectName(setting.key)
@@ -70,6 +87,8 @@ def _editor(setting: Setting) -> QWidget:
 
 
 def _get(setting: Setting, w: QWidget) -> Any:
+    if isinstance(w, FolderPicker | AddressList):
+        return w.value()
     if isinstance(w, QCheckBox):
         return w.isChecked()
     if isinstance(w, QSpinBox):
@@ -83,7 +102,9 @@ def _get(setting: Setting, w: QWidget) -> Any:
 
 
 def _set(setting: Setting, w: QWidget, value: Any) -> None:
-    if isinstance(w, QCheckBox):
+    if isinstance(w, FolderPicker | AddressList):
+        w.set_value(list(value or []))
+    elif isinstance(w, QCheckBox):
         w.setChecked(bool(value))
     elif isinstance(w, QSpinBox):
         w.setValue(int(value))
@@ -108,6 +129,7 @@ class SettingsForm(QWidget):
         *,
         with_secret: bool = False,
         include_advanced: bool = True,
+        bridge: Any = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -124,7 +146,7 @@ class SettingsForm(QWidget):
         advanced.setContentsMargins(0, 0, 0, 0)
         for setting in self.settings:
             form = advanced if setting.advanced else basic
-            editor = _editor(setting)
+            editor = _editor(setting, bridge)
             self.editors[setting.key] = editor
             _set(setting, editor, values.get(setting.key, setting.default))
             error = QLabel()
@@ -136,8 +158,9 @@ class SettingsForm(QWidget):
             cl = QVBoxLayout(cell)
             cl.setContentsMargins(0, 0, 0, 0)
             cl.setSpacing(2)
-            cl.addWidget(editor)
-            if setting.help:
+            compact = isinstance(editor, QSpinBox | QComboBox)
+            cl.addWidget(editor, 0, Qt.AlignmentFlag.AlignLeft if compact else Qt.AlignmentFlag(0))
+            if setting.help and not isinstance(editor, FolderPicker):
                 # Visible help, not only a tooltip: tooltips are hard to reach by keyboard.
                 help_label = QLabel(setting.help)
                 help_label.setWordWrap(True)
@@ -150,7 +173,7 @@ class SettingsForm(QWidget):
             if isinstance(editor, QCheckBox):
                 form.addRow("", cell)
             else:
-                label = QLabel(setting.label + ":")
+                label = QLabel(label_of(setting) + ":")
                 label.setBuddy(editor)
                 form.addRow(label, cell)
             self._watch(editor)
@@ -180,7 +203,9 @@ class SettingsForm(QWidget):
             self.advanced_toggle = None
 
     def _watch(self, editor: QWidget) -> None:
-        if isinstance(editor, QCheckBox):
+        if isinstance(editor, FolderPicker | AddressList):
+            editor.changed.connect(self.changed.emit)
+        elif isinstance(editor, QCheckBox):
             editor.toggled.connect(lambda _v: self.changed.emit())
         elif isinstance(editor, QSpinBox):
             editor.valueChanged.connect(lambda _v: self.changed.emit())

@@ -100,7 +100,7 @@ class SetupWizard(QWizard):
         # Each test sees the whole configuration, so the CRM test knows the mailbox and vice versa.
         self.mailbox_test.extra_values = self.all_values
         self.crm_test.extra_values = self.all_values
-        self.tracking_form = SettingsForm("tracking", self.values, include_advanced=False)
+        self.tracking_form = SettingsForm("tracking", self.values, include_advanced=False, bridge=bridge)
         self.sending_form = SettingsForm("sending", self.values, include_advanced=False)
         self.general_form = SettingsForm("general", self.values)
         self.start_at_login = QCheckBox("Start CRM Bridge when I sign in")
