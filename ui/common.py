@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QIcon, QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QIcon, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -185,3 +185,32 @@ def theme_buttons(box: QDialogButtonBox) -> None:
         b = box.button(which)
         if b is not None:
             b.setIcon(QIcon.fromTheme(name))
+
+
+def problem_colour(palette: QPalette | None = None) -> QColor:
+    """Red that keeps 4.5:1 contrast on the window's base colour, light or dark."""
+    pal = palette or QApplication.palette()
+    dark = pal.color(QPalette.ColorRole.Base).lightness() < 128
+    return QColor("#ff8a80") if dark else QColor("#b3261e")
+
+
+def problem_icon() -> QIcon:
+    return theme_icon("dialog-warning", QStyle.StandardPixmap.SP_MessageBoxWarning)
+
+
+def fit_columns(view: QTableView, stretch: int) -> int:
+    """Every column as wide as its content; ``stretch`` takes what is left.  Returns the width
+    the table needs to show every column whole (the windows size themselves to it)."""
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.resizeColumnsToContents()
+    needed = sum(view.columnWidth(c) for c in range(header.count()))
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    return needed + view.frameWidth() * 2 + view.verticalScrollBar().sizeHint().width()
+
+
+def fit_window(window: QWidget, table_width: int, extra: int, height: int) -> None:
+    """Grow the window to show the whole table, within the screen it is on."""
+    screen = window.screen().availableGeometry()
+    width = min(max(window.width(), table_width + extra), screen.width() - 40)
+    window.resize(width, min(height, screen.height() - 80))

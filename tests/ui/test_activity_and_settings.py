@@ -53,6 +53,9 @@ def test_activity_lists_filters_and_untracks(qtbot: Any, demo: Any) -> None:
     row = next(i for i, e in enumerate(window.visible_entries()) if e.action == "tracked")
     window.select_row(row)
     assert window.untrack_button.isEnabled()
+    entry = window.visible_entries()[row]
+    # The detail pane shows the whole entry, whatever the column widths.
+    assert entry.subject in window.details.text() and entry.detail in window.details.text()
     with qtbot.waitSignal(window.untracked, timeout=WAIT):
         qtbot.mouseClick(window.untrack_button, Qt.MouseButton.LeftButton)
     target = window.visible_entries()[row].item_id if window.visible_entries() else tracked[0].item_id
