@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QToolButton,
@@ -26,11 +28,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from addin.errors import BridgeError
+from addin.errors import (
+    AuthError,
+    BridgeError,
+    ConfigError,
+    CredentialStoreError,
+    OfflineError,
+    ThrottledError,
+)
 from addin.settings_schema import SETTINGS, Kind, Setting, coerce
 from ui import tasks
 from ui.common import StatusLabel
 from ui.list_editors import AddressList, FolderPicker
+from ui.tasks import TaskTimeout
 
 SECRET_LABELS = {"mailbox": "Password", "crm": "Password or token"}
 TEST_TIMEOUT = 45.0
@@ -117,6 +127,18 @@ def _set(setting: Setting, w: QWidget, value: Any) -> None:
         w.setText("" if value is None else str(value))
 
 
+def crm_sign_in_for(url: str) -> str | None:
+    """The CRM sign-in an address implies, or None while it says nothing yet."""
+    host = urlsplit(url.strip() if "//" in url else "https://" + url.strip()).hostname or ""
+    if not host or ("." not in host and host != "localhost"):
+        return None
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return "bearer"
+    if host.endswith((".dynamics.com", ".crm.microsoftdynamics.de", ".dynamics.cn", ".appsplatform.us")):
+        return "oauth"
+    return "ntlm"
+
+
 class SettingsForm(QWidget):
     """Editors for one group; advanced settings sit behind a "Show advanced" toggle."""
 
@@ -130,6 +152,7 @@ class SettingsForm(QWidget):
         with_secret: bool = False,
         include_advanced: bool = True,
         bridge: Any = None,
+        first_run: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -180,7 +203,11 @@ class SettingsForm(QWidget):
         if with_secret:
             self.secret = QLineEdit()
             self.secret.setEchoMode(QLineEdit.EchoMode.Password)
-            self.secret.setPlaceholderText("Kept in the system keyring; leave empty to keep the saved one")
+            self.secret.setPlaceholderText(
+                "Kept in the system keyring, never in a file"
+                if first_run
+                else "Kept in the system keyring; leave empty to keep the saved one"
+            )
             label_text = SECRET_LABELS.get(group, "Password")
             self.secret.setAccessibleName(label_text)
             label = QLabel(label_text + ":")
@@ -188,6 +215,15 @@ class SettingsForm(QWidget):
             basic.addRow(label, self.secret)
             self.secret.textChanged.connect(lambda _t: self.changed.emit())
         layout.addLayout(basic)
+        self.basic = basic
+        if "crm.url" in self.editors and "crm.auth" in self.editors:
+            url = self.editors["crm.url"]
+            assert isinstance(url, QLineEdit)
+            url.textChanged.connect(self._crm_sign_in_from_url)
+            auth = self.editors["crm.auth"]
+            assert isinstance(auth, QComboBox)
+            auth.currentIndexChanged.connect(lambda _i: self._show_crm_user())
+            self._crm_sign_in_from_url(url.text(), initial=True)
         if advanced.rowCount():
             toggle = QToolButton()
             toggle.setText("Show advanced")
@@ -201,6 +237,30 @@ class SettingsForm(QWidget):
             self.advanced_toggle: QToolButton | None = toggle
         else:
             self.advanced_toggle = None
+
+    def _crm_sign_in_from_url(self, text: str, initial: bool = False) -> None:
+        """The sign-in follows the organisation's address: Microsoft 365 for online organisations,
+        Windows (NTLM) on premises, a token only for a sandbox on this computer."""
+        auth = self.editors["crm.auth"]
+        assert isinstance(auth, QComboBox)
+        kind = crm_sign_in_for(text)
+        bearer = auth.findData("bearer")
+        model = auth.model()
+        if bearer >= 0 and isinstance(model, QStandardItemModel):
+            model.item(bearer).setEnabled(kind == "bearer")  # a token only for a local sandbox
+        if initial:
+            # Keep what was saved, unless it is the sandbox token for an address that is not one.
+            if auth.currentData() == "bearer" and kind != "bearer":
+                auth.setCurrentIndex(max(0, auth.findData(kind or "oauth")))
+        elif kind is not None:
+            auth.setCurrentIndex(max(0, auth.findData(kind)))
+        self._show_crm_user()
+
+    def _show_crm_user(self) -> None:
+        auth = self.editors.get("crm.auth")
+        user = self.editors.get("crm.username")
+        if isinstance(auth, QComboBox) and user is not None:
+            self.basic.setRowVisible(user.parentWidget(), auth.currentData() == "ntlm")
 
     def _watch(self, editor: QWidget) -> None:
         if isinstance(editor, FolderPicker | AddressList):
@@ -270,11 +330,18 @@ class ConnectionTest(QWidget):
         self.cancel_button.setEnabled(False)
         self.result = StatusLabel()
         self.result.setAccessibleName("Connection test result")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy: how long a server takes is not known
+        self.progress.setAccessibleName("Connection test in progress")
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         row.addWidget(self.button)
         row.addWidget(self.cancel_button)
+        row.addWidget(self.progress)
         row.addStretch(1)
         layout.addLayout(row)
         layout.addWidget(self.result)
@@ -296,6 +363,7 @@ class ConnectionTest(QWidget):
         values = {**self.extra_values(), **values}
         self.ok = False
         self.result.info("Connecting…")
+        self.progress.setVisible(True)
         self.button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         task = tasks.Task(self.call, values, self.form.secret_text(), timeout=TEST_TIMEOUT, parent=self)
@@ -317,13 +385,30 @@ class ConnectionTest(QWidget):
 
     def _failed(self, error: BridgeError) -> None:
         self.ok = False
-        self.result.error(error)
+        hint = fix_hint(error)
+        self.result.error(f"{error.title}: {error.message}" + (f"\nWhat to do: {hint}" if hint else ""))
         self.tested.emit(False)
 
     def _finished(self) -> None:
         self.task = None
+        self.progress.setVisible(False)
         self.button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+
+
+def fix_hint(error: BridgeError) -> str:
+    """What a person can change when a connection test fails, by the kind of failure."""
+    if isinstance(error, AuthError):
+        return "check the user name and the password (or token), then test again."
+    if isinstance(error, CredentialStoreError):
+        return "unlock the system keyring (or sign in to the desktop again), then test again."
+    if isinstance(error, OfflineError | TaskTimeout):
+        return "check the address, and that this computer can reach it (network, VPN, proxy)."
+    if isinstance(error, ThrottledError):
+        return "wait a minute, then test again."
+    if isinstance(error, ConfigError):
+        return "correct the field named above."
+    return ""
 
 
 def describe_mailbox(info: Any) -> str:

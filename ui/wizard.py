@@ -91,11 +91,12 @@ class SetupWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage)
         self.resize(640, 560)
 
-        self.mailbox_form = SettingsForm("mailbox", self.values, with_secret=True)
+        first_run = needs_setup(values or {})
+        self.mailbox_form = SettingsForm("mailbox", self.values, with_secret=True, first_run=first_run)
         self.mailbox_test = ConnectionTest(
             "&Test mailbox", bridge.test_mailbox, self.mailbox_form, describe_mailbox
         )
-        self.crm_form = SettingsForm("crm", self.values, with_secret=True)
+        self.crm_form = SettingsForm("crm", self.values, with_secret=True, first_run=first_run)
         self.crm_test = ConnectionTest("&Test CRM sign-in", bridge.test_crm, self.crm_form, describe_crm)
         # Each test sees the whole configuration, so the CRM test knows the mailbox and vice versa.
         self.mailbox_test.extra_values = self.all_values
@@ -133,8 +134,13 @@ class SetupWizard(QWizard):
         self.finish_page = _FormPage(
             "Ready", "How CRM Bridge should keep you informed.", [self.general_form], finish_extra
         )
-        for page in (_IntroPage(), self.mailbox_page, self.crm_page, self.tracking_page, self.finish_page):
+        pages = (_IntroPage(), self.mailbox_page, self.crm_page, self.tracking_page, self.finish_page)
+        for page in pages:
             self.addPage(page)
+        # "Step 2 of 4" on every page after the welcome, so a person knows how far it is.
+        steps = pages[1:]
+        for n, page in enumerate(steps, 1):
+            page.setSubTitle(f"Step {n} of {len(steps)}. {page.subTitle()}")
 
     def all_values(self) -> dict[str, Any]:
         values = dict(self.values)
