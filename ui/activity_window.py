@@ -23,6 +23,7 @@ from ui.common import (
     StatusLabel,
     button,
     close_on_escape,
+    first_clause,
     fit_columns,
     fit_window,
     labelled_row,
@@ -144,13 +145,15 @@ class ActivityWindow(QWidget):
                 when(entry.at, seconds=True),
                 ACTION_LABELS.get(entry.action, entry.action.replace("_", " ").capitalize()),
                 one_line(entry.subject),
-                one_line(entry.detail),
+                first_clause(entry.detail),
             )
             for col, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 cell.setData(Qt.ItemDataRole.UserRole, entry)
-                if text and col >= 2:
+                if col == 2 and text:
                     cell.setToolTip(text)
+                elif col == 3 and entry.detail:
+                    cell.setToolTip(entry.detail)
                 if not entry.ok and col == 1:
                     # A problem is marked by an icon and a colour, not by weight alone.
                     cell.setIcon(warning)

@@ -12,7 +12,7 @@ from addin.errors import BridgeError
 from ui import tasks
 
 TRACK_TIMEOUT = 120.0  # per batch
-BATCH_SIZE = 5  # items per background call: the granularity of progress and Cancel
+BATCH_SIZE = 3  # items per background call: the granularity of progress and Cancel
 
 
 class Batches(QObject):

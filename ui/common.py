@@ -49,6 +49,16 @@ def one_line(text: str, limit: int | None = None) -> str:
     return out
 
 
+def first_clause(text: str) -> str:
+    """A reason's first clause, for a table cell; the detail pane under the table shows it all."""
+    out = one_line(text)
+    for stop in ("; ", ". ", ", which "):
+        head, found, _rest = out.partition(stop)
+        if found:
+            out = head
+    return out.rstrip(".")
+
+
 def compact_rows(view: QAbstractItemView) -> None:
     """One text line per row (the styles' default leaves room for two)."""
     if isinstance(view, QTableView):

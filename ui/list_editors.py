@@ -75,7 +75,7 @@ class FolderPicker(QWidget):
         self.tree.setAccessibleName("Tracked folders")
         self.tree.setHeaderLabels(["Folder", "Regarding"])
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.tree.setMinimumHeight(150)
+        self.tree.setFixedHeight(150)  # until loaded; then sized to the folders (see _fit_tree)
         self.tree.header().setStretchLastSection(True)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemChanged.connect(self._on_item_changed)
@@ -172,9 +172,18 @@ class FolderPicker(QWidget):
         self.tree.expandAll()
         self.tree.blockSignals(False)
         self._apply(self._pending)
-        self.status.info("Check the folders whose new mail is tracked automatically.")
+        self._fit_tree()
+        self.status.info("Tick a folder to track its new mail; give it a Regarding if you like.")
         self._update_buttons()
         self.loaded.emit()
+
+    def _fit_tree(self) -> None:
+        """All folders in view for a usual mailbox; a long folder list scrolls inside the tree."""
+        rows = len(self._items())
+        row_height = max(self.tree.sizeHintForRow(0), self.tree.fontMetrics().height() + 4)
+        header = self.tree.header().sizeHint().height()
+        height = header + row_height * min(max(rows, 4), 10) + self.tree.frameWidth() * 2 + 2
+        self.tree.setFixedHeight(height)
 
     def _apply(self, lines: list[str]) -> None:
         self.tree.blockSignals(True)
@@ -255,8 +264,8 @@ class AddressList(QWidget):
         self.list = QListWidget()
         self.list.setAccessibleName(name)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.list.setMinimumHeight(80)
-        self.list.setMaximumHeight(120)
+        rows = self.list.fontMetrics().lineSpacing() + 4
+        self.list.setFixedHeight(rows * 4 + 6)  # four entries in view; it scrolls beyond
         self.entry = QLineEdit()
         self.entry.setPlaceholderText("name@example.com or @example.com")
         self.entry.setAccessibleName(f"New entry for {name}")

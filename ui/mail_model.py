@@ -39,7 +39,8 @@ def badge(item: MailItem, result: TrackResult | None = None) -> tuple[str, str, 
         return "Failed", "error", ""
     if item.queued or (result is not None and result.outcome is TrackOutcome.QUEUED):
         return "Queued", "pending", chip
-    if item.tracked:
+    done = (TrackOutcome.TRACKED, TrackOutcome.ALREADY_TRACKED)
+    if item.tracked or (result is not None and result.outcome in done):
         return "Tracked", "ok", chip
     if result is not None and result.message == "Untracked":
         return "Untracked", "muted", ""

@@ -23,6 +23,7 @@ from ui.common import (
     StatusLabel,
     button,
     close_on_escape,
+    first_clause,
     fit_columns,
     fit_window,
     list_table,
@@ -41,16 +42,6 @@ STATE_LABELS = {
     OutboxState.SENT: "Sent",
     OutboxState.FAILED: "Failed",
 }
-
-
-def short_reason(reason: str) -> str:
-    """The reason's first clause for the table; the detail pane shows all of it."""
-    text = one_line(reason)
-    for stop in ("; ", ". "):
-        head, found, _rest = text.partition(stop)
-        if found:
-            text = head
-    return text.rstrip(".")
 
 
 class OutboxWindow(QWidget):
@@ -151,7 +142,7 @@ class OutboxWindow(QWidget):
                 STATE_LABELS.get(item.state, str(item.state)),
                 one_line(item.subject) or "(no subject)",
                 one_line(", ".join(item.to)),
-                short_reason(item.reason),
+                first_clause(item.reason),
                 when(item.updated),
                 str(item.attempts),
             )

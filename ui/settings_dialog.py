@@ -23,6 +23,7 @@ from ui.common import StatusLabel, theme_buttons
 from ui.settings_form import ConnectionTest, SettingsForm, describe_crm, describe_mailbox
 
 SECRET_GROUPS = ("mailbox", "crm")
+WIDTH = 760
 
 
 def read_autostart() -> bool | None:
@@ -114,11 +115,21 @@ class SettingsDialog(QDialog):
         self.loaded.emit()
 
     def _fit(self, pages: list[QWidget]) -> None:
-        """As large as the largest page needs, within the screen: no half-empty window."""
-        width = max(p.sizeHint().width() for p in pages) + 60
-        height = max(p.sizeHint().height() for p in pages) + 130
+        """Wide enough for one-line help texts, as tall as the tallest page at that width, within
+        the screen: no scrolling on a 1366×768 screen, and no half-empty window."""
         screen = self.screen().availableGeometry()
-        self.resize(min(max(width, 560), screen.width() - 40), min(max(height, 380), screen.height() - 80))
+        width = min(WIDTH, screen.width() - 40)
+
+        def height_of(page: QWidget) -> int:
+            layout = page.layout()
+            inner = width - 60
+            if layout is not None and layout.hasHeightForWidth():
+                return int(layout.totalHeightForWidth(inner))
+            return int(page.sizeHint().height())
+
+        height = max(height_of(p) for p in pages) + 110  # tabs, status line and buttons
+        # The frame (title bar, borders) comes on top of the size given here.
+        self.resize(width, min(max(height, 380), screen.height() - 40))
 
     def changes(self) -> tuple[dict[str, Any], dict[str, str]]:
         values: dict[str, Any] = {}

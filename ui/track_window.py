@@ -76,9 +76,10 @@ def summarise(results: Sequence[TrackResult], verb: str) -> tuple[str, bool]:
     text = ", ".join(parts) or "Nothing to do"
     if failures:
         text += ": " + "; ".join(f"{r.subject or r.item_id}: {r.message}" for r in failures[:3])
-    warnings = [w for r in results for w in r.warnings]
+    warnings = list(dict.fromkeys(w.rstrip(". ") for r in results for w in r.warnings))
     if warnings:
-        text += " (" + "; ".join(warnings[:3]) + ")"
+        more = f" and {len(warnings) - 2} more" if len(warnings) > 2 else ""
+        text += ". Note: " + "; ".join(warnings[:2]) + more
     return text, bool(failures)
 
 
@@ -320,6 +321,8 @@ class TrackWindow(QWidget):
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setValue(done)
+        if self._busy is not None:
+            self.model.set_results(self._busy.results)  # each row shows its result as it comes
         self.actionProgress.emit(done, total)
 
     def cancel(self) -> None:
