@@ -81,8 +81,9 @@ def test_track_window_cells_are_whole_and_it_fits(qtbot: Any, staged: Any) -> No
     assert elided_cells(window.table) == []
     fits(window)
     # The check does see a cut cell: in a narrow window the subjects no longer fit.
-    window.resize(560, window.height())
-    qtbot.waitUntil(lambda: window.width() == 560, timeout=WAIT)
+    wide = window.width()
+    window.resize(560, window.height())  # as narrow as its buttons allow
+    qtbot.waitUntil(lambda: window.width() < wide - 200, timeout=WAIT)
     qtbot.wait(20)
     assert elided_cells(window.table)
 
