@@ -170,6 +170,8 @@ class FolderPicker(QWidget):
                 self.tree.addTopLevelItem(item)
             by_id[folder.id] = item
         self.tree.expandAll()
+        # Branch lines only where there are subfolders: a flat list starts at the left edge.
+        self.tree.setRootIsDecorated(any(i.childCount() for i in by_id.values()))
         self.tree.blockSignals(False)
         self._apply(self._pending)
         self._fit_tree()

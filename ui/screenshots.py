@@ -145,7 +145,9 @@ def stage(env: Any) -> Any:
 
 def balloon() -> QWidget | None:
     """Qt's own notification bubble, shown where no notification service runs (as under Xvfb)."""
-    return next((w for w in QApplication.topLevelWidgets() if type(w).__name__ == "QBalloonTip"), None)
+    return next(
+        (w for w in QApplication.topLevelWidgets() if w.metaObject().className() == "QBalloonTip"), None
+    )
 
 
 def run(out: Path, dark: bool) -> int:

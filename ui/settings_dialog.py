@@ -20,6 +20,7 @@ from addin.errors import BridgeError
 from addin.settings_schema import GROUPS
 from ui import tasks
 from ui.common import StatusLabel, theme_buttons
+from ui.list_editors import FolderPicker
 from ui.settings_form import ConnectionTest, SettingsForm, describe_crm, describe_mailbox
 
 SECRET_GROUPS = ("mailbox", "crm")
@@ -80,6 +81,9 @@ class SettingsDialog(QDialog):
             form = SettingsForm(group, values, with_secret=group in SECRET_GROUPS, bridge=self.bridge)
             self.forms[group] = form
             pl.addWidget(form)
+            folders = form.editors.get("tracking.tracked_folders")
+            if isinstance(folders, FolderPicker):  # its tree is sized once the folders are known
+                folders.loaded.connect(lambda: self._fit_page(self.tabs.currentIndex()))
             if group == "mailbox":
                 test = ConnectionTest("&Test mailbox", self.bridge.test_mailbox, form, describe_mailbox)
             elif group == "crm":
@@ -115,21 +119,28 @@ class SettingsDialog(QDialog):
         self.loaded.emit()
 
     def _fit(self, pages: list[QWidget]) -> None:
-        """Wide enough for one-line help texts, as tall as the tallest page at that width, within
-        the screen: no scrolling on a 1366×768 screen, and no half-empty window."""
+        """Wide enough for one-line help texts; each page as tall as its content (the dialog
+        follows the tab, as preference windows do), within the screen: no half-empty page,
+        and no scrolling on a 1366×768 screen."""
+        self._pages = pages
+        self.tabs.currentChanged.connect(self._fit_page)
+        self._fit_page(self.tabs.currentIndex())
+
+    def _fit_page(self, index: int) -> None:
+        pages = getattr(self, "_pages", [])
+        if not 0 <= index < len(pages):
+            return
         screen = self.screen().availableGeometry()
         width = min(WIDTH, screen.width() - 40)
-
-        def height_of(page: QWidget) -> int:
-            layout = page.layout()
-            inner = width - 60
-            if layout is not None and layout.hasHeightForWidth():
-                return int(layout.totalHeightForWidth(inner))
-            return int(page.sizeHint().height())
-
-        height = max(height_of(p) for p in pages) + 110  # tabs, status line and buttons
+        layout = pages[index].layout()
+        inner = width - 60
+        if layout is not None and layout.hasHeightForWidth():
+            content = int(layout.totalHeightForWidth(inner))
+        else:
+            content = pages[index].sizeHint().height()
+        height = content + 110  # tabs, status line and buttons
         # The frame (title bar, borders) comes on top of the size given here.
-        self.resize(width, min(max(height, 380), screen.height() - 40))
+        self.resize(width, min(max(height, 300), screen.height() - 40))
 
     def changes(self) -> tuple[dict[str, Any], dict[str, str]]:
         values: dict[str, Any] = {}

@@ -257,10 +257,21 @@ class SettingsForm(QWidget):
         self._show_crm_user()
 
     def _show_crm_user(self) -> None:
+        """Only the fields the chosen sign-in uses: a user name and password for Windows sign-in,
+        a token for the sandbox, neither for Microsoft 365 (its own sign-in window asks)."""
         auth = self.editors.get("crm.auth")
         user = self.editors.get("crm.username")
-        if isinstance(auth, QComboBox) and user is not None:
-            self.basic.setRowVisible(user.parentWidget(), auth.currentData() == "ntlm")
+        if not isinstance(auth, QComboBox):
+            return
+        kind = auth.currentData()
+        if user is not None:
+            self.basic.setRowVisible(user.parentWidget(), kind == "ntlm")
+        if self.secret is not None:
+            self.basic.setRowVisible(self.secret, kind != "oauth")
+            label = self.basic.labelForField(self.secret)
+            if isinstance(label, QLabel):
+                label.setText("Token:" if kind == "bearer" else "Password:")
+            self.secret.setAccessibleName("Token" if kind == "bearer" else "Password")
 
     def _watch(self, editor: QWidget) -> None:
         if isinstance(editor, FolderPicker | AddressList):

@@ -267,7 +267,8 @@ class Tray(QObject):
         self.last_note = note
         icon = QSystemTrayIcon.MessageIcon.Warning if note.error else QSystemTrayIcon.MessageIcon.Information
         # Failures stay up long (and in the menu until resolved); successes fade quickly.
-        self.icon.showMessage(note.title, note.message, icon, 60_000 if note.error else 5_000)
+        # A subject's line breaks would split the title: shown as ⏎, as everywhere else.
+        self.icon.showMessage(one_line(note.title, 90), note.message, icon, 60_000 if note.error else 5_000)
         self.notified.emit(note)
 
     def _on_message_clicked(self) -> None:
