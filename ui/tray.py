@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon, QWidget
 
 from addin import __version__
@@ -20,7 +20,7 @@ from ui import tasks
 from ui.bridge_adapter import BridgeAdapter
 from ui.common import one_line, when
 from ui.headline import Headline, headline, outbox_entry, synced_line, tooltip
-from ui.icons import IconState, panel_is_dark, panel_is_dark_at, tray_icon
+from ui.icons import IconState, app_icon, panel_is_dark, panel_is_dark_at, tray_icon
 from ui.notifications import Note, Notifier
 
 log = logging.getLogger(__name__)
@@ -347,8 +347,13 @@ class Tray(QObject):
             "About CRM Bridge",
             f"CRM Bridge {__version__}\n\nBridges your mailbox and Microsoft Dynamics 365 / Dataverse.\n"
             "Open source under the MIT licence.",
+            QMessageBox.StandardButton.Ok,
         )
         box.setAccessibleName("About CRM Bridge")
+        box.setIconPixmap(app_icon().pixmap(48, 48))
+        ok = box.button(QMessageBox.StandardButton.Ok)
+        if ok is not None:
+            ok.setIcon(QIcon.fromTheme("dialog-ok"))  # the theme's, or none: no bundled clip-art
         self.windows["about"] = box
         box.open()
 
