@@ -35,6 +35,7 @@ class Batches(QObject):
         self.results: list[TrackResult] = []
         self.error: BridgeError | None = None
         self.skipped = 0
+        self.skipped_ids: list[Any] = []  # never started: Cancel came first
         self.current: list[Any] = []
         self.failed_ids: list[Any] = []  # items of batches whose whole call failed
         self.cancelled = False
@@ -42,7 +43,8 @@ class Batches(QObject):
 
     def start(self) -> None:
         if self.cancelled or self.error is not None or not self.pending:
-            self.skipped = sum(len(b) for b in self.pending)
+            self.skipped_ids = [i for b in self.pending for i in b]
+            self.skipped = len(self.skipped_ids)
             self.task = None
             self.finished.emit()
             return

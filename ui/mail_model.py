@@ -42,8 +42,8 @@ def badge(item: MailItem, result: TrackResult | None = None) -> tuple[str, str, 
     done = (TrackOutcome.TRACKED, TrackOutcome.ALREADY_TRACKED)
     if item.tracked or (result is not None and result.outcome in done):
         return "Tracked", "ok", chip
-    if result is not None and result.message == "Untracked":
-        return "Untracked", "muted", ""
+    if result is not None and result.outcome is TrackOutcome.SKIPPED and result.message:
+        return result.message, "muted", ""  # "Untracked", "Cancelled": what this action did
     return "", "", ""
 
 

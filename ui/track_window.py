@@ -53,9 +53,10 @@ from ui.mail_model import COL_CRM, COL_FROM, COL_RECEIVED, COL_SUBJECT, MailMode
 from ui.regarding_picker import RegardingPicker
 
 FILE_SUFFIXES = (".eml", ".msg")
+NOT_DONE = "Cancelled"
 
 
-def summarise(results: Sequence[TrackResult], verb: str) -> tuple[str, bool]:
+def summarise(results: Sequence[TrackResult], verb: str, cancelled: int = 0) -> tuple[str, bool]:
     """One line for the status label, and whether anything failed."""
     counts: dict[TrackOutcome, int] = {}
     for r in results:
@@ -72,6 +73,8 @@ def summarise(results: Sequence[TrackResult], verb: str) -> tuple[str, bool]:
     for outcome, label in labels.items():
         if counts.get(outcome):
             parts.append(f"{counts[outcome]} {label}")
+    if cancelled:
+        parts.append(f"{cancelled} not done ({NOT_DONE.lower()})")
     failures = [r for r in results if r.outcome is TrackOutcome.FAILED]
     text = ", ".join(parts) or "Nothing to do"
     if failures:
@@ -339,15 +342,14 @@ class TrackWindow(QWidget):
             failed_calls = [
                 TrackResult(str(i), TrackOutcome.FAILED, message=reason) for i in batches.failed_ids
             ]
-        self.model.set_results(batches.results + failed_calls)
-        text, failed = summarise(batches.results, verb)
+        not_done = [TrackResult(str(i), TrackOutcome.SKIPPED, message=NOT_DONE) for i in batches.skipped_ids]
+        self.model.set_results(batches.results + failed_calls + not_done)
+        text, failed = summarise(batches.results, verb, cancelled=batches.skipped)
         if batches.error is not None:
             failed = True
             text = (
                 error_text(batches.error) if not batches.results else f"{text}; {error_text(batches.error)}"
             )
-        if batches.skipped:
-            text += f"; {batches.skipped} not done (cancelled)"
         (self.status.error if failed else self.status.info)(text)
         self._busy = None
         self.progress_row.setVisible(False)

@@ -250,11 +250,14 @@ def test_a_long_track_shows_progress_and_cancel_stops_the_rest(
     demo.crm.faults.update({"latency_ms": 0})
     text = window.status.text()
     assert "not done (cancelled)" in text, text
-    skipped = int(text.split("; ")[-1].split()[0])
+    skipped = int(text.split(" not done (cancelled)")[0].split()[-1])
     assert 1 <= skipped <= 3, text
     qtbot.waitUntil(lambda: not window.model.loading, timeout=WAIT)
     tracked = [i for i in ids if _item(window, i).tracked]
     assert len(tracked) == 4 - skipped  # the messages after Cancel were never sent to the CRM
+    for i in ids:  # each row says what happened to it
+        cell = window.model.index(window.model.items.index(_item(window, i)), COL_CRM)
+        assert window.model.data(cell) == ("Tracked" if i in tracked else "Cancelled")
     subjects = {_item(window, i).subject for i in ids if i not in tracked}
     for subject in subjects:
         quoted = subject.replace("'", "''")
