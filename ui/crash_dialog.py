@@ -43,7 +43,7 @@ def report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType 
 class CrashDialog(QDialog):
     def __init__(self, details: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("CRM Bridge - unexpected error")
+        self.setWindowTitle("Unexpected error in CRM Bridge")
         self.setAccessibleName("Unexpected error")
         layout = QVBoxLayout(self)
         intro = QLabel(
