@@ -287,6 +287,11 @@ def test_keyboard_shortcuts_and_failures_shown_on_the_row(qtbot: Any, demo: Any)
     text, kind, _chip = window.model.data(cell, BadgeRole)
     assert (text, kind) in (("Failed", "error"), ("Queued", "pending")), window.status.text()
     assert window.model.data(cell, Qt.ItemDataRole.ToolTipRole) or kind == "pending"
+    # Ctrl+R asks for a Regarding for the selection.
+    window.select_rows([window.model.items.index(_item(window, item_id))])
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert window.picker is not None and window.picker.isVisible()
+    window.picker.reject()
     # Enter again tracks it now that the CRM answers.
     window.select_rows([window.model.items.index(_item(window, item_id))])
     window.table.setFocus()
