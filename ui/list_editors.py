@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -53,7 +53,7 @@ def regarding_text(spec: str | None, names: dict[str, RecordRef]) -> str:
     if not spec:
         return ""
     ref = names.get(spec)
-    if ref is not None:
+    if ref is not None and ref.name:
         return ref.label
     table, _, rid = spec.partition(":")
     return f"{TABLE_LABELS.get(table, table)} {rid[:8]}…"
@@ -100,15 +100,29 @@ class FolderPicker(QWidget):
         layout.addWidget(self.status)
         self._update_buttons()
         self.status.info("Loading your folders…")
-        tasks.run(self._load, on_done=self._on_loaded, on_error=self._on_error, parent=self)
+        # Started once the saved value is set (right after construction), so names are looked up.
+        QTimer.singleShot(0, self._start_load)
 
-    def _load(self) -> tuple[list[Folder], list[RecordRef]]:
+    def _start_load(self) -> None:
+        specs = [spec for _path, spec in map(parse_folder_line, self._pending) if spec]
+        tasks.run(self._load, specs, on_done=self._on_loaded, on_error=self._on_error, parent=self)
+
+    def _load(self, specs: list[str]) -> tuple[list[Folder], list[RecordRef]]:
+        """The folder tree, and names for the saved Regarding records (recent choices first)."""
         folders = self.bridge.folders()
+        known: list[RecordRef] = []
         try:
-            recent = self.bridge.recent_regarding(50)
+            known += self.bridge.recent_regarding(50)
+            missing = []
+            for spec in specs:
+                table, _, rid = spec.partition(":")
+                if not any(r.table == table and r.id == rid for r in known):
+                    missing.append(RecordRef(table, rid))
+            if missing:
+                known += self.bridge.describe_records(missing)
         except BridgeError:
-            recent = []
-        return folders, recent
+            pass  # names are a nicety: without them the record's kind and id are shown
+        return folders, known
 
     # -- value --------------------------------------------------------------------------
     def value(self) -> list[str]:

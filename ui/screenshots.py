@@ -249,6 +249,14 @@ def run(out: Path, dark: bool) -> int:
         activity.select_row(problem)
         save(activity, out, f"recent-activity{suffix}")
 
+        # A customer folder under the Inbox, tracked with its account as Regarding.
+        from addin.demo import USER
+
+        store = env.mail.store
+        customer_folder = store.create_folder(store.distinguished(USER, "inbox"), "Fabrikam", None)
+        store.create_folder(customer_folder, "Orders", None)
+        account = bridge.search_records("Fabrikam", ("account",))[0]
+        bridge.update_settings({"tracking.tracked_folders": [f"Inbox/Fabrikam = account:{account.id}"]})
         settings = SettingsDialog(bridge)
         windows.append(settings)
         settings.show()

@@ -135,7 +135,8 @@ def test_tracking_settings_with_the_mouse_only(qtbot: Any, demo: Any) -> None:
 def test_saved_folders_come_back_ticked_and_unknown_ones_are_kept(qtbot: Any, demo: Any) -> None:
     bridge = demo.bridge
     account = bridge.search_records("Fabrikam", ("account",))[0]
-    lines = [f"Drafts = account:{account.id}", "Projects/Gone"]
+    gone_record = "account:00000000-0000-0000-0000-00000000dead"
+    lines = [f"Drafts = account:{account.id}", f"Outbox = {gone_record}", "Projects/Gone"]
     bridge.update_settings({"tracking.tracked_folders": lines})
     dialog = SettingsDialog(bridge, tab="tracking")
     qtbot.addWidget(dialog)
@@ -146,7 +147,9 @@ def test_saved_folders_come_back_ticked_and_unknown_ones_are_kept(qtbot: Any, de
     qtbot.waitUntil(lambda: picker.tree.topLevelItemCount() > 0, timeout=WAIT)
     drafts = picker.item_for("Drafts")
     assert drafts is not None and drafts.checkState(0) == Qt.CheckState.Checked
-    assert drafts.text(1)  # its Regarding is shown, not an empty cell
+    assert drafts.text(1) == account.label  # the record's name, read from the CRM, not its id
+    outbox = picker.item_for("Outbox")
+    assert outbox is not None and outbox.text(1) == "Account 00000000…"  # deleted in the CRM: kept
     gone = picker.item_for("Projects/Gone")
     assert gone is not None and "not found" in gone.text(0)
     assert picker.value() == lines  # nothing is lost by opening and saving
