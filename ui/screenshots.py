@@ -256,7 +256,12 @@ def run(out: Path, dark: bool) -> int:
         customer_folder = store.create_folder(store.distinguished(USER, "inbox"), "Fabrikam", None)
         store.create_folder(customer_folder, "Orders", None)
         account = bridge.search_records("Fabrikam", ("account",))[0]
-        bridge.update_settings({"tracking.tracked_folders": [f"Inbox/Fabrikam = account:{account.id}"]})
+        bridge.update_settings(
+            {
+                "tracking.tracked_folders": [f"Inbox/Fabrikam = account:{account.id}"],
+                "tracking.never_track": ["news@industryweekly.example", "@cloudsummit.example"],
+            }
+        )
         settings = SettingsDialog(bridge)
         windows.append(settings)
         settings.show()
