@@ -101,7 +101,7 @@ class FolderPicker(QWidget):
         self._update_buttons()
         self.status.info("Loading your folders…")
         # Started once the saved value is set (right after construction), so names are looked up.
-        QTimer.singleShot(0, self._start_load)
+        QTimer.singleShot(0, self, self._start_load)  # not at all if the editor is gone by then
 
     def _start_load(self) -> None:
         specs = [spec for _path, spec in map(parse_folder_line, self._pending) if spec]

@@ -153,11 +153,16 @@ class SettingsForm(QWidget):
         include_advanced: bool = True,
         bridge: Any = None,
         first_run: bool = False,
+        leave_out: tuple[str, ...] = (),
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.group = group
-        self.settings = [s for s in SETTINGS if s.group == group and (include_advanced or not s.advanced)]
+        self.settings = [
+            s
+            for s in SETTINGS
+            if s.group == group and (include_advanced or not s.advanced) and s.key not in leave_out
+        ]
         self.editors: dict[str, QWidget] = {}
         self.error_labels: dict[str, QLabel] = {}
         self.secret: QLineEdit | None = None

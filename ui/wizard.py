@@ -34,7 +34,19 @@ class _IntroPage(QWizardPage):
             "organisation. Passwords are kept in the system keyring, never in a file."
         )
         text.setWordWrap(True)
-        QVBoxLayout(self).addWidget(text)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        steps = QLabel(
+            "<p>Four steps, a minute or two:</p><ol>"
+            "<li><b>Your mailbox</b>: your address and password, tested.</li>"
+            "<li><b>Your CRM</b>: your organisation's address and sign-in, tested.</li>"
+            "<li><b>What to track and send</b>: folders and addresses, all changeable later.</li>"
+            "<li><b>Ready</b>: notifications, and starting when you sign in.</li></ol>"
+        )
+        steps.setWordWrap(True)
+        steps.setAccessibleName("The set-up steps")
+        layout.addWidget(steps)
+        layout.addStretch(1)
 
 
 class _TestedPage(QWizardPage):
@@ -101,7 +113,13 @@ class SetupWizard(QWizard):
         # Each test sees the whole configuration, so the CRM test knows the mailbox and vice versa.
         self.mailbox_test.extra_values = self.all_values
         self.crm_test.extra_values = self.all_values
-        self.tracking_form = SettingsForm("tracking", self.values, include_advanced=False, bridge=bridge)
+        # Folders are picked from the mailbox's tree, which the bridge can list once the set-up
+        # is saved: that choice is in Settings → Tracking (and the saved value is kept meanwhile).
+        self.tracking_form = SettingsForm(
+            "tracking", self.values, include_advanced=False, leave_out=("tracking.tracked_folders",)
+        )
+        folders_later = QLabel("Folders to track automatically: choose them later in Settings → Tracking.")
+        folders_later.setWordWrap(True)
         self.sending_form = SettingsForm("sending", self.values, include_advanced=False)
         self.general_form = SettingsForm("general", self.values)
         self.start_at_login = QCheckBox("Start CRM Bridge when I sign in")
@@ -130,6 +148,7 @@ class SetupWizard(QWizard):
             "What to track and send",
             "You can change all of this later in Settings.",
             [self.tracking_form, self.sending_form],
+            folders_later,
         )
         self.finish_page = _FormPage(
             "Ready", "How CRM Bridge should keep you informed.", [self.general_form], finish_extra
