@@ -18,7 +18,7 @@ from addin.errors import BridgeError
 from addin.state import BridgeState
 from ui import tasks
 from ui.bridge_adapter import BridgeAdapter
-from ui.common import one_line, when
+from ui.common import one_line, problem_icon, when
 from ui.headline import Headline, headline, outbox_entry, synced_line, tooltip
 from ui.icons import IconState, app_icon, panel_is_dark, panel_is_dark_at, tray_icon
 from ui.notifications import Note, Notifier
@@ -161,7 +161,11 @@ class Tray(QObject):
         menu = self.menu
         menu.clear()
         status = self.status
-        self._add(menu, self.headline().text)
+        head = self.headline()
+        header = self._add(menu, head.text, self._header_action(head))
+        if head.problem:
+            # A problem leads the menu with a warning sign and, where there is one, its fix.
+            header.setIcon(problem_icon())
         self._add(menu, synced_line(status))
         if status is not None and status.detail:
             self._add(menu, one_line(status.detail, 90))
@@ -205,6 +209,16 @@ class Tray(QObject):
         menu.addSeparator()
         self._add(menu, "Quit", self.quit)
         self.menuRebuilt.emit()
+
+    def _header_action(self, head: Headline) -> Callable[[], Any] | None:
+        state = self.status.state if self.status is not None else None
+        if state in (BridgeState.CREDENTIALS_NEEDED, BridgeState.ERROR):
+            return lambda: self.open_settings()
+        if head.problem and state is not BridgeState.OFFLINE:
+            if any(i.action == "retry_outbox" for i in self.issues):
+                return self.open_outbox
+            return self.open_activity
+        return None  # information only
 
     def action(self, text: str, menu: QMenu | None = None) -> QAction | None:
         """Find a menu entry by its text (prefix), searching submenus too."""

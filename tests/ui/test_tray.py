@@ -230,6 +230,11 @@ def test_a_failed_send_outranks_up_to_date_in_icon_tooltip_and_header(
     texts = _texts(tray)
     assert texts[0] == "1 e-mail not sent"
     assert tray.icon_state() == "attention"
+    # The header leads to the fix: the Outbox, where Retry is.
+    header = tray.menu.actions()[0]
+    assert header.isEnabled() and not header.icon().isNull()
+    header.trigger()
+    assert "outbox" in tray.windows and tray.windows["outbox"].isVisible()
     assert tray.icon.toolTip().startswith("CRM Bridge: 1 e-mail not sent")
     assert not any("Up to date" in t for t in texts) and "Up to date" not in tray.icon.toolTip()
     # The outbox entry says each count once, in words.
