@@ -40,7 +40,7 @@ class _IntroPage(QWizardPage):
             "<p>Four steps, a minute or two:</p><ol>"
             "<li><b>Your mailbox</b>: your address and password, tested.</li>"
             "<li><b>Your CRM</b>: your organisation's address and sign-in, tested.</li>"
-            "<li><b>What to track and send</b>: folders and addresses, all changeable later.</li>"
+            "<li><b>What to track and send</b>: automatic tracking and sending, changeable later.</li>"
             "<li><b>Ready</b>: notifications, and starting when you sign in.</li></ol>"
         )
         steps.setWordWrap(True)
