@@ -140,7 +140,7 @@ class SettingsDialog(QDialog):
             content = pages[index].sizeHint().height()
         height = content + 110  # tabs, status line and buttons
         # The frame (title bar, borders) comes on top of the size given here.
-        self.resize(width, min(max(height, 300), screen.height() - 40))
+        self.resize(width, min(max(height, 220), screen.height() - 40))
 
     def changes(self) -> tuple[dict[str, Any], dict[str, str]]:
         values: dict[str, Any] = {}
