@@ -452,6 +452,10 @@ class Bridge:
     ) -> list[RecordRef]:
         return self.crm.search_records(text, tables, limit)
 
+    def describe_records(self, refs: Sequence[RecordRef]) -> list[RecordRef]:
+        """Saved Regarding choices (``table:id``) with their names, to show instead of ids."""
+        return self.crm.named(refs)
+
     def recent_regarding(self, limit: int = 8) -> list[RecordRef]:
         stored = self.store.get("recent_regarding") or []
         return [RecordRef(**r) for r in stored[:limit]]

@@ -301,6 +301,26 @@ class CrmGateway:
         with contextlib.suppress(NotFoundError):
             self.client.delete("emails", activity_id)
 
+    def named(self, refs: Sequence[RecordRef]) -> list[RecordRef]:
+        """The records with their names read from the CRM, in one batch; a record that is gone
+        keeps what it had (its id), so a saved choice still shows."""
+        wanted = [ref for ref in refs if ref.table in r.REGARDING_TABLES]
+        if not wanted:
+            return list(refs)
+        batch = self.client.batch()
+        for ref in wanted:
+            table = r.REGARDING_TABLES[ref.table]
+            batch.get(f"{table.entity_set}({ref.id})", params={"$select": table.primary_name})
+        names: dict[tuple[str, str], str] = {}
+        for ref, result in zip(wanted, batch.execute(), strict=True):
+            if result.error is None:
+                value = (result.json or {}).get(r.REGARDING_TABLES[ref.table].primary_name)
+                names[(ref.table, ref.id)] = str(value or "")
+        return [
+            RecordRef(ref.table, ref.id, names.get((ref.table, ref.id)) or ref.name, ref.detail)
+            for ref in refs
+        ]
+
     def search_records(self, text: str, tables: Sequence[str], limit: int) -> list[RecordRef]:
         text = text.strip()
         if not text:

@@ -220,7 +220,30 @@ def check_loopback(host: str) -> None:
         raise SystemExit(f"sandbox: refusing to bind {host!r}: the sandboxes listen on loopback only")
 
 
-class KeepAliveRequestHandler(WSGIRequestHandler):
+_request_log = {"verbose": False}
+
+
+def set_request_log(verbose: bool) -> None:
+    """One access-log line per request only when asked for (``--verbose``): by default a
+    sandbox's own output is its URL and its errors, not a line per request."""
+    _request_log["verbose"] = verbose
+
+
+class RequestLogHandler(WSGIRequestHandler):
+    """werkzeug's handler with the per-request line opt-in, coloured only on a terminal."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if not _request_log["verbose"]:
+            return
+        if sys.stderr.isatty():
+            super().log_request(code, size)
+            return
+        # Redirected to a file or a pipe: no ANSI colour codes in the text.
+        line = self.requestline.translate(self._control_char_table)
+        self.log("info", '"%s" %s %s', line, code, size)
+
+
+class KeepAliveRequestHandler(RequestLogHandler):
     """HTTP/1.1 keep-alive, as real servers do.
 
     werkzeug's handler answers every request with ``Connection: close``; some clients read that
@@ -279,7 +302,7 @@ class SandboxServer:
         self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, keep_alive: bool = False
     ) -> None:
         check_loopback(host)
-        handler = KeepAliveRequestHandler if keep_alive else None
+        handler = KeepAliveRequestHandler if keep_alive else RequestLogHandler
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=handler)
         # Request threads must not keep the process alive on shutdown.
         self._server.daemon_threads = True  # type: ignore[attr-defined]

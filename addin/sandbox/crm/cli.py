@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from addin.sandbox.common import run_until_signalled
+from addin.sandbox.common import run_until_signalled, set_request_log
 from addin.sandbox.crm.sandbox import CrmSandbox
 
 
 def main(args: argparse.Namespace) -> int:
+    set_request_log(bool(getattr(args, "verbose", False)))
     try:
         sandbox = CrmSandbox(
             Path(args.data) if args.data else None,
