@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 )
 
 from addin.bridge_types import MailItem, RecordRef, TrackOutcome, TrackResult
-from addin.errors import BridgeError
 from addin.mailbox.types import Folder, FolderKind
 from ui import batches as batches_module
 from ui import tasks
