@@ -36,6 +36,7 @@ from addin.errors import (
     OfflineError,
     ThrottledError,
 )
+from addin.mailbox.choose import choose_backend
 from addin.settings_schema import SETTINGS, Kind, Setting, coerce
 from ui import tasks
 from ui.common import StatusLabel
@@ -47,6 +48,7 @@ TEST_TIMEOUT = 45.0
 UNITS = (" (seconds)", " seconds")  # a label ending in the first gets the second as the field's unit
 # Settings with their own editor, so nobody types paths, ids or syntax into a text box.
 PICKERS = ("tracking.tracked_folders", "tracking.never_track")
+PASSWORDS = ("basic", "ntlm")  # mailbox sign-in methods that take a password
 
 
 def label_of(setting: Setting) -> str:
@@ -229,6 +231,9 @@ class SettingsForm(QWidget):
             assert isinstance(auth, QComboBox)
             auth.currentIndexChanged.connect(lambda _i: self._show_crm_user())
             self._crm_sign_in_from_url(url.text(), initial=True)
+        self.backend_reason: QLabel | None = None
+        if "mailbox.email" in self.editors and "mailbox.backend" in self.editors:
+            self._setup_backend_choice()
         if advanced.rowCount():
             toggle = QToolButton()
             toggle.setText("Show advanced")
@@ -260,6 +265,52 @@ class SettingsForm(QWidget):
         elif kind is not None:
             auth.setCurrentIndex(max(0, auth.findData(kind)))
         self._show_crm_user()
+
+    def _setup_backend_choice(self) -> None:
+        """The mail server type follows the address (Graph for Exchange Online, EWS on premises),
+        with the reason shown under it; the person can still pick the other one."""
+        backend = self.editors["mailbox.backend"]
+        assert isinstance(backend, QComboBox)
+        reason = QLabel()
+        reason.setWordWrap(True)
+        reason.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        reason.setAccessibleName("Why this mail server type")
+        reason.setVisible(False)
+        cell = backend.parentWidget()
+        if cell is not None and cell.layout() is not None:
+            cell.layout().addWidget(reason)
+        self.backend_reason = reason
+        self._backend_chosen_for: tuple[str, str] | None = None
+        for key in ("mailbox.email", "mailbox.server"):
+            editor = self.editors.get(key)
+            if isinstance(editor, QLineEdit):
+                editor.editingFinished.connect(self._choose_backend)
+                editor.textChanged.connect(lambda _t: self._choose_backend(typing=True))
+
+    def _choose_backend(self, typing: bool = False) -> None:
+        email = self.editors["mailbox.email"]
+        server = self.editors.get("mailbox.server")
+        backend = self.editors["mailbox.backend"]
+        assert isinstance(email, QLineEdit) and isinstance(backend, QComboBox)
+        address = email.text().strip()
+        if "@" not in address or not address.rpartition("@")[2]:
+            return
+        url = server.text().strip() if isinstance(server, QLineEdit) else ""
+        if (address.lower(), url) == self._backend_chosen_for:
+            return  # nothing new: keep what the person may have picked by hand
+        choice = choose_backend(address, url or None)
+        if typing and not choice.certain:
+            return  # wait until the address is complete before suggesting a default
+        self._backend_chosen_for = (address.lower(), url)
+        index = backend.findData(choice.backend)
+        if index >= 0:
+            backend.setCurrentIndex(index)
+        auth = self.editors.get("mailbox.auth")
+        if isinstance(auth, QComboBox) and choice.backend == "graph" and auth.currentData() in PASSWORDS:
+            auth.setCurrentIndex(max(0, auth.findData("oauth")))  # Exchange Online takes no passwords
+        if self.backend_reason is not None:
+            self.backend_reason.setText(choice.reason)
+            self.backend_reason.setVisible(True)
 
     def _show_crm_user(self) -> None:
         """Only the fields the chosen sign-in uses: a user name and password for Windows sign-in,

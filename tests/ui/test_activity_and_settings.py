@@ -237,3 +237,33 @@ def test_wizard_counts_steps_and_picks_the_sign_in_from_the_address(qtbot: Any, 
     assert blocker.args == [False]
     assert "What to do:" in wizard.crm_test.result.text(), wizard.crm_test.result.text()
     assert not wizard.crm_test.progress.isVisibleTo(wizard)
+
+
+def test_wizard_picks_the_mail_server_type_from_the_address(qtbot: Any, demo: Any) -> None:
+    values = demo.bridge.settings()
+    blank = {**values, "mailbox.email": "", "mailbox.server": "", "mailbox.backend": "ews", "crm.url": ""}
+    wizard = SetupWizard(demo.bridge, blank)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    mf = wizard.mailbox_form
+    backend, auth, email = (
+        mf.editors["mailbox.backend"],
+        mf.editors["mailbox.auth"],
+        mf.editors["mailbox.email"],
+    )
+    # A Microsoft 365 domain: Exchange Online, so Graph with Microsoft sign-in, and the reason is shown.
+    qtbot.keyClicks(email, "sam@fabrikam.onmicrosoft.com")
+    assert backend.currentData() == "graph" and auth.currentData() == "oauth"
+    assert "Exchange Online" in mf.backend_reason.text() and mf.backend_reason.isVisibleTo(mf)
+    # The person may override it; leaving the field unchanged keeps their choice.
+    backend.setCurrentIndex(backend.findData("ews"))
+    email.editingFinished.emit()
+    assert backend.currentData() == "ews"
+    # An on-premises server named by its EWS URL: EWS, with the server named in the reason.
+    email.setText("sam@fabrikam.example")
+    mf.editors["mailbox.server"].setText("https://mail.fabrikam.example/EWS/Exchange.asmx")
+    assert backend.currentData() == "ews"
+    assert "mail.fabrikam.example" in mf.backend_reason.text()
+    # Autodiscover pointing at Exchange Online: Graph.
+    mf.editors["mailbox.server"].setText("https://outlook.office365.com/EWS/Exchange.asmx")
+    assert backend.currentData() == "graph"
