@@ -111,6 +111,7 @@ class Bridge:
 
         config = Config.load()
         chosen = config.profile(profile)
+        config.check(chosen)
         missing = chosen.missing()
         if missing:
             raise ConfigError(
