@@ -88,7 +88,11 @@ class Bridge:
         self.profile = profile
         self.config = config
         self.secrets = secrets
-        self.data_dir = paths.ensure_private_dir(data_dir or paths.data_dir() / "profiles" / profile.name)
+        if data_dir is None:
+            root = paths.data_dir()
+            self.data_dir = paths.ensure_private_dir(root / "profiles" / profile.name, root=root)
+        else:
+            self.data_dir = paths.ensure_private_dir(data_dir)
         self.store = Store(self.data_dir / "journal.sqlite3")
         self.store.on_audit = lambda row: self._emit(ActivityLogged(_to_entry(row)))
         self._outbox_overrides = outbox_settings
@@ -102,7 +106,9 @@ class Bridge:
         self._autotrack_job: AutoTrack | None = None
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._engine_lock = FileLock(str(self.data_dir / "engine.lock"))
+        self._engine_lock = FileLock(
+            str(paths.private_file(self.data_dir / "engine.lock")), mode=paths.PRIVATE_FILE
+        )
         self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed)
 
     @classmethod

@@ -267,6 +267,11 @@ class Config:
         text = json.dumps(payload, indent=2, sort_keys=True)
         try:
             paths.ensure_private_dir(self.path.parent)
+        except paths.PrivacyError as exc:
+            raise ConfigError(
+                f"Cannot save settings to {self.path}: {exc.message}", title="Settings not saved"
+            ) from None
+        try:
             _write_private(self.path, text)
         except OSError as exc:
             raise ConfigError(

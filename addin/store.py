@@ -17,6 +17,7 @@ copied aside before a migration runs.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -27,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from addin import paths
 from addin.errors import BridgeError
 
 MIGRATIONS: tuple[str, ...] = (
@@ -161,7 +163,14 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.ensure_private_dir(path.parent)
+        # The journal and its WAL side files hold subjects and addresses: private to the user.
+        # Side files left read-only or readable by others (a restore, a read-only moment)
+        # are repaired here, or named in the error; the database is created 0600 so SQLite
+        # gives its -wal and -shm the same mode.
+        for side in journal_files(path):
+            paths.fix_mode(side, paths.PRIVATE_FILE)
+        paths.private_file(path)
         self._lock = threading.RLock()
         # Called with each new audit row (the facade turns it into an event for the UI).
         self.on_audit: Callable[[AuditRow], None] | None = None
@@ -174,7 +183,7 @@ class Store:
             self._db.execute("PRAGMA busy_timeout=30000")
             self._migrate()
         except sqlite3.Error as exc:
-            raise StoreError(f"Cannot open the local journal at {path}: {exc}") from None
+            raise StoreError(f"Cannot open the local journal at {path}: {exc}{self._hint(exc)}") from None
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -190,14 +199,26 @@ class Store:
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreError(f"The local journal refused a write: {exc}") from None
+                raise StoreError(
+                    f"The local journal {self.path} refused a write: {exc}{self._hint(exc)}"
+                ) from None
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
                 return list(self._db.execute(sql, args))
             except sqlite3.Error as exc:
-                raise StoreError(f"The local journal could not be read: {exc}") from None
+                raise StoreError(
+                    f"The local journal {self.path} could not be read: {exc}{self._hint(exc)}"
+                ) from None
+
+    def _hint(self, exc: sqlite3.Error) -> str:
+        """For a read-only journal: which of its files is not writable, and the fix."""
+        if "readonly" not in str(exc) and "read-only" not in str(exc):
+            return ""
+        stuck = [str(p) for p in journal_files(self.path) if p.exists() and not os.access(p, os.W_OK)]
+        named = ", ".join(stuck) if stuck else f"{self.path} and its -wal/-shm files"
+        return f". Not writable: {named}. Fix: chmod 600 them (they must belong to your user account)"
 
     @property
     def schema_version(self) -> int:
@@ -444,6 +465,11 @@ class Store:
                 "INSERT INTO kv VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (key, json.dumps(value)),
             )
+
+
+def journal_files(path: Path) -> list[Path]:
+    """The database and its WAL side files."""
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
 def _link(row: sqlite3.Row) -> Link:
