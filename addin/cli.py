@@ -9,32 +9,77 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from addin import __version__
+from addin.cli_output import UsageError, report_error
 from addin.errors import BridgeError
 
+TRAY_HELP = """\
+Without a COMMAND, crm-bridge starts the tray app. Its options:
+  --minimized          start in the tray only (how the login item starts it)
+  --show WINDOW        open a window at start: track, outbox, activity or settings
+  --profile NAME       use this profile instead of the active one
+A second launch brings the running tray app forward.
 
-def _port(text: str) -> int:
-    value = int(text)
+Every everyday command takes --json: one JSON document on stdout; an error is
+{"error": {"title": ..., "message": ..., "code": ...}} with exit code 2.
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors in user words, raised as :class:`UsageError` (exit 2, JSON with --json)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(_user_words(message), command=self.prog)
+
+
+def _user_words(message: str) -> str:
+    text = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
+    text = re.sub(
+        r"invalid choice: '([^']*)' \(choose from (.*)\)",
+        lambda m: f"'{m.group(1)}' is not one of {m.group(2).replace(chr(39), '')}",
+        text,
+    )
+    # "invalid int value: 'x'" (a type= function's name) in words; validators named _x read as "x".
+    kinds = {"int": "whole number", "float": "number"}
+    text = re.sub(
+        r"invalid (\w+) value: ",
+        lambda m: f"expected a {kinds.get(m.group(1), m.group(1).strip('_').replace('_', ' '))}, got ",
+        text,
+    )
+    text = text.replace("the following arguments are required:", "missing")
+    text = text.replace("unrecognized arguments:", "unknown option or argument:")
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a port is a whole number, got {text!r}") from None
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("port must be 0..65535 (0 picks a free port)")
+        raise argparse.ArgumentTypeError("a port is 0..65535 (0 picks a free port)")
     return value
 
 
 def _add_sandbox_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=_port, default=0, help="TCP port; 0 picks a free one (default)")
+    p.add_argument("--port", type=port, default=0, help="TCP port; 0 picks a free one (default)")
     p.add_argument("--data", metavar="DIR", help="keep the SQLite data here (default: a temporary folder)")
     p.add_argument("--seed", choices=["demo", "empty"], default="demo", help="initial data (default demo)")
     p.add_argument("--latency-ms", type=int, default=0, metavar="N", help="delay every answer by N ms")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="crm-bridge",
         description="Bridge your mailbox and Microsoft Dynamics 365 / Dataverse.",
+        epilog=TRAY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"crm-bridge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -81,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--limit", type=int, default=20, help="at most this many matches per folder (default 20)")
     tr.add_argument("--regarding", metavar="TABLE:ID", help="e.g. account:<guid>")
     un = command("untrack", "remove the CRM link of messages", "untrack")
-    un.add_argument("item_id", nargs="+", help="mailbox item id")
+    un.add_argument("item_id", nargs="+", metavar="ITEM_ID", help="mailbox item id")
     un.add_argument("--delete", action="store_true", default=None, help="also delete the CRM e-mail")
     ob = command("outbox", "list the CRM outbox; --retry ID queues a failed e-mail again", "outbox")
     ob.add_argument("--retry", metavar="ACTIVITY_ID")
@@ -89,8 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--limit", type=int, default=50)
     lg.add_argument("--filter", metavar="TEXT")
     cf = command("config", "profiles and credentials", "config")
-    cf.add_argument("action", choices=["show", "set", "keys", "secret"])
-    cf.add_argument("values", nargs="*", help="KEY=VALUE for 'set'; for 'secret': mailbox or crm")
+    cf.add_argument(
+        "action",
+        metavar="ACTION",
+        choices=["show", "set", "keys", "secret"],
+        help="show, set, keys or secret",
+    )
+    cf.add_argument(
+        "values", nargs="*", metavar="VALUE", help="KEY=VALUE for 'set'; for 'secret': mailbox or crm"
+    )
     cf.add_argument("--activate", action="store_true", help="make this profile the active one")
     return parser
 
@@ -100,11 +152,31 @@ TRAY_OPTIONS = ("--minimized", "--show", "--profile")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args_list
+    try:
+        return _dispatch(args_list)
+    except BridgeError as exc:
+        return report_error(exc, as_json=as_json)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _tray(args_list: list[str]) -> int:
+    """The tray app, after checking there is a desktop to show it on."""
+    from addin.desktop import desktop_problem
+
+    problem = desktop_problem()
+    if problem is not None:
+        raise problem
+    from ui.app import main as tray_main
+
+    return int(tray_main(args_list))
+
+
+def _dispatch(args_list: list[str]) -> int:
     if args_list and args_list[0].split("=")[0] in TRAY_OPTIONS:
         # `crm-bridge --minimized` (the login item) and friends: options of the tray itself.
-        from ui.app import main as tray_main
-
-        return int(tray_main(args_list))
+        return _tray(args_list)
     parser = build_parser()
     args, extra = parser.parse_known_args(args_list)
     if extra:
@@ -118,16 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "command", None) == "config" and args.action == "secret":
         args.kind = args.values[0] if args.values else ""
     if handler is None:
-        # No subcommand: the tray app.
-        from ui.app import main as tray_main
-
-        return int(tray_main([]))
+        return _tray([])
     module_name, _, func_name = handler.partition(":")
     func = getattr(importlib.import_module(module_name), func_name)
-    try:
-        return int(func(args) or 0)
-    except BridgeError as exc:
-        print(f"crm-bridge: {exc.title}: {exc.message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return int(func(args) or 0)
