@@ -172,10 +172,17 @@ def setting_value(setting: Setting | None, value: Any) -> str:
     return str(value)
 
 
-def config_show_text(name: str, active: bool, values: dict[str, Any], by_key: dict[str, Setting]) -> str:
+def config_show_text(
+    name: str,
+    active: bool,
+    values: dict[str, Any],
+    by_key: dict[str, Setting],
+    problems: Sequence[str] = (),
+) -> str:
     rows = [(key, setting_value(by_key.get(key), values[key])) for key in by_key if key in values]
     head = f"Profile {name!r}" + (" (active)" if active else "") + ":"
-    return head + "\n" + table(("Setting", "Value"), rows)
+    tail = "".join(f"\nProblem: {terminal_text(p)}" for p in problems)
+    return head + "\n" + table(("Setting", "Value"), rows) + ("\n" + tail if tail else "")
 
 
 def config_keys_text(settings: Sequence[Setting]) -> str:
@@ -250,12 +257,12 @@ def event_document(event: BridgeEvent) -> dict[str, Any]:
     from addin.cli_output import to_plain
 
     if isinstance(event, StateChanged):
-        return {"event": "state", **to_plain(event.status)}
+        return {"type": "state_changed", **to_plain(event.status)}
     if isinstance(event, ActivityLogged):
-        return {"event": "action", **to_plain(event.entry)}
+        return {"type": "activity_logged", **to_plain(event.entry)}
     if isinstance(event, IssuesChanged):
-        return {"event": "issues", "issues": to_plain(list(event.issues))}
-    return {"event": "outbox_changed"}
+        return {"type": "issues_changed", "issues": to_plain(list(event.issues))}
+    return {"type": "outbox_changed"}
 
 
 # -- demo ------------------------------------------------------------------------------------

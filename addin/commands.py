@@ -156,8 +156,15 @@ def config(args: Any) -> int:
         profile = cfg.profile(name)
         emit(
             args,
-            {"profile": name, "active": name == cfg.active, "settings": profile.values},
-            render.config_show_text(name, name == cfg.active, profile.values, BY_KEY),
+            {
+                "profile": name,
+                "active": name == cfg.active,
+                "settings": profile.values,
+                "problems": profile.problems(cfg.path),
+            },
+            render.config_show_text(
+                name, name == cfg.active, profile.values, BY_KEY, profile.problems(cfg.path)
+            ),
         )
         return 0
     if args.action == "set":

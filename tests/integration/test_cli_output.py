@@ -364,8 +364,8 @@ def test_run_json_is_one_document_per_line(work: Any, capsys: pytest.CaptureFixt
     code, out = _run_until(capsys, ["run", "--json"], lambda: _sent(crm, activity))
     assert code == 0
     events = [json.loads(line) for line in out.splitlines()]
-    assert {e["event"] for e in events} >= {"state", "action"}
-    assert any(e["event"] == "action" and e["action"] == "sent" for e in events)
+    assert {e["type"] for e in events} >= {"state_changed", "activity_logged"}
+    assert any(e["type"] == "activity_logged" and e["action"] == "sent" for e in events)
 
 
 def test_run_errors(capsys: pytest.CaptureFixture[str]) -> None:
@@ -414,3 +414,23 @@ def test_demo_errors(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mon
     assert code == 2 and "libxcb-icccm4" in json_error(out, "missing_libraries")["message"]
     code, out, _ = run(capsys, "demo", "--lively", "--json")
     assert code == 2 and json_error(out, "usage")
+
+
+# -- the tray without a display ----------------------------------------------------------------
+
+
+def test_tray_without_a_display_exits_2_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real process, so a Qt abort (exit 134) could not hide behind the test's own QApplication."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    for argv in ([], ["--minimized"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "addin", *argv], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == ""
+        assert done.stderr.startswith("No display: The tray app needs a graphical desktop"), done.stderr
+        assert "'crm-bridge run'" in done.stderr and "'crm-bridge demo --headless'" in done.stderr
+        assert "Traceback" not in done.stderr and "qt.qpa" not in done.stderr
