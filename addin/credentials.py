@@ -58,6 +58,13 @@ _REFUSED_BACKENDS = {
 }
 
 
+# Where a person learns what to install; the wording matches docs/CONNECT.md's keyring section.
+KEYRING_HINT = (
+    "Install or unlock a keyring service (on a Linux desktop: GNOME Keyring, or KeePassXC with "
+    "Secret Service integration on; see docs/CONNECT.md). Secrets are never stored in plain files."
+)
+
+
 def service_name(profile: str, kind: str) -> str:
     for part in (profile, kind):
         if not part or ":" in part:
@@ -69,24 +76,18 @@ def _backend() -> Any:
     try:
         backend = keyring.get_keyring()
     except keyring.errors.KeyringError as exc:
-        raise CredentialStoreError(f"The system keyring could not be opened ({type(exc).__name__}).") from exc
+        raise CredentialStoreError(f"The system keyring could not be opened: {exc}. {KEYRING_HINT}") from exc
     if isinstance(backend, ChainerBackend):
         # The chainer falls through to the next backend when one fails, which could be a
         # plaintext file: use its best acceptable backend directly so a failure stays a failure.
         chained = [b for b in backend.backends if _ident(b) not in _REFUSED_BACKENDS]
         if not chained:
-            raise CredentialStoreError(
-                "No secure system keyring is available. Install or unlock a keyring service; "
-                "secrets are never stored in plain files."
-            )
+            raise CredentialStoreError(f"No secure system keyring is available. {KEYRING_HINT}")
         return chained[0]
     ident = _ident(backend)
     if ident in _REFUSED_BACKENDS:
-        raise CredentialStoreError(
-            "No secure system keyring is available (found "
-            f"{ident[0]}.{ident[1]}). Install or unlock a keyring service; "
-            "secrets are never stored in plain files."
-        )
+        log.info("refused keyring backend %s.%s", *ident)
+        raise CredentialStoreError(f"No secure system keyring is available. {KEYRING_HINT}")
     return backend
 
 

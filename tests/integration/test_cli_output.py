@@ -266,6 +266,7 @@ def test_config_errors(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.M
     code, out, err = run(capsys, "config", "secret", "crm")
     assert code == 2 and out == ""
     assert err.startswith("Cannot reach the system keyring: ") and not INTERNALS.search(err), err
+    assert "keyring.backends" not in err and "GNOME Keyring" in err and "docs/CONNECT.md" in err
     assert "hunter2" not in err
     monkeypatch.setattr("sys.stdin", io.StringIO("hunter2\n"))
     code, out, _ = run(capsys, "config", "secret", "crm", "--json")
