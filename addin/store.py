@@ -158,6 +158,19 @@ class AuditRow:
     message_id: str | None
 
 
+@dataclass(frozen=True)
+class AuditNote:
+    """An audit row to write together with a state change (see :meth:`Store.outbox_put`)."""
+
+    action: str
+    ok: bool = True
+    subject: str = ""
+    detail: str = ""
+    activity_id: str | None = None
+    item_id: str | None = None
+    message_id: str | None = None
+
+
 class Store:
     """Thread-safe access to the journal; every write is its own durable transaction."""
 
@@ -326,7 +339,10 @@ class Store:
         recipients: str = "",
         reason: str = "",
         attempts: int | None = None,
+        audit: AuditNote | None = None,
     ) -> None:
+        """Record an outbox state; ``audit`` is written in the same transaction, so a crash
+        can never leave a sent e-mail without its audit row (or an audit row without the state)."""
         with self._tx() as db:
             db.execute(
                 "INSERT INTO outbox VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(activity_id) DO UPDATE SET "
@@ -347,6 +363,9 @@ class Store:
                     attempts,
                 ),
             )
+            row = self._insert_audit(db, audit) if audit is not None else None
+        if row is not None and self.on_audit is not None:
+            self.on_audit(row)
 
     def outbox_get(self, activity_id: str) -> OutboxRecord | None:
         rows = self._query("SELECT * FROM outbox WHERE activity_id=?", (activity_id,))
@@ -423,18 +442,41 @@ class Store:
         item_id: str | None = None,
         message_id: str | None = None,
     ) -> AuditRow:
-        at = utcnow()
+        note = AuditNote(action, ok, subject, detail, activity_id, item_id, message_id)
         with self._tx() as db:
-            cursor = db.execute(
-                "INSERT INTO audit(at, action, ok, subject, detail, activity_id, item_id, message_id) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (_ts(at), action, int(ok), subject, detail, activity_id, item_id, message_id),
-            )
-            row_id = int(cursor.lastrowid or 0)
-        row = AuditRow(row_id, at, action, ok, subject, detail, activity_id, item_id, message_id)
+            row = self._insert_audit(db, note)
         if self.on_audit is not None:
             self.on_audit(row)
         return row
+
+    @staticmethod
+    def _insert_audit(db: sqlite3.Connection, note: AuditNote) -> AuditRow:
+        at = utcnow()
+        cursor = db.execute(
+            "INSERT INTO audit(at, action, ok, subject, detail, activity_id, item_id, message_id) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (
+                _ts(at),
+                note.action,
+                int(note.ok),
+                note.subject,
+                note.detail,
+                note.activity_id,
+                note.item_id,
+                note.message_id,
+            ),
+        )
+        return AuditRow(
+            int(cursor.lastrowid or 0),
+            at,
+            note.action,
+            note.ok,
+            note.subject,
+            note.detail,
+            note.activity_id,
+            note.item_id,
+            note.message_id,
+        )
 
     def recent_audit(self, limit: int = 200, text: str | None = None) -> list[AuditRow]:
         if text:

@@ -34,15 +34,18 @@ from addin.errors import (
     BridgeError,
     HeaderInjectionError,
     MessageError,
+    OfflineError,
+    ThrottledError,
 )
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import Address, Attachment, Folder, FolderKind, OutgoingMessage
-from addin.store import Store, utcnow
+from addin.store import AuditNote, Store, utcnow
 
 log = logging.getLogger(__name__)
 
 RECOVERED = "Sent before an interruption; confirmed from Sent Items"
 RESENT = "Not sent before an interruption; sent again under the same claim"
+CONFIRMED = "Confirmed from Sent Items"
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,9 @@ class Outbox:
             outcome = self.send_one(item)
             sent += outcome == "sent"
             failed += outcome == "failed"
+            if outcome == "pending":
+                # The connection broke mid-send: do not claim the next one on a failing line.
+                break
         if sent or failed or settled:
             self._on_change()
         return PollReport(sent, failed, skipped, settled, requests_idle=not pending)
@@ -148,7 +154,11 @@ class Outbox:
         except (MessageError, HeaderInjectionError) as exc:
             self._fail(item, exc.message, claimed=True)
             return "failed"
-        except AuthError:
+        except (AuthError, OfflineError, ThrottledError) as exc:
+            # The mailbox (or the CRM) cannot be reached or refuses us: stop the whole poll here,
+            # before anything else is claimed.  This one e-mail stays "sending" in the journal
+            # and is settled from Sent Items once the server answers again.
+            log.warning("send of %s stopped: %s", item.activity_id, exc.message)
             raise
         except BridgeError as exc:
             # Unknown whether it left: keep the journal in "sending"; recovery decides from Sent Items.
@@ -181,8 +191,15 @@ class Outbox:
     ) -> None:
         copy_id = self._copy_message_id(activity_id) or message_id
         self.crm.mark_sent(activity_id, copy_id)
-        self.store.outbox_put(activity_id, message_id=copy_id, state="done")
-        self.store.audit("sent", subject=subject, detail=detail, activity_id=activity_id, message_id=copy_id)
+        # "done" and its audit row in one transaction: every sent e-mail has exactly one row.
+        self.store.outbox_put(
+            activity_id,
+            message_id=copy_id,
+            state="done",
+            audit=AuditNote(
+                "sent", subject=subject, detail=detail, activity_id=activity_id, message_id=copy_id
+            ),
+        )
 
     def _fail(self, item: PendingEmail, reason: str, *, claimed: bool) -> None:
         attempts = item.attempts + 1
@@ -197,9 +214,9 @@ class Outbox:
             recipients=", ".join(item.to),
             reason=reason,
             attempts=attempts,
-        )
-        self.store.audit(
-            "send_failed", ok=False, subject=item.subject, detail=reason, activity_id=item.activity_id
+            audit=AuditNote(
+                "send_failed", ok=False, subject=item.subject, detail=reason, activity_id=item.activity_id
+            ),
         )
 
     # -- recovery -------------------------------------------------------------------------
@@ -246,14 +263,11 @@ class Outbox:
             return 0  # ours: recover() handles it
         copy_id = self._copy_message_id(item.activity_id)
         if copy_id:
-            self.crm.mark_sent(item.activity_id, copy_id)
-            self.store.audit(
-                "sent",
-                subject=item.subject,
-                detail="Confirmed from Sent Items",
-                activity_id=item.activity_id,
-                message_id=copy_id,
+            # Journal it as ours first, so a crash before the audit row is settled by recover().
+            self.store.outbox_put(
+                item.activity_id, message_id=copy_id, state="sent", subject=item.subject, recipients=""
             )
+            self._finish(item.activity_id, copy_id, item.subject, CONFIRMED)
             return 1
         if item.modified is None or self._now() - item.modified < self.settings.stale_claim:
             return 0
