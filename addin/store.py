@@ -425,6 +425,19 @@ class Store:
                 (error, _ts(not_before), queue_id),
             )
 
+    def deferred_tracks(self, now: datetime | None = None) -> int:
+        """How many track requests wait for a later retry (back-off after a failure)."""
+        rows = self._query("SELECT COUNT(*) FROM track_queue WHERE not_before > ?", (_ts(now or utcnow()),))
+        return int(rows[0][0])
+
+    def reset_track_backoff(self, now: datetime | None = None) -> int:
+        """Make every waiting track request due now, with a fresh back-off; returns how many."""
+        moment = _ts(now or utcnow())
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE track_queue SET not_before=?, attempts=0 WHERE not_before > ?", (moment, moment)
+            ).rowcount
+
     def finish_track(self, queue_id: int) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM track_queue WHERE id=?", (queue_id,))
