@@ -200,10 +200,9 @@ def test_outbox_and_log_plain_and_json(work: Any, capsys: pytest.CaptureFixture[
 def test_outbox_and_log_errors(capsys: pytest.CaptureFixture[str], work: Any) -> None:
     code, out, err = run(capsys, "log", "--limit", "many")
     assert code == 2 and out == ""
-    assert err.splitlines() == [
-        "Command line not understood: --limit: expected a whole number, got 'many'.",
-        "See 'crm-bridge log --help'.",
-    ]
+    first, second = err.splitlines()
+    assert first.startswith("Command line not understood: --limit: ") and "whole number" in first, err
+    assert "'many'" in first and second == "See 'crm-bridge log --help'."
     code, out, _ = run(capsys, "log", "--limit", "many", "--json")
     assert code == 2 and "--limit" in json_error(out, "usage")["message"]
     code, out, err = run(capsys, "outbox", "--profile", "nosuch")
