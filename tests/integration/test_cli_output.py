@@ -434,3 +434,32 @@ def test_tray_without_a_display_exits_2_with_a_hint(monkeypatch: pytest.MonkeyPa
         assert done.stderr.startswith("No display: The tray app needs a graphical desktop"), done.stderr
         assert "'crm-bridge run'" in done.stderr and "'crm-bridge demo --headless'" in done.stderr
         assert "Traceback" not in done.stderr and "qt.qpa" not in done.stderr
+
+
+def test_demo_without_a_display_runs_the_bridge_and_says_what_to_try(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import addin.demo
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    started: list[Any] = []
+    real_start = addin.demo.start_demo
+    monkeypatch.setattr(
+        addin.demo, "start_demo", lambda *a, **k: started.append(real_start(*a, **k)) or started[-1]
+    )
+
+    def synced() -> bool:  # the engine has run (its SIGTERM handler is long in place by then)
+        return bool(started) and started[0].bridge.scheduler.last_synced is not None
+
+    code, out = _run_until(capsys, ["demo"], synced)
+    assert code == 0
+    plain_ok(out)
+    assert out.startswith("Sandbox CRM:      http://127.0.0.1:")
+    assert "Things to try:" in out and "“Track in CRM” category" in out
+    assert "Bridge running without a display; press Ctrl-C to stop." in out
+
+    started.clear()
+    code, out = _run_until(capsys, ["demo", "--json"], synced)
+    document = json.loads(out)
+    assert code == 0 and document["tray"] is False and document["ews_url"].endswith("/EWS/Exchange.asmx")
