@@ -20,9 +20,11 @@ from typing import Any
 import pytest
 import requests
 
+from addin.bridge import Bridge
 from addin.cli import main
 from addin.sandbox.crm import CrmSandbox
 from addin.sandbox.mail import MailSandbox
+from addin.state import BridgeState
 
 pytestmark = pytest.mark.integration
 
@@ -344,11 +346,24 @@ def _sent(crm: CrmSandbox, activity_id: str) -> bool:
 
 
 def test_run_prints_one_line_per_state_change_and_action(
-    work: Any, capsys: pytest.CaptureFixture[str]
+    work: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     crm, _ = work
     activity = crm.queue_email("someone@fabrikam.example", "Sent by run", "<p>Hi</p>")
-    code, out = _run_until(capsys, ["run"], lambda: _sent(crm, activity))
+    opened: list[Bridge] = []
+    real_open = Bridge.open
+
+    def open_and_keep(profile: str | None = None) -> Bridge:
+        opened.append(real_open(profile))
+        return opened[-1]
+
+    monkeypatch.setattr("addin.commands.Bridge.open", open_and_keep)
+
+    def sent_and_idle() -> bool:
+        # Idle after the send: the engine has finished the poll that sent it and said so.
+        return bool(opened) and opened[0].scheduler.state is BridgeState.IDLE and _sent(crm, activity)
+
+    code, out = _run_until(capsys, ["run"], sent_and_idle)
     assert code == 0
     lines = plain_ok(out).splitlines()
     assert lines[0] == "Running for the active profile; press Ctrl-C to stop."
