@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Save PNGs of the tray menu and every window of the demo, as a person would see them:
-# a real X server (Xvfb) with Qt's xcb platform.  Needs: xvfb libxcb-icccm4 libxcb-keysyms1.
+# a real X server (Xvfb) with Qt's xcb platform.  Needs the packages of scripts/system-packages.txt
+# (./scripts/system-packages.sh test installs them).
 #   scripts/screenshots.sh OUTDIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,10 +9,10 @@ OUT=${1:?usage: scripts/screenshots.sh OUTDIR}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 mkdir -p "$OUT"
 if ! command -v xvfb-run >/dev/null; then
-    echo "xvfb-run not found: apt-get install -y xvfb libxcb-icccm4 libxcb-keysyms1" >&2
+    echo "xvfb-run not found: run ./scripts/system-packages.sh test (it installs xvfb and the xcb libraries)" >&2
     exit 1
 fi
-# With trayer (an XEmbed tray host, apt package "trayer") the icon itself is pictured in a
+# With trayer (an XEmbed tray host, in the package list) the icon itself is pictured in a
 # panel too; without it only the windows and the menu are.
 run() {
     local args="$*"
