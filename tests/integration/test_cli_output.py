@@ -478,3 +478,22 @@ def test_demo_without_a_display_runs_the_bridge_and_says_what_to_try(
     code, out = _run_until(capsys, ["demo", "--json"], synced)
     document = json.loads(out)
     assert code == 0 and document["tray"] is False and document["ews_url"].endswith("/EWS/Exchange.asmx")
+
+
+def test_tray_with_a_display_but_missing_x_libraries_names_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real loader check is in tests/core/test_qt_libs.py; here its answer is "icccm missing"."""
+    from addin import qt_libs
+
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.setattr(
+        qt_libs, "missing_libraries", lambda: [qt_libs.Missing("libxcb-keysyms.so.1", "libxcb-keysyms1")]
+    )
+    code, out, err = run(capsys, "--show", "track")
+    assert code == 2 and out == ""
+    assert err.startswith(
+        "System libraries missing: The tray app cannot start: the system libraries libxcb-keysyms.so.1"
+    )
+    assert err.rstrip().endswith("sudo apt-get install -y libxcb-keysyms1")
