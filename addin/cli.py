@@ -66,12 +66,45 @@ def port(text: str) -> int:
     return value
 
 
+def _bounded(text: str, low: int, high: int, what: str) -> int:
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} is a whole number, got {text[:40]!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{what} is {low}..{high}, got {text[:40]}")
+    return value
+
+
+def limit(text: str) -> int:
+    """A result count: at least 1 (0 or less would mean "nothing"), at most 10,000."""
+    return _bounded(text, 1, 10_000, "a limit")
+
+
+def count(text: str) -> int:
+    """A count or a number of milliseconds for the sandboxes: 0..10,000."""
+    return _bounded(text, 0, 10_000, "the value")
+
+
+_GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
+
+
+def guid(text: str) -> str:
+    """A CRM record id (a GUID, with or without braces), normalised to lower case."""
+    match = _GUID.match(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"an e-mail id is a GUID like 0f8fad5b-d9cb-469f-a165-70867728950e, got {text[:40]!r}"
+        )
+    return match.group(1).lower()
+
+
 def _add_sandbox_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=port, default=0, help="TCP port; 0 picks a free one (default)")
     p.add_argument("--data", metavar="DIR", help="keep the SQLite data here (default: a temporary folder)")
     p.add_argument("--seed", choices=["demo", "empty"], default="demo", help="initial data (default demo)")
-    p.add_argument("--latency-ms", type=int, default=0, metavar="N", help="delay every answer by N ms")
+    p.add_argument("--latency-ms", type=count, default=0, metavar="N", help="delay every answer by N ms")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox_common(mail)
     mail.add_argument(
         "--busy",
-        type=int,
+        type=count,
         default=0,
         metavar="N",
         help="answer the next N requests ErrorServerBusy",
@@ -123,15 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--search", metavar="TEXT", help="track the messages matching TEXT in Inbox and Sent Items"
     )
-    tr.add_argument("--limit", type=int, default=20, help="at most this many matches per folder (default 20)")
+    tr.add_argument(
+        "--limit", type=limit, default=20, help="at most this many matches per folder (default 20)"
+    )
     tr.add_argument("--regarding", metavar="TABLE:ID", help="e.g. account:<guid>")
     un = command("untrack", "remove the CRM link of messages", "untrack")
     un.add_argument("item_id", nargs="+", metavar="ITEM_ID", help="mailbox item id")
     un.add_argument("--delete", action="store_true", default=None, help="also delete the CRM e-mail")
     ob = command("outbox", "list the CRM outbox; --retry ID queues a failed e-mail again", "outbox")
-    ob.add_argument("--retry", metavar="ACTIVITY_ID")
+    ob.add_argument("--retry", metavar="ACTIVITY_ID", type=guid)
     lg = command("log", "what the bridge did (the audit log)", "log")
-    lg.add_argument("--limit", type=int, default=50)
+    lg.add_argument("--limit", type=limit, default=50, help="at most this many entries (default 50)")
     lg.add_argument("--filter", metavar="TEXT")
     cf = command("config", "profiles and credentials", "config")
     cf.add_argument(
@@ -159,6 +194,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report_error(exc, as_json=as_json)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A bug: one line and the path of a crash report, never a traceback (exit 3).
+        from addin.crash_report import unexpected_failure
+
+        return unexpected_failure(exc, json_mode=as_json, argv=args_list)
+    finally:
+        _print_notices()
+
+
+def _print_notices() -> None:
+    """What loading the settings had to tell (a damaged file set aside), on stderr."""
+    from addin.config import take_notices
+    from addin.terminal_text import escape
+
+    for notice in take_notices():
+        print(f"crm-bridge: {escape(notice)}", file=sys.stderr)
 
 
 def _tray(args_list: list[str]) -> int:

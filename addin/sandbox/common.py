@@ -29,6 +29,8 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from addin.errors import BridgeError
+
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -287,3 +289,13 @@ def run_until_signalled(server: SandboxServer, first_line: str) -> int:
         pass
     server.stop()
     return 0
+
+
+def data_folder_error(kind: str, folder: object, exc: BaseException) -> BridgeError:
+    """A sandbox's ``--data`` folder that cannot be used, in words (not a traceback)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return BridgeError(
+        f"Cannot keep the {kind} sandbox's data in {folder}: {reason}. "
+        "Fix: give --data a folder you can write, or leave --data out for a temporary one.",
+        title="Sandbox data folder not usable",
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 from pathlib import Path
 
-from addin.sandbox.common import run_until_signalled
+from addin.sandbox.common import data_folder_error, run_until_signalled
 from addin.sandbox.crm.sandbox import CrmSandbox
 
 
@@ -21,6 +22,8 @@ def main(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise SystemExit(f"crm-bridge sandbox crm: {exc}") from None
+    except (OSError, sqlite3.Error) as exc:
+        raise data_folder_error("CRM", args.data, exc) from None
     sandbox._running = True  # run_until_signalled starts and stops the server
     try:
         return run_until_signalled(sandbox.server, sandbox.base_url)

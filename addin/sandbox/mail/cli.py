@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
-from addin.sandbox.common import run_until_signalled
+from addin.sandbox.common import data_folder_error, run_until_signalled
 from addin.sandbox.mail.sandbox import MailSandbox
 from addin.sandbox.mail.seed import ALEX
 
 
 def main(args: argparse.Namespace) -> int:
     """Print the EWS URL as the first stdout line, then serve."""
-    sandbox = MailSandbox(
-        data_dir=getattr(args, "data", None),
-        seed=getattr(args, "seed", "demo") or "demo",
-        latency_ms=int(getattr(args, "latency_ms", 0) or 0),
-        busy=int(getattr(args, "busy", 0) or 0),
-        host=getattr(args, "host", "127.0.0.1") or "127.0.0.1",
-        port=int(getattr(args, "port", 0) or 0),
-    )
+    try:
+        sandbox = MailSandbox(
+            data_dir=getattr(args, "data", None),
+            seed=getattr(args, "seed", "demo") or "demo",
+            latency_ms=int(getattr(args, "latency_ms", 0) or 0),
+            busy=int(getattr(args, "busy", 0) or 0),
+            host=getattr(args, "host", "127.0.0.1") or "127.0.0.1",
+            port=int(getattr(args, "port", 0) or 0),
+        )
+    except (OSError, sqlite3.Error) as exc:
+        raise data_folder_error("mail", getattr(args, "data", None), exc) from None
     try:
         boxes = sandbox.mailboxes()
         if boxes:
