@@ -61,6 +61,16 @@ Listener = Callable[[BridgeEvent], None]
 WATCH_RETRY = 60.0  # seconds before watching again after a failure
 
 
+ENGINE_STATE_KEY = "engine_state"
+
+
+def _when(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 def _to_entry(row: AuditRow) -> AuditEntry:
     return AuditEntry(
         row.id,
@@ -233,6 +243,7 @@ class Bridge:
                 log.exception("event listener failed")
 
     def _state_changed(self, state: BridgeState, detail: str) -> None:
+        self._publish_state()
         self._emit(StateChanged(self.status()))
         if state.needs_attention:
             self._emit(IssuesChanged(tuple(self.issues())))
@@ -241,12 +252,14 @@ class Bridge:
 
     def start(self) -> None:
         try:
-            self._engine_lock.acquire(timeout=0)
+            # Not 0: a `crm-bridge status` probing the lock at this very moment holds it briefly.
+            self._engine_lock.acquire(timeout=1.0)
         except Timeout:
             raise ConfigError(
                 f"CRM Bridge is already running for profile {self.profile.name!r} on this computer.",
                 title="Already running",
             ) from None
+        self._publish_state()
         # The audit log keeps 90 days; pruning once per start is enough for a log this small.
         self.store.prune_audit()
         self.scheduler.start()
@@ -275,6 +288,7 @@ class Bridge:
         self._watch_stop.set()
         self.scheduler.stop()
         if self._engine_lock.is_locked:
+            self.store.put(ENGINE_STATE_KEY, None)
             self._engine_lock.release()
         with self._lock:
             if self._mailbox is not None:
@@ -300,6 +314,47 @@ class Bridge:
             issues=len(self.issues()),
             sending_enabled=bool(self.profile.get("sending.enabled")),
             autotrack_enabled=bool(self.profile.get("tracking.autotrack")),
+        )
+
+    def _publish_state(self) -> None:
+        """Where another process (``crm-bridge status``) reads this engine's state: the journal."""
+        s = self.scheduler
+        self.store.put(
+            ENGINE_STATE_KEY,
+            {
+                "state": s.state.value,
+                "detail": s.detail,
+                "last_synced": s.last_synced.isoformat() if s.last_synced else None,
+                "paused_until": s.paused_until.isoformat() if s.paused_until else None,
+            },
+        )
+
+    def engine_status(self) -> Status:
+        """The status of the engine for this profile, whether it runs here, in another process
+        (the tray, ``crm-bridge run``) or nowhere (state NOT_RUNNING)."""
+        status = self.status()
+        if self._engine_lock.is_locked:
+            return status
+        try:
+            self._engine_lock.acquire(timeout=0)
+        except Timeout:
+            published = self.store.get(ENGINE_STATE_KEY) or {}
+            try:
+                state = BridgeState(published.get("state", BridgeState.STARTING.value))
+            except ValueError:
+                state = BridgeState.STARTING
+            return replace(
+                status,
+                state=state,
+                detail=str(published.get("detail") or ""),
+                last_synced=_when(published.get("last_synced")),
+                paused_until=_when(published.get("paused_until")),
+            )
+        self._engine_lock.release()
+        return replace(
+            status,
+            state=BridgeState.NOT_RUNNING,
+            detail="CRM Bridge is not running for this profile; start the tray app or 'crm-bridge run'.",
         )
 
     def pause(self, until: datetime | None = None) -> None:
@@ -381,6 +436,14 @@ class Bridge:
                 continue
             link = self.store.link_by_item(item.id)
             activity_id = link.activity_id if link else item.stamp
+            if not (link or activity_id or tracked_category in item.categories):
+                # Nothing to undo: say so, and write no audit row for something that did not happen.
+                results.append(
+                    TrackResult(
+                        item.id, TrackOutcome.SKIPPED, None, item.subject, "Not tracked; nothing to undo"
+                    )
+                )
+                continue
             if activity_id and delete:
                 self.crm.delete_email(activity_id)
             categories = [c for c in item.categories if c not in (tracked_category, request_category)]
@@ -402,6 +465,13 @@ class Bridge:
         results = []
         for item_id in item_ids:
             link = self.store.link_by_item(item_id)
+            if link is None and regarding is None:
+                results.append(
+                    TrackResult(
+                        item_id, TrackOutcome.FAILED, message="Not tracked; there is no Regarding to remove"
+                    )
+                )
+                continue
             if link is None:
                 # Not tracked yet: Set Regarding tracks it with that Regarding.
                 results += self.track([item_id], regarding)

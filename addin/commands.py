@@ -81,7 +81,7 @@ def status(args: Any) -> int:
         return 0
     bridge = Bridge.open(args.profile)
     try:
-        s = bridge.status()
+        s = bridge.engine_status()
         emit(args, s, render.status_text(s))
     finally:
         bridge.stop()

@@ -119,7 +119,7 @@ def test_status_plain_and_json(work: Any, capsys: pytest.CaptureFixture[str]) ->
     assert "Last synced  never" in out and "Outbox       nothing being sent" in out
     code, out, _ = run(capsys, "status", "--json")
     document = json.loads(out)
-    assert code == 0 and document["profile"] == "work" and document["state"] == "starting"
+    assert code == 0 and document["profile"] == "work" and document["state"] == "not_running"
 
 
 def test_status_errors(capsys: pytest.CaptureFixture[str]) -> None:
