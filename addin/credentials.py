@@ -16,6 +16,7 @@ automatically.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -285,6 +286,14 @@ _MAX_REGISTERED = 512
 _MIN_SECRET_LEN = 4
 _registered: OrderedDict[str, None] = OrderedDict()
 _registered_lock = threading.Lock()
+_WORD = re.compile(r"[a-z]{1,16}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _whole(value: str) -> re.Pattern[str]:
+    """``value`` where it is not glued to letters or digits on either side."""
+    return re.compile(r"(?<![A-Za-z0-9])" + re.escape(value) + r"(?![A-Za-z0-9])")
+
 
 _PATTERNS = [
     # Authorization headers and bearer tokens wherever they appear.
@@ -303,9 +312,19 @@ _PATTERNS = [
 ]
 
 
+def is_maskable(value: str | None) -> bool:
+    """Whether ``value`` can be masked without masking ordinary words.
+
+    A value of only lower-case letters ("sandbox", the well-known demo token) reads as a
+    word: masking it would turn "The sandbox injected a 503" into "The *** injected a 503"
+    while protecting nothing, so it is not treated as a secret.
+    """
+    return bool(value) and len(value or "") >= _MIN_SECRET_LEN and not _WORD.fullmatch(value or "")
+
+
 def register_secret(value: str | None) -> None:
     """Remember a secret so that ``redact`` and ``RedactingFilter`` mask it from now on."""
-    if not value or len(value) < _MIN_SECRET_LEN:
+    if value is None or not is_maskable(value):
         return
     with _registered_lock:
         _registered[value] = None
@@ -324,11 +343,12 @@ def redact(text: str, secrets: Iterable[str] | None = None) -> str:
     with _registered_lock:
         known = list(_registered)
     if secrets is not None:
-        known.extend(s for s in secrets if s and len(s) >= _MIN_SECRET_LEN)
-    # Longest first, so a secret containing another one is masked as a whole.
+        known.extend(s for s in secrets if is_maskable(s))
+    # Longest first, so a secret containing another one is masked as a whole.  Only whole
+    # occurrences: a secret that is part of a longer word or token is that token, not the secret.
     for value in sorted(set(known), key=len, reverse=True):
         if value in text:
-            text = text.replace(value, MASK)
+            text = _whole(value).sub(MASK, text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
