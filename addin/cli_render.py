@@ -120,9 +120,10 @@ def untrack_text(results: Sequence[TrackResult]) -> str:
         subject = quoted(r.subject) if r.subject else terminal_text(r.item_id)
         if r.outcome is TrackOutcome.FAILED:
             lines.append(f"Could not untrack {subject}: {terminal_text(r.message)}")
+        elif r.activity_id is None and r.message and r.message != "Untracked":
+            lines.append(f"{subject}: {terminal_text(r.message)}.")  # e.g. not tracked: nothing to undo
         else:
-            note = f" ({terminal_text(r.message)})" if r.message and r.message != "Untracked" else ""
-            lines.append(f"Untracked {subject}{note}.")
+            lines.append(f"Untracked {subject}.")
     return "\n".join(lines)
 
 

@@ -152,6 +152,9 @@ def test_track_and_untrack_plain_and_json(work: Any, capsys: pytest.CaptureFixtu
     assert re.fullmatch(r"Untracked “[^”]+”\.\n", plain_ok(out)), out
     code, out, _ = run(capsys, "untrack", results[1]["item_id"], "--json")
     assert code == 0 and json.loads(out)[0]["outcome"] == "skipped"
+    # Again: nothing is tracked any more, and the answer says so instead of claiming an untrack.
+    code, out, _ = run(capsys, "untrack", results[0]["item_id"])
+    assert code == 0 and re.fullmatch(r"“[^”]+”: Not tracked; nothing to undo\.\n", out), out
 
 
 def test_track_and_untrack_errors(work: Any, capsys: pytest.CaptureFixture[str]) -> None:
