@@ -48,10 +48,14 @@ class DemoEnvironment:
     bridge: Bridge
     owns_root: bool = False
     _closed: bool = field(default=False, repr=False)
+    _page_url: str | None = field(default=None, repr=False)
 
     @property
     def crm_page_url(self) -> str:
-        return self.crm.origin + "/"
+        """The sandbox CRM's page, with a one-time token that signs one browser in."""
+        if self._page_url is None:
+            self._page_url = self.crm.page_url()
+        return self._page_url
 
     def close(self) -> None:
         if self._closed:

@@ -16,6 +16,7 @@ from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.batch import BatchRunner
 from addin.sandbox.crm.errors import ODataError
 from addin.sandbox.crm.handler import Handler, Headers, Req, Res, _split_path
+from addin.sandbox.crm.page_auth import PageAuth
 
 API_PATH = "/api/data/v9.2/"
 # Microsoft's examples also use v9.0 and v9.1; they address the same service.
@@ -43,6 +44,7 @@ class CrmApp:
         self.faults = faults
         self.stats = stats
         self.batch = BatchRunner(handler)
+        self.pages = PageAuth(TOKEN)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         try:
@@ -55,12 +57,16 @@ class CrmApp:
 
     def dispatch(self, environ: dict[str, Any]) -> Response:
         request = Request(environ)
+        origin = request.headers.get("Origin")
+        if request.method == "POST" and origin is not None and origin != request.host_url.rstrip("/"):
+            # A browser posting from another site (cross-site request forgery): never.
+            return Response("cross-site requests are refused", status=403, mimetype="text/plain")
         control = control_response(request, self.faults, self.stats)
         if control is not None:
             return control
         api = _API.match(request.path)
         if api is None:
-            return html.respond(self.handler, request)
+            return html.respond(self.handler, request, self.pages)
         rel = api.group(2) or ""
         base_url = request.host_url + api.group(1).lstrip("/") + "/"
         op = operation_name(request.method, rel)
