@@ -105,6 +105,7 @@ def _add_sandbox_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="DIR", help="keep the SQLite data here (default: a temporary folder)")
     p.add_argument("--seed", choices=["demo", "empty"], default="demo", help="initial data (default demo)")
     p.add_argument("--latency-ms", type=count, default=0, metavar="N", help="delay every answer by N ms")
+    p.add_argument("--json", action="store_true", help="print the addresses as one JSON line first")
 
 
 def build_parser() -> argparse.ArgumentParser:

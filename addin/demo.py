@@ -282,7 +282,7 @@ def guidance(env: DemoEnvironment, *, tray: bool) -> str:
         f"Sandbox Exchange: {env.mail.ews_url}  ({USER} / {DEMO_PASSWORD})",
         "",
         "Things to try:",
-        f"  1. Queue an e-mail on the sandbox CRM page ({env.crm_page_url}): the bridge sends it",
+        "  1. Queue an e-mail on the sandbox CRM page (the first address above): the bridge sends it",
         "     through the demo mailbox, the copy lands in Sent Items and the CRM marks it Sent.",
         f"  2. Put the “{category}” category on a message in any mail client signed in to the",
         "     sandbox Exchange (the EWS URL and password above): the bridge tracks it into the CRM.",

@@ -29,7 +29,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from addin.errors import BridgeError
+from addin.errors import BridgeError, ConfigError
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -178,7 +178,10 @@ def drop_connection(environ: dict[str, Any]) -> None:
 
 def check_loopback(host: str) -> None:
     if host not in LOOPBACK_HOSTS and not host.startswith("127."):
-        raise SystemExit(f"sandbox: refusing to bind {host!r}: the sandboxes listen on loopback only")
+        raise ConfigError(
+            f"Refusing to listen on {host!r}: the sandboxes listen on loopback only (127.0.0.1, ::1).",
+            title="Sandbox not started",
+        )
 
 
 class KeepAliveRequestHandler(WSGIRequestHandler):

@@ -500,3 +500,50 @@ def test_tray_with_a_display_but_missing_x_libraries_names_them(
         "System libraries missing: The tray app cannot start: the system libraries libxcb-keysyms.so.1"
     )
     assert err.rstrip().endswith("sudo apt-get install -y libxcb-keysyms1")
+
+
+# -- sandbox -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["crm", "mail"])
+def test_sandbox_prints_its_address_first_plain_and_json(kind: str, tmp_path: Path) -> None:
+    """A real process until SIGTERM, as scripts start it; the first stdout line is for them."""
+    import subprocess
+    import sys
+
+    for extra, check in (
+        ([], lambda line: line.startswith("http://127.0.0.1:")),
+        (["--json"], lambda line: json.loads(line)["url"].startswith("http://127.0.0.1:")),
+        (
+            ["--json"],
+            lambda line: set(json.loads(line)) >= {"url", "page_url" if kind == "crm" else "mailboxes"},
+        ),
+    ):
+        server = subprocess.Popen(
+            [sys.executable, "-m", "addin", "sandbox", kind, "--data", str(tmp_path / kind), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            first = server.stdout.readline().strip()
+            assert check(first), first
+        finally:
+            server.send_signal(signal.SIGTERM)
+            _, err = server.communicate(timeout=60)
+        assert server.returncode == 0 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sandbox", "crm", "--throttle", "lots"], "--throttle must be N/SECONDS"),
+        (["sandbox", "mail", "--host", "0.0.0.0"], "loopback only"),
+    ],
+)
+def test_sandbox_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and err.startswith("Sandbox not started: ") and message in err
+    code, out, _ = run(capsys, *argv, "--json")
+    assert code == 2 and message in json_error(out, "config")["message"]

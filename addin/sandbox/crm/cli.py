@@ -32,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     sandbox._running = True  # run_until_signalled starts and stops the server
     try:
         first = (
-            json.dumps({"url": sandbox.base_url, "page_url": sandbox.origin + "/"})
+            json.dumps({"url": sandbox.base_url, "page_url": sandbox.page_url()})
             if getattr(args, "json", False)
             else sandbox.base_url
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import sys
 
@@ -34,6 +35,13 @@ def main(args: argparse.Namespace) -> int:
                 f"autodiscover at {sandbox.autodiscover_url}",
                 file=sys.stderr,
             )
-        return run_until_signalled(sandbox.server, sandbox.ews_url)
+        first = (
+            json.dumps(
+                {"url": sandbox.ews_url, "autodiscover_url": sandbox.autodiscover_url, "mailboxes": boxes}
+            )
+            if getattr(args, "json", False)
+            else sandbox.ews_url
+        )
+        return run_until_signalled(sandbox.server, first)
     finally:
         sandbox.stop()
