@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -195,6 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report_error(exc, as_json=as_json)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`crm-bridge log | head`): not a failure to report.  Point stdout
+        # at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:
         # A bug: one line and the path of a crash report, never a traceback (exit 3).
         from addin.crash_report import unexpected_failure

@@ -547,3 +547,24 @@ def test_sandbox_errors(argv: list[str], message: str, capsys: pytest.CaptureFix
     assert code == 2 and out == "" and err.startswith("Sandbox not started: ") and message in err
     code, out, _ = run(capsys, *argv, "--json")
     assert code == 2 and message in json_error(out, "config")["message"]
+
+
+def test_a_reader_that_goes_away_is_not_a_crash(tmp_path: Path) -> None:
+    """`crm-bridge config keys | head -1`: the pipe closes early; no crash report, no message."""
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "addin", "config", "keys"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert done.stderr == "", done.stderr
