@@ -23,6 +23,7 @@ API_PATH = "/api/data/v9.2/"
 _API = re.compile(r"^(/api/data/v9\.[0-2])(?:/(.*))?$", re.S)
 TOKEN = "sandbox"  # the only bearer token the sandbox accepts
 UNEXPECTED = "0x80040216"  # "An unexpected error occurred."
+MAX_REQUEST_BODY = 128 * 2**20  # a $batch of several bodies; each JSON body has its own limit
 
 
 def operation_name(method: str, rel: str) -> str:
@@ -86,6 +87,8 @@ class CrmApp:
                     )
                 ],
             )
+        if (request.content_length or 0) > MAX_REQUEST_BODY:
+            return _error(ODataError(413, "", f"The request is larger than {MAX_REQUEST_BODY // 2**20} MB."))
         wait = self.faults.throttled_for()
         if wait is not None:
             limit, window = self.faults.throttle_limit, self.faults.throttle_window
