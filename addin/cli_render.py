@@ -192,7 +192,13 @@ def config_keys_text(settings: Sequence[Setting]) -> str:
             return " | ".join(v for v, _ in s.choices)
         if s.kind is Kind.INT:
             return f"number {s.minimum}..{s.maximum}"
-        return {Kind.BOOL: "yes | no", Kind.LIST: "comma-free list, one per line"}.get(s.kind, s.kind.value)
+        return {
+            Kind.BOOL: "yes | no",
+            Kind.LIST: "a list, one item per line",
+            Kind.URL: "https://… address",
+            Kind.EMAIL: "an e-mail address",
+            Kind.TEXT: "text",
+        }.get(s.kind, s.kind.value)
 
     return table(("Key", "What", "Values"), [(s.key, s.label, allowed(s)) for s in settings])
 
