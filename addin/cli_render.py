@@ -102,10 +102,11 @@ def not_set_up_text(profile: str) -> str:
 def track_text(results: Sequence[TrackResult]) -> str:
     rows = []
     for r in results:
-        note = r.message
+        outcome = OUTCOME_WORDS.get(r.outcome, words(r.outcome.value))
+        note = "" if r.message.strip().lower() == outcome.lower() else r.message  # no "Tracked  Tracked"
         if r.warnings:
             note = "; ".join([note, *r.warnings]) if note else "; ".join(r.warnings)
-        rows.append((OUTCOME_WORDS.get(r.outcome, words(r.outcome.value)), r.subject or r.item_id, note))
+        rows.append((outcome, r.subject or r.item_id, note))
     counts: dict[str, int] = {}
     for r in results:
         label = OUTCOME_WORDS.get(r.outcome, r.outcome.value).lower()
