@@ -233,6 +233,9 @@ def _tray(args_list: list[str]) -> int:
 
 
 def _dispatch(args_list: list[str]) -> int:
+    if len(args_list) > 1 and args_list[0] == "--json":
+        # `crm-bridge --json status` reads as naturally as `crm-bridge status --json`.
+        args_list = [*args_list[1:], "--json"]
     if args_list and args_list[0].split("=")[0] in TRAY_OPTIONS:
         # `crm-bridge --minimized` (the login item) and friends: options of the tray itself.
         return _tray(args_list)
