@@ -99,7 +99,7 @@ def test_status_without_a_profile_says_what_to_do_next(capsys: pytest.CaptureFix
     assert out.startswith("No profile is set up yet")
     assert "crm-bridge config set --activate mailbox.email=" in out and "docs/CONNECT.md" in out
     assert "E-mail address" not in out  # not a list of the settings form's field labels
-    code, out, _ = run(capsys, "status", "--json")
+    code, out, _ = run(capsys, "--json", "status")  # --json before the command works too
     document = json.loads(out)
     assert (
         code == 0 and document["state"] == "not_set_up" and document["next"].startswith("crm-bridge config")
