@@ -9,6 +9,7 @@ from typing import Any
 
 from addin import paths
 from addin.credentials import RedactingFilter
+from addin.terminal_text import escape
 
 LOG_FILE = "crm-bridge.log"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
@@ -20,6 +21,21 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     def _open(self) -> Any:
         paths.private_file(Path(self.baseFilename))
         return super()._open()
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Log lines for a terminal: control characters from mail or CRM text escaped, and no
+    traceback (it is in the log file, masked); the line says where to look instead."""
+
+    def __init__(self, log_path: Path) -> None:
+        super().__init__("%(levelname)s %(message)s")
+        self._log_path = log_path
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{record.levelname} {escape(record.getMessage())}"
+        if record.exc_info or record.exc_text:
+            line += f" (details in {self._log_path})"
+        return line
 
 
 def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None, console: bool = False) -> Path:
@@ -39,7 +55,7 @@ def setup_logging(level: int = logging.INFO, *, log_dir: Path | None = None, con
     root.addHandler(file_handler)
     if console:
         stream = logging.StreamHandler()
-        stream.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        stream.setFormatter(ConsoleFormatter(path))
         stream.addFilter(redaction)
         root.addHandler(stream)
     root.setLevel(min(root.level or level, level))

@@ -115,3 +115,20 @@ def test_a_folder_that_cannot_be_created_is_a_readable_error(tmp_path: Path) -> 
     blocker.write_text("")
     with pytest.raises(paths.PrivacyError, match="Fix:"):
         paths.ensure_private_dir(blocker / "data")
+
+
+def test_console_log_lines_are_escaped_and_carry_no_traceback(tmp_path: Path) -> None:
+    from addin.logging_setup import ConsoleFormatter
+
+    formatter = ConsoleFormatter(tmp_path / "crm-bridge.log")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord(
+            "addin", logging.ERROR, __file__, 1, "send of %s failed", ("\x1b[2JQuote",), sys.exc_info()
+        )
+    line = formatter.format(record)
+    assert "\x1b" not in line and "\\x1b[2JQuote" in line
+    assert "Traceback" not in line and str(tmp_path / "crm-bridge.log") in line
