@@ -226,6 +226,11 @@ def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
     tray_app = TrayApp(bridge, show=None if args.minimized else args.show, owns_bridge=owns)
     instance.messageReceived.connect(tray_app.handle_message)
     tray_app.start()
+    from addin.config import take_notices
+
+    for notice in take_notices():
+        # A damaged settings file was set aside and the last good copy (or the defaults) used.
+        tray_app.tray.set_error(BridgeError(notice, title="Settings restored"))
     try:
         return app.exec()
     finally:
