@@ -143,6 +143,7 @@ class Config:
         try:
             if not config.path.exists():
                 return config
+            config._tighten()
             text = config.path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(
@@ -162,6 +163,15 @@ class Config:
             except ConfigError as exc:
                 log.warning("could not remove a password from the settings file: %s", exc.message)
         return config
+
+    def _tighten(self) -> None:
+        """Settings folder 0700 and file 0600 even when an older version or a copy loosened them."""
+        try:
+            paths.fix_mode(self.path.parent, paths.PRIVATE_DIR)
+            paths.fix_mode(self.path, paths.PRIVATE_FILE)
+        except paths.PrivacyError as exc:
+            # Reading still works; saving will name the problem if it persists.
+            log.warning("%s", exc.message)
 
     def _parse(self, text: str) -> None:
         try:

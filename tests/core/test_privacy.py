@@ -50,7 +50,7 @@ def test_a_start_tightens_loosened_folders_and_files(tmp_path: Path, monkeypatch
     again = Bridge(Profile("work", dict(profile.values)), secrets=MemorySecrets(), config=cfg)
     again.start()
     again.stop()
-    Config.load().save()
+    Config.load()  # reading the settings is enough to tighten them
     for handler in list(logging.getLogger().handlers):
         if getattr(handler, "baseFilename", None) == str(log_path):
             logging.getLogger().removeHandler(handler)
