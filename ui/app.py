@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QSocketNotifier, QTimer
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QBoxLayout, QLabel, QSystemTrayIcon
 
 from addin.errors import BridgeError, ConfigError
 from ui import crash_dialog, tasks
@@ -106,7 +106,16 @@ class TrayApp:
         print(NO_TRAY_MESSAGE, file=sys.stderr, flush=True)
         self.without_tray = True
         window = self.tray.open_track()
-        window.status.info(NO_TRAY_MESSAGE)
+        # A banner above the window's content: the status line below is rewritten as folders load.
+        banner = QLabel(NO_TRAY_MESSAGE)
+        banner.setObjectName("noTrayBanner")
+        banner.setAccessibleName("No system tray")
+        banner.setWordWrap(True)
+        layout = window.layout()
+        if isinstance(layout, QBoxLayout):
+            layout.insertWidget(0, banner)
+        else:
+            window.status.info(NO_TRAY_MESSAGE)
         app = QApplication.instance()
         if isinstance(app, QApplication):
             # With no icon to quit from, closing the last window must end the app.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from ui import app as app_module
 from ui.track_window import TrackWindow
@@ -29,7 +29,10 @@ def test_without_a_system_tray_the_track_window_opens_and_says_why(
         )
         window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, TrackWindow))
         assert tray_app.without_tray
-        assert "no system tray" in window.status.text()
+        # A banner that stays while the window loads (its status line is rewritten as folders load).
+        qtbot.waitUntil(lambda: bool(window.model.items), timeout=30_000)
+        banner = window.findChild(QLabel, "noTrayBanner")
+        assert banner is not None and banner.isVisible() and "no system tray" in banner.text()
         assert app_module.NO_TRAY_MESSAGE in capsys.readouterr().err
         # No icon to quit from: closing the window must end the app, not leave it running unseen.
         app = QApplication.instance()
