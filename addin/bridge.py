@@ -18,7 +18,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from addin import paths
+from addin import engine_state, paths
 from addin.bridge_types import (
     REGARDING_TABLES,
     ActivityLogged,
@@ -59,16 +59,6 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[BridgeEvent], None]
 WATCH_RETRY = 60.0  # seconds before watching again after a failure
-
-
-ENGINE_STATE_KEY = "engine_state"
-
-
-def _when(value: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 def _to_entry(row: AuditRow) -> AuditEntry:
@@ -288,7 +278,7 @@ class Bridge:
         self._watch_stop.set()
         self.scheduler.stop()
         if self._engine_lock.is_locked:
-            self.store.put(ENGINE_STATE_KEY, None)
+            engine_state.withdraw(self.store)
             self._engine_lock.release()
         with self._lock:
             if self._mailbox is not None:
@@ -317,17 +307,7 @@ class Bridge:
         )
 
     def _publish_state(self) -> None:
-        """Where another process (``crm-bridge status``) reads this engine's state: the journal."""
-        s = self.scheduler
-        self.store.put(
-            ENGINE_STATE_KEY,
-            {
-                "state": s.state.value,
-                "detail": s.detail,
-                "last_synced": s.last_synced.isoformat() if s.last_synced else None,
-                "paused_until": s.paused_until.isoformat() if s.paused_until else None,
-            },
-        )
+        engine_state.publish(self.store, self.scheduler)
 
     def engine_status(self) -> Status:
         """The status of the engine for this profile, whether it runs here, in another process
@@ -335,27 +315,7 @@ class Bridge:
         status = self.status()
         if self._engine_lock.is_locked:
             return status
-        try:
-            self._engine_lock.acquire(timeout=0)
-        except Timeout:
-            published = self.store.get(ENGINE_STATE_KEY) or {}
-            try:
-                state = BridgeState(published.get("state", BridgeState.STARTING.value))
-            except ValueError:
-                state = BridgeState.STARTING
-            return replace(
-                status,
-                state=state,
-                detail=str(published.get("detail") or ""),
-                last_synced=_when(published.get("last_synced")),
-                paused_until=_when(published.get("paused_until")),
-            )
-        self._engine_lock.release()
-        return replace(
-            status,
-            state=BridgeState.NOT_RUNNING,
-            detail="CRM Bridge is not running for this profile; start the tray app or 'crm-bridge run'.",
-        )
+        return engine_state.read(status, self.store, self._engine_lock)
 
     def pause(self, until: datetime | None = None) -> None:
         self.scheduler.pause(until)

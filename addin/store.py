@@ -23,13 +23,43 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from addin import paths
 from addin.errors import BridgeError
+from addin.journal_rows import (
+    AUDIT_RETENTION,
+    AuditNote,
+    AuditRow,
+    Link,
+    OutboxRecord,
+    QueuedTrack,
+    audit_row,
+    link_row,
+    outbox_row,
+    parse_ts,
+    queued_row,
+    ts,
+    utcnow,
+)
+
+# The row types and time helpers are part of this module's interface (callers import them from here).
+__all__ = [
+    "AUDIT_RETENTION",
+    "MIGRATIONS",
+    "AuditNote",
+    "AuditRow",
+    "Link",
+    "OutboxRecord",
+    "QueuedTrack",
+    "Store",
+    "StoreError",
+    "journal_files",
+    "parse_ts",
+    "utcnow",
+]
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -91,84 +121,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-AUDIT_RETENTION = timedelta(days=90)
-
 
 class StoreError(BridgeError):
     title = "Local journal problem"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-@dataclass(frozen=True)
-class Link:
-    message_key: str
-    activity_id: str
-    item_id: str | None
-    folder_id: str | None
-    subject: str
-    regarding: str | None
-    regarding_name: str | None
-    tracked_at: datetime
-
-
-@dataclass(frozen=True)
-class OutboxRecord:
-    activity_id: str
-    message_id: str
-    subject: str
-    recipients: str
-    state: str
-    reason: str
-    attempts: int
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class QueuedTrack:
-    id: int
-    item_id: str
-    regarding: str | None
-    reason: str
-    attempts: int
-    last_error: str
-    not_before: datetime
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    id: int
-    at: datetime
-    action: str
-    ok: bool
-    subject: str
-    detail: str
-    activity_id: str | None
-    item_id: str | None
-    message_id: str | None
-
-
-@dataclass(frozen=True)
-class AuditNote:
-    """An audit row to write together with a state change (see :meth:`Store.outbox_put`)."""
-
-    action: str
-    ok: bool = True
-    subject: str = ""
-    detail: str = ""
-    activity_id: str | None = None
-    item_id: str | None = None
-    message_id: str | None = None
 
 
 class Store:
@@ -292,7 +247,7 @@ class Store:
                     subject,
                     regarding,
                     regarding_name,
-                    _ts(utcnow()),
+                    ts(utcnow()),
                 ),
             )
 
@@ -309,11 +264,11 @@ class Store:
 
     def link_by_key(self, message_key: str) -> Link | None:
         rows = self._query("SELECT * FROM links WHERE message_key=?", (message_key,))
-        return _link(rows[0]) if rows else None
+        return link_row(rows[0]) if rows else None
 
     def link_by_item(self, item_id: str) -> Link | None:
         rows = self._query("SELECT * FROM links WHERE item_id=?", (item_id,))
-        return _link(rows[0]) if rows else None
+        return link_row(rows[0]) if rows else None
 
     def links_by_items(self, item_ids: list[str]) -> dict[str, Link]:
         found: dict[str, Link] = {}
@@ -321,7 +276,7 @@ class Store:
             chunk = item_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self._query(f"SELECT * FROM links WHERE item_id IN ({marks})", tuple(chunk)):
-                found[row["item_id"]] = _link(row)
+                found[row["item_id"]] = link_row(row)
         return found
 
     def count_links(self) -> int:
@@ -359,7 +314,7 @@ class Store:
                     state,
                     reason,
                     attempts or 0,
-                    _ts(utcnow()),
+                    ts(utcnow()),
                     attempts,
                 ),
             )
@@ -369,18 +324,18 @@ class Store:
 
     def outbox_get(self, activity_id: str) -> OutboxRecord | None:
         rows = self._query("SELECT * FROM outbox WHERE activity_id=?", (activity_id,))
-        return _outbox(rows[0]) if rows else None
+        return outbox_row(rows[0]) if rows else None
 
     def outbox_in_states(self, *states: str) -> list[OutboxRecord]:
         marks = ",".join("?" * len(states))
         rows = self._query(
             f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY updated_at", tuple(states)
         )
-        return [_outbox(r) for r in rows]
+        return [outbox_row(r) for r in rows]
 
     def outbox_all(self, limit: int = 500) -> list[OutboxRecord]:
         rows = self._query("SELECT * FROM outbox ORDER BY updated_at DESC LIMIT ?", (limit,))
-        return [_outbox(r) for r in rows]
+        return [outbox_row(r) for r in rows]
 
     # -- sync states ----------------------------------------------------------------
 
@@ -393,13 +348,13 @@ class Store:
             db.execute(
                 "INSERT INTO sync_state VALUES (?,?,?) ON CONFLICT(folder_id) DO UPDATE SET "
                 "state=excluded.state, updated_at=excluded.updated_at",
-                (folder_id, state, _ts(utcnow())),
+                (folder_id, state, ts(utcnow())),
             )
 
     # -- durable track queue --------------------------------------------------------
 
     def enqueue_track(self, item_id: str, *, regarding: str | None, reason: str) -> None:
-        now = _ts(utcnow())
+        now = ts(utcnow())
         with self._tx() as db:
             db.execute(
                 "INSERT INTO track_queue(item_id, regarding, reason, not_before, created_at) "
@@ -409,30 +364,30 @@ class Store:
             )
 
     def due_tracks(self, limit: int = 100, now: datetime | None = None) -> list[QueuedTrack]:
-        moment = _ts(now or utcnow())
+        moment = ts(now or utcnow())
         rows = self._query(
             "SELECT * FROM track_queue WHERE not_before <= ? ORDER BY id LIMIT ?", (moment, limit)
         )
-        return [_queued(r) for r in rows]
+        return [queued_row(r) for r in rows]
 
     def queued_tracks(self) -> list[QueuedTrack]:
-        return [_queued(r) for r in self._query("SELECT * FROM track_queue ORDER BY id")]
+        return [queued_row(r) for r in self._query("SELECT * FROM track_queue ORDER BY id")]
 
     def defer_track(self, queue_id: int, error: str, not_before: datetime) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE track_queue SET attempts=attempts+1, last_error=?, not_before=? WHERE id=?",
-                (error, _ts(not_before), queue_id),
+                (error, ts(not_before), queue_id),
             )
 
     def deferred_tracks(self, now: datetime | None = None) -> int:
         """How many track requests wait for a later retry (back-off after a failure)."""
-        rows = self._query("SELECT COUNT(*) FROM track_queue WHERE not_before > ?", (_ts(now or utcnow()),))
+        rows = self._query("SELECT COUNT(*) FROM track_queue WHERE not_before > ?", (ts(now or utcnow()),))
         return int(rows[0][0])
 
     def reset_track_backoff(self, now: datetime | None = None) -> int:
         """Make every waiting track request due now, with a fresh back-off; returns how many."""
-        moment = _ts(now or utcnow())
+        moment = ts(now or utcnow())
         with self._tx() as db:
             return db.execute(
                 "UPDATE track_queue SET not_before=?, attempts=0 WHERE not_before > ?", (moment, moment)
@@ -469,7 +424,7 @@ class Store:
             "INSERT INTO audit(at, action, ok, subject, detail, activity_id, item_id, message_id) "
             "VALUES (?,?,?,?,?,?,?,?)",
             (
-                _ts(at),
+                ts(at),
                 note.action,
                 int(note.ok),
                 note.subject,
@@ -501,10 +456,10 @@ class Store:
             )
         else:
             rows = self._query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
-        return [_audit(r) for r in rows]
+        return [audit_row(r) for r in rows]
 
     def prune_audit(self, now: datetime | None = None) -> int:
-        cutoff = _ts((now or utcnow()) - AUDIT_RETENTION)
+        cutoff = ts((now or utcnow()) - AUDIT_RETENTION)
         with self._tx() as db:
             return db.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
 
@@ -525,55 +480,3 @@ class Store:
 def journal_files(path: Path) -> list[Path]:
     """The database and its WAL side files."""
     return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
-
-
-def _link(row: sqlite3.Row) -> Link:
-    return Link(
-        row["message_key"],
-        row["activity_id"],
-        row["item_id"],
-        row["folder_id"],
-        row["subject"],
-        row["regarding"],
-        row["regarding_name"],
-        parse_ts(row["tracked_at"]),
-    )
-
-
-def _outbox(row: sqlite3.Row) -> OutboxRecord:
-    return OutboxRecord(
-        row["activity_id"],
-        row["message_id"],
-        row["subject"],
-        row["recipients"],
-        row["state"],
-        row["reason"],
-        int(row["attempts"]),
-        parse_ts(row["updated_at"]),
-    )
-
-
-def _queued(row: sqlite3.Row) -> QueuedTrack:
-    return QueuedTrack(
-        int(row["id"]),
-        row["item_id"],
-        row["regarding"],
-        row["reason"],
-        int(row["attempts"]),
-        row["last_error"],
-        parse_ts(row["not_before"]),
-    )
-
-
-def _audit(row: sqlite3.Row) -> AuditRow:
-    return AuditRow(
-        int(row["id"]),
-        parse_ts(row["at"]),
-        row["action"],
-        bool(row["ok"]),
-        row["subject"],
-        row["detail"],
-        row["activity_id"],
-        row["item_id"],
-        row["message_id"],
-    )

@@ -62,12 +62,16 @@ def test_status_reads_the_running_engine_and_says_when_none_runs(
     engine = Bridge.open()  # the tray or `crm-bridge run` of the same profile
     engine.start()
     try:
+        # The engine publishes its state on every change; wait for the first finished sync.
         deadline = time.monotonic() + 60
-        while engine.scheduler.last_synced is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        code, out, _ = _cli(capsys, "status", "--json")
-        shown = json.loads(out)
-        assert shown["state"] in ("idle", "syncing") and shown["last_synced"] is not None
+        shown: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            code, out, _ = _cli(capsys, "status", "--json")
+            shown = json.loads(out)
+            if shown["last_synced"] is not None:
+                break
+            time.sleep(0.2)
+        assert shown["state"] in ("idle", "syncing") and shown["last_synced"] is not None, shown
     finally:
         engine.stop()
     code, out, _ = _cli(capsys, "status", "--json")
