@@ -170,7 +170,7 @@ def setting_value(setting: Setting | None, value: Any) -> str:
         return "(not set)"
     if setting is not None and setting.kind is Kind.CHOICE:
         label = dict(setting.choices).get(str(value))
-        return f"{value} ({label})" if label else str(value)
+        return f"{value}: {label}" if label else str(value)
     return str(value)
 
 

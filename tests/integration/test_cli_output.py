@@ -227,7 +227,7 @@ def test_config_show_and_keys_plain_and_json(work: Any, capsys: pytest.CaptureFi
     assert lines[0] == "Profile 'work' (active):"
     assert lines[1].split() == ["Setting", "Value"]
     assert any(re.match(rf"^crm\.url +{re.escape(crm.origin)}$", line) for line in lines), out
-    assert any(re.match(r"^crm\.auth +bearer \(Token \(sandbox\)\)$", line) for line in lines), out
+    assert any(re.match(r"^crm\.auth +bearer: Token \(sandbox\)$", line) for line in lines), out
     assert any(re.match(r"^tracking\.autotrack +yes$", line) for line in lines), out
     document = json.loads(run(capsys, "config", "show", "--json")[1])
     assert document["profile"] == "work" and document["active"] is True
