@@ -50,7 +50,7 @@ def run(args: Any) -> int:
     bridge.subscribe(show)
     bridge.start()
     if not args.json:
-        print(f"Running for {args.profile or 'the active profile'}; press Ctrl-C to stop.", flush=True)
+        print(f"Running for profile {bridge.profile.name!r}; press Ctrl-C to stop.", flush=True)
     try:
         while not stop.wait(1.0):
             pass

@@ -369,7 +369,7 @@ def test_run_prints_one_line_per_state_change_and_action(
     code, out = _run_until(capsys, ["run"], sent_and_idle)
     assert code == 0
     lines = plain_ok(out).splitlines()
-    assert lines[0] == "Running for the active profile; press Ctrl-C to stop."
+    assert lines[0] == "Running for profile 'work'; press Ctrl-C to stop."
     assert lines[-1] == "Stopped."
     assert any(re.match(r"^\d\d:\d\d Sent “Sent by run", line) for line in lines), out
     # The state line after the send counts it: "12:04 Up to date · 1 sent · outbox empty".
