@@ -142,6 +142,10 @@ def control_response(request: Request, faults: FaultPlan, stats: Stats) -> Respo
     path = request.path
     if not path.startswith("/_sandbox/"):
         return None
+    origin = request.headers.get("Origin")
+    if request.method == "POST" and origin is not None and origin != request.host_url.rstrip("/"):
+        # A web page in the user's browser must not reconfigure the sandbox (cross-site post).
+        return json_response({"error": "cross-site requests are refused"}, status=403)
     if path == "/_sandbox/stats" and request.method == "GET":
         return json_response(stats.snapshot())
     if path == "/_sandbox/stats/reset" and request.method == "POST":
