@@ -109,7 +109,7 @@ class Bridge:
         self._engine_lock = FileLock(
             str(paths.private_file(self.data_dir / "engine.lock")), mode=paths.PRIVATE_FILE
         )
-        self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed)
+        self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed, on_synced=self._publish_state)
 
     @classmethod
     def open(cls, profile: str | None = None) -> Bridge:
