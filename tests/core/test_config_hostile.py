@@ -167,8 +167,9 @@ def test_loopback_http_is_allowed_and_command_line_text_is_converted() -> None:
 
 
 def test_an_unreadable_settings_file_gives_a_readable_error(tmp_path: Path) -> None:
-    # A folder where the file should be fails like an unreadable file, also for root.
-    path = tmp_path / "config.json"
+    # A folder where the file should be fails like an unreadable file, also for root.  (Not named
+    # config.json: other tests search the temporary tree for settings files by that name.)
+    path = tmp_path / "settings.json"
     path.mkdir()
     with pytest.raises(ConfigError, match="Fix:") as info:
         Config.load(path)
