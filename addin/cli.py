@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import re
 import sys
@@ -190,6 +191,7 @@ TRAY_OPTIONS = ("--minimized", "--show", "--profile")
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args_list
+    _no_stray_log_lines()
     try:
         return _dispatch(args_list)
     except BridgeError as exc:
@@ -209,6 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return unexpected_failure(exc, json_mode=as_json, argv=args_list)
     finally:
         _print_notices()
+
+
+def _no_stray_log_lines() -> None:
+    """Without a configured handler Python prints warnings raw on stderr ("last resort"); a
+    command's output is its own lines only.  ``run`` and the tray set up real logging."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 def _print_notices() -> None:

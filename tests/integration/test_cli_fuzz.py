@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import logging
 import os
 import subprocess
@@ -298,7 +299,20 @@ def test_an_unexpected_error_is_one_line_and_a_private_crash_report(
     assert (report.stat().st_mode & 0o777) == 0o600
 
     assert cli.main(["status", "--json"]) == 3
-    import json
 
     document = json.loads(capsys.readouterr().out)
     assert document["error"]["code"] == "internal" and document["error"]["crash_report"]
+
+
+def test_a_damaged_settings_file_is_reported_once_and_the_command_goes_on(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = dict(os.environ, CRM_BRIDGE_HOME=str(home))
+    command = [sys.executable, "-m", "addin"]
+    set_up = ["config", "set", "mailbox.email=a@b.example", "crm.url=https://contoso.crm.dynamics.com"]
+    assert subprocess.run([*command, *set_up], env=env, capture_output=True, timeout=60).returncode == 0
+    (home / "config" / "config.json").write_text('{"version": "1", "profiles": "default"}')
+    done = subprocess.run([*command, "status", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["mailbox"] == "a@b.example"  # the last good copy
+    assert done.stderr.count("is damaged") == 1, done.stderr
+    assert "last good copy" in done.stderr and "Traceback" not in done.stderr
