@@ -18,7 +18,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from addin import paths
+from addin import engine_state, paths
 from addin.bridge_types import (
     REGARDING_TABLES,
     ActivityLogged,
@@ -96,7 +96,11 @@ class Bridge:
         self.profile = profile
         self.config = config
         self.secrets = secrets
-        self.data_dir = paths.ensure_private_dir(data_dir or paths.data_dir() / "profiles" / profile.name)
+        if data_dir is None:
+            root = paths.data_dir()
+            self.data_dir = paths.ensure_private_dir(root / "profiles" / profile.name, root=root)
+        else:
+            self.data_dir = paths.ensure_private_dir(data_dir)
         self.store = Store(self.data_dir / "journal.sqlite3")
         self.store.on_audit = lambda row: self._emit(ActivityLogged(_to_entry(row)))
         self._outbox_overrides = outbox_settings
@@ -110,8 +114,10 @@ class Bridge:
         self._autotrack_job: AutoTrack | None = None
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._engine_lock = FileLock(str(self.data_dir / "engine.lock"))
-        self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed)
+        self._engine_lock = FileLock(
+            str(paths.private_file(self.data_dir / "engine.lock")), mode=paths.PRIVATE_FILE
+        )
+        self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed, on_synced=self._publish_state)
 
     @classmethod
     def open(cls, profile: str | None = None) -> Bridge:
@@ -119,6 +125,7 @@ class Bridge:
 
         config = Config.load()
         chosen = config.profile(profile)
+        config.check(chosen)
         missing = chosen.missing()
         if missing:
             raise ConfigError(
@@ -235,6 +242,7 @@ class Bridge:
                 log.exception("event listener failed")
 
     def _state_changed(self, state: BridgeState, detail: str) -> None:
+        self._publish_state()
         self._emit(StateChanged(self.status()))
         if state.needs_attention:
             self._emit(IssuesChanged(tuple(self.issues())))
@@ -243,12 +251,14 @@ class Bridge:
 
     def start(self) -> None:
         try:
-            self._engine_lock.acquire(timeout=0)
+            # Not 0: a `crm-bridge status` probing the lock at this very moment holds it briefly.
+            self._engine_lock.acquire(timeout=1.0)
         except Timeout:
             raise ConfigError(
                 f"CRM Bridge is already running for profile {self.profile.name!r} on this computer.",
                 title="Already running",
             ) from None
+        self._publish_state()
         # The audit log keeps 90 days; pruning once per start is enough for a log this small.
         self.store.prune_audit()
         self.scheduler.start()
@@ -277,6 +287,7 @@ class Bridge:
         self._watch_stop.set()
         self.scheduler.stop()
         if self._engine_lock.is_locked:
+            engine_state.withdraw(self.store)
             self._engine_lock.release()
         with self._lock:
             if self._mailbox is not None:
@@ -303,6 +314,17 @@ class Bridge:
             sending_enabled=bool(self.profile.get("sending.enabled")),
             autotrack_enabled=bool(self.profile.get("tracking.autotrack")),
         )
+
+    def _publish_state(self) -> None:
+        engine_state.publish(self.store, self.scheduler)
+
+    def engine_status(self) -> Status:
+        """The status of the engine for this profile, whether it runs here, in another process
+        (the tray, ``crm-bridge run``) or nowhere (state NOT_RUNNING)."""
+        status = self.status()
+        if self._engine_lock.is_locked:
+            return status
+        return engine_state.read(status, self.store, self._engine_lock)
 
     def pause(self, until: datetime | None = None) -> None:
         self.scheduler.pause(until)
@@ -402,6 +424,14 @@ class Bridge:
                 continue
             link = self.store.link_by_item(item.id)
             activity_id = link.activity_id if link else item.stamp
+            if not (link or activity_id or tracked_category in item.categories):
+                # Nothing to undo: say so, and write no audit row for something that did not happen.
+                results.append(
+                    TrackResult(
+                        item.id, TrackOutcome.SKIPPED, None, item.subject, "Not tracked; nothing to undo"
+                    )
+                )
+                continue
             if activity_id and delete:
                 self.crm.delete_email(activity_id)
             categories = [c for c in item.categories if c not in (tracked_category, request_category)]
@@ -423,6 +453,13 @@ class Bridge:
         results = []
         for item_id in item_ids:
             link = self.store.link_by_item(item_id)
+            if link is None and regarding is None:
+                results.append(
+                    TrackResult(
+                        item_id, TrackOutcome.FAILED, message="Not tracked; there is no Regarding to remove"
+                    )
+                )
+                continue
             if link is None:
                 # Not tracked yet: Set Regarding tracks it with that Regarding.
                 results += self.track([item_id], regarding)

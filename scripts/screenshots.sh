@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Save PNGs of the tray menu and every window of the demo, as a person would see them:
-# a real X server (Xvfb) with Qt's xcb platform.  Needs: xvfb libxcb-icccm4 libxcb-keysyms1.
+# a real X server (Xvfb) with Qt's xcb platform.  Needs the packages of scripts/system-packages.txt
+# (./scripts/system-packages.sh test installs them).
 #   scripts/screenshots.sh OUTDIR
 # It prints only the files it wrote; everything else (Qt's and the tray host's messages) goes
 # to OUTDIR/screenshots.log, which is shown only when a run fails.
@@ -10,10 +11,10 @@ OUT=${1:?usage: scripts/screenshots.sh OUTDIR}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 mkdir -p "$OUT"
 if ! command -v xvfb-run >/dev/null; then
-    echo "xvfb-run not found: apt-get install -y xvfb libxcb-icccm4 libxcb-keysyms1" >&2
+    echo "xvfb-run not found: run ./scripts/system-packages.sh test (it installs xvfb and the xcb libraries)" >&2
     exit 1
 fi
-# With trayer (an XEmbed tray host, apt package "trayer") the icon itself is pictured in a
+# With trayer (an XEmbed tray host, in the package list) the icon itself is pictured in a
 # panel too; without it only the windows and the menu are.
 LOG="$OUT/screenshots.log"
 : >"$LOG"

@@ -231,6 +231,7 @@ class Tracker:
 
     def drain_queue(self, limit: int = 100) -> list[TrackResult]:
         """Retry durable track requests that are due; each ends tracked or with a visible error."""
+        self._reset_backoff_when_crm_answers()
         due = self.store.due_tracks(limit)
         if not due:
             return []
@@ -254,6 +255,22 @@ class Tracker:
                     self.store.finish_track(qid)
             results += batch_results
         return results
+
+    def _reset_backoff_when_crm_answers(self) -> None:
+        """Requests waiting out a long back-off go at once when the CRM answers again.
+
+        After a long outage the back-off can reach 30 minutes; one cheap WhoAmI tells whether
+        the CRM is back, so the queue is not left waiting for its timers.
+        """
+        if not self.store.deferred_tracks():
+            return
+        try:
+            self.crm.client.whoami()
+        except BridgeError:
+            return  # still unreachable (or refusing): the back-off stands
+        reset = self.store.reset_track_backoff()
+        if reset:
+            log.info("the CRM answers again: %d waiting track request(s) retried now", reset)
 
     # -- pieces ---------------------------------------------------------------------------
 

@@ -47,6 +47,8 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from addin.errors import BridgeError, ConfigError
+
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -181,6 +183,10 @@ def control_response(request: Request, faults: FaultPlan, stats: Stats) -> Respo
     path = request.path
     if not path.startswith("/_sandbox/"):
         return None
+    origin = request.headers.get("Origin")
+    if request.method == "POST" and origin is not None and origin != request.host_url.rstrip("/"):
+        # A web page in the user's browser must not reconfigure the sandbox (cross-site post).
+        return json_response({"error": "cross-site requests are refused"}, status=403)
     if path == "/_sandbox/stats" and request.method == "GET":
         return json_response(stats.snapshot())
     if path == "/_sandbox/stats/reset" and request.method == "POST":
@@ -217,7 +223,10 @@ def drop_connection(environ: dict[str, Any]) -> None:
 
 def check_loopback(host: str) -> None:
     if host not in LOOPBACK_HOSTS and not host.startswith("127."):
-        raise SystemExit(f"sandbox: refusing to bind {host!r}: the sandboxes listen on loopback only")
+        raise ConfigError(
+            f"Refusing to listen on {host!r}: the sandboxes listen on loopback only (127.0.0.1, ::1).",
+            title="Sandbox not started",
+        )
 
 
 _request_log = {"verbose": False}
@@ -352,3 +361,13 @@ def run_until_signalled(server: SandboxServer, first_line: str, *more_lines: str
         pass
     server.stop()
     return 0
+
+
+def data_folder_error(kind: str, folder: object, exc: BaseException) -> BridgeError:
+    """A sandbox's ``--data`` folder that cannot be used, in words (not a traceback)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return BridgeError(
+        f"Cannot keep the {kind} sandbox's data in {folder}: {reason}. "
+        "Fix: give --data a folder you can write, or leave --data out for a temporary one.",
+        title="Sandbox data folder not usable",
+    )
