@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import signal
 import socket
 import sys
@@ -236,6 +237,16 @@ def set_request_log(verbose: bool) -> None:
     """One access-log line per request only when asked for (``--verbose``): by default a
     sandbox's own output is its URL and its errors, not a line per request."""
     _request_log["verbose"] = verbose
+    if verbose:
+        # werkzeug adds its own stderr handler only when no handler up the tree takes INFO; the
+        # CLI's quiet root handler would swallow the lines, so the access log gets its own.
+        access = logging.getLogger("werkzeug")
+        if not any(getattr(h, "_sandbox_access_log", False) for h in access.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler._sandbox_access_log = True  # type: ignore[attr-defined]
+            access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
 
 
 class RequestLogHandler(WSGIRequestHandler):
