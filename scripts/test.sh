@@ -12,6 +12,7 @@ VENV=${VENV:-.venv-test}
 # (screenshot runs).
 apt_packages=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
               libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 xvfb python3-venv)
+apt_packages+=(dovecot-imapd dovecot-lmtpd)  # real IMAP server (and LMTP delivery) for the IMAP backend tests
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
