@@ -34,6 +34,7 @@ from addin.errors import (
     BridgeError,
     HeaderInjectionError,
     MessageError,
+    UnknownOutcomeError,
 )
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import Address, Attachment, Folder, FolderKind, OutgoingMessage
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 RECOVERED = "Sent before an interruption; confirmed from Sent Items"
 RESENT = "Not sent before an interruption; sent again under the same claim"
+UNKNOWN_SENT = "Unknown whether it was sent — check your Sent folder, then Retry or Dismiss"
 
 
 @dataclass(frozen=True)
@@ -148,9 +150,13 @@ class Outbox:
         except (MessageError, HeaderInjectionError) as exc:
             self._fail(item, exc.message, claimed=True)
             return "failed"
-        except AuthError:
-            raise
         except BridgeError as exc:
+            if not isinstance(exc, UnknownOutcomeError) and not self.mailbox.missing_copy_means_unsent():
+                # Such a backend raises UnknownOutcomeError whenever the message may have
+                # left, so any other error means it did not: give the claim back for a later poll.
+                self._release_own(item, message_id)
+            if isinstance(exc, AuthError):
+                raise
             # Unknown whether it left: keep the journal in "sending"; recovery decides from Sent Items.
             log.warning("send of %s interrupted: %s", item.activity_id, exc.message)
             return "pending"
@@ -183,6 +189,11 @@ class Outbox:
         self.crm.mark_sent(activity_id, copy_id)
         self.store.outbox_put(activity_id, message_id=copy_id, state="done")
         self.store.audit("sent", subject=subject, detail=detail, activity_id=activity_id, message_id=copy_id)
+
+    def _release_own(self, item: PendingEmail, message_id: str) -> None:
+        """Our claim, and the backend says nothing left: Sending -> Pending Send."""
+        if self.crm.release(replace(item, etag="*")):
+            self.store.outbox_put(item.activity_id, message_id=message_id, state="released")
 
     def _fail(self, item: PendingEmail, reason: str, *, claimed: bool) -> None:
         attempts = item.attempts + 1
@@ -223,6 +234,11 @@ class Outbox:
                 # The claim is no longer ours (released by another machine, or the record moved on).
                 self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="released")
                 continue
+            if not self.mailbox.missing_copy_means_unsent():
+                # No copy proves nothing here (SMTP: the answer to DATA may have been lost
+                # after the message left). Never send again without evidence: the user decides.
+                self._fail(current, UNKNOWN_SENT, claimed=True)
+                continue
             # Still our claim and no copy after the grace period: it did not leave. Send it again
             # under the same claim.
             try:
@@ -257,6 +273,10 @@ class Outbox:
             return 1
         if item.modified is None or self._now() - item.modified < self.settings.stale_claim:
             return 0
+        if not self.mailbox.missing_copy_means_unsent():
+            # Another machine's stale claim without a copy may still have left by SMTP.
+            self._fail(item, UNKNOWN_SENT, claimed=False)
+            return 1
         if self.crm.release(item):
             self.store.audit(
                 "send_released",
