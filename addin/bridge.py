@@ -192,6 +192,7 @@ class Bridge:
 
         def outbox_job() -> None:
             self.outbox_engine.poll()
+            self._remember_hints()  # e.g. whether the provider files Sent copies itself
 
         return [
             Job("mailbox", timedelta(seconds=int(self.profile.get("tracking.poll_seconds"))), mail_job),

@@ -48,6 +48,9 @@ def main() -> None:
         data_dir=Path(data_dir),
         outbox_settings=OutboxSettings(grace=timedelta(seconds=1), stale_claim=timedelta(seconds=2)),
     )
+    # An account that has sent before: the bridge learnt that this server does not file
+    # Sent copies itself (Dovecot), so every send appends its own copy at once.
+    bridge.store.put("mailbox_hints", {"provider_files_sent": "no"})
     outbox = bridge.outbox_engine
     print("ready", flush=True)
     while True:
