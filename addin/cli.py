@@ -89,9 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     lg.add_argument("--limit", type=int, default=50)
     lg.add_argument("--filter", metavar="TEXT")
     cf = command("config", "profiles and credentials", "config")
-    cf.add_argument("action", choices=["show", "set", "keys", "secret"])
+    cf.add_argument("action", choices=["show", "set", "keys", "secret", "import-thunderbird"])
     cf.add_argument("values", nargs="*", help="KEY=VALUE for 'set'; for 'secret': mailbox or crm")
     cf.add_argument("--activate", action="store_true", help="make this profile the active one")
+    cf.add_argument(
+        "--profile-dir", metavar="DIR", help="import-thunderbird: this Thunderbird profile folder"
+    )
+    cf.add_argument("--account", type=int, metavar="N", help="import-thunderbird: the N-th account listed")
     return parser
 
 

@@ -209,4 +209,37 @@ def config(args: Any) -> int:
             f"Stored the {args.kind} secret in the system keyring.",
         )
         return 0
+    if args.action == "import-thunderbird":
+        return import_thunderbird(args, cfg, name)
     raise ConfigError(f"Unknown config action {args.action!r}.")
+
+
+def import_thunderbird(args: Any, cfg: Config, name: str) -> int:
+    """List a Thunderbird profile's accounts, or copy one's settings (never its password)."""
+    from pathlib import Path
+
+    from addin.thunderbird import read_accounts
+
+    folder, found = read_accounts(Path(args.profile_dir) if args.profile_dir else None)
+    if args.account is None:
+        lines = [f"Accounts in {folder}:"]
+        for number, acct in enumerate(found, 1):
+            state = "ready" if acct.usable else f"cannot be used: {acct.reason}"
+            lines.append(f"  {number}. {acct.label} — {state}")
+        lines.append("Import one with: crm-bridge config import-thunderbird --account N")
+        _out(args, {"profile_dir": str(folder), "accounts": found}, "\n".join(lines))
+        return 0
+    if not 1 <= args.account <= len(found):
+        raise ConfigError(f"There is no account {args.account}; the profile has {len(found)}.")
+    values = found[args.account - 1].settings()
+    profile = cfg.add_profile(name, values)
+    if args.activate:
+        cfg.active = profile.name
+    cfg.save()
+    _out(
+        args,
+        {"profile": name, "imported": values},
+        f"Imported {found[args.account - 1].label} into profile {name!r}.\n"
+        "Thunderbird's password is not copied: store yours with 'crm-bridge config secret mailbox'.",
+    )
+    return 0
