@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="both sandboxes with demo data, plus the bridge (tray with a display)")
     demo.add_argument("--headless", action="store_true", help="run a scripted walk-through, no UI")
     demo.add_argument("--json", action="store_true", help="print the walk-through's counts as JSON")
+    demo.add_argument(
+        "--mailbox",
+        choices=["ews", "imap"],
+        default="ews",
+        help="ews: the Exchange sandbox (default); imap: real Dovecot + SMTP (needs dovecot-imapd)",
+    )
     demo.set_defaults(handler="addin.demo:main")
 
     def command(name: str, help_text: str, handler: str) -> argparse.ArgumentParser:

@@ -274,6 +274,10 @@ def main(args: Any) -> int:
 
     # The sandboxes' per-request access log would drown the demo's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if getattr(args, "mailbox", "ews") == "imap":
+        from addin.demo_imap import main as imap_main
+
+        return imap_main(args)
     env = start_demo()
     try:
         if args.headless:

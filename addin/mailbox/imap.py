@@ -229,17 +229,16 @@ class ImapMailbox(Mailbox):
 
         def work(client: IMAPClient) -> SyncPage:
             condstore = self._conn.has("CONDSTORE")
-            what = ["UIDVALIDITY", "UIDNEXT"] + (["HIGHESTMODSEQ"] if condstore else [])
-            try:
-                status = client.folder_status(folder_id, what)
-            except Exception as exc:
-                if isinstance(exc, OSError) or "abort" in type(exc).__name__.lower():
-                    raise
-                raise MailboxError(f"The folder {folder_id!r} cannot be read: {exc}"[:300]) from None
-            validity = int(status[b"UIDVALIDITY"])
-            highest = int(status.get(b"HIGHESTMODSEQ", 0))
+            # SELECT, not STATUS: STATUS on the selected folder may answer from a stale view.
+            info = self._conn.select(folder_id)
+            validity = int(info[b"UIDVALIDITY"])
+            highest = int(info.get(b"HIGHESTMODSEQ", 0) or 0)
+            if condstore and not highest:
+                condstore = False  # the folder has no mod-sequences (e.g. NOMODSEQ)
             if sync_state is None:
-                state = {"v": validity, "u": int(status[b"UIDNEXT"]) - 1, "m": highest}
+                uids = client.search(["ALL"]) if b"UIDNEXT" not in info else []
+                uidnext = int(info.get(b"UIDNEXT", (max(uids) + 1) if uids else 1))
+                state = {"v": validity, "u": uidnext - 1, "m": highest}
                 return SyncPage(changes=(), sync_state=json.dumps(state), more=False)
             state = _load_state(sync_state)
             if state["v"] != validity:
@@ -247,7 +246,6 @@ class ImapMailbox(Mailbox):
                     "The server renumbered this folder (UIDVALIDITY changed); sync again from the start.",
                     title="Mailbox sync restarted",
                 )
-            self._conn.select(folder_id)
             changes: list[Change] = []
             more = False
             mod = state["m"]

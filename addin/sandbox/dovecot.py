@@ -19,6 +19,7 @@ the connection without answering DATA: the lost answer of RFC 1047) and
 from __future__ import annotations
 
 import contextlib
+import imaplib
 import os
 import pwd
 import shutil
@@ -299,10 +300,24 @@ class DovecotServer:
 
     def lmtp_deliver(self, mail_from: str, recipients: list[str], data: bytes) -> None:
         """Deliver through LMTP, as a mail server would; raises on any refused recipient."""
+        refused: dict[str, Any] = {}
         with smtplib.LMTP(str(self.lmtp_socket)) as lmtp:
-            refused = lmtp.sendmail(mail_from, recipients, data)
+            # One transaction per recipient: LMTP answers DATA once per recipient, and
+            # smtplib reads only one answer.
+            for rcpt in recipients:
+                refused.update(lmtp.sendmail(mail_from, [rcpt], data))
         if refused:
             raise ConfigError(f"LMTP refused {sorted(refused)}")
+
+    def append(self, user: str, folder: str, data: bytes) -> None:
+        """File a message in a user's folder over IMAP, as another client would."""
+        client = imaplib.IMAP4(self.host, self.port, timeout=10)
+        try:
+            client.login(user, self.users[user])
+            client.append(folder, "(\\Seen)", None, data)
+        finally:
+            with contextlib.suppress(Exception):
+                client.logout()
 
     def maildir_files(self, user: str, folder: str = "INBOX") -> list[Path]:
         """The message files of one folder, straight from disk (for counting copies)."""
@@ -321,6 +336,8 @@ class SubmissionServer:
         self.accepted = 0
         self.drop_after_data = 0
         self.refuse_next = 0
+        # Behave like Gmail or Exchange Online: file a copy of what a user submits in their Sent.
+        self.file_sent_copy = False
         self._lock = threading.Lock()
         self._controller: Any = None
 
@@ -359,6 +376,8 @@ class SubmissionServer:
                     outer.dovecot.lmtp_deliver(envelope.mail_from, list(envelope.rcpt_tos), data)
                 except (OSError, smtplib.SMTPException, ConfigError) as exc:
                     return f"451 4.3.0 Local delivery failed: {exc}"[:200]
+                if outer.file_sent_copy and envelope.mail_from in users:
+                    outer.dovecot.append(envelope.mail_from, "Sent", data)
                 with outer._lock:
                     outer.accepted += 1
                 if drop:
@@ -367,10 +386,10 @@ class SubmissionServer:
                 return "250 2.0.0 OK queued"
 
         self.port = free_port()
-        with warnings.catch_warnings():
-            # AUTH without TLS is deliberate: loopback only, throw-away passwords.
-            warnings.simplefilter("ignore", UserWarning)
-            self._controller = self._make(Controller, Handler(), authenticate)
+        # AUTH without TLS is deliberate (loopback only, throw-away passwords); aiosmtpd
+        # warns about it on every connection, from its own thread.
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+        self._controller = self._make(Controller, Handler(), authenticate)
         self._controller.start()
         return self
 

@@ -206,3 +206,12 @@ def test_killed_at_random_moments_no_email_is_ever_sent_twice(env: ImapDemo, tmp
         else:
             assert status == r.STATUS_FAILED, outcomes
     assert any(s == r.STATUS_SENT for s, _ in outcomes.values()), outcomes
+
+
+def test_the_imap_demo_walkthrough_counts_no_duplicate_and_nothing_lost(env: ImapDemo) -> None:
+    from addin.demo_imap import walkthrough
+
+    report = walkthrough(env)
+    assert report["ok"], report
+    assert report["duplicates"] == 0 and report["lost"] == 0
+    assert report["sent"] == report["delivered"] == report["sent_folder_copies"] == 3
