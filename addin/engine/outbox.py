@@ -13,6 +13,12 @@ Recovery: the mailbox's Sent Items is the source of truth.  A journal entry left
 grace period means not sent, so send again (we still own the claim).  A CRM claim
 (Sending) older than the stale timeout, from any machine, is settled the same way:
 a stamped copy marks it Sent, none puts it back to Pending Send.
+
+Where a missing copy proves nothing (``Mailbox.missing_copy_means_unsent()`` is False, as
+on SMTP: the answer to DATA can be lost after the message left), "no copy" never leads to
+a send: the e-mail becomes Failed with :data:`UNKNOWN_SENT` for the user to check and Retry
+or Dismiss.  Such a backend raises ``UnknownOutcomeError`` whenever a message may have
+left, so any other error from its ``send`` gives the claim back for a later poll.
 """
 
 from __future__ import annotations

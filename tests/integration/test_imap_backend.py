@@ -206,3 +206,16 @@ def test_bcc_recipients_get_the_mail_but_not_the_header(
     headers = email.message_from_bytes(got[0])
     assert headers["Bcc"] is None
     assert "bob@contoso.example" not in f"{headers['To']} {headers['Cc']}"
+
+
+def test_a_dropped_connection_is_reopened_transparently(
+    servers: tuple[DovecotServer, SubmissionServer], mailbox: ImapMailbox
+) -> None:
+    inbox = mailbox.folder(FolderKind.INBOX)
+    before = mailbox.list_messages(inbox.id, limit=5)
+    client = mailbox._conn.client
+    assert client is not None
+    client.socket().shutdown(2)  # the network drops the session under the backend
+    after = mailbox.list_messages(inbox.id, limit=5)
+    assert [m.id for m in after.items] == [m.id for m in before.items]
+    assert mailbox._conn.client is not client, "a new session was opened"
