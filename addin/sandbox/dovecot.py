@@ -18,6 +18,7 @@ the connection without answering DATA: the lost answer of RFC 1047) and
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import imaplib
 import os
@@ -343,6 +344,8 @@ class SubmissionServer:
         self.refuse_next = 0
         # Behave like Gmail or Exchange Online: file a copy of what a user submits in their Sent.
         self.file_sent_copy = False
+        # Bearer tokens accepted by AUTH XOAUTH2 (user -> token), as OAuth providers do.
+        self.oauth_tokens: dict[str, str] = {}
         self._lock = threading.Lock()
         self._controller: Any = None
 
@@ -367,6 +370,18 @@ class SubmissionServer:
         outer = self
 
         class Handler:
+            async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:
+                """SASL XOAUTH2: base64 of ``user=U^Aauth=Bearer T^A^A`` (Google/Microsoft)."""
+                try:
+                    text = base64.b64decode(args[1]).decode("utf-8")
+                    fields = dict(p.split("=", 1) for p in text.split("\x01") if "=" in p)
+                    user, token = fields["user"], fields["auth"].removeprefix("Bearer ")
+                except (IndexError, KeyError, ValueError):
+                    return AuthResult(success=False, handled=False)
+                ok = bool(token) and outer.oauth_tokens.get(user) == token
+                # handled=False: aiosmtpd itself answers 535 to a refusal.
+                return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
+
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 with outer._lock:
                     if outer.refuse_next > 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import email.message
 import email.utils
 import imaplib
 import os
@@ -15,6 +16,7 @@ import pytest
 from addin.errors import AuthError, MailboxError
 from addin.mailbox.imap import ImapMailbox
 from addin.mailbox.registry import open_mailbox
+from addin.mailbox.smtp_submit import Submission
 from addin.mailbox.types import (
     TRACK_REQUEST_CATEGORY,
     Address,
@@ -219,3 +221,23 @@ def test_a_dropped_connection_is_reopened_transparently(
     after = mailbox.list_messages(inbox.id, limit=5)
     assert [m.id for m in after.items] == [m.id for m in before.items]
     assert mailbox._conn.client is not client, "a new session was opened"
+
+
+def test_smtp_xoauth2_sign_in(servers: tuple[DovecotServer, SubmissionServer]) -> None:
+    dovecot, smtp = servers
+    smtp.oauth_tokens[ALEX] = "ya29.planted-access-token"
+    subject = f"OAuth {uuid.uuid4().hex[:6]}"
+    message = email.message.EmailMessage()
+    message["From"], message["To"], message["Subject"] = ALEX, "bob@contoso.example", subject
+    message.set_content("hi")
+
+    def submission(token: str) -> Submission:
+        return Submission(
+            "127.0.0.1", smtp.port, "starttls", username=ALEX, secret=token, oauth=True, timeout=10
+        )
+
+    submission("ya29.planted-access-token").send(message, ALEX, ["bob@contoso.example"])
+    assert any(subject.encode() in p.read_bytes() for p in dovecot.maildir_files("bob@contoso.example"))
+    with pytest.raises(AuthError) as caught:
+        submission("expired-token").send(message, ALEX, ["bob@contoso.example"])
+    assert "expired-token" not in caught.value.message
