@@ -488,7 +488,8 @@ class Bridge:
         if self.config is not None:
             self.config.save()
         self._reconnect(
-            mailbox=any(k.startswith("mailbox.") for k in changes),
+            # sending.bcc_self is a mailbox option (the hidden copy is the backend's job).
+            mailbox=any(k.startswith("mailbox.") or k == "sending.bcc_self" for k in changes),
             crm=any(k.startswith("crm.") for k in changes),
         )
         self.sync_now()

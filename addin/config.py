@@ -58,6 +58,8 @@ class Profile:
             for key in ("smtp_server", "sent_folder"):
                 if self.get(f"mailbox.{key}"):
                     options[key] = str(self.get(f"mailbox.{key}"))
+            if self.get("sending.bcc_self"):
+                options["bcc_self"] = "yes"
         return MailboxSettings(
             backend=backend,
             email=email,

@@ -226,6 +226,18 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=5,
         maximum=3600,
     ),
+    Setting(
+        "sending.bcc_self",
+        Kind.BOOL,
+        False,
+        "sending",
+        "Send myself a hidden copy as proof (IMAP + SMTP)",
+        "SMTP cannot always say whether an e-mail left. With this on, each CRM e-mail also goes to "
+        "you as a hidden copy, which the bridge moves into Sent when it arrives; if the server's "
+        "answer is lost, that copy proves whether the e-mail left, so it is neither sent twice nor "
+        "left for you to check.",
+        advanced=True,
+    ),
     # General
     Setting(
         "general.notifications",

@@ -111,6 +111,9 @@ class ImapMailbox(Mailbox):
             self._copy_wait = float(options.get("sent_copy_wait", "3"))
         except ValueError:
             raise ConfigError("Mailbox option 'sent_copy_wait' must be a number of seconds.") from None
+        # A hidden copy to the user's own address, moved into Sent on arrival: evidence of
+        # whether a message left even when the SMTP answer was lost.
+        self._bcc_self = options.get("bcc_self") == "yes"
         self._hints: dict[str, str] = {
             k: v for k, v in options.items() if k in ("sent_folder", "provider_files_sent")
         }
@@ -159,6 +162,8 @@ class ImapMailbox(Mailbox):
 
     def missing_copy_means_unsent(self) -> bool:
         """Only where the provider files the Sent copy itself does its absence prove anything."""
+        if self._bcc_self:
+            return True  # the hidden copy to the user arrives whenever the message left
         return self._sent_copy == "provider" or self._hints.get("provider_files_sent") == "yes"
 
     # -- folders ----------------------------------------------------------------------
@@ -379,6 +384,8 @@ class ImapMailbox(Mailbox):
         return found
 
     def find_by_stamp(self, folder_id: str, stamp: str) -> list[MessageSummary]:
+        if self._bcc_self and folder_id == self._kinds.get(FolderKind.SENT):
+            self._file_hidden_copies()
         keyword = codec.stamp_keyword(stamp)
         criteria = ["OR", "KEYWORD", keyword, "HEADER", codec.STAMP_HEADER, stamp]
         return self._search(folder_id, criteria, lambda s: s.stamp == stamp)
@@ -487,6 +494,9 @@ class ImapMailbox(Mailbox):
         rcpts = codec.recipients(message)
         if not rcpts:
             raise MessageError("The e-mail has no recipient address.")
+        if self._bcc_self and message.stamp:
+            self._file_hidden_copies()
+            rcpts = [*rcpts, sender.email]  # envelope only: no header names the hidden copy
         host, port, security = self._smtp
         submission = smtp_submit.Submission(
             host,
@@ -532,6 +542,43 @@ class ImapMailbox(Mailbox):
             client.append(sent, data, flags=[b"\\Seen"], msg_time=datetime.now(UTC))
 
         self._run(append)
+
+    def _file_hidden_copies(self) -> None:
+        """Move the hidden copies that came back to the Inbox into Sent (or drop them where
+        Sent already holds the bridge's own copy), so they count as Sent copies."""
+        sent = self.folder(FolderKind.SENT).id
+        own = self._settings.email
+
+        def work(client: IMAPClient) -> None:
+            validity = self._validity("INBOX")
+            uids = client.search(["HEADER", codec.STAMP_HEADER, "", "FROM", own])
+            arrived = [s for s in self._summaries(client, "INBOX", validity, sorted(uids)) if s.stamp]
+            if not arrived:
+                return
+            self._conn.select(sent)
+            keep: list[int] = []
+            drop: list[int] = []
+            for summary in arrived:
+                stamp = summary.stamp or ""
+                filed = client.search(["HEADER", codec.STAMP_HEADER, stamp])
+                uid = int(summary.id.split(":")[1])
+                (drop if filed else keep).append(uid)
+            self._conn.select("INBOX")
+            if keep:
+                client.add_flags(keep, [b"\\Seen"], silent=True)
+                if self._conn.has("MOVE"):
+                    client.move(keep, sent)
+                else:
+                    client.copy(keep, sent)
+                    drop += keep
+            if drop:
+                client.delete_messages(drop, silent=True)
+                if self._conn.has("UIDPLUS"):
+                    client.uid_expunge(drop)
+                else:
+                    client.expunge()
+
+        self._run(work)
 
     # -- near-real-time ---------------------------------------------------------------
 

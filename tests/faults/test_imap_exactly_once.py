@@ -215,3 +215,25 @@ def test_the_imap_demo_walkthrough_counts_no_duplicate_and_nothing_lost(env: Ima
     assert report["ok"], report
     assert report["duplicates"] == 0 and report["lost"] == 0
     assert report["sent"] == report["delivered"] == report["sent_folder_copies"] == 3
+
+
+def test_with_a_hidden_copy_to_myself_a_lost_answer_is_settled_as_sent(env: ImapDemo) -> None:
+    assert not env.bridge.mailbox.missing_copy_means_unsent()
+    env.bridge.update_settings({"sending.bcc_self": True})  # on a running bridge
+    assert env.bridge.mailbox.missing_copy_means_unsent()
+    contact = contact_addresses(env)[3]
+    first = env.crm.queue_email(contact, "Hidden copy one", "<p>x</p>")
+    env.bridge.outbox_engine.poll()  # sent normally: own copy filed in Sent
+    assert _status(env, first) == r.STATUS_SENT
+    lost = env.crm.queue_email(contact, "Hidden copy two", "<p>x</p>")
+    env.smtp.drop_after_data = 1  # left, but the answer is lost
+    env.bridge.outbox_engine.poll()
+    env.bridge.outbox_engine.poll()  # the hidden copy that came back proves it left
+    assert _status(env, lost) == r.STATUS_SENT
+    for activity_id, subject in ((first, "Hidden copy one"), (lost, "Hidden copy two")):
+        assert _delivered(env, contact, subject) == 1
+        assert _sent_copies(env, activity_id) == 1
+    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    assert env.bridge.mailbox.list_messages(inbox.id, text="Hidden copy").items == (), (
+        "hidden copies do not stay in the Inbox"
+    )
