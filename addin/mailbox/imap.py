@@ -29,8 +29,6 @@ file its own Sent copy: the outbox must not send again on the absence of our cop
 
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
 import threading
 import time
@@ -44,13 +42,11 @@ from imapclient import IMAPClient
 from addin.engine.mime import parse_mime
 from addin.errors import BridgeError, ConfigError, MailboxError, MessageError
 from addin.mailbox import imap_codec as codec
-from addin.mailbox import smtp_submit
+from addin.mailbox import imap_sync, imap_watch, smtp_submit
 from addin.mailbox.imap_conn import Connection
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import (
     Address,
-    Change,
-    ChangeKind,
     FetchFailure,
     Folder,
     FolderKind,
@@ -80,13 +76,6 @@ _SUMMARY_FETCH = [
     "INTERNALDATE",
     "BODY.PEEK[HEADER.FIELDS (" + " ".join(codec.SUMMARY_HEADERS) + ")]",
 ]
-
-
-def _header_bytes(data: dict[bytes, Any]) -> bytes:
-    for key, value in data.items():
-        if key.startswith(b"BODY[HEADER") and isinstance(value, bytes):
-            return value
-    return b""
 
 
 class ImapMailbox(Mailbox):
@@ -233,57 +222,9 @@ class ImapMailbox(Mailbox):
             raise ValueError("max_changes must be positive")
 
         def work(client: IMAPClient) -> SyncPage:
-            condstore = self._conn.has("CONDSTORE")
-            # SELECT, not STATUS: STATUS on the selected folder may answer from a stale view.
-            info = self._conn.select(folder_id)
-            validity = int(info[b"UIDVALIDITY"])
-            highest = int(info.get(b"HIGHESTMODSEQ", 0) or 0)
-            if condstore and not highest:
-                condstore = False  # the folder has no mod-sequences (e.g. NOMODSEQ)
-            if sync_state is None:
-                uids = client.search(["ALL"]) if b"UIDNEXT" not in info else []
-                uidnext = int(info.get(b"UIDNEXT", (max(uids) + 1) if uids else 1))
-                state = {"v": validity, "u": uidnext - 1, "m": highest}
-                return SyncPage(changes=(), sync_state=json.dumps(state), more=False)
-            state = _load_state(sync_state)
-            if state["v"] != validity:
-                raise MailboxError(
-                    "The server renumbered this folder (UIDVALIDITY changed); sync again from the start.",
-                    title="Mailbox sync restarted",
-                )
-            changes: list[Change] = []
-            more = False
-            mod = state["m"]
-            if condstore and state["u"] > 0 and mod < highest:
-                uids = client.search(["UID", f"1:{state['u']}", "MODSEQ", str(mod + 1)])
-                changed = client.fetch(uids, ["UID", "MODSEQ"]) if uids else {}
-                order = sorted((int(d[b"MODSEQ"][0]), uid) for uid, d in changed.items() if uid <= state["u"])
-                take = order[:max_changes]
-                if len(order) > max_changes:
-                    cutoff = take[-1][0]
-                    take = [t for t in take if t[0] < cutoff] or [t for t in order if t[0] == cutoff]
-                    mod = take[-1][0]
-                    more = True
-                else:
-                    mod = highest
-                summaries = self._summaries(client, folder_id, validity, [uid for _, uid in take])
-                changes += [Change(ChangeKind.UPDATED, s.id, s) for s in summaries]
-            elif condstore:
-                mod = highest
-            last = state["u"]
-            budget = max_changes - len(changes)
-            if not more and budget > 0:
-                new = sorted(uid for uid in client.search(["UID", f"{state['u'] + 1}:*"]) if uid > state["u"])
-                take_new = new[:budget]
-                more = len(new) > budget
-                if take_new:
-                    last = take_new[-1]
-                summaries = self._summaries(client, folder_id, validity, take_new)
-                changes += [Change(ChangeKind.CREATED, s.id, s) for s in summaries]
-            elif budget <= 0:
-                more = True
-            new_state = {"v": validity, "u": last, "m": mod}
-            return SyncPage(changes=tuple(changes), sync_state=json.dumps(new_state), more=more)
+            return imap_sync.sync_page(
+                self._conn, client, folder_id, sync_state, max_changes, self._summaries
+            )
 
         page: SyncPage = self._run(work)
         return page
@@ -303,7 +244,7 @@ class ImapMailbox(Mailbox):
                 codec.summary(
                     codec.message_id_of(folder, validity, uid),
                     folder,
-                    _header_bytes(row),
+                    codec.header_bytes(row),
                     row.get(b"FLAGS", ()),
                     row.get(b"INTERNALDATE"),
                 )
@@ -361,7 +302,8 @@ class ImapMailbox(Mailbox):
         except MessageError as exc:
             return FetchFailure(item_id, exc.message)
         flags = row.get(b"FLAGS", ())
-        stamp_header = next((v for k, v in msg_headers(raw) if k.lower() == codec.STAMP_HEADER.lower()), None)
+        headers = codec.header_list(raw)
+        stamp_header = next((v for k, v in headers if k.lower() == codec.STAMP_HEADER.lower()), None)
         return replace(
             msg,
             received=codec.as_utc(row.get(b"INTERNALDATE")) or msg.sent,
@@ -369,7 +311,7 @@ class ImapMailbox(Mailbox):
             stamp=codec.stamp_of(flags, stamp_header),
             attachments=msg.attachments if with_attachments else (),
             mime=raw if with_mime else None,
-            headers=tuple(msg_headers(raw)),
+            headers=tuple(headers),
         )
 
     def _search(
@@ -450,7 +392,7 @@ class ImapMailbox(Mailbox):
             add += [k for k in wanted if k not in current]
         if stamp is not self._KEEP:
             current_stamps = codec.stamp_keywords(flags)
-            has_header = bool(_header_bytes(row).strip())
+            has_header = bool(codec.header_bytes(row).strip())
             if stamp:
                 keyword = codec.stamp_keyword(stamp)
                 remove += [k for k in current_stamps if k != keyword] + [codec.NO_STAMP]
@@ -583,55 +525,7 @@ class ImapMailbox(Mailbox):
     # -- near-real-time ---------------------------------------------------------------
 
     def watch(self, folder_ids: Sequence[str], on_change: Callable[[], None], stop: threading.Event) -> None:
-        """IDLE on the first folder (IMAP watches one folder per connection); the poll
-        covers the others.  Re-issues IDLE every few minutes, as RFC 2177 advises."""
-        if not folder_ids:
-            return
-        watcher = Connection(self._settings, self._secret)
-        try:
-            client = watcher.open()
-            if not watcher.has("IDLE"):
-                raise NotImplementedError
-            watcher.select(folder_ids[0])
-            while not stop.is_set():
-                client.idle()
-                started = time.monotonic()
-                try:
-                    while not stop.is_set() and time.monotonic() - started < 600:
-                        if client.idle_check(timeout=5):
-                            on_change()
-                finally:
-                    client.idle_done()
-        except (OSError, EOFError) as exc:
-            raise MailboxError(f"Watching {watcher.server} stopped: {type(exc).__name__}") from None
-        except BridgeError:
-            raise
-        except NotImplementedError:
-            raise
-        except Exception as exc:
-            raise MailboxError(f"Watching {watcher.server} stopped: {exc}"[:300]) from None
-        finally:
-            watcher.close()
-
-
-def msg_headers(raw: bytes) -> list[tuple[str, str]]:
-    head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[0]
-    parsed = email.message_from_bytes(head + b"\r\n\r\n")
-    out = []
-    for key, value in parsed.items():
-        out.append((str(key), " ".join(str(value).split())))
-    return out
-
-
-def _load_state(text: str) -> dict[str, int]:
-    try:
-        raw = json.loads(text)
-        return {"v": int(raw["v"]), "u": int(raw["u"]), "m": int(raw.get("m", 0))}
-    except (ValueError, KeyError, TypeError):
-        raise MailboxError(
-            "The saved sync state of this folder is not an IMAP state; sync again from the start.",
-            title="Mailbox sync restarted",
-        ) from None
+        imap_watch.idle(self._settings, self._secret, folder_ids, on_change, stop)
 
 
 __all__ = ["ImapMailbox"]

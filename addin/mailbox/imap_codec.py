@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from typing import Any
 
 from addin.errors import MessageError
 from addin.mailbox.types import (
@@ -219,3 +220,18 @@ def compose(message: OutgoingMessage, sender: Address) -> EmailMessage:
 
 def recipients(message: OutgoingMessage) -> list[str]:
     return list(dict.fromkeys(a.email for a in (*message.to, *message.cc, *message.bcc) if a.email))
+
+
+def header_bytes(data: dict[bytes, Any]) -> bytes:
+    """The header section of a FETCH answer (its key echoes the requested fields)."""
+    for key, value in data.items():
+        if key.startswith(b"BODY[HEADER") and isinstance(value, bytes):
+            return value
+    return b""
+
+
+def header_list(raw: bytes) -> list[tuple[str, str]]:
+    """All header fields of raw MIME, unfolded, in order."""
+    head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[0]
+    parsed = email.message_from_bytes(head + b"\r\n\r\n")
+    return [(str(key), " ".join(str(value).split())) for key, value in parsed.items()]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import logging
 import socket
 import ssl
 from collections.abc import Callable
@@ -26,6 +27,13 @@ from addin.errors import AuthError, BridgeError, ConfigError, MailboxError, Offl
 from addin.mailbox.types import MailboxAuth, MailboxSettings, SecretSource
 
 T = TypeVar("T")
+
+# IMAPClient logs protocol traffic (message contents; sign-in lines redacted only in simple
+# cases) at DEBUG: keep its loggers at INFO so an app debug log never holds mail or secrets.
+for _name in ("imapclient", "imapclient.imaplib", "imapclient.imapclient"):
+    _logger = logging.getLogger(_name)
+    if _logger.level < logging.INFO:
+        _logger.setLevel(logging.INFO)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
