@@ -234,7 +234,8 @@ class ImapMailbox(Mailbox):
     ) -> list[MessageSummary]:
         if not uids:
             return []
-        data = client.fetch(uids, _SUMMARY_FETCH)
+        gmail = self._conn.has("X-GM-EXT-1")
+        data = client.fetch(uids, _SUMMARY_FETCH + (["X-GM-LABELS"] if gmail else []))
         out = []
         for uid in uids:
             row = data.get(uid)
@@ -247,6 +248,7 @@ class ImapMailbox(Mailbox):
                     codec.header_bytes(row),
                     row.get(b"FLAGS", ()),
                     row.get(b"INTERNALDATE"),
+                    row.get(b"X-GM-LABELS", ()) if gmail else None,
                 )
             )
         return out
@@ -280,7 +282,9 @@ class ImapMailbox(Mailbox):
                         results[pos] = FetchFailure(ids[pos], exc.message)
                     continue
                 uids = [uid for _, validity, uid in wanted if validity == current]
-                data = client.fetch(uids, ["FLAGS", "INTERNALDATE", "BODY.PEEK[]"]) if uids else {}
+                gmail = self._conn.has("X-GM-EXT-1")
+                items = ["FLAGS", "INTERNALDATE", "BODY.PEEK[]"] + (["X-GM-LABELS"] if gmail else [])
+                data = client.fetch(uids, items) if uids else {}
                 for pos, validity, uid in wanted:
                     row = data.get(uid) if validity == current else None
                     if row is None:
@@ -307,7 +311,11 @@ class ImapMailbox(Mailbox):
         return replace(
             msg,
             received=codec.as_utc(row.get(b"INTERNALDATE")) or msg.sent,
-            categories=codec.categories_of(flags),
+            categories=(
+                codec.categories_of_labels(row[b"X-GM-LABELS"])
+                if b"X-GM-LABELS" in row
+                else codec.categories_of(flags)
+            ),
             stamp=codec.stamp_of(flags, stamp_header),
             attachments=msg.attachments if with_attachments else (),
             mime=raw if with_mime else None,
@@ -377,15 +385,23 @@ class ImapMailbox(Mailbox):
         folder, validity, uid = parsed
         if self._validity(folder) != validity:
             raise MessageError("The message no longer exists on the server.")
-        row = client.fetch([uid], ["FLAGS", f"BODY.PEEK[HEADER.FIELDS ({codec.STAMP_HEADER.upper()})]"]).get(
-            uid
-        )
+        gmail = self._conn.has("X-GM-EXT-1")
+        items = ["FLAGS", f"BODY.PEEK[HEADER.FIELDS ({codec.STAMP_HEADER.upper()})]"]
+        row = client.fetch([uid], items + (["X-GM-LABELS"] if gmail else [])).get(uid)
         if row is None:
             raise MessageError("The message no longer exists on the server.")
         flags = row.get(b"FLAGS", ())
         remove: list[str] = []
         add: list[str] = []
-        if categories is not None:
+        if categories is not None and gmail:
+            # Gmail: categories are labels, so they show in Gmail's own interface too.
+            names = list(dict.fromkeys(c for c in categories if c))
+            have = list(codec.categories_of_labels(row.get(b"X-GM-LABELS", ())))
+            if [n for n in have if n not in names]:
+                client.remove_gmail_labels([uid], [n for n in have if n not in names], silent=True)
+            if [n for n in names if n not in have]:
+                client.add_gmail_labels([uid], [n for n in names if n not in have], silent=True)
+        elif categories is not None:
             wanted = [codec.keyword_of(c) for c in dict.fromkeys(c for c in categories if c)]
             current = codec.category_keywords(flags)
             remove += [k for k in current if k not in wanted]

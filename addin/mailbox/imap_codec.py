@@ -10,7 +10,9 @@ Categories are IMAP keywords.  A keyword is an atom (no spaces), so a category's
 become ``_``; the bridge's two categories are also recognised in the lower-case form
 Thunderbird gives tags (``track_in_crm``), so a tag set in Thunderbird asks for
 tracking.  Keywords starting with ``$`` (``$Forwarded``, ``$label1``, ``$Junk``) are
-client bookkeeping, not categories.
+client bookkeeping, not categories.  On Gmail (``X-GM-EXT-1``) categories are labels
+instead (``X-GM-LABELS``), so they show in Gmail's own interface; system labels are not
+categories.
 
 The stamp (the bridge's private mark, the CRM activity id) is the ``X-CRM-Activity-Id``
 header on mail the bridge sends (found by ``SEARCH HEADER``), and a ``crmstamp_<id>``
@@ -28,6 +30,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
+
+from imapclient.imap_utf7 import decode as utf7_decode
 
 from addin.errors import MessageError
 from addin.mailbox.types import (
@@ -107,6 +111,23 @@ def categories_of(flags: Iterable[bytes | str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def label_text(label: bytes | str) -> str:
+    """A Gmail label from an X-GM-LABELS answer (modified UTF-7 on the wire)."""
+    if isinstance(label, bytes):
+        return str(utf7_decode(label))
+    return str(label)
+
+
+def categories_of_labels(labels: Iterable[bytes | str]) -> tuple[str, ...]:
+    """Gmail: user labels are the categories; system labels (``\\Inbox``, ``\\Important``) are not."""
+    out: list[str] = []
+    for label in labels:
+        text = label_text(label)
+        if text and not text.startswith("\\") and text not in out:
+            out.append(text)
+    return tuple(out)
+
+
 def stamp_keyword(stamp: str) -> str:
     if not _STAMP_RE.match(stamp):
         raise MessageError("A stamp may hold only letters, digits, '.', '_' and '-'.")
@@ -164,6 +185,7 @@ def summary(
     header_bytes: bytes,
     flags: Iterable[bytes | str],
     internaldate: datetime | None,
+    labels: Iterable[bytes | str] | None = None,
 ) -> MessageSummary:
     flags = list(flags)
     msg = email.message_from_bytes(header_bytes or b"", policy=email.policy.default)
@@ -176,7 +198,7 @@ def summary(
         subject=_header(msg, "Subject"),
         sender=_address(_header(msg, "From")),
         received=as_utc(internaldate),
-        categories=categories_of(flags),
+        categories=categories_of(flags) if labels is None else categories_of_labels(labels),
         sensitivity=SENSITIVITY.get(_header(msg, "Sensitivity").lower(), Sensitivity.NORMAL),
         has_attachments=ctype.startswith("multipart/mixed"),
         is_read=any(flag_text(f).lower() == "\\seen" for f in flags),
