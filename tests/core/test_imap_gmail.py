@@ -20,9 +20,7 @@ HEADER = (
 
 class ScriptedGmail:
     def __init__(self) -> None:
-        self.labels: dict[int, list[bytes]] = {
-            5: [b"\\Inbox", b"\\Important", b"Kunden &APw-", b"Customer"]
-        }
+        self.labels: dict[int, list[bytes]] = {5: [b"\\Inbox", b"\\Important", b"Kunden &APw-", b"Customer"]}
         self.flags: dict[int, list[bytes]] = {5: [b"\\Seen"]}
         self.calls: list[tuple[str, list[int], list[str]]] = []
 
