@@ -55,9 +55,9 @@ class Profile:
         options: dict[str, str] = {}
         if backend == "imap":
             server = str(self.get("mailbox.imap_server")) or server
+            # Always present (empty = default), so remembered hints never override them.
             for key in ("smtp_server", "sent_folder"):
-                if self.get(f"mailbox.{key}"):
-                    options[key] = str(self.get(f"mailbox.{key}"))
+                options[key] = str(self.get(f"mailbox.{key}"))
             if self.get("sending.bcc_self"):
                 options["bcc_self"] = "yes"
         return MailboxSettings(

@@ -103,9 +103,10 @@ class ImapMailbox(Mailbox):
         # A hidden copy to the user's own address, moved into Sent on arrival: evidence of
         # whether a message left even when the SMTP answer was lost.
         self._bcc_self = options.get("bcc_self") == "yes"
-        self._hints: dict[str, str] = {
-            k: v for k, v in options.items() if k in ("sent_folder", "provider_files_sent")
-        }
+        # What was learnt about another server (the user changed it) does not apply here.
+        same_server = options.get("imap_server", self._conn.server) == self._conn.server
+        learnt = options.get("provider_files_sent", "") if same_server else ""
+        self._hints: dict[str, str] = {"provider_files_sent": learnt} if learnt else {}
         self._kinds: dict[FolderKind, str] = {}
         if options.get("sent_folder"):
             self._kinds[FolderKind.SENT] = options["sent_folder"]
@@ -135,6 +136,7 @@ class ImapMailbox(Mailbox):
             )
 
         info: MailboxInfo = self._run(probe)
+        self._submission().verify()  # a wrong outgoing server shows now, not at the first send
         return info
 
     def hints(self) -> dict[str, str]:
@@ -143,6 +145,9 @@ class ImapMailbox(Mailbox):
             sent = self._kinds.get(FolderKind.SENT)
         if sent:
             hints["sent_folder"] = sent
+        host, port, security = self._smtp
+        hints["imap_server"] = self._conn.server
+        hints["smtp_server"] = f"{'smtps' if security == 'tls' else 'smtp'}://{host}:{port}"
         return hints
 
     def close(self) -> None:
@@ -455,8 +460,16 @@ class ImapMailbox(Mailbox):
         if self._bcc_self and message.stamp:
             self._file_hidden_copies()
             rcpts = [*rcpts, sender.email]  # envelope only: no header names the hidden copy
+        self._submission().send(msg, sender.email, rcpts)  # raises by phase; see smtp_submit
+        try:
+            self._file_sent_copy(msg.as_bytes(), message.message_id)
+        except BridgeError as exc:
+            # The message left; a missing copy must not make anyone send it again.
+            log.warning("sent %s but could not file the copy in Sent: %s", message.message_id, exc.message)
+
+    def _submission(self) -> smtp_submit.Submission:
         host, port, security = self._smtp
-        submission = smtp_submit.Submission(
+        return smtp_submit.Submission(
             host,
             port,
             security,
@@ -466,12 +479,6 @@ class ImapMailbox(Mailbox):
             timeout=self._settings.timeout,
             verify_tls=self._settings.verify_tls,
         )
-        submission.send(msg, sender.email, rcpts)  # raises by phase; see smtp_submit
-        try:
-            self._file_sent_copy(msg.as_bytes(), message.message_id)
-        except BridgeError as exc:
-            # The message left; a missing copy must not make anyone send it again.
-            log.warning("sent %s but could not file the copy in Sent: %s", message.message_id, exc.message)
 
     def _file_sent_copy(self, data: bytes, message_id: str) -> None:
         sent = self.folder(FolderKind.SENT).id

@@ -138,6 +138,14 @@ class Submission:
                 f"Signing in to the outgoing mail server {self.server} failed ({type(exc).__name__})."
             ) from None
 
+    def verify(self) -> None:
+        """Connect and sign in without sending anything (the settings' Test button)."""
+        client = self._connect()
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
+
     def send(self, msg: EmailMessage, sender: str, rcpts: list[str]) -> None:
         """Submit; raises by phase as the module docstring says."""
         data = msg.as_bytes()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from addin.errors import AuthError, MailboxError
+from addin.errors import AuthError, MailboxError, OfflineError
 from addin.mailbox.imap import ImapMailbox
 from addin.mailbox.registry import open_mailbox
 from addin.mailbox.smtp_submit import Submission
@@ -29,6 +29,7 @@ from addin.sandbox.dovecot import (
     DovecotServer,
     SubmissionServer,
     dovecot_binary,
+    free_port,
     sample_message,
 )
 
@@ -241,3 +242,16 @@ def test_smtp_xoauth2_sign_in(servers: tuple[DovecotServer, SubmissionServer]) -
     with pytest.raises(AuthError) as caught:
         submission("expired-token").send(message, ALEX, ["bob@contoso.example"])
     assert "expired-token" not in caught.value.message
+
+
+def test_check_also_proves_the_outgoing_server(servers: tuple[DovecotServer, SubmissionServer]) -> None:
+    closed = _settings(servers)
+    # An outgoing server nobody listens on: the Test button must say so before any send.
+    wrong = dataclasses.replace(
+        closed, options={**closed.options, "smtp_server": f"smtp://127.0.0.1:{free_port()}"}
+    )
+    mb = open_mailbox(wrong, lambda: USERS[ALEX])
+    with pytest.raises(OfflineError) as caught:
+        mb.check()
+    assert "outgoing" in caught.value.message
+    mb.close()
