@@ -388,8 +388,11 @@ class ImapMailbox(Mailbox):
         if parsed is None:
             raise MessageError("Not a message id of this IMAP mailbox.")
         folder, validity, uid = parsed
-        if self._validity(folder) != validity:
+        info = self._conn.select(folder)
+        if int(info[b"UIDVALIDITY"]) != validity:
             raise MessageError("The message no longer exists on the server.")
+        # PERMANENTFLAGS without \* (and without our keywords) means new keywords are not kept.
+        permanent = {codec.flag_text(f).lower() for f in info.get(b"PERMANENTFLAGS", (b"\\*",))}
         gmail = self._conn.has("X-GM-EXT-1")
         items = ["FLAGS", f"BODY.PEEK[HEADER.FIELDS ({codec.STAMP_HEADER.upper()})]"]
         row = client.fetch([uid], items + (["X-GM-LABELS"] if gmail else [])).get(uid)
@@ -424,6 +427,11 @@ class ImapMailbox(Mailbox):
                     add.append(codec.NO_STAMP)
                 else:
                     remove.append(codec.NO_STAMP)
+        if add and "\\*" not in permanent and any(k.lower() not in permanent for k in add):
+            raise MessageError(
+                f"The mail server does not keep custom keywords in {folder!r}, so the categories and "
+                "the tracking mark cannot be stored there."
+            )
         if remove:
             client.remove_flags([uid], remove, silent=True)
         if add:

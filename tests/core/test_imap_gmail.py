@@ -1,8 +1,8 @@
-"""Gmail labels as categories.
+"""Gmail labels as categories, and servers that keep no custom keywords.
 
-Gmail cannot run here, so this drives the backend against a scripted stand-in for the IMAP
-client that answers the way IMAPClient does for a server announcing X-GM-EXT-1 (labels come
-back undecoded, in modified UTF-7).  Everything else the backend does is tested against a
+Gmail (and servers without custom keywords) cannot run here, so this drives the backend
+against a scripted stand-in for the IMAP client that answers the way IMAPClient does for a
+server announcing X-GM-EXT-1 (labels come back undecoded, in modified UTF-7).  Everything else the backend does is tested against a
 real Dovecot elsewhere.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from addin.mailbox.imap import ImapMailbox
-from addin.mailbox.types import TRACKED_CATEGORY, MailboxSettings, Message
+from addin.mailbox.types import TRACKED_CATEGORY, MailboxSettings, Mark, Message
 
 HEADER = (
     b"From: Carol <carol@fabrikam.example>\r\nSubject: Order\r\nMessage-ID: <o1@fabrikam.example>\r\n\r\n"
@@ -87,3 +87,20 @@ def test_setting_categories_changes_labels_not_keywords() -> None:
     assert ("remove", [5], ["Kunden ü"]) in fake.calls
     assert ("add", [5], [TRACKED_CATEGORY]) in fake.calls
     assert not [c for c in fake.calls if c[0] == "add_flags"], "no keyword is used for categories on Gmail"
+
+
+def test_a_server_without_custom_keywords_is_a_clear_error_per_message() -> None:
+    mb = ImapMailbox(
+        MailboxSettings(backend="imap", email="alex@isp.example", server="imaps://imap.isp.example"),
+        lambda: "unused",
+    )
+    fake = ScriptedGmail()
+    fake.select_folder = lambda folder: {  # type: ignore[method-assign]
+        b"UIDVALIDITY": 7,
+        b"PERMANENTFLAGS": (b"\\Seen", b"\\Deleted"),
+    }
+    mb._conn.client = fake  # type: ignore[assignment]
+    mb._conn.capabilities = {"IMAP4REV1"}
+    errors = mb.mark_many([Mark("7:5:INBOX", (TRACKED_CATEGORY,), "act-1")])
+    assert errors[0] and "custom keywords" in errors[0]
+    assert not [c for c in fake.calls if c[0] == "add_flags"]
