@@ -2,8 +2,8 @@
 
 Gmail (and servers without custom keywords) cannot run here, so this drives the backend
 against a scripted stand-in for the IMAP client that answers the way IMAPClient does for a
-server announcing X-GM-EXT-1 (labels come back undecoded, in modified UTF-7).  Everything else the backend does is tested against a
-real Dovecot elsewhere.
+server announcing X-GM-EXT-1 (labels come back undecoded, in modified UTF-7).  Everything
+else the backend does is tested against a real Dovecot elsewhere.
 """
 
 from __future__ import annotations
