@@ -91,6 +91,8 @@ class Connection:
                 ssl_context=self._context() if self.security == "tls" else None,
                 timeout=self.settings.timeout,
             )
+        except ssl.SSLCertVerificationError as exc:
+            raise untrusted(self.server, exc) from None
         except (OSError, imaplib.IMAP4.error) as exc:
             raise OfflineError(
                 f"Cannot reach the mail server {self.server} ({type(exc).__name__})."
@@ -120,6 +122,9 @@ class Connection:
         except BridgeError:
             self._drop(client)
             raise
+        except ssl.SSLCertVerificationError as exc:
+            self._drop(client)
+            raise untrusted(self.server, exc) from None
         except (OSError, imaplib.IMAP4.error) as exc:
             self._drop(client)
             raise OfflineError(
@@ -180,6 +185,15 @@ class Connection:
             except imaplib.IMAP4.error as exc:
                 raise MailboxError(f"The mail server {self.server} answered: {_text(exc)}") from None
         raise AssertionError("unreachable")
+
+
+def untrusted(server: str, exc: ssl.SSLCertVerificationError) -> MailboxError:
+    reason = exc.verify_message or "verification failed"
+    return MailboxError(
+        f"The certificate of {server} is not trusted ({reason}). Check the server name; a company "
+        "server may need its certificate authority installed on this computer.",
+        title="Certificate not trusted",
+    )
 
 
 def _text(exc: BaseException) -> str:

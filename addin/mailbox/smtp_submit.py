@@ -32,6 +32,7 @@ from addin.errors import (
     ThrottledError,
     UnknownOutcomeError,
 )
+from addin.mailbox.imap_conn import untrusted
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -110,6 +111,8 @@ class Submission:
                         f"The outgoing server {self.server} does not offer STARTTLS; "
                         "use smtps:// or a server that encrypts."
                     )
+        except ssl.SSLCertVerificationError as exc:
+            raise untrusted(f"the outgoing server {self.server}", exc) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise OfflineError(
                 f"Cannot reach the outgoing mail server {self.server} ({type(exc).__name__})."

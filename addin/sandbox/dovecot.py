@@ -27,6 +27,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -72,14 +73,65 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _config_23(root: Path, port: int, user: str, group: str) -> str:
+def _ssl_23(root: Path, tls_port: int) -> str:
+    if not tls_port:
+        return "ssl = no"
+    return f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"
+
+
+def _ssl_24(root: Path, tls_port: int) -> str:
+    if not tls_port:
+        return "ssl = no"
+    return f"ssl = yes\nssl_server_cert_file = {root}/cert.pem\nssl_server_key_file = {root}/key.pem"
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A one-day self-signed certificate for 127.0.0.1 (cert.pem, key.pem)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            # 127.0.0.1 only, so a connection to "localhost" shows a host name mismatch.
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def _config_23(root: Path, port: int, user: str, group: str, tls_port: int) -> str:
     return f"""\
 protocols = imap lmtp
 listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+{_ssl_23(root, tls_port)}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u/Maildir
@@ -125,7 +177,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service lmtp {{
@@ -136,7 +189,7 @@ service lmtp {{
 """
 
 
-def _config_24(root: Path, port: int, user: str, group: str) -> str:
+def _config_24(root: Path, port: int, user: str, group: str, tls_port: int) -> str:
     return f"""\
 dovecot_config_version = 2.4.1
 dovecot_storage_version = 2.4.1
@@ -145,7 +198,7 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+{_ssl_24(root, tls_port)}
 auth_allow_cleartext = yes
 auth_mechanisms = plain login
 mail_driver = maildir
@@ -191,7 +244,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    listen = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service lmtp {{
@@ -205,7 +259,7 @@ service lmtp {{
 class DovecotServer:
     """A throw-away Dovecot (IMAP on loopback, LMTP on a socket) with its own users."""
 
-    def __init__(self, users: dict[str, str], *, root: Path | None = None) -> None:
+    def __init__(self, users: dict[str, str], *, root: Path | None = None, tls: bool = False) -> None:
         binary = dovecot_binary()
         if binary is None:
             raise ConfigError(INSTALL_HINT, title="Dovecot missing")
@@ -214,6 +268,10 @@ class DovecotServer:
         self._own_root = root is None
         self.root = root or Path(tempfile.mkdtemp(prefix="crm-bridge-dovecot-"))
         self.port = 0
+        # With tls: an implicit-TLS listener on tls_port, STARTTLS on port, and a self-signed
+        # certificate in cert.pem (trust it, or connect without verification on loopback).
+        self.tls = tls
+        self.tls_port = 0
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -247,8 +305,12 @@ class DovecotServer:
             os.chown(self.root / "mail", ids.pw_uid, ids.pw_gid)
         self._write_users()
         self.port = free_port()
+        if self.tls:
+            self_signed(self.root)
+            self.tls_port = free_port()
         major_minor = _version(self.binary)
-        text = (_config_24 if major_minor >= (2, 4) else _config_23)(self.root, self.port, user, group)
+        template = _config_24 if major_minor >= (2, 4) else _config_23
+        text = template(self.root, self.port, user, group, self.tls_port)
         conf = self.root / "dovecot.conf"
         conf.write_text(text, encoding="utf-8")
         self._proc = subprocess.Popen(
@@ -334,10 +396,12 @@ class DovecotServer:
 
 
 class SubmissionServer:
-    """aiosmtpd submission (AUTH PLAIN/LOGIN, no TLS on loopback) delivering into Dovecot."""
+    """aiosmtpd submission (AUTH PLAIN/LOGIN/XOAUTH2) delivering into Dovecot; plaintext on
+    loopback, or with ``tls`` STARTTLS required before AUTH (Dovecot's self-signed certificate)."""
 
-    def __init__(self, dovecot: DovecotServer) -> None:
+    def __init__(self, dovecot: DovecotServer, *, tls: bool = False) -> None:
         self.dovecot = dovecot
+        self.tls = tls
         self.port = 0
         self.accepted = 0
         self.drop_after_data = 0
@@ -414,13 +478,21 @@ class SubmissionServer:
         return self
 
     def _make(self, controller: Any, handler: Any, authenticate: Any) -> Any:
+        tls: dict[str, Any] = {}
+        if self.tls:
+            if not self.dovecot.tls:
+                raise ConfigError("A TLS submission server needs a Dovecot started with tls=True.")
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.dovecot.root / "cert.pem", self.dovecot.root / "key.pem")
+            tls = {"tls_context": context, "require_starttls": True}
         return controller(
             handler,
             hostname="127.0.0.1",
             port=self.port,
             authenticator=authenticate,
-            auth_require_tls=False,
+            auth_require_tls=self.tls,
             auth_required=True,
+            **tls,
         )
 
     def stop(self) -> None:
