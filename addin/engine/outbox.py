@@ -157,14 +157,20 @@ class Outbox:
             self._fail(item, exc.message, claimed=True)
             return "failed"
         except BridgeError as exc:
-            if not isinstance(exc, UnknownOutcomeError) and not self.mailbox.missing_copy_means_unsent():
-                # Such a backend raises UnknownOutcomeError whenever the message may have
-                # left, so any other error means it did not: give the claim back for a later poll.
-                self._release_own(item, message_id)
+            # A backend whose missing copy proves nothing raises UnknownOutcomeError whenever the
+            # message may have left, so any other error from it means it did not.
+            did_not_leave = (
+                not isinstance(exc, UnknownOutcomeError) and not self.mailbox.missing_copy_means_unsent()
+            )
+            if did_not_leave:
+                self._release_own(item, message_id)  # back to Pending Send for a later poll
             if isinstance(exc, AuthError):
                 raise
-            # Unknown whether it left: keep the journal in "sending"; recovery decides from Sent Items.
-            log.warning("send of %s interrupted: %s", item.activity_id, exc.message)
+            if did_not_leave:
+                log.info("send of %s did not leave, queued again: %s", item.activity_id, exc.message)
+            else:
+                # Unknown whether it left: keep the journal in "sending"; recovery decides.
+                log.warning("send of %s interrupted: %s", item.activity_id, exc.message)
             return "pending"
         self.store.outbox_put(item.activity_id, message_id=message_id, state="sent")
         self._finish(item.activity_id, message_id, item.subject)
