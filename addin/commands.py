@@ -224,7 +224,10 @@ def import_thunderbird(args: Any, cfg: Config, name: str) -> int:
     if args.account is None:
         lines = [f"Accounts in {folder}:"]
         for number, acct in enumerate(found, 1):
-            state = "ready" if acct.usable else f"cannot be used: {acct.reason}"
+            if not acct.usable:
+                state = f"cannot be used: {acct.reason}"
+            else:
+                state = f"ready ({acct.note})" if acct.note else "ready"
             lines.append(f"  {number}. {acct.label} — {state}")
         lines.append("Import one with: crm-bridge config import-thunderbird --account N")
         _out(args, {"profile_dir": str(folder), "accounts": found}, "\n".join(lines))
@@ -240,6 +243,7 @@ def import_thunderbird(args: Any, cfg: Config, name: str) -> int:
         args,
         {"profile": name, "imported": values},
         f"Imported {found[args.account - 1].label} into profile {name!r}.\n"
-        "Thunderbird's password is not copied: store yours with 'crm-bridge config secret mailbox'.",
+        + (f"{found[args.account - 1].note}\n" if found[args.account - 1].note else "")
+        + "Thunderbird's password is not copied: store yours with 'crm-bridge config secret mailbox'.",
     )
     return 0

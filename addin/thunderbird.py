@@ -43,6 +43,7 @@ class ThunderbirdAccount:
     sent_folder: str  # the IMAP folder Thunderbird files sent mail in ("" when not on this server)
     usable: bool
     reason: str = ""
+    note: str = ""  # something the user must do (e.g. an app password instead of Google sign-in)
 
     @property
     def label(self) -> str:
@@ -127,7 +128,7 @@ def _outgoing(prefs: dict[str, Any], key: str) -> tuple[str, str, bool]:
         security = _int(prefs, f"{prefix}{key}.try_ssl", 0)
         port = _int(prefs, f"{prefix}{key}.port", 0) or (465 if security == TLS else 587)
         scheme = "smtps" if security == TLS else "smtp"
-        oauth = _int(prefs, f"{prefix}{key}.authMethod", 3) == OAUTH2
+        oauth, _ = _oauth(prefs, f"{prefix}{key}", host)
         return f"{scheme}://{host}:{port}", _str(prefs, f"{prefix}{key}.username"), oauth
     return "", "", False
 
@@ -140,6 +141,22 @@ def _sent_folder(uri: str, host: str) -> str:
     if (parts.hostname or "").lower() != host.lower():
         return ""
     return unquote(parts.path.lstrip("/"))
+
+
+GOOGLE_NOTE = (
+    "Thunderbird signs in to Google with Google's own sign-in, which CRM Bridge does not offer: "
+    "create an app password in your Google account and type it as the password."
+)
+
+
+def _oauth(prefs: dict[str, Any], prefix: str, host: str) -> tuple[bool, str]:
+    """(use Microsoft 365 sign-in, note) for an OAuth2 server; only Microsoft's is offered."""
+    if _int(prefs, f"{prefix}.authMethod", 3) != OAUTH2:
+        return False, ""
+    issuer = _str(prefs, f"{prefix}.oauth2.issuer").lower()
+    if "google" in issuer or host.lower().endswith(("gmail.com", "googlemail.com")):
+        return False, GOOGLE_NOTE
+    return True, ""
 
 
 def accounts(prefs: dict[str, Any]) -> list[ThunderbirdAccount]:
@@ -157,7 +174,7 @@ def accounts(prefs: dict[str, Any]) -> list[ThunderbirdAccount]:
         username = _str(prefs, f"mail.server.{server}.userName")
         email = _str(prefs, f"mail.identity.{ident}.useremail") or (username if "@" in username else "")
         full_name = _str(prefs, f"mail.identity.{ident}.fullName")
-        oauth = _int(prefs, f"mail.server.{server}.authMethod", 3) == OAUTH2
+        oauth, note = _oauth(prefs, f"mail.server.{server}", host)
         common = {"key": acct, "kind": kind, "email": email, "full_name": full_name, "username": username}
         if kind == "imap":
             security = _int(prefs, f"mail.server.{server}.socketType", 0)
@@ -177,6 +194,7 @@ def accounts(prefs: dict[str, Any]) -> list[ThunderbirdAccount]:
                     sent_folder=sent,
                     usable=bool(outgoing),
                     reason=reason,
+                    note=note,
                 )
             )
         elif kind == "ews":

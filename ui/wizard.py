@@ -118,15 +118,18 @@ class ThunderbirdPicker(QWidget):
         row.addWidget(self.combo, 1)
         row.addWidget(self.button)
         layout.addLayout(row)
-        note = QLabel("Thunderbird's password is not copied: type yours below once.")
-        note.setWordWrap(True)
-        layout.addWidget(note)
+        self.note = QLabel(self.PASSWORD_NOTE)
+        self.note.setWordWrap(True)
+        layout.addWidget(self.note)
         self.setVisible(bool(self.accounts))
+
+    PASSWORD_NOTE = "Thunderbird's password is not copied: type yours below once."
 
     def apply(self) -> None:
         if not self.accounts:
             return
         account = self.accounts[self.combo.currentIndex()]
+        self.note.setText(f"{account.note} {self.PASSWORD_NOTE}" if account.note else self.PASSWORD_NOTE)
         for key, value in account.settings().items():
             if key in self.form.editors:
                 self.form.set_value(key, value)

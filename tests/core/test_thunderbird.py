@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from addin.errors import ConfigError
-from addin.thunderbird import find_profiles, parse_prefs, profile_roots, read_accounts
+from addin.thunderbird import accounts, find_profiles, parse_prefs, profile_roots, read_accounts
 
 DATA = Path(__file__).parents[1] / "data" / "thunderbird"
 DEFAULT = DATA / "Profiles" / "x7k2m9qa.default-release"
@@ -55,15 +55,44 @@ def test_accounts_in_thunderbird_order_without_local_folders() -> None:
         "mailbox.smtp_server": "smtps://smtp.fastmail.example:465",
         "mailbox.sent_folder": "Sent Items",
     }
-    # OAuth2 account, STARTTLS outgoing server with no port (-> 587), Gmail-style Sent folder.
-    assert gmail.oauth and gmail.usable
+    # Google OAuth2 account, STARTTLS outgoing server with no port (-> 587), Gmail-style Sent
+    # folder. Google's sign-in is not offered: the user is told to use an app password.
+    assert gmail.usable and not gmail.oauth and "app password" in gmail.note
     assert gmail.outgoing == "smtp://smtp.gmail.example:587"
     assert gmail.sent_folder == "[Gmail]/Sent Mail"
-    assert gmail.settings()["mailbox.auth"] == "oauth"
+    assert gmail.settings()["mailbox.auth"] == "basic"
 
     assert not pop.usable and "POP3" in pop.reason
     with pytest.raises(ConfigError):
         pop.settings()
+
+
+def test_a_microsoft_oauth_account_uses_microsoft_365_sign_in() -> None:
+    prefs = parse_prefs(
+        "\n".join(
+            [
+                'user_pref("mail.account.account1.identities", "id1");',
+                'user_pref("mail.account.account1.server", "server1");',
+                'user_pref("mail.accountmanager.accounts", "account1");',
+                'user_pref("mail.identity.id1.smtpServer", "smtp1");',
+                'user_pref("mail.identity.id1.useremail", "sam@contoso.example");',
+                'user_pref("mail.server.server1.authMethod", 10);',
+                'user_pref("mail.server.server1.hostname", "outlook.office365.com");',
+                'user_pref("mail.server.server1.oauth2.issuer", "login.microsoftonline.com");',
+                'user_pref("mail.server.server1.socketType", 3);',
+                'user_pref("mail.server.server1.type", "imap");',
+                'user_pref("mail.server.server1.userName", "sam@contoso.example");',
+                'user_pref("mail.smtpserver.smtp1.authMethod", 10);',
+                'user_pref("mail.smtpserver.smtp1.hostname", "smtp.office365.com");',
+                'user_pref("mail.smtpserver.smtp1.port", 587);',
+                'user_pref("mail.smtpserver.smtp1.try_ssl", 2);',
+            ]
+        )
+    )
+    [account] = accounts(prefs)
+    assert account.oauth and not account.note
+    assert account.settings()["mailbox.auth"] == "oauth"
+    assert account.incoming == "imaps://outlook.office365.com:993"
 
 
 def test_an_ews_account_maps_to_the_ews_backend() -> None:
