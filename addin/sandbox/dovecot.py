@@ -397,11 +397,13 @@ class DovecotServer:
 
 class SubmissionServer:
     """aiosmtpd submission (AUTH PLAIN/LOGIN/XOAUTH2) delivering into Dovecot; plaintext on
-    loopback, or with ``tls`` STARTTLS required before AUTH (Dovecot's self-signed certificate)."""
+    loopback, with ``tls`` STARTTLS required before AUTH, or with ``implicit_tls`` TLS from the
+    start (both with Dovecot's self-signed certificate)."""
 
-    def __init__(self, dovecot: DovecotServer, *, tls: bool = False) -> None:
+    def __init__(self, dovecot: DovecotServer, *, tls: bool = False, implicit_tls: bool = False) -> None:
         self.dovecot = dovecot
-        self.tls = tls
+        self.tls = tls or implicit_tls
+        self.implicit_tls = implicit_tls  # TLS from the first byte (smtps://, port 465 style)
         self.port = 0
         self.accepted = 0
         self.drop_after_data = 0
@@ -484,13 +486,18 @@ class SubmissionServer:
                 raise ConfigError("A TLS submission server needs a Dovecot started with tls=True.")
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(self.dovecot.root / "cert.pem", self.dovecot.root / "key.pem")
-            tls = {"tls_context": context, "require_starttls": True}
+            tls = (
+                {"ssl_context": context}
+                if self.implicit_tls
+                else {"tls_context": context, "require_starttls": True}
+            )
         return controller(
             handler,
             hostname="127.0.0.1",
             port=self.port,
             authenticator=authenticate,
-            auth_require_tls=self.tls,
+            # With implicit TLS aiosmtpd does not know the session is encrypted; it is.
+            auth_require_tls=self.tls and not self.implicit_tls,
             auth_required=True,
             **tls,
         )
@@ -509,7 +516,7 @@ class SubmissionServer:
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        return f"{'smtps' if self.implicit_tls else 'smtp'}://127.0.0.1:{self.port}"
 
 
 def sample_message(sender: str, to: str, subject: str, body: str = "Hello.") -> bytes:

@@ -105,3 +105,16 @@ def test_a_trusted_certificate_is_verified_including_the_host(
     with pytest.raises(MailboxError) as caught:
         wrong_host.check()
     assert caught.value.title == "Certificate not trusted"
+
+
+def test_implicit_tls_smtp_submission(servers: tuple[DovecotServer, SubmissionServer]) -> None:
+    dovecot, _ = servers
+    with SubmissionServer(dovecot, implicit_tls=True) as smtps:
+        assert smtps.url.startswith("smtps://")
+        settings = _settings(servers, f"imaps://127.0.0.1:{dovecot.tls_port}", verify=False)
+        settings = MailboxSettings(**{**settings.__dict__, "options": {"smtp_server": smtps.url}})
+        mb = open_mailbox(settings, lambda: USERS[ALEX])
+        subject = f"SMTPS {uuid.uuid4().hex[:6]}"
+        mb.send(OutgoingMessage(email.utils.make_msgid(), subject, (Address("bob@contoso.example"),)))
+        mb.close()
+    assert sum(subject.encode() in p.read_bytes() for p in dovecot.maildir_files("bob@contoso.example")) == 1
