@@ -15,11 +15,13 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -239,3 +241,40 @@ def test_with_a_hidden_copy_to_myself_a_lost_answer_is_settled_as_sent(env: Imap
     assert env.bridge.mailbox.list_messages(inbox.id, text="Hidden copy").items == (), (
         "hidden copies do not stay in the Inbox"
     )
+
+
+def test_two_machines_send_each_email_once(env: ImapDemo, tmp_path: Path) -> None:
+    from addin.bridge import Bridge, MemorySecrets
+    from addin.demo_imap import IMAP_PASSWORD, imap_profile
+
+    contacts = contact_addresses(env)
+    queued = [
+        (env.crm.queue_email(contacts[i % len(contacts)], f"Two machines {i}", "<p>x</p>"), i)
+        for i in range(8)
+    ]
+    laptop = Bridge(
+        imap_profile(env.crm.origin, env.dovecot.url, env.smtp.url),
+        secrets=MemorySecrets({"mailbox": IMAP_PASSWORD, "crm": "sandbox"}),
+        data_dir=tmp_path / "laptop",
+        outbox_settings=OutboxSettings(grace=timedelta(seconds=0)),
+    )
+    errors: list[BaseException] = []
+
+    def run(bridge: Any) -> None:
+        try:
+            for _ in range(3):
+                bridge.outbox_engine.poll()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in (env.bridge, laptop)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    laptop.stop()
+    assert not errors, errors
+    for activity_id, i in queued:
+        assert _delivered(env, contacts[i % len(contacts)], f"Two machines {i}") == 1
+        assert _status(env, activity_id) == r.STATUS_SENT
+        assert _sent_copies(env, activity_id) == 1
