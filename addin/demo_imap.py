@@ -227,8 +227,14 @@ def main(args: Any) -> int:
         print(f"Sandbox CRM: {env.crm.origin}/")
         print(f"Dovecot IMAP: {env.dovecot.url}  SMTP: {env.smtp.url}  ({USER} / {IMAP_PASSWORD})")
         sys.stdout.flush()
+        from addin.demo import _has_display
+
+        if _has_display():
+            from ui.app import main as tray_main
+
+            return int(tray_main([], bridge=env.bridge))
         env.bridge.start()
-        print("Bridge running on IMAP + SMTP; press Ctrl-C to stop.")
+        print("Bridge running on IMAP + SMTP without a display; press Ctrl-C to stop.")
         stop = threading.Event()
         try:
             while not stop.wait(1.0):
