@@ -144,7 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--headless", action="store_true", help="run a scripted walk-through, no UI")
     demo.add_argument("--json", action="store_true", help="print the walk-through's counts as JSON")
     demo.add_argument(
-        "--mailbox", choices=["ews", "graph"], default="ews", help="mailbox backend (default: ews)"
+        "--mailbox",
+        choices=["ews", "graph", "imap"],
+        default="ews",
+        help="ews: the Exchange sandbox over EWS (default); graph: the same over Microsoft Graph; "
+        "imap: real Dovecot + SMTP (needs dovecot-imapd)",
     )
     demo.set_defaults(handler="addin.demo:main")
 
@@ -183,13 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument(
         "action",
         metavar="ACTION",
-        choices=["show", "set", "keys", "secret"],
-        help="show, set, keys or secret",
+        choices=["show", "set", "keys", "secret", "import-thunderbird"],
+        help="show, set, keys, secret or import-thunderbird",
     )
     cf.add_argument(
         "values", nargs="*", metavar="VALUE", help="KEY=VALUE for 'set'; for 'secret': mailbox or crm"
     )
     cf.add_argument("--activate", action="store_true", help="make this profile the active one")
+    cf.add_argument(
+        "--profile-dir", metavar="DIR", help="import-thunderbird: this Thunderbird profile folder"
+    )
+    cf.add_argument("--account", type=int, metavar="N", help="import-thunderbird: the N-th account listed")
     return parser
 
 
