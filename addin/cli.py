@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TRAY_OPTIONS = ("--minimized", "--show", "--profile")
+TRAY_OPTIONS = ("--minimized", "--show", "--profile", "--quit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,6 +33,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--profile", default=None, help="configuration profile to use")
     parser.add_argument("--show", choices=WINDOWS, help="open this window at start")
     parser.add_argument("--minimized", action="store_true", help="start in the tray only")
+    parser.add_argument("--quit", action="store_true", help="ask a running tray to quit, then exit")
     args, _unknown = parser.parse_known_args(list(argv))  # Qt's own options pass through
     return args
 
@@ -92,7 +93,10 @@ class TrayApp:
             self.tray.open_track()
 
     def handle_message(self, message: str) -> None:
-        """A second launch said ``show`` (optionally with a window name)."""
+        """A second launch said ``show`` (optionally with a window name) or ``quit`` (an installer)."""
+        if message == "quit":
+            QApplication.quit()
+            return
         _, _, which = message.partition(" ")
         opener = {
             "track": self.tray.open_track,
@@ -178,6 +182,9 @@ def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
     """Run the tray until Quit; ``bridge`` is given by ``crm-bridge demo`` (already started)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
+    if args.quit:
+        # No window, no display needed: the local socket alone carries the request.
+        return 0 if SingleInstance(None).ask_to_quit() else 1
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "crm-bridge", *argv])
     assert isinstance(app, QApplication)
     app.setApplicationName("CRM Bridge")
