@@ -63,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print the walk-through's counts as JSON")
     demo.set_defaults(handler="addin.demo:main")
 
+    purge = sub.add_parser("purge", help="list, then (--yes) remove all profiles, keyring entries and data")
+    purge.add_argument("--yes", action="store_true", help="remove them (without it, only list)")
+    purge.add_argument("--json", action="store_true", help="machine-readable output")
+    purge.set_defaults(handler="addin.purge:main")
+
+    auto = sub.add_parser("autostart", help="start the tray at login: on, off or status")
+    auto.add_argument("state", choices=["on", "off", "status"])
+    auto.add_argument("--json", action="store_true", help="machine-readable output")
+    auto.set_defaults(handler="addin.autostart:main")
+
     def command(name: str, help_text: str, handler: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--profile", help="profile name (default: the active one)")

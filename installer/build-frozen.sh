@@ -48,6 +48,10 @@ rm -rf "$outdir/crm-bridge"
     --distpath "$outdir" --workpath "$outdir/.build/work" \
     "$here/installer/crm-bridge.spec"
 
+if [ "$(uname -s)" = Linux ]; then
+    # Unpacked from the tarball, `crm-bridge/install.sh` installs the folder it sits in.
+    cp "$here/installer/linux/install.sh" "$outdir/crm-bridge/install.sh"
+fi
 version=$("$outdir/crm-bridge/crm-bridge" --version | awk '{print $2}')
 echo "Built $outdir/crm-bridge (crm-bridge $version, $(du -sh "$outdir/crm-bridge" | cut -f1))"
 if [ "$tarball" -eq 1 ]; then

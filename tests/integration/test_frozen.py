@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import configparser
 import json
-import os
 import pkgutil
 import shutil
 import subprocess
@@ -20,8 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[2]
 # The first test also builds the folder.
@@ -33,30 +30,15 @@ NOT_SHIPPED = ("libQt6Qml", "libQt6Quick", "libQt6Pdf", "libQt6Sql", "libQt6Open
 
 
 @pytest.fixture(scope="module")
-def frozen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    try:
-        import PyInstaller  # noqa: F401
-    except ImportError:
-        require(False, "PyInstaller is not installed (installer/requirements-build.txt)")
-    out = tmp_path_factory.mktemp("frozen")
-    result = subprocess.run(
-        ["bash", str(ROOT / "installer/build-frozen.sh"), str(out), "--tarball"],
-        env={**os.environ, "PYTHON": sys.executable},
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    folder = out / "crm-bridge"
-    # Moved away from where it was built, as a user's copy would be.
-    moved = out / "elsewhere" / "CRM Bridge"
-    moved.parent.mkdir()
-    shutil.move(str(folder), moved)
+def frozen(frozen_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    # A copy away from where it was built, as a user's would be.
+    moved = tmp_path_factory.mktemp("elsewhere") / "CRM Bridge"
+    shutil.copytree(frozen_build / "crm-bridge", moved, symlinks=True)
     # PyInstaller links some libraries into place: count each file once.
     size = sum(f.stat().st_size for f in moved.rglob("*") if f.is_file() and not f.is_symlink())
     print(f"\nfrozen folder: {size / 2**20:.0f} MiB")
     yield moved
-    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(moved, ignore_errors=True)
 
 
 @pytest.fixture
@@ -168,11 +150,11 @@ def test_tray_starts_offscreen_and_quits_through_the_channel(frozen: Path, clean
             tray.wait()
 
 
-def test_tarball_holds_the_folder(frozen: Path) -> None:
-    tarballs = list(frozen.parent.parent.glob("crm-bridge-*-linux-*.tar.gz"))
+def test_tarball_holds_the_folder_and_its_installer(frozen_build: Path) -> None:
+    tarballs = list(frozen_build.glob("crm-bridge-*-linux-*.tar.gz"))
     assert len(tarballs) == 1
     listing = subprocess.run(["tar", "-tzf", str(tarballs[0])], capture_output=True, text=True, check=True)
-    assert "crm-bridge/crm-bridge" in listing.stdout.splitlines()
+    assert {"crm-bridge/crm-bridge", "crm-bridge/install.sh"} <= set(listing.stdout.splitlines())
 
 
 def _project_version() -> str:
