@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     auto.add_argument("--json", action="store_true", help="machine-readable output")
     auto.set_defaults(handler="addin.autostart:main")
 
+    upd = sub.add_parser("update-check", help="ask the release feed whether a newer version exists")
+    upd.add_argument("--feed", metavar="URL", help="the release feed (default: the profile's setting)")
+    upd.add_argument("--profile", help="profile name (default: the active one)")
+    upd.add_argument("--json", action="store_true", help="machine-readable output")
+    upd.set_defaults(handler="addin.updates:main")
+
     def command(name: str, help_text: str, handler: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--profile", help="profile name (default: the active one)")

@@ -153,6 +153,7 @@ def test_tray_starts_offscreen_and_quits_through_the_channel(frozen: Path, clean
 def test_tarball_holds_the_folder_and_its_installer(frozen_build: Path) -> None:
     tarballs = list(frozen_build.glob("crm-bridge-*-linux-*.tar.gz"))
     assert len(tarballs) == 1
+    print(f"\ntarball: {tarballs[0].stat().st_size / 2**20:.0f} MiB")
     listing = subprocess.run(["tar", "-tzf", str(tarballs[0])], capture_output=True, text=True, check=True)
     assert {"crm-bridge/crm-bridge", "crm-bridge/install.sh"} <= set(listing.stdout.splitlines())
 
