@@ -43,7 +43,9 @@ fi
 }
 
 rm -rf "$outdir/crm-bridge"
-# Build from the tree itself: the spec puts it first on the path.
+# Build from the tree itself: the spec puts it first on the path (and the metadata of an
+# editable install is found relative to it).
+cd "$here"
 "$py" -m PyInstaller --noconfirm --log-level WARN \
     --distpath "$outdir" --workpath "$outdir/.build/work" \
     "$here/installer/crm-bridge.spec"

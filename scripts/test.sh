@@ -9,9 +9,9 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv-test}
 
 # System packages: Qt's runtime libraries (offscreen tests), Xvfb and the xcb libraries
-# (screenshot runs).
+# (screenshot runs), binutils (PyInstaller's objdump, the frozen build's test).
 apt_packages=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
-              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 xvfb python3-venv)
+              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 xvfb python3-venv binutils)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
