@@ -59,7 +59,16 @@ quit_running() {
     local cmd
     cmd=$(installed_command)
     if [ -n "$cmd" ]; then
-        "$cmd" --quit || echo "CRM Bridge is still running; it will use the new version after a restart." >&2
+        # A program from before --quit existed cannot be asked: it picks up the new one at its next start.
+        "$cmd" --quit 2>/dev/null || echo "A running CRM Bridge could not be asked to quit; restart it to use the new version." >&2
+    fi
+}
+
+autostart_off() {
+    # Through the app when it can (it knows its entry); a program from before
+    # `crm-bridge autostart` existed wrote the XDG entry this script knows.
+    if [ -z "$1" ] || ! "$1" autostart off >/dev/null 2>&1; then
+        rm -f "$config_home/autostart/crm-bridge.desktop"
     fi
 }
 
@@ -90,11 +99,11 @@ if [ "$uninstall" -eq 1 ]; then
             case "$answer" in y|Y|yes|YES) ;; *) echo "Nothing removed."; exit 1 ;; esac
         fi
         # Start at login is the app's own entry: switch it off before the app goes.
-        "$cmd" autostart off >/dev/null
+        autostart_off "$cmd"
         "$cmd" purge --yes
     else
         # The app's own login entry would point at a program that is gone.
-        [ -z "$cmd" ] || "$cmd" autostart off >/dev/null
+        autostart_off "$cmd"
     fi
     remove_program
     if [ "$purge" -eq 1 ]; then
@@ -142,8 +151,13 @@ previous=$(installed_command)
 autostart_was_on=0
 if [ -n "$previous" ]; then
     echo "Upgrading CRM Bridge in $prefix (was: $("$previous" --version 2>/dev/null || echo unknown))"
-    if [ "$("$previous" autostart status 2>/dev/null)" = "Start at login is on." ]; then
+    login_entry="$config_home/autostart/crm-bridge.desktop"
+    status=$("$previous" autostart status 2>/dev/null) || status=""
+    if [ "$status" = "Start at login is on." ]; then
         autostart_was_on=1
+    elif [ -z "$status" ] && [ -f "$login_entry" ] \
+        && ! grep -qiE '^(Hidden=true|X-GNOME-Autostart-enabled=false)' "$login_entry"; then
+        autostart_was_on=1  # written by an older installer, which the old program cannot report
     fi
     quit_running
 else
