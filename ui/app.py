@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 from addin.errors import BridgeError, ConfigError
 from ui import crash_dialog, tasks
 from ui.icons import app_icon
+from ui.notifications import Note
 from ui.single_instance import SingleInstance
 from ui.tray import Tray
 from ui.wizard import needs_setup
@@ -78,6 +79,19 @@ class TrayApp:
         self._start_engine()
         if self._show:
             self.handle_message(f"show {self._show}")
+        self.check_for_update(str(values.get("general.update_feed") or ""))
+
+    def check_for_update(self, feed: str) -> None:
+        """Once per start, only with a release feed set; says so, never installs (addin/updates.py)."""
+        if not feed:
+            return
+        from addin import updates
+
+        def checked(info: updates.UpdateInfo) -> None:
+            if info.state is updates.UpdateState.NEWER:
+                self.tray._notify(Note("Update available", info.message(), error=False))
+
+        tasks.run(updates.check, feed, on_done=checked, on_error=lambda e: log.info("update check: %s", e))
 
     def _show_icon(self) -> None:
         # Panels often appear after login items start (QTBUG-61898): retry for a while,
