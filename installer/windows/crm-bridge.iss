@@ -116,6 +116,14 @@ begin
       Result := String(Listing);
 end;
 
+{ The uninstaller stops before removing anything if the tray does not quit. }
+function InitializeUninstall(): Boolean;
+begin
+  Result := QuitRunningCopy(ExpandConstant('{app}\crm-bridge.exe'));
+  if not Result then
+    MsgBox(QuitFailed, mbError, MB_OK);
+end;
+
 procedure CurUninstallStepChanged(CurUninstallStep: TUninstallStep);
 var
   Exe: String;
@@ -127,11 +135,6 @@ begin
   Exe := ExpandConstant('{app}\crm-bridge.exe');
   if not FileExists(Exe) then
     Exit;
-  if not QuitRunningCopy(Exe) then
-  begin
-    MsgBox(QuitFailed, mbError, MB_OK);
-    Abort;
-  end;
   { The Run value would point at a program that is gone. }
   Exec(Exe, 'autostart off', '', SW_HIDE, ewWaitUntilTerminated, ResultCode);
   { Settings, the journal and saved passwords stay unless the user asks (never when silent). }

@@ -116,7 +116,12 @@ def test_inno_setup_commands_are_ones_the_program_understands(iss) -> None:  # t
     from ui.app import parse as tray_parse
 
     assert tray_parse(["--quit"]).quit
-    assert "function PrepareToInstall" in code and "procedure CurUninstallStepChanged" in code
+    routines = (
+        "function PrepareToInstall",
+        "function InitializeUninstall",
+        "procedure CurUninstallStepChanged",
+    )
+    assert all(routine in code for routine in routines)
     # Pascal blocks are balanced (case/try also close with "end").
     opened = len(re.findall(r"\b(begin|case|try)\b", code, re.IGNORECASE))
     closed = len(re.findall(r"\bend\b", code, re.IGNORECASE))
