@@ -152,6 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler="addin.demo:main")
 
+    purge = sub.add_parser("purge", help="list, then (--yes) remove all profiles, keyring entries and data")
+    purge.add_argument("--yes", action="store_true", help="remove them (without it, only list)")
+    purge.add_argument("--json", action="store_true", help="machine-readable output")
+    purge.set_defaults(handler="addin.purge:main")
+
+    auto = sub.add_parser("autostart", help="start the tray at login: on, off or status")
+    auto.add_argument("state", choices=["on", "off", "status"])
+    auto.add_argument("--json", action="store_true", help="machine-readable output")
+    auto.set_defaults(handler="addin.autostart:main")
+
+    upd = sub.add_parser("update-check", help="ask the release feed whether a newer version exists")
+    upd.add_argument("--feed", metavar="URL", help="the release feed (default: the profile's setting)")
+    upd.add_argument("--profile", help="profile name (default: the active one)")
+    upd.add_argument("--json", action="store_true", help="machine-readable output")
+    upd.set_defaults(handler="addin.updates:main")
+
     def command(name: str, help_text: str, handler: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--profile", help="profile name (default: the active one)")
@@ -201,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TRAY_OPTIONS = ("--minimized", "--show", "--profile")
+TRAY_OPTIONS = ("--minimized", "--show", "--profile", "--quit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -295,6 +295,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Notifications",
         choices=(("all", "Everything"), ("errors", "Problems only"), ("none", "None")),
     ),
+    Setting(
+        "general.update_feed",
+        Kind.URL,
+        "",
+        "general",
+        "Release feed for update checks",
+        "Empty: never check. Otherwise the app says when a newer version exists; it never installs it.",
+        advanced=True,
+    ),
 )
 
 BY_KEY = {s.key: s for s in SETTINGS}
