@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.errors import ODataError, bad_request, not_found_segment, record_not_found
+from addin.sandbox.crm.csdl import csdl_document
+from addin.sandbox.crm.metadata import ROOTS, metadata
 from addin.sandbox.crm.query import Annotations, Options, Reader, context_url, parse_options, split_outside
 from addin.sandbox.crm.schema import BY_LOGICAL, BY_SET, Table
 from addin.sandbox.crm.service import (
@@ -155,14 +157,12 @@ class Handler:
             raise not_found_segment(segments[0])
         name, key = first.group(1), first.group(2)
         table = BY_SET.get(name)
-        if name == "EntityDefinitions" and req.method == "GET":
-            from addin.sandbox.crm.metadata import entity_definitions
-
-            with self.store.lock:
-                body = entity_definitions(
-                    self.reader(req.base_url), req.base_url, key, segments[1:], req.query
-                )
-            return Res.json(body)
+        if name in ROOTS:
+            return Res.json(metadata(req.method, req.base_url, name, key, segments[1:], req.query))
+        if name == "$metadata" and len(segments) == 1:
+            if req.method != "GET":
+                raise ODataError(405, "0x80060890", "The HTTP method is not allowed on '$metadata'.")
+            return Res(200, [("Content-Type", "application/xml"), ("OData-Version", "4.0")], csdl_document())
         if table is None:
             action = self.actions.get(name.removeprefix("Microsoft.Dynamics.CRM."))
             if action is None or len(segments) > 1:

@@ -362,6 +362,7 @@ TABLES: list[Table] = [
             "ticketnumber": STR,
             "description": MEMO,
             "prioritycode": PICK,
+            "caseorigincode": PICK,
             "statecode": STATE,
             "statuscode": STATUS,
         },
@@ -376,6 +377,7 @@ TABLES: list[Table] = [
             "statecode": {0: "Active", 1: "Resolved", 2: "Cancelled"},
             "statuscode": {1: "In Progress", 2: "On Hold", 3: "Waiting for Details", 5: "Problem Solved"},
             "prioritycode": {1: "High", 2: "Normal", 3: "Low"},
+            "caseorigincode": {1: "Phone", 2: "Email", 3: "Web", 2483: "Facebook", 3986: "Twitter"},
         },
     ),
     _t(
@@ -547,6 +549,10 @@ TABLES: list[Table] = [
         labels={"statecode": {0: "Open", 1: "Completed", 2: "Canceled"}},
     ),
 ]
+
+# Columns whose choices are a global option set (GlobalOptionSetDefinitions), by its name; the
+# others have their own local option set.
+GLOBAL_OPTION_SETS: dict[tuple[str, str], str] = {("incident", "caseorigincode"): "incident_caseorigincode"}
 
 BY_SET: dict[str, Table] = {t.entity_set: t for t in TABLES}
 BY_LOGICAL: dict[str, Table] = {t.logical: t for t in TABLES}
