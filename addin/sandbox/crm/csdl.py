@@ -25,7 +25,7 @@ _EDM_TYPES = {
     STATUS: "Edm.Int32",
 }
 # The functions and actions the sandbox answers: (name, is_function, bound entity set or None).
-OPERATIONS = (
+OPERATIONS: tuple[tuple[str, bool, str | None], ...] = (
     ("WhoAmI", True, None),
     ("RetrieveVersion", True, None),
     ("RetrieveAvailableLanguages", True, None),
@@ -81,9 +81,9 @@ def csdl_document() -> bytes:
                 {"Name": coll.name, "Type": f"Collection(mscrm.{coll.child})"},
             )
     for name, is_function, bound in OPERATIONS:
-        targets = [t.logical for t in TABLES] if bound == "*" else [bound] if bound else [None]
+        targets: list[str | None] = [t.logical for t in TABLES] if bound == "*" else [bound]
         for target in targets:
-            attrs = {"Name": name}
+            attrs: dict[str, str] = {"Name": name}
             if target is not None:
                 attrs["IsBound"] = "true"
             op = ET.SubElement(schema, f"{{{_EDM}}}{'Function' if is_function else 'Action'}", attrs)
@@ -108,7 +108,7 @@ def csdl_document() -> bytes:
             attr = "Function" if is_function else "Action"
             ET.SubElement(container, f"{{{_EDM}}}{kind}", {"Name": name, attr: f"mscrm.{name}"})
     ET.register_namespace("", _EDM)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def _key_of(logical: str) -> str:

@@ -19,7 +19,7 @@ _TOKEN = re.compile(
     r"|(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
     r"|(?P<num>-?\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][\w]*(?:/[A-Za-z_]\w*)*)|(?P<punct>[(),]))"
 )
-_COMPARE = {
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b,
     "ne": lambda a, b: a != b,
     "gt": lambda a, b: a is not None and b is not None and a > b,
@@ -27,7 +27,7 @@ _COMPARE = {
     "lt": lambda a, b: a is not None and b is not None and a < b,
     "le": lambda a, b: a is not None and b is not None and a <= b,
 }
-_FUNCS = {
+_FUNCS: dict[str, Callable[[Any, Any], bool]] = {
     "contains": lambda a, b: isinstance(a, str) and isinstance(b, str) and b.lower() in a.lower(),
     "startswith": lambda a, b: isinstance(a, str) and isinstance(b, str) and a.lower().startswith(b.lower()),
     "endswith": lambda a, b: isinstance(a, str) and isinstance(b, str) and a.lower().endswith(b.lower()),
@@ -77,16 +77,14 @@ class _Parser:
         left = self.conjunction()
         while self.peek() == ("name", "or"):
             self.take()
-            right, prev = self.conjunction(), left
-            left = lambda r, a=prev, b=right: bool(a(r)) or bool(b(r))  # noqa: E731
+            left = _either(left, self.conjunction())
         return left
 
     def conjunction(self) -> Predicate:
         left = self.negation()
         while self.peek() == ("name", "and"):
             self.take()
-            right, prev = self.negation(), left
-            left = lambda r, a=prev, b=right: bool(a(r)) and bool(b(r))  # noqa: E731
+            left = _both(left, self.negation())
         return left
 
     def negation(self) -> Predicate:
@@ -152,6 +150,14 @@ class _Parser:
             return current.lower() if isinstance(current, str) and _is_guid(current) else current
 
         return get
+
+
+def _either(a: Predicate, b: Predicate) -> Predicate:
+    return lambda r: bool(a(r)) or bool(b(r))
+
+
+def _both(a: Predicate, b: Predicate) -> Predicate:
+    return lambda r: bool(a(r)) and bool(b(r))
 
 
 def _is_guid(text: str) -> bool:
