@@ -81,14 +81,14 @@ def csdl_document() -> bytes:
                 {"Name": coll.name, "Type": f"Collection(mscrm.{coll.child})"},
             )
     for name, is_function, bound in OPERATIONS:
-        targets: list[str | None] = [t.logical for t in TABLES] if bound == "*" else [bound]
-        for target in targets:
+        bound_tos: list[str | None] = [t.logical for t in TABLES] if bound == "*" else [bound]
+        for bound_to in bound_tos:
             attrs: dict[str, str] = {"Name": name}
-            if target is not None:
+            if bound_to is not None:
                 attrs["IsBound"] = "true"
             op = ET.SubElement(schema, f"{{{_EDM}}}{'Function' if is_function else 'Action'}", attrs)
-            if target is not None:
-                binding = f"Collection(mscrm.{target})" if bound == "*" else f"mscrm.{target}"
+            if bound_to is not None:
+                binding = f"Collection(mscrm.{bound_to})" if bound == "*" else f"mscrm.{bound_to}"
                 ET.SubElement(
                     op,
                     f"{{{_EDM}}}Parameter",
