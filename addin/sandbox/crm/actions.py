@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from addin.sandbox.crm import bulk
 from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.deliver import deliver
 from addin.sandbox.crm.errors import ODataError, bad_request, record_not_found
@@ -295,6 +296,7 @@ def check_promote_email(h: Handler, req: Req, table: Table | None, key: str | No
 
 
 def register(h: Handler) -> None:
+    bulk.register(h)
     h.actions.update(
         {
             "WhoAmI": who_am_i,

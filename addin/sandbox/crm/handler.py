@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from addin.sandbox.crm import errors as E
+from addin.sandbox.crm import fetchxml
 from addin.sandbox.crm.csdl import csdl_document
 from addin.sandbox.crm.errors import ODataError, bad_request, not_found_segment, record_not_found
 from addin.sandbox.crm.metadata import ROOTS, metadata
@@ -267,6 +268,8 @@ class Handler:
 
     def _get_collection(self, req: Req, table: Table, parent: tuple[Table, Any, str] | None) -> Res:
         prefs = parse_prefer(req.headers.get_h("prefer"))
+        if "fetchXml" in req.query and parent is None:
+            return self._fetch_xml(req, table, prefs)
         opts = parse_options(req.query)
         ann = Annotations(prefs.get("odata.include-annotations"))
         page_size = None
@@ -296,6 +299,27 @@ class Handler:
                 context = context_url(req.base_url, table.entity_set, opts)
             body = reader.collection(table, rows, opts, ann, page_size, context, link)
         headers = [("Preference-Applied", ",".join(applied))] if applied else []
+        return Res.json(body, headers=headers)
+
+    def _fetch_xml(self, req: Req, table: Table, prefs: dict[str, str]) -> Res:
+        """``GET {set}?fetchXml=…``: the query stands alone (fetchxml/overview.md)."""
+        for key in req.query:
+            if key != "fetchXml":
+                raise bad_request(f"The query parameter {key} cannot be combined with fetchXml.")
+        ann = Annotations(prefs.get("odata.include-annotations"))
+        with self.store.lock:
+            body = fetchxml.run(
+                self.reader(req.base_url),
+                table,
+                req.query["fetchXml"],
+                ann,
+                f"{req.base_url}$metadata#{table.entity_set}",
+            )
+        headers = []
+        if ann:
+            headers.append(
+                ("Preference-Applied", f'odata.include-annotations="{prefs["odata.include-annotations"]}"')
+            )
         return Res.json(body, headers=headers)
 
     def _entity(self, req: Req, table: Table, rid: str, resolve: BindResolver) -> Res:

@@ -53,12 +53,14 @@ _OTC = {
     "email": 4202,
     "task": 4212,
     "mailbox": 9606,
+    "asyncoperation": 4700,
 }
 _SCHEMA = {
     "systemuser": "SystemUser",
     "usersettings": "UserSettings",
     "activityparty": "ActivityParty",
     "activitymimeattachment": "ActivityMimeAttachment",
+    "asyncoperation": "AsyncOperation",
 }
 _DISPLAY = {
     "systemuser": ("User", "Users"),
@@ -69,6 +71,7 @@ _DISPLAY = {
     "opportunity": ("Opportunity", "Opportunities"),
     "mailbox": ("Mailbox", "Mailboxes"),
     "email": ("Email", "Email Messages"),
+    "asyncoperation": ("System Job", "System Jobs"),
 }
 _ACTIVITIES = {"email", "task"}
 
@@ -95,6 +98,7 @@ _STATE_OF_STATUS: dict[str, dict[int, int]] = {
     "lead": {1: 0, 2: 0, 3: 1, 4: 2},
     "opportunity": {1: 0, 2: 0, 3: 1, 4: 2, 5: 2},
     "incident": {1: 0, 2: 0, 3: 0, 5: 1},
+    "asyncoperation": {0: 0, 10: 1, 20: 2, 30: 3, 31: 3},
 }
 
 

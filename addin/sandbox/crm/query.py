@@ -326,17 +326,19 @@ def _cookie(token: str | None, key: str) -> tuple[int, str | None]:
     """The page number and the last primary key of the previous page from a ``$skiptoken``."""
     if not token:
         return 1, None
-    outer = unquote(token)
-    m = re.search(r'pagenumber="(\d+)"', outer)
+    # The inner cookie is encoded once more than the outer one; how often the outer one was
+    # decoded on the way in depends on the client, so decode until nothing changes.
+    text = token
+    for _ in range(4):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    m = re.search(r'pagenumber="(\d+)"', text)
     if not m:
         raise bad_request("The $skiptoken is not valid.")
-    inner = re.search(r'pagingcookie="([^"]*)"', outer)
-    last = None
-    if inner:
-        paging = unquote(unquote(inner.group(1)))
-        found = re.search(rf'<{re.escape(key)}\s[^>]*last="\{{?([0-9A-Fa-f-]{{36}})\}}?"', paging)
-        last = found.group(1).lower() if found else None
-    return max(1, int(m.group(1))), last
+    found = re.search(rf'<{re.escape(key)}\s[^>]*last="\{{?([0-9A-Fa-f-]{{36}})\}}?"', text)
+    return max(1, int(m.group(1))), found.group(1).lower() if found else None
 
 
 def _resume_at(table: Table, rows: list[Record], page: int, last: str | None, size: int) -> int:

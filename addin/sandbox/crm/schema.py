@@ -524,6 +524,33 @@ TABLES: list[Table] = [
         owned=False,
     ),
     _t("queue", "queues", "queueid", "name", {"name": STR, "emailaddress": STR}),
+    # BulkDelete's system job (bulkdelete action reference: the JobId is an asyncoperation).
+    _t(
+        "asyncoperation",
+        "asyncoperations",
+        "asyncoperationid",
+        "name",
+        {
+            "name": STR,
+            "operationtype": PICK,
+            "message": MEMO,
+            "startedon": DT,
+            "completedon": DT,
+            "statecode": STATE,
+            "statuscode": STATUS,
+        },
+        labels={
+            "operationtype": {13: "Bulk Delete"},
+            "statecode": {0: "Ready", 1: "Suspended", 2: "Locked", 3: "Completed"},
+            "statuscode": {
+                0: "Waiting For Resources",
+                10: "Waiting",
+                20: "In Progress",
+                30: "Succeeded",
+                31: "Failed",
+            },
+        },
+    ),
     # Tasks exist so Microsoft's published $batch examples (which create tasks) run unchanged.
     _t(
         "task",
