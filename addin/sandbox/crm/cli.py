@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from addin.sandbox.common import run_until_signalled
@@ -18,9 +19,13 @@ def main(args: argparse.Namespace) -> int:
             throttle=getattr(args, "throttle", None),
             host=args.host,
             port=args.port,
+            tls=bool(getattr(args, "tls", False)),
         )
     except ValueError as exc:
         raise SystemExit(f"crm-bridge sandbox crm: {exc}") from None
+    if sandbox.ca_pem is not None:
+        # The base URL stays the first line on stdout; clients read the CA from stderr's note.
+        print(f"crm-bridge sandbox crm: HTTPS; trust the CA certificate {sandbox.ca_pem}", file=sys.stderr)
     sandbox._running = True  # run_until_signalled starts and stops the server
     try:
         return run_until_signalled(sandbox.server, sandbox.base_url)

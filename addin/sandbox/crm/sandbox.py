@@ -14,6 +14,7 @@ from addin.sandbox.crm.handler import Handler
 from addin.sandbox.crm.schema import BY_SET
 from addin.sandbox.crm.seed import ALEX_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, seed_core, seed_demo
 from addin.sandbox.crm.store import Store
+from addin.sandbox.tls import LocalAuthority
 
 DB_NAME = "crm-sandbox.sqlite3"
 
@@ -47,6 +48,7 @@ class CrmSandbox:
         throttle: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: bool = False,
     ) -> None:
         if seed not in ("demo", "empty"):
             raise ValueError("seed must be 'demo' or 'empty'")
@@ -73,8 +75,18 @@ class CrmSandbox:
         self.organization_id = ORGANIZATION_ID
         self.handler = Handler(self.db, ALEX_ID, ORGANIZATION_ID, BUSINESS_UNIT_ID)
         self.app = CrmApp(self.handler, self.faults, self.stats)
-        self.server: SandboxServer = _QuickStopServer(self.app, host, port, keep_alive=True)
+        # --tls: HTTPS with a certificate from a CA made for this run (clients trust ca_pem).
+        self.authority = LocalAuthority.create(data_dir / "tls") if tls else None
+        context = self.authority.server_context() if self.authority else None
+        self.server: SandboxServer = _QuickStopServer(
+            self.app, host, port, keep_alive=True, ssl_context=context
+        )
         self._running = False
+
+    @property
+    def ca_pem(self) -> Path | None:
+        """The CA certificate clients must trust when serving HTTPS (None over plain HTTP)."""
+        return self.authority.ca_pem if self.authority else None
 
     @property
     def origin(self) -> str:

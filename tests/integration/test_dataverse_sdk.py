@@ -1,0 +1,150 @@
+"""Microsoft's Python SDK for Dataverse (``powerplatform-dataverse-client``), unmodified, against
+``crm-bridge sandbox crm --tls``: records, queries, paging, bulk create and delete, fetchXml and
+table metadata (reference/dataverse-metadata.md §5).
+
+The SDK refuses an ``http://`` base URL, so the sandbox serves HTTPS from a throw-away CA; the
+SDK's own ``requests`` calls trust it through ``REQUESTS_CA_BUNDLE``. The SDK asks for a token on
+every request; a static credential stands in for Microsoft sign-in, which cannot run here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+import PowerPlatform.Dataverse.client as Dataverse
+from azure.core.credentials import AccessToken, TokenCredential
+
+
+class SandboxToken(TokenCredential):
+    """The sandbox's bearer token in place of a Microsoft Entra token."""
+
+    def __init__(self) -> None:
+        self.scopes: list[str] = []
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.scopes += scopes
+        return AccessToken("sandbox", 9_999_999_999)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``crm-bridge sandbox crm --tls`` as a user runs it: the base URL on stdout, the CA on stderr."""
+    data = tmp_path_factory.mktemp("crm-tls")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "addin", "sandbox", "crm", "--tls", "--seed", "demo", "--data", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        note = proc.stderr.readline().strip()
+        base_url = proc.stdout.readline().strip()
+        assert base_url.startswith("https://127.0.0.1:") and base_url.endswith("/api/data/v9.2/"), base_url
+        ca = Path(note.rsplit(" ", 1)[-1])
+        assert ca.is_file(), note
+        yield base_url, ca
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+@pytest.fixture
+def sdk(served: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    base_url, ca = served
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+    org = base_url.removesuffix("/api/data/v9.2/")
+    with Dataverse.DataverseClient(org, SandboxToken()) as client:
+        yield client
+
+
+def test_sdk_refuses_plain_http_so_tls_is_needed() -> None:
+    with pytest.raises(ValueError, match="HTTPS"):
+        Dataverse.DataverseClient("http://127.0.0.1:1", SandboxToken())
+
+
+def test_the_served_certificate_is_checked(served: tuple[str, Path]) -> None:
+    base_url, ca = served
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(
+            base_url + "WhoAmI", headers={"Authorization": "Bearer sandbox"}, timeout=10, verify=True
+        )
+    ok = requests.get(
+        base_url + "WhoAmI", headers={"Authorization": "Bearer sandbox"}, timeout=10, verify=str(ca)
+    )
+    assert ok.status_code == 200
+
+
+def test_record_crud(sdk: Any) -> None:
+    cid = sdk.records.create("contact", {"firstname": "Sdk", "lastname": "Crud", "jobtitle": "Tester"})
+    row = sdk.records.retrieve("contact", cid, select=["firstname", "lastname", "jobtitle"])
+    assert (row["firstname"], row["lastname"], row["jobtitle"]) == ("Sdk", "Crud", "Tester")
+    sdk.records.update("contact", cid, {"jobtitle": "Lead tester"})
+    assert sdk.records.retrieve("contact", cid, select=["jobtitle"])["jobtitle"] == "Lead tester"
+    sdk.records.delete("contact", cid)
+    assert sdk.records.retrieve("contact", cid, select=["jobtitle"]) is None  # the SDK's reading of 404
+
+
+def test_picklist_label_becomes_its_value(sdk: Any) -> None:
+    """The SDK reads the picklist options (the typed-attribute cast) and sends the number."""
+    aid = sdk.records.create("account", {"name": "Sdk Labels", "accountcategorycode": "Standard"})
+    assert sdk.records.retrieve("account", aid, select=["accountcategorycode"])["accountcategorycode"] == 2
+
+
+def test_query_and_paging(sdk: Any) -> None:
+    every = sdk.records.list("account", select=["name"])
+    names = [r["name"] for r in every]
+    assert len(names) >= 20  # the demo's accounts, plus any an earlier test created
+    paged = list(sdk.records.list_pages("account", select=["name"], page_size=6))
+    assert [len(p) for p in paged] == [6] * (len(names) // 6) + ([len(names) % 6] if len(names) % 6 else [])
+    assert [r["name"] for p in paged for r in p] == names
+    filtered = sdk.records.list("account", select=["name"], filter=f"name eq '{names[3]}'")
+    assert [r["name"] for r in filtered] == [names[3]]
+
+
+def test_bulk_create_and_bulk_delete(sdk: Any) -> None:
+    ids = sdk.records.create("contact", [{"firstname": "Bulk", "lastname": f"Sdk{i}"} for i in range(5)])
+    assert len(ids) == 5
+    rows = sdk.records.list("contact", select=["lastname"], filter="firstname eq 'Bulk'")
+    assert sorted(r["lastname"] for r in rows) == [f"Sdk{i}" for i in range(5)]
+    sdk.records.update("contact", ids, {"jobtitle": "Bulk updated"})
+    assert {sdk.records.retrieve("contact", i, select=["jobtitle"])["jobtitle"] for i in ids} == {
+        "Bulk updated"
+    }
+    job = sdk.records.delete("contact", ids)
+    assert job
+    assert list(sdk.records.list("contact", select=["lastname"], filter="firstname eq 'Bulk'")) == []
+
+
+def test_fetchxml_pages_with_the_cookie(sdk: Any) -> None:
+    xml = (
+        "<fetch count='4'><entity name='account'><attribute name='name'/>"
+        "<order attribute='name'/></entity></fetch>"
+    )
+    pages = list(sdk.query.fetchxml(xml).execute_pages())
+    names = [r["name"] for p in pages for r in p]
+    everything = [r["name"] for r in sdk.records.list("account", select=["name"])]
+    assert len(pages) == -(-len(everything) // 4) and len(names) == len(everything) == len(set(names))
+    assert names == sorted(names, key=str.lower)
+
+
+def test_table_metadata(sdk: Any) -> None:
+    info = sdk.tables.get("contact")
+    assert info is not None
+    assert (info["entity_set_name"], info["table_logical_name"]) == ("contacts", "contact")
+    assert sdk.tables.get("nosuchtable") is None
+    tables = sdk.tables.list()
+    assert {"account", "contact", "email"} <= {t["LogicalName"] for t in tables}
+    relationships = sdk.tables.list_table_relationships("account")
+    assert "Account_Tasks" in {r["SchemaName"] for r in relationships}
