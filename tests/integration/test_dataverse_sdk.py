@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import PowerPlatform.Dataverse.client as Dataverse
 import pytest
 import requests
+from azure.core.credentials import AccessToken, TokenCredential
 
 pytestmark = pytest.mark.integration
-
-import PowerPlatform.Dataverse.client as Dataverse
-from azure.core.credentials import AccessToken, TokenCredential
 
 
 class SandboxToken(TokenCredential):
