@@ -199,3 +199,16 @@ def test_tracked_email_with_parties(api: Target) -> None:
     parties = r.json()["email_activity_parties"]
     assert sorted(p["participationtypemask"] for p in parties) == [1, 2]
     assert any(p["_partyid_value"] == me for p in parties)
+
+
+@pytest.mark.parametrize(("table", "offered"), [("contact", True), ("email", False)])
+def test_create_multiple_availability_per_table(api: Target, table: str, offered: bool) -> None:
+    """The documented availability check for CreateMultiple (bulk-operations.md). A live run
+    confirms or refutes the sandbox's reading that e-mail does not offer it."""
+    r = api.get(
+        "sdkmessagefilters?$select=sdkmessagefilterid"
+        "&$filter=sdkmessageid/name eq @message and primaryobjecttypecode eq @table"
+        f"&@message='CreateMultiple'&@table='{table}'"
+    )
+    assert r.status_code == 200, r.text
+    assert bool(r.json()["value"]) is offered

@@ -10,7 +10,7 @@ from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.errors import ODataError, bad_request
 from addin.sandbox.crm.fetchxml import condition
 from addin.sandbox.crm.handler import Handler, Req, Res, parse_key
-from addin.sandbox.crm.schema import BY_LOGICAL, Table
+from addin.sandbox.crm.schema import BY_LOGICAL, TABLES, Table
 from addin.sandbox.crm.service import parse_entity_ref
 from addin.sandbox.crm.store import now_iso
 
@@ -206,6 +206,25 @@ def retrieve_available_languages(h: Handler, req: Req, table: Table | None, key:
             "LocaleIds": LANGUAGES,
         }
     )
+
+
+def message_filters() -> list[tuple[str, list[str]]]:
+    """(message, tables offering it) as ``sdkmessagefilters`` lists them."""
+    tables = [t.logical for t in TABLES if t.logical not in ("sdkmessage", "sdkmessagefilter")]
+    writable = [t for t in tables if t not in ("asyncoperation",)]
+    multiple = [t for t in writable if t not in NOT_MULTIPLE]
+    return [
+        ("Create", writable),
+        ("Update", writable),
+        ("Upsert", writable),
+        ("Delete", tables),
+        ("Retrieve", tables),
+        ("RetrieveMultiple", tables),
+        ("CreateMultiple", multiple),
+        ("UpdateMultiple", multiple),
+        ("UpsertMultiple", multiple),
+        ("SendEmail", ["email"]),
+    ]
 
 
 def register(h: Handler) -> None:

@@ -54,6 +54,8 @@ _OTC = {
     "task": 4212,
     "mailbox": 9606,
     "asyncoperation": 4700,
+    "sdkmessage": 4606,
+    "sdkmessagefilter": 4607,
 }
 _SCHEMA = {
     "systemuser": "SystemUser",
@@ -61,6 +63,8 @@ _SCHEMA = {
     "activityparty": "ActivityParty",
     "activitymimeattachment": "ActivityMimeAttachment",
     "asyncoperation": "AsyncOperation",
+    "sdkmessage": "SdkMessage",
+    "sdkmessagefilter": "SdkMessageFilter",
 }
 _DISPLAY = {
     "systemuser": ("User", "Users"),

@@ -551,6 +551,17 @@ TABLES: list[Table] = [
             },
         },
     ),
+    # Which message each table offers (bulk-operations.md: "is CreateMultiple available?").
+    _t("sdkmessage", "sdkmessages", "sdkmessageid", "name", {"name": STR}, owned=False),
+    _t(
+        "sdkmessagefilter",
+        "sdkmessagefilters",
+        "sdkmessagefilterid",
+        "primaryobjecttypecode",
+        {"primaryobjecttypecode": STR, "secondaryobjecttypecode": STR, "isvisible": BOOL},
+        lookups=[Lookup("sdkmessageid", ("sdkmessage",), {"sdkmessageid": "sdkmessage"})],
+        owned=False,
+    ),
     # Tasks exist so Microsoft's published $batch examples (which create tasks) run unchanged.
     _t(
         "task",

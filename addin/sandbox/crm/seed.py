@@ -173,6 +173,28 @@ def seed_core(store: Store) -> None:
             },
         )
         _user(store, ALEX_ID, "Alex", "Wilber", ALEX_EMAIL, "Account Executive", method=1)
+        _messages(store)
+
+
+def _messages(store: Store) -> None:
+    """The system's sdkmessage and sdkmessagefilter rows for the messages the sandbox answers."""
+    from addin.sandbox.crm.bulk import message_filters
+
+    for name, tables in message_filters():
+        message = demo_id("sdkmessage", name)
+        _put(store, "sdkmessages", {"sdkmessageid": message, "name": name})
+        for table in tables:
+            _put(
+                store,
+                "sdkmessagefilters",
+                {
+                    "sdkmessagefilterid": demo_id("sdkmessagefilter", f"{name}.{table}"),
+                    "primaryobjecttypecode": table,
+                    "secondaryobjecttypecode": "none",
+                    "isvisible": True,
+                    "_sdkmessageid_value": message,
+                },
+            )
 
 
 def _user(store: Store, rid: str, first: str, last: str, email: str, title: str, method: int) -> None:
