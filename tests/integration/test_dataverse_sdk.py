@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     try:
         assert proc.stdout is not None and proc.stderr is not None
         note = proc.stderr.readline().strip()
+        # Keep reading stderr (request logs) so a full pipe can never stall the server.
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
         base_url = proc.stdout.readline().strip()
         assert base_url.startswith("https://127.0.0.1:") and base_url.endswith("/api/data/v9.2/"), base_url
         ca = Path(note.rsplit(" ", 1)[-1])
