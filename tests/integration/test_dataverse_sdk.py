@@ -150,3 +150,14 @@ def test_table_metadata(sdk: Any) -> None:
     assert {"account", "contact", "email"} <= {t["LogicalName"] for t in tables}
     relationships = sdk.tables.list_table_relationships("account")
     assert "Account_Tasks" in {r["SchemaName"] for r in relationships}
+
+
+def test_column_relationship_and_key_metadata(sdk: Any) -> None:
+    column = sdk.tables.get_column("account", "accountcategorycode")
+    assert column is not None and column["@odata.type"] == "#Microsoft.Dynamics.CRM.PicklistAttributeMetadata"
+    assert sdk.tables.get_column("account", "nosuchcolumn") is None
+    columns = {c["LogicalName"] for c in sdk.tables.list_columns("account")}
+    assert {"name", "accountcategorycode", "primarycontactid"} <= columns
+    relationship = sdk.tables.get_relationship("Account_Tasks")
+    assert relationship is not None and relationship.relationship_type == "one_to_many"
+    assert sdk.tables.get_alternate_keys("account") == []
