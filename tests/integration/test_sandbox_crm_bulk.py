@@ -19,6 +19,10 @@ def test_unknown_custom_and_system_query_options_are_refused(api: Api) -> None:
     for option in ("$foo=1", "$skip=2", "$search=x", "sql=SELECT%20fullname%20FROM%20contact"):
         assert api.get(f"contacts?{option}").status_code == 400, option
     assert api.get("contacts?$select=fullname&foo=bar").status_code == 400
+    contact = api.create("contacts", {"lastname": "Options"})
+    assert api.patch(f"contacts({contact})?foo=bar", {"jobtitle": "Changed"}).status_code == 400
+    assert api.delete(f"contacts({contact})?foo=bar").status_code == 400
+    assert api.get(f"contacts({contact})?$select=jobtitle").json()["jobtitle"] is None  # nothing changed
     # Parameter aliases are part of the query language, not unknown options.
     r = api.get("contacts?$select=fullname&$filter=lastname eq @p1&@p1='Nobody'")
     assert r.status_code == 200 and r.json()["value"] == []

@@ -323,6 +323,8 @@ class Handler:
         return Res.json(body, headers=headers)
 
     def _entity(self, req: Req, table: Table, rid: str, resolve: BindResolver) -> Res:
+        if req.query and req.method in ("PATCH", "DELETE"):
+            parse_options(req.query)  # an unknown option is refused before anything changes
         if req.method == "GET":
             return self._get_one(req, table, rid)
         if req.method == "PATCH":
