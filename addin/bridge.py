@@ -54,10 +54,10 @@ from addin.engine.profile_settings import (
 )
 from addin.engine.scheduler import Job, Scheduler
 from addin.engine.tracker import Tracker, parse_record_spec
-from addin.errors import AuthError, BridgeError, ConfigError
+from addin.errors import AuthError, BridgeError, ConfigError, MessageError
 from addin.mailbox.port import Mailbox
 from addin.mailbox.registry import open_mailbox
-from addin.mailbox.types import FetchFailure, Folder, MailboxInfo
+from addin.mailbox.types import FetchFailure, Folder, MailboxInfo, Message
 from addin.secrets import KeyringSecrets, MemorySecrets, SecretStore
 from addin.signin import SignInMethod
 from addin.state import BridgeState
@@ -296,7 +296,7 @@ class Bridge:
             crm_url=self.profile.crm_org_url,
             last_synced=s.last_synced,
             paused_until=s.paused_until,
-            outbox_queued=len(self.store.outbox_in_states("sending", "sent")),
+            outbox_queued=len(self.store.outbox_in_states("sending", "submitting", "sent")),
             outbox_failed=failed,
             track_queue=len(self.store.queued_tracks()),
             issues=len(self.issues()),
@@ -361,14 +361,33 @@ class Bridge:
         return results
 
     def track_file(self, data: bytes, filename: str, regarding: RecordRef | None = None) -> TrackResult:
-        # The OLE signature decides, not the name: a .msg renamed .eml is still a .msg.
-        is_outlook = is_msg(data) or filename.lower().endswith(".msg")
-        message = parse_msg(data) if is_outlook else parse_mime(data)
+        """Track one dropped .eml/.msg file; a file that is not mail raises MessageError."""
+        return self._track_dropped([(filename, _read_dropped(data, filename))], regarding)[0]
+
+    def track_files(
+        self, files: Sequence[tuple[bytes, str]], regarding: RecordRef | None = None
+    ) -> list[TrackResult]:
+        """Track dropped files in one CRM round; a file that is not mail fails alone, with why."""
+        out: list[TrackResult | None] = []
+        readable: list[tuple[str, Message]] = []
+        for data, filename in files:
+            try:
+                readable.append((filename, _read_dropped(data, filename)))
+                out.append(None)
+            except MessageError as exc:
+                out.append(TrackResult(filename, TrackOutcome.FAILED, subject=filename, message=exc.message))
+        tracked = iter(self._track_dropped(readable, regarding))
+        return [result if result is not None else next(tracked) for result in out]
+
+    def _track_dropped(
+        self, files: Sequence[tuple[str, Message]], regarding: RecordRef | None
+    ) -> list[TrackResult]:
         tracker = Tracker(None, self.crm, self.store, self.tracker.settings)
-        result = tracker.track_messages([message], regarding, reason="file")[0]
-        return TrackResult(
-            filename, result.outcome, result.activity_id, result.subject, result.message, result.warnings
-        )
+        results = tracker.track_messages([m for _, m in files], regarding, reason="file")
+        return [
+            TrackResult(filename, r.outcome, r.activity_id, r.subject, r.message, r.warnings)
+            for (filename, _), r in zip(files, results, strict=True)
+        ]
 
     def untrack(self, item_ids: Sequence[str], *, delete_activity: bool | None = None) -> list[TrackResult]:
         delete = (
@@ -432,6 +451,10 @@ class Bridge:
         self, text: str, tables: Sequence[str] = REGARDING_TABLES, limit: int = 20
     ) -> list[RecordRef]:
         return self.crm.search_records(text, tables, limit)
+
+    def describe_records(self, refs: Sequence[RecordRef]) -> list[RecordRef]:
+        """Saved Regarding choices (``table:id``) with their names, to show instead of ids."""
+        return self.crm.named(refs)
 
     def recent_regarding(self, limit: int = 8) -> list[RecordRef]:
         stored = self.store.get("recent_regarding") or []
@@ -587,3 +610,9 @@ class Bridge:
 
 
 __all__ = ["Bridge", "BridgeError", "MemorySecrets", "SecretStore"]
+
+
+def _read_dropped(data: bytes, filename: str) -> Message:
+    # The OLE signature decides, not the name: a .msg renamed .eml is still a .msg.
+    is_outlook = is_msg(data) or filename.lower().endswith(".msg")
+    return parse_msg(data) if is_outlook else parse_mime(data)

@@ -29,6 +29,7 @@ def _add_sandbox_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="DIR", help="keep the SQLite data here (default: a temporary folder)")
     p.add_argument("--seed", choices=["demo", "empty"], default="demo", help="initial data (default demo)")
     p.add_argument("--latency-ms", type=int, default=0, metavar="N", help="delay every answer by N ms")
+    p.add_argument("-v", "--verbose", action="store_true", help="log one line per request")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="both sandboxes with demo data, plus the bridge (tray with a display)")
     demo.add_argument("--headless", action="store_true", help="run a scripted walk-through, no UI")
     demo.add_argument("--json", action="store_true", help="print the walk-through's counts as JSON")
+    demo.add_argument(
+        "--mailbox", choices=["ews", "graph"], default="ews", help="mailbox backend (default: ews)"
+    )
     demo.set_defaults(handler="addin.demo:main")
 
     def command(name: str, help_text: str, handler: str) -> argparse.ArgumentParser:

@@ -38,6 +38,10 @@ from addin.store import utcnow
 USER = "alex@contoso.example"
 DEMO_PASSWORD = "demo"
 SANDBOX_TOKEN = "sandbox"
+# The bearer token the sandbox Exchange accepts for USER on its Microsoft Graph endpoints
+# (in production MSAL supplies it).
+DEMO_GRAPH_TOKEN = "demo-graph-token"
+MAILBOX_BACKENDS = ("ews", "graph")
 
 
 @dataclass
@@ -47,6 +51,7 @@ class DemoEnvironment:
     mail: MailSandbox
     bridge: Bridge
     owns_root: bool = False
+    backend: str = "ews"
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -66,13 +71,21 @@ class DemoEnvironment:
                 shutil.rmtree(self.root, ignore_errors=True)
 
 
-def demo_profile(crm: CrmSandbox, mail: MailSandbox, *, poll_seconds: int = 10) -> Profile:
+def demo_profile(
+    crm: CrmSandbox, mail: MailSandbox, *, poll_seconds: int = 10, backend: str = "ews"
+) -> Profile:
+    if backend not in MAILBOX_BACKENDS:
+        raise ValueError(f"backend must be one of {MAILBOX_BACKENDS}")
+    graph = backend == "graph"
+    if graph:
+        mail.add_token(DEMO_GRAPH_TOKEN, USER)
     profile = Profile("demo")
     profile.update(
         {
+            "mailbox.backend": backend,
             "mailbox.email": USER,
-            "mailbox.server": mail.ews_url,
-            "mailbox.auth": "basic",
+            "mailbox.server": mail.graph_url if graph else mail.ews_url,
+            "mailbox.auth": "token" if graph else "basic",
             "crm.url": crm.origin,
             "crm.auth": "bearer",
             "tracking.poll_seconds": max(10, poll_seconds),
@@ -82,24 +95,31 @@ def demo_profile(crm: CrmSandbox, mail: MailSandbox, *, poll_seconds: int = 10) 
     return profile
 
 
+def demo_secrets(backend: str = "ews") -> MemorySecrets:
+    """The sandboxes' well-known demo secrets: the password (EWS) or bearer token (Graph)."""
+    mailbox = DEMO_GRAPH_TOKEN if backend == "graph" else DEMO_PASSWORD
+    return MemorySecrets({"mailbox": mailbox, "crm": SANDBOX_TOKEN})
+
+
 def start_demo(
     root: Path | None = None,
     *,
     poll_seconds: int = 10,
     outbox_settings: OutboxSettings | None = None,
     latency_ms: int = 0,
+    backend: str = "ews",
 ) -> DemoEnvironment:
     owns = root is None
     base = Path(tempfile.mkdtemp(prefix="crm-bridge-demo-")) if root is None else root
     crm = CrmSandbox(data_dir=base / "crm", seed="demo", latency_ms=latency_ms).start()
     mail = MailSandbox(data_dir=base / "mail", seed="demo", latency_ms=latency_ms).start()
     bridge = Bridge(
-        demo_profile(crm, mail, poll_seconds=poll_seconds),
-        secrets=MemorySecrets({"mailbox": DEMO_PASSWORD, "crm": SANDBOX_TOKEN}),
+        demo_profile(crm, mail, poll_seconds=poll_seconds, backend=backend),
+        secrets=demo_secrets(backend),
         data_dir=base / "bridge",
         outbox_settings=outbox_settings,
     )
-    return DemoEnvironment(base, crm, mail, bridge, owns_root=owns)
+    return DemoEnvironment(base, crm, mail, bridge, owns_root=owns, backend=backend)
 
 
 # -- the scripted walk-through --------------------------------------------------------------
@@ -244,7 +264,8 @@ def walkthrough(env: DemoEnvironment) -> dict[str, Any]:
     lost += len(tracker.store.queued_tracks())
     report["lost"] = lost
     report["crm_requests"] = env.crm.stats.snapshot()["requests"]
-    report["ews_requests"] = env.mail.stats.snapshot()["requests"]
+    report["mailbox_backend"] = env.backend
+    report["mailbox_requests"] = env.mail.stats.snapshot()["requests"]
     report["seconds"] = round(time.monotonic() - started, 2)
     report["ok"] = (
         report["duplicates"] == 0
@@ -274,7 +295,7 @@ def main(args: Any) -> int:
 
     # The sandboxes' per-request access log would drown the demo's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    env = start_demo()
+    env = start_demo(backend=getattr(args, "mailbox", "ews") or "ews")
     try:
         if args.headless:
             report = walkthrough(env)
@@ -285,7 +306,10 @@ def main(args: Any) -> int:
                     print(f"{key:>26}: {value}")
             return 0 if report["ok"] else 1
         print(f"Sandbox CRM:      {env.crm_page_url}")
-        print(f"Sandbox Exchange: {env.mail.ews_url}  ({USER} / {DEMO_PASSWORD})")
+        if env.backend == "graph":
+            print(f"Sandbox Exchange: {env.mail.graph_url}  ({USER}, Microsoft Graph)")
+        else:
+            print(f"Sandbox Exchange: {env.mail.ews_url}  ({USER} / {DEMO_PASSWORD})")
         sys.stdout.flush()
         if _has_display():
             from ui.app import main as tray_main

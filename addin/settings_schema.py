@@ -51,7 +51,7 @@ SETTINGS: tuple[Setting, ...] = (
         "ews",
         "mailbox",
         "Mail server type",
-        choices=(("ews", "Exchange (EWS)"), ("graph", "Microsoft 365 (Graph)")),
+        choices=(("ews", "Exchange (EWS)"), ("graph", "Exchange Online (Microsoft Graph)")),
     ),
     Setting(
         "mailbox.email",
@@ -83,7 +83,12 @@ SETTINGS: tuple[Setting, ...] = (
         "basic",
         "mailbox",
         "Sign-in method",
-        choices=(("basic", "Password"), ("ntlm", "Windows (NTLM)"), ("oauth", "Microsoft 365")),
+        choices=(
+            ("basic", "Password"),
+            ("ntlm", "Windows (NTLM)"),
+            ("oauth", "Microsoft 365"),
+            ("token", "Access token"),
+        ),
     ),
     Setting(
         "mailbox.autodiscover_url",

@@ -15,7 +15,7 @@ from PySide6.QtCore import QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from addin.errors import BridgeError, ConfigError
-from ui import crash_dialog, tasks
+from ui import crash_dialog, tasks, theme
 from ui.icons import app_icon
 from ui.single_instance import SingleInstance
 from ui.tray import Tray
@@ -184,6 +184,7 @@ def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
     app.setOrganizationName("crm-bridge")
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # closing a window leaves the tray running
+    theme.apply(app)  # readable check boxes on dark palettes
     crash_dialog.install()
     quit_on_signals(app)
 

@@ -8,11 +8,22 @@ Protocol (DESIGN §2):
 4. journal ``sent``, then mark Sent in the CRM with the Message-ID read back from
    the Sent Items copy; journal ``done``.
 
-Recovery: the mailbox's Sent Items is the source of truth.  A journal entry left in
-``sending`` is settled by looking for the stamp: found means sent; not found after a
-grace period means not sent, so send again (we still own the claim).  A CRM claim
-(Sending) older than the stale timeout, from any machine, is settled the same way:
-a stamped copy marks it Sent, none puts it back to Pending Send.
+Recovery: the mailbox is the source of truth, and only positive evidence in it settles
+an interrupted send (``Mailbox.send_evidence``):
+
+* a stamped copy in Sent Items: it was sent; mark it Sent;
+* a stamped draft that was never submitted (backends that send drafts, Graph): it did not
+  leave; send THAT draft (a draft can be sent only once), never compose a new message;
+* a stamped item in Outbox (submitted, the server is sending it): wait;
+* nothing, journal ``sending`` (the message never reached the mailbox): after the grace
+  period, with the claim still ours, send again;
+* nothing, journal ``submitting`` (a draft's send was requested; its answer may have been
+  lost and the Sent copy may be late): wait; never send a second message.  Past
+  ``unknown_limit`` the e-mail becomes Failed with "unknown whether it was sent".
+
+A CRM claim (Sending) older than the stale timeout, from any machine, is settled the same
+way: a stamped copy marks it Sent, a never-submitted draft is sent, an item in Outbox is
+left alone, nothing at all puts it back to Pending Send.
 """
 
 from __future__ import annotations
@@ -36,13 +47,27 @@ from addin.errors import (
     MessageError,
 )
 from addin.mailbox.port import Mailbox
-from addin.mailbox.types import Address, Attachment, Folder, FolderKind, OutgoingMessage
+from addin.mailbox.types import (
+    Address,
+    Attachment,
+    Folder,
+    FolderKind,
+    OutgoingMessage,
+    SendEvidence,
+    SendState,
+)
 from addin.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
 RECOVERED = "Sent before an interruption; confirmed from Sent Items"
 RESENT = "Not sent before an interruption; sent again under the same claim"
+DRAFT_SENT = "Not sent before an interruption; its saved draft was sent"
+UNKNOWN = (
+    "Unknown whether it was sent: the mail server accepted a send but no copy appeared in "
+    "Sent Items — check your Sent Items before sending it again"
+)
+STUCK = "The mail server has not sent it — check your Outbox"
 
 
 @dataclass(frozen=True)
@@ -53,6 +78,11 @@ class OutboxSettings:
     stale_claim: timedelta = timedelta(minutes=10)
     # How long a send may take to show its copy in Sent Items before we call it "not sent".
     grace: timedelta = timedelta(seconds=60)
+    # Backends that send drafts: how long a submitted send may stay without a Sent copy (or
+    # sit in Outbox) before it is reported as Failed instead of waited for.
+    unknown_limit: timedelta = timedelta(hours=2)
+    # How long to wait for a late Sent copy to read the Message-ID the server kept.
+    copy_wait: timedelta = timedelta(minutes=5)
     page_size: int = 50
 
 
@@ -144,7 +174,7 @@ class Outbox:
         try:
             attachments = self.crm.attachments(item.activity_id)
             outgoing = _with_attachments(outgoing, attachments)
-            self.mailbox.send(outgoing)
+            self._submit(item.activity_id, outgoing)
         except (MessageError, HeaderInjectionError) as exc:
             self._fail(item, exc.message, claimed=True)
             return "failed"
@@ -157,6 +187,15 @@ class Outbox:
         self.store.outbox_put(item.activity_id, message_id=message_id, state="sent")
         self._finish(item.activity_id, message_id, item.subject)
         return "sent"
+
+    def _submit(self, activity_id: str, outgoing: OutgoingMessage) -> None:
+        if not self.mailbox.sends_drafts:
+            self.mailbox.send(outgoing)
+            return
+        draft_id = self.mailbox.create_draft(outgoing)
+        # From here on the message may leave: recovery needs evidence before sending anything.
+        self.store.outbox_put(activity_id, message_id=outgoing.message_id, state="submitting")
+        self.mailbox.send_draft(draft_id)
 
     def _compose(self, item: PendingEmail, message_id: str) -> OutgoingMessage:
         subject = check_subject(item.subject)
@@ -178,11 +217,19 @@ class Outbox:
 
     def _finish(
         self, activity_id: str, message_id: str, subject: str, detail: str = "Sent from your mailbox"
-    ) -> None:
-        copy_id = self._copy_message_id(activity_id) or message_id
+    ) -> bool:
+        copy_id = self._copy_message_id(activity_id)
+        if copy_id is None and self.mailbox.sends_drafts:
+            # The copy can reach Sent Items late; the Message-ID the CRM keeps should be the
+            # one the server kept, so wait for it a while (the journal stays "sent").
+            rec = self.store.outbox_get(activity_id)
+            if rec is not None and self._now() - rec.updated_at < self.settings.copy_wait:
+                return False
+        copy_id = copy_id or message_id
         self.crm.mark_sent(activity_id, copy_id)
         self.store.outbox_put(activity_id, message_id=copy_id, state="done")
         self.store.audit("sent", subject=subject, detail=detail, activity_id=activity_id, message_id=copy_id)
+        return True
 
     def _fail(self, item: PendingEmail, reason: str, *, claimed: bool) -> None:
         attempts = item.attempts + 1
@@ -205,12 +252,16 @@ class Outbox:
     # -- recovery -------------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Settle our own journal entries left in ``sending`` or ``sent`` by a crash."""
+        """Settle our own journal entries left in ``sending``, ``submitting`` or ``sent``."""
         settled = 0
-        for rec in self.store.outbox_in_states("sending", "sent"):
-            if rec.state == "sent" or self._copy_message_id(rec.activity_id):
-                self._finish(rec.activity_id, rec.message_id, rec.subject, RECOVERED)
-                settled += 1
+        for rec in self.store.outbox_in_states("sending", "submitting", "sent"):
+            if rec.state == "sent":
+                settled += self._finish(rec.activity_id, rec.message_id, rec.subject, RECOVERED)
+                continue
+            evidence = self.mailbox.send_evidence(rec.activity_id)
+            if evidence.state is SendState.SENT:
+                self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="sent")
+                settled += self._finish(rec.activity_id, rec.message_id, rec.subject, RECOVERED)
                 continue
             if self._now() - rec.updated_at < self.settings.grace:
                 continue
@@ -223,14 +274,24 @@ class Outbox:
                 # The claim is no longer ours (released by another machine, or the record moved on).
                 self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="released")
                 continue
-            # Still our claim and no copy after the grace period: it did not leave. Send it again
-            # under the same claim.
+            if evidence.state is SendState.DRAFT and evidence.item_id:
+                settled += self._send_saved_draft(current, rec.message_id, evidence)
+                continue
+            if evidence.state is SendState.SUBMITTED or rec.state == "submitting":
+                # The server has it, or may: its copy can still arrive.  Never a second message.
+                if self._now() - rec.updated_at >= self.settings.unknown_limit:
+                    reason = STUCK if evidence.state is SendState.SUBMITTED else UNKNOWN
+                    self._fail(current, reason, claimed=True)
+                    settled += 1
+                continue
+            # Still our claim, journal "sending" and the message nowhere in the mailbox: it
+            # never reached the server.  Send it again under the same claim.
             try:
                 outgoing = _with_attachments(
                     self._compose(current, rec.message_id), self.crm.attachments(rec.activity_id)
                 )
                 self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="sending")
-                self.mailbox.send(outgoing)
+                self._submit(rec.activity_id, outgoing)
             except (HeaderInjectionError, MessageError) as exc:
                 self._fail(current, exc.message, claimed=True)
                 continue
@@ -239,13 +300,27 @@ class Outbox:
             settled += 1
         return settled
 
+    def _send_saved_draft(self, item: PendingEmail, message_id: str, evidence: SendEvidence) -> int:
+        """A stamped draft never submitted: send that very draft (it can be sent only once)."""
+        assert evidence.item_id
+        self.store.outbox_put(item.activity_id, message_id=message_id, state="submitting")
+        try:
+            self.mailbox.send_draft(evidence.item_id)
+        except (HeaderInjectionError, MessageError) as exc:
+            self._fail(item, exc.message, claimed=True)
+            return 1
+        self.store.outbox_put(item.activity_id, message_id=message_id, state="sent")
+        self._finish(item.activity_id, message_id, item.subject, DRAFT_SENT)
+        return 1
+
     def _settle_claim(self, item: PendingEmail) -> int:
         """A CRM claim (Sending) that is not in our journal: settle it once it is stale."""
         own = self.store.outbox_get(item.activity_id)
-        if own is not None and own.state in ("sending", "sent"):
+        if own is not None and own.state in ("sending", "submitting", "sent"):
             return 0  # ours: recover() handles it
-        copy_id = self._copy_message_id(item.activity_id)
-        if copy_id:
+        evidence = self.mailbox.send_evidence(item.activity_id)
+        if evidence.state is SendState.SENT:
+            copy_id = evidence.message_id or item.message_id or ""
             self.crm.mark_sent(item.activity_id, copy_id)
             self.store.audit(
                 "sent",
@@ -257,6 +332,27 @@ class Outbox:
             return 1
         if item.modified is None or self._now() - item.modified < self.settings.stale_claim:
             return 0
+        if evidence.state is SendState.SUBMITTED:
+            return 0  # the server is sending it; its copy will settle the claim
+        if evidence.state is SendState.DRAFT and evidence.item_id:
+            # A stale claim whose stamped draft was never submitted: send that draft (the
+            # server sends a draft once, so a concurrent owner cannot make it two).
+            try:
+                self.mailbox.send_draft(evidence.item_id)
+            except AuthError:
+                raise
+            except BridgeError as exc:
+                log.warning("saved draft of %s not sent: %s", item.activity_id, exc.message)
+                return 0
+            self.store.audit(
+                "sent",
+                subject=item.subject,
+                detail=DRAFT_SENT,
+                activity_id=item.activity_id,
+                message_id=evidence.message_id or item.message_id or "",
+            )
+            self.crm.mark_sent(item.activity_id, evidence.message_id or item.message_id or "")
+            return 1
         if self.crm.release(item):
             self.store.audit(
                 "send_released",

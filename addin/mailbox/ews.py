@@ -39,7 +39,7 @@ from exchangelib.services.sync_folder_hierarchy import SyncFolder
 from exchangelib.util import MNS
 
 from addin.errors import AuthError, BridgeError, ConfigError, MailboxError, MessageError
-from addin.mailbox import ews_connect, ews_items, ews_watch
+from addin.mailbox import ews_connect, ews_evidence, ews_items, ews_watch
 from addin.mailbox.ews_errors import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_WAIT,
@@ -55,7 +55,6 @@ from addin.mailbox.types import (
     ChangeKind,
     FetchFailure,
     FolderKind,
-    MailboxAuth,
     MailboxInfo,
     MailboxSettings,
     Mark,
@@ -64,6 +63,7 @@ from addin.mailbox.types import (
     MessageSummary,
     OutgoingMessage,
     SecretSource,
+    SendEvidence,
     SyncPage,
 )
 from addin.mailbox.types import (
@@ -178,9 +178,7 @@ class EwsMailbox(Mailbox):
     def _refresh_token(self) -> bool:
         """After a 401 with OAuth: ask the SecretSource for a new token and drop old sessions."""
         credentials = self._credentials
-        if self._settings.auth != MailboxAuth.OAUTH or not isinstance(
-            credentials, ews_connect.TokenCredentials
-        ):
+        if not self._settings.auth.bearer or not isinstance(credentials, ews_connect.TokenCredentials):
             return False
         credentials.reload()
         if self._account is not None:
@@ -557,6 +555,14 @@ class EwsMailbox(Mailbox):
 
     def watch(self, folder_ids: Sequence[str], on_change: Callable[[], None], stop: threading.Event) -> None:
         ews_watch.stream_changes(self._run, self._folder_by_id, folder_ids, on_change, stop)
+
+    def send_evidence(self, stamp: str) -> SendEvidence:
+        """Sent Items, then Outbox (a message the transport has not submitted yet)."""
+
+        def work(account: Account) -> SendEvidence:
+            return ews_evidence.evidence(self._well_known(account, FolderKind.SENT), account.outbox, stamp)
+
+        return self._run(work)
 
     def set_categories(self, id: str, categories: Sequence[str]) -> None:
         cleaned = list(dict.fromkeys(c for c in categories if c))

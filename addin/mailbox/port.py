@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from addin.errors import BridgeError
 from addin.mailbox.types import (
@@ -25,6 +25,8 @@ from addin.mailbox.types import (
     MessageSummary,
     OutgoingMessage,
     SecretSource,
+    SendEvidence,
+    SendState,
     SyncPage,
 )
 
@@ -56,6 +58,11 @@ class Mailbox(ABC):
     def sync(self, folder_id: str, sync_state: str | None, max_changes: int = 100) -> SyncPage:
         """Changes in a folder since ``sync_state`` (None: start now, without old history
         when ``skip_history`` semantics apply; see the backend's docs)."""
+
+    def sync_many(self, states: Mapping[str, str | None], max_changes: int = 100) -> dict[str, SyncPage]:
+        """One :meth:`sync` round of several folders (folder id -> saved state).  Backends
+        that can read them in one request override this; the default syncs one by one."""
+        return {folder_id: self.sync(folder_id, state, max_changes) for folder_id, state in states.items()}
 
     @abstractmethod
     def fetch(
@@ -106,6 +113,33 @@ class Mailbox(ABC):
             except BridgeError as exc:
                 errors.append(exc.message)
         return errors
+
+    # -- two-step sending (optional) -------------------------------------------------------
+    #
+    # A backend whose send is a stamped draft followed by "send" (Graph) sets
+    # ``sends_drafts``.  The outbox then journals between the two steps, and recovery can
+    # tell "never submitted" (the stamped draft is still there: send THAT draft) from
+    # "submitted, copy not yet in Sent Items" (wait; never send a second message).
+    # Backends that send in one call (EWS CreateItem with SendAndSaveCopy) keep the
+    # defaults and the outbox behaves exactly as before.
+
+    #: True when create_draft/send_draft are implemented.
+    sends_drafts: bool = False
+
+    def create_draft(self, message: OutgoingMessage) -> str:
+        """Save ``message`` (Message-ID, stamp, attachments) as a draft; return its id."""
+        raise NotImplementedError
+
+    def send_draft(self, draft_id: str) -> None:
+        """Send a saved draft; a draft that was already sent counts as success."""
+        raise NotImplementedError
+
+    def send_evidence(self, stamp: str) -> SendEvidence:
+        """Where the message stamped ``stamp`` is.  Default: Sent Items only (SENT or NONE)."""
+        hits = self.find_by_stamp(self.folder(FolderKind.SENT).id, stamp)
+        if hits:
+            return SendEvidence(SendState.SENT, hits[0].id, hits[0].message_id, len(hits))
+        return SendEvidence(SendState.NONE)
 
     def watch(self, folder_ids: Sequence[str], on_change: Callable[[], None], stop: threading.Event) -> None:
         """Block, calling ``on_change`` soon after anything changes in these folders, until

@@ -106,6 +106,8 @@ class Message:
     stamp: str | None = None
     mime: bytes | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # What was read leniently (an unknown charset, a broken structure): shown with the result.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,25 @@ class SyncPage:
     more: bool
 
 
+class SendState(StrEnum):
+    """Where a stamped outgoing message was found, most conclusive first."""
+
+    SENT = "sent"  # a stamped copy in Sent Items: it left
+    SUBMITTED = "submitted"  # stamped, in Outbox: the server has it and is sending it; wait
+    DRAFT = "draft"  # a stamped draft never submitted: it did not leave; send that draft
+    NONE = "none"  # nowhere (yet): right after a send the copy may still be on its way
+
+
+@dataclass(frozen=True)
+class SendEvidence:
+    """What the mailbox shows about one stamped outgoing message (see Mailbox.send_evidence)."""
+
+    state: SendState
+    item_id: str | None = None
+    message_id: str | None = None
+    count: int = 0
+
+
 @dataclass(frozen=True)
 class MessagePage:
     items: tuple[MessageSummary, ...]
@@ -185,6 +206,13 @@ class MailboxAuth(StrEnum):
     BASIC = "basic"
     NTLM = "ntlm"
     OAUTH = "oauth"
+    # A bearer token kept in the keyring as the secret (a local sandbox's, or one issued
+    # outside the bridge): used as is, never through Microsoft sign-in.
+    TOKEN = "token"
+
+    @property
+    def bearer(self) -> bool:
+        return self in (MailboxAuth.OAUTH, MailboxAuth.TOKEN)
 
 
 # Returns the secret for a mailbox (a password, or an OAuth access token); called

@@ -10,6 +10,24 @@ Control endpoints (no auth; the servers bind loopback only):
   (every key optional; ``fail_next`` entries are consumed one per matching request,
   ``match`` limits them to requests whose operation name contains that text)
 - ``POST /_sandbox/faults/clear``
+
+Mail sandbox only (its Microsoft Graph endpoints; operation names there are ``graph:<Op>``):
+
+- ``fail_next`` entries may carry ``"retry_after": S`` (sent as ``Retry-After``) and ``"code"``
+  (the Graph error code; default by status: 429 TooManyRequests, 503 ServiceUnavailable, ...).
+- ``"mailbox_concurrency": N`` -- concurrent Graph requests allowed per mailbox before 429
+  ``ApplicationThrottled`` (default 4, Exchange Online's limit; 0 = unlimited).
+- ``"sent_copy_delay_seconds": S`` -- a Graph send (``/send``, ``/sendMail``) answers 202 at
+  once but completes only S seconds later, as Exchange Online's asynchronous send can: a sent
+  draft waits in Outbox (no longer a draft), then is delivered and lands in Sent Items under the
+  same id (default 0). ``MailSandbox.app.graph.sends.flush()`` completes waiting sends at once.
+- ``"send_limit_per_minute": N`` -- Graph sends over N in any 60 seconds answer 429 with
+  ``Retry-After`` (Exchange Online allows 30; default 0 = no limit).
+- ``fail_next`` entries with ``"after": true`` (Graph) run the request, then answer the failure:
+  a send that went out although its answer says 429/5xx.
+- ``"expire_delta_tokens": true`` -- every Graph delta token issued so far answers 410 Gone.
+- ``POST /_sandbox/tokens`` ``{"token": T, "address": A}`` accepts ``Authorization: Bearer T``
+  as mailbox A on EWS and Graph (``{"token": T, "revoke": true}`` forgets it).
 """
 
 from __future__ import annotations
@@ -49,6 +67,11 @@ class FaultPlan:
     busy: int = 0  # the next N requests get the server's "busy" answer
     fail_next: deque[dict[str, Any]] = field(default_factory=deque)
     match: str = ""
+    # Mail sandbox, Graph side (see the module docstring).
+    mailbox_concurrency: int = 4
+    sent_copy_delay_seconds: float = 0.0
+    send_limit_per_minute: int = 0
+    expire_delta_tokens: bool = False
     _window_start: float = 0.0
     _window_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,6 +99,14 @@ class FaultPlan:
                 self.fail_next.extend(data["fail_next"])
             if "match" in data:
                 self.match = str(data["match"] or "")
+            if "mailbox_concurrency" in data:
+                self.mailbox_concurrency = int(data["mailbox_concurrency"])
+            if "sent_copy_delay_seconds" in data:
+                self.sent_copy_delay_seconds = float(data["sent_copy_delay_seconds"])
+            if "send_limit_per_minute" in data:
+                self.send_limit_per_minute = int(data["send_limit_per_minute"])
+            if "expire_delta_tokens" in data:
+                self.expire_delta_tokens = bool(data["expire_delta_tokens"])
 
     def clear(self) -> None:
         with self.lock:
@@ -84,6 +115,9 @@ class FaultPlan:
             self.busy = 0
             self.fail_next.clear()
             self.match = ""
+            self.mailbox_concurrency = 4
+            self.sent_copy_delay_seconds = 0.0
+            self.send_limit_per_minute = 0
 
     def throttled_for(self) -> float | None:
         """Seconds the caller must wait if this request exceeds the throttle, else None."""
@@ -116,24 +150,31 @@ class FaultPlan:
 
 
 class Stats:
+    """Requests by operation. ``requests`` counts HTTP requests; an ``inner`` operation (a part
+    of a Graph ``$batch``) shows in ``by_operation`` but is not an HTTP request of its own."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_operation: Counter[str] = Counter()
+        self._inner = 0
 
-    def count(self, operation: str) -> None:
+    def count(self, operation: str, inner: bool = False) -> None:
         with self._lock:
             self.by_operation[operation] += 1
+            if inner:
+                self._inner += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "requests": sum(self.by_operation.values()),
+                "requests": sum(self.by_operation.values()) - self._inner,
                 "by_operation": dict(self.by_operation),
             }
 
     def reset(self) -> None:
         with self._lock:
             self.by_operation.clear()
+            self._inner = 0
 
 
 def control_response(request: Request, faults: FaultPlan, stats: Stats) -> Response | None:
@@ -180,7 +221,30 @@ def check_loopback(host: str) -> None:
         raise SystemExit(f"sandbox: refusing to bind {host!r}: the sandboxes listen on loopback only")
 
 
-class KeepAliveRequestHandler(WSGIRequestHandler):
+_request_log = {"verbose": False}
+
+
+def set_request_log(verbose: bool) -> None:
+    """One access-log line per request only when asked for (``--verbose``): by default a
+    sandbox's own output is its URL and its errors, not a line per request."""
+    _request_log["verbose"] = verbose
+
+
+class RequestLogHandler(WSGIRequestHandler):
+    """werkzeug's handler with the per-request line opt-in, coloured only on a terminal."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if not _request_log["verbose"]:
+            return
+        if sys.stderr.isatty():
+            super().log_request(code, size)
+            return
+        # Redirected to a file or a pipe: no ANSI colour codes in the text.
+        line = self.requestline.translate(self._control_char_table)
+        self.log("info", '"%s" %s %s', line, code, size)
+
+
+class KeepAliveRequestHandler(RequestLogHandler):
     """HTTP/1.1 keep-alive, as real servers do.
 
     werkzeug's handler answers every request with ``Connection: close``; some clients read that
@@ -244,7 +308,7 @@ class SandboxServer:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         check_loopback(host)
-        handler = KeepAliveRequestHandler if keep_alive else None
+        handler = KeepAliveRequestHandler if keep_alive else RequestLogHandler
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=handler, ssl_context=ssl_context
         )
@@ -280,8 +344,9 @@ class SandboxServer:
         self.stop()
 
 
-def run_until_signalled(server: SandboxServer, first_line: str) -> int:
-    """Print ``first_line`` (the base URL) first on stdout, then serve until SIGTERM/SIGINT."""
+def run_until_signalled(server: SandboxServer, first_line: str, *more_lines: str) -> int:
+    """Print ``first_line`` (the base URL) first on stdout, then ``more_lines``, then serve until
+    SIGTERM/SIGINT."""
     stop = threading.Event()
 
     def _handler(signum: int, frame: object) -> None:
@@ -290,7 +355,7 @@ def run_until_signalled(server: SandboxServer, first_line: str) -> int:
     signal.signal(signal.SIGTERM, _handler)
     signal.signal(signal.SIGINT, _handler)
     server.start()
-    sys.stdout.write(first_line + "\n")
+    sys.stdout.write("".join(line + "\n" for line in (first_line, *more_lines)))
     sys.stdout.flush()
     while not stop.wait(0.5):
         pass

@@ -15,7 +15,7 @@ from typing import Any
 
 from addin.mailbox.port import Mailbox
 from addin.mailbox.registry import open_mailbox
-from addin.mailbox.types import MailboxSettings
+from addin.mailbox.types import MailboxAuth, MailboxSettings
 
 
 @dataclass
@@ -79,4 +79,48 @@ def ews_harness() -> Iterator[Harness]:
             harness.close_all()
 
 
-BACKENDS: dict[str, Callable[[], contextlib.AbstractContextManager[Harness]]] = {"ews": ews_harness}
+# Bearer tokens the sandbox maps to each mailbox for Microsoft Graph (what MSAL would hand out).
+TOKENS = {address: f"graph-token-{address.partition('@')[0]}" for address in PASSWORDS}
+
+
+@contextlib.contextmanager
+def graph_harness() -> Iterator[Harness]:
+    """The same sandbox Exchange reached through its Microsoft Graph endpoints (/v1.0/me/...)."""
+    from addin.sandbox.mail import MailSandbox
+
+    with MailSandbox(seed="empty") as sandbox:
+        for address, password in PASSWORDS.items():
+            sandbox.add_mailbox(address, password)
+            sandbox.add_token(TOKENS[address], address)
+
+        def settings_for(address: str) -> MailboxSettings:
+            return MailboxSettings(
+                backend="graph", email=address, server=sandbox.graph_url, auth=MailboxAuth.OAUTH, timeout=10.0
+            )
+
+        def secret_for(address: str) -> Callable[[], str]:
+            return lambda: TOKENS[address]
+
+        def deliver(address: str, mime: bytes, folder: str = "inbox") -> str:
+            # Message ids are the same through EWS and Graph in the sandbox (immutable ids).
+            return str(sandbox.deliver(address, mime, folder=folder))
+
+        harness = Harness(
+            backend="graph",
+            address="alex@contoso.example",
+            peer="bob@contoso.example",
+            settings_for=settings_for,
+            secret_for=secret_for,
+            deliver=deliver,
+            server=sandbox,
+        )
+        try:
+            yield harness
+        finally:
+            harness.close_all()
+
+
+BACKENDS: dict[str, Callable[[], contextlib.AbstractContextManager[Harness]]] = {
+    "ews": ews_harness,
+    "graph": graph_harness,
+}

@@ -319,3 +319,19 @@ def test_an_unknown_folder_is_a_clear_error(mailbox: Mailbox) -> None:
     assert caught.value.message
     with pytest.raises(BridgeError):
         mailbox.sync("AQMkAGZvbGRlci10aGF0LWRvZXMtbm90LWV4aXN0", None)
+
+
+def test_sync_many_reads_several_folders_like_sync(harness: Harness, mailbox: Mailbox) -> None:
+    inbox = mailbox.folder(FolderKind.INBOX)
+    sent = mailbox.folder(FolderKind.SENT)
+    harness.deliver(harness.address, mime(f"before many {token()}")[0], "inbox")
+    started = mailbox.sync_many({inbox.id: None, sent.id: None})
+    assert set(started) == {inbox.id, sent.id}
+    assert all(p.changes == () and not p.more for p in started.values()), "a fresh start replays nothing"
+    new_in = harness.deliver(harness.address, mime(f"many in {token()}")[0], "inbox")
+    new_sent = harness.deliver(harness.address, mime(f"many sent {token()}")[0], "sentitems")
+    pages = mailbox.sync_many({f: p.sync_state for f, p in started.items()})
+    assert [(c.kind, c.id) for c in pages[inbox.id].changes] == [(ChangeKind.CREATED, new_in)]
+    assert [(c.kind, c.id) for c in pages[sent.id].changes] == [(ChangeKind.CREATED, new_sent)]
+    again = mailbox.sync_many({f: p.sync_state for f, p in pages.items()})
+    assert all(p.changes == () for p in again.values())

@@ -18,8 +18,8 @@ import pytest
 
 from addin.bridge import Bridge, MemorySecrets
 from addin.bridge_types import TrackOutcome
-from addin.demo import DemoEnvironment, demo_profile, start_demo
-from addin.engine.outbox import RECOVERED, RESENT, OutboxSettings
+from addin.demo import DemoEnvironment, demo_profile, demo_secrets, start_demo
+from addin.engine.outbox import DRAFT_SENT, RECOVERED, RESENT, OutboxSettings
 from addin.errors import AuthError
 from addin.mailbox.types import FolderKind
 from addin.store import Store
@@ -31,6 +31,12 @@ pytestmark = pytest.mark.integration
 WORKER = Path(__file__).with_name("outbox_worker.py")
 
 
+# Mail backends the outbox must be exactly once on (each against the same sandbox Exchange).
+BACKENDS = ("ews", "graph")
+# The request that sends a message, per backend (the sandbox's operation names).
+SEND_OPERATION = {"ews": "CreateItem", "graph": "graph:SendDraft"}
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[DemoEnvironment]:
     environment = start_demo(tmp_path, outbox_settings=OutboxSettings(grace=timedelta(seconds=0)))
@@ -38,17 +44,27 @@ def env(tmp_path: Path) -> Iterator[DemoEnvironment]:
     environment.close()
 
 
+@pytest.fixture(params=BACKENDS)
+def any_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DemoEnvironment]:
+    environment = start_demo(
+        tmp_path, outbox_settings=OutboxSettings(grace=timedelta(seconds=0)), backend=request.param
+    )
+    yield environment
+    environment.close()
+
+
 def _second_bridge(env: DemoEnvironment, tmp_path: Path, name: str) -> Bridge:
     """Another machine of the same user: same mailbox and CRM, its own journal."""
     return Bridge(
-        demo_profile(env.crm, env.mail),
-        secrets=MemorySecrets({"mailbox": "demo", "crm": "sandbox"}),
+        demo_profile(env.crm, env.mail, backend=env.backend),
+        secrets=demo_secrets(env.backend),
         data_dir=tmp_path / name,
         outbox_settings=OutboxSettings(grace=timedelta(seconds=0)),
     )
 
 
-def test_two_machines_send_each_email_once(env: DemoEnvironment, tmp_path: Path) -> None:
+def test_two_machines_send_each_email_once(any_env: DemoEnvironment, tmp_path: Path) -> None:
+    env = any_env
     contacts = contact_addresses(env)
     queued = [
         env.crm.queue_email(contacts[i % len(contacts)], f"Two machines {i}", "<p>x</p>") for i in range(10)
@@ -113,9 +129,10 @@ def test_a_throttling_storm_loses_nothing(env: DemoEnvironment) -> None:
     assert all(n == 1 for n in mids.values()), "no message was tracked twice"
 
 
-def test_a_dropped_connection_during_send_is_settled_from_sent_items(env: DemoEnvironment) -> None:
+def test_a_dropped_connection_during_send_is_settled_from_sent_items(any_env: DemoEnvironment) -> None:
+    env = any_env
     activity_id = env.crm.queue_email(contact_addresses(env)[0], "Dropped", "<p>x</p>")
-    env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "CreateItem"})
+    env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": SEND_OPERATION[env.backend]})
     env.bridge.outbox_engine.poll()  # the copy is saved, but the answer never arrives
     env.mail.faults.clear()
     env.bridge.outbox_engine.poll()  # recovery finds the stamped copy instead of sending again
@@ -148,15 +165,17 @@ def test_crm_outage_while_tracking_queues_durably_across_a_restart(
 
 
 @pytest.mark.slow
-def test_killed_at_random_moments_every_email_is_sent_exactly_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_killed_at_random_moments_every_email_is_sent_exactly_once(tmp_path: Path, backend: str) -> None:
     """SIGKILL a sending bridge process 100 times while e-mails are queued; restart it each time."""
     rounds = int(os.environ.get("CRASH_ROUNDS", "100"))
-    env = start_demo(tmp_path / "sandboxes")
+    env = start_demo(tmp_path / "sandboxes", backend=backend)
     rng = random.Random(20261127)
     contacts = contact_addresses(env)
     queued: list[str] = []
     data_dir = tmp_path / "bridge-under-test"
-    command = [sys.executable, str(WORKER), env.crm.origin, env.mail.ews_url, str(data_dir)]
+    mailbox_url = env.mail.graph_url if backend == "graph" else env.mail.ews_url
+    command = [sys.executable, str(WORKER), env.crm.origin, mailbox_url, str(data_dir), backend]
     child_env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     try:
         for round_no in range(rounds):
@@ -196,7 +215,7 @@ def test_killed_at_random_moments_every_email_is_sent_exactly_once(tmp_path: Pat
         recovered = [
             e
             for e in journal.recent_audit(1000)
-            if e.detail in (RECOVERED, RESENT) or e.action == "send_released"
+            if e.detail in (RECOVERED, RESENT, DRAFT_SENT) or e.action == "send_released"
         ]
         journal.close()
         assert recovered, "no kill interrupted a send; the test did not exercise recovery"

@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from addin.sandbox.common import run_until_signalled
+from addin.sandbox.common import run_until_signalled, set_request_log
 from addin.sandbox.crm.sandbox import CrmSandbox
 
 
 def main(args: argparse.Namespace) -> int:
+    set_request_log(bool(getattr(args, "verbose", False)))
     try:
         sandbox = CrmSandbox(
             Path(args.data) if args.data else None,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from addin.sandbox.common import run_until_signalled
+from addin.sandbox.common import run_until_signalled, set_request_log
 from addin.sandbox.mail.sandbox import MailSandbox
 from addin.sandbox.mail.seed import ALEX
 
 
 def main(args: argparse.Namespace) -> int:
-    """Print the EWS URL as the first stdout line, then serve."""
+    """Print the EWS URL as the first stdout line and the Graph base URL as the second, then serve."""
+    set_request_log(bool(getattr(args, "verbose", False)))
     sandbox = MailSandbox(
         data_dir=getattr(args, "data", None),
         seed=getattr(args, "seed", "demo") or "demo",
@@ -27,9 +28,10 @@ def main(args: argparse.Namespace) -> int:
             # Human hints go to stderr: the first stdout line stays the URL for scripts.
             print(
                 f"sandbox mail: {len(boxes)} mailboxes, e.g. {example}; "
-                f"autodiscover at {sandbox.autodiscover_url}",
+                f"autodiscover at {sandbox.autodiscover_url}; Graph needs a bearer token: "
+                f'POST {sandbox.origin}/_sandbox/tokens {{"token": ..., "address": ...}}',
                 file=sys.stderr,
             )
-        return run_until_signalled(sandbox.server, sandbox.ews_url)
+        return run_until_signalled(sandbox.server, sandbox.ews_url, sandbox.graph_url)
     finally:
         sandbox.stop()

@@ -229,8 +229,10 @@ def send_fields(
     atts: list[AttachmentTuple],
     mime: bytes | None,
     save_folder: Folder | None,
+    copy_id: str | None = None,
 ) -> None:
-    """Deliver to every sandbox recipient's Inbox and optionally keep a copy in ``save_folder``."""
+    """Deliver to every sandbox recipient's Inbox and optionally keep a copy in ``save_folder``
+    (under ``copy_id`` when given: Graph's sent draft keeps its immutable id)."""
     data = dict(data)
     now = now_iso()
     if ctx.replace_message_ids:
@@ -257,7 +259,7 @@ def send_fields(
         if save_folder is not None:
             data["is_read"] = True
             data["size"] = len(stored)
-            ctx.store.insert_item(ctx.user, save_folder.id, data, stored, atts)
+            ctx.store.insert_item(ctx.user, save_folder.id, data, stored, atts, item_id=copy_id)
         for address in recipients:
             if ctx.store.has_mailbox(address):
                 ctx.deliver(address, outgoing, "inbox")
@@ -364,20 +366,18 @@ def create_item(ctx: Ctx, req: Element, messages: Element) -> None:
         _answer_item_id(messages, "CreateItem", item)
 
 
-def send_existing(ctx: Ctx, item: Item, save_folder: Folder | None) -> None:
+def send_existing(ctx: Ctx, item: Item, save_folder: Folder | None, keep_id: bool = False) -> None:
+    """Send a stored item and remove it; ``keep_id`` gives the Sent Items copy the item's id."""
     atts = [
         (a.name, a.content_type, a.content_id, a.is_inline, c)
         for a, c in ctx.store.attachment_contents(item.id)
     ]
+    mime = ctx.store.mime(item.id) if not item.data.get("is_draft") else None
     with ctx.store.tx():
-        send_fields(
-            ctx,
-            item.data,
-            atts,
-            ctx.store.mime(item.id) if not item.data.get("is_draft") else None,
-            save_folder,
-        )
+        # Removed first so the copy can take over the id; one transaction, so a refused send
+        # (no valid recipient) leaves the item where it was.
         ctx.store.delete_item(item)
+        send_fields(ctx, item.data, atts, mime, save_folder, copy_id=item.id if keep_id else None)
 
 
 def send_item(ctx: Ctx, req: Element, messages: Element) -> None:

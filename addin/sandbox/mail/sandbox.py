@@ -78,6 +78,7 @@ class MailSandbox:
 
     def stop(self) -> None:
         self.app.subscriptions.closing.set()  # ends open streaming answers
+        self.app.graph.close()  # pending asynchronous Graph sends
         if self._started:
             self._server.stop()
             self._started = False
@@ -103,6 +104,11 @@ class MailSandbox:
         return f"{self.origin}/EWS/Exchange.asmx"
 
     @property
+    def graph_url(self) -> str:
+        """Microsoft Graph v1.0 base URL (``{graph_url}/me/messages`` ...), same mailboxes as EWS."""
+        return f"{self.origin}/v1.0"
+
+    @property
     def autodiscover_url(self) -> str:
         """The POX endpoint; the SOAP one is ``autodiscover_soap_url``."""
         return f"{self.origin}/autodiscover/autodiscover.xml"
@@ -117,7 +123,8 @@ class MailSandbox:
         self.store.add_mailbox(address, password, display_name)
 
     def add_token(self, token: str, address: str) -> None:
-        """Accept ``Authorization: Bearer <token>`` as ``address`` (an OAuth access token)."""
+        """Accept ``Authorization: Bearer <token>`` as ``address`` (an OAuth access token), on
+        EWS and on the Graph endpoints alike."""
         self.app.tokens[token] = address.strip().lower()
 
     def revoke_token(self, token: str) -> None:

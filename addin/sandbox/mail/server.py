@@ -1,10 +1,12 @@
 """The sandbox Exchange as a WSGI application: Basic auth, injected faults, EWS dispatch,
-autodiscover, and delivery of sent mail to other sandbox mailboxes."""
+autodiscover, the Microsoft Graph mail endpoints under ``/v1.0`` (``graph`` package), and delivery
+of sent mail to other sandbox mailboxes."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -14,9 +16,17 @@ from typing import Any
 from lxml import etree  # type: ignore[import-untyped]
 from werkzeug.wrappers import Request, Response
 
-from addin.sandbox.common import DropConnection, FaultPlan, Stats, control_response, drop_connection
+from addin.sandbox.common import (
+    DropConnection,
+    FaultPlan,
+    Stats,
+    control_response,
+    drop_connection,
+    json_response,
+)
 from addin.sandbox.mail import autodiscover, ops_events, ops_folders, ops_items, ops_sync
 from addin.sandbox.mail.context import Ctx
+from addin.sandbox.mail.graph import GraphApp
 from addin.sandbox.mail.mime import parse_mime
 from addin.sandbox.mail.soap import (
     EwsError,
@@ -35,6 +45,9 @@ from addin.sandbox.mail.store import MailStore
 log = logging.getLogger(__name__)
 
 EWS_PATH = "/ews/exchange.asmx"
+GRAPH_PREFIX = "/v1.0"
+GRAPH_UPLOAD_PREFIX = "/graph-upload/"
+TOKENS_PATH = "/_sandbox/tokens"
 AUTODISCOVER_SOAP_PATH = "/autodiscover/autodiscover.svc"
 AUTODISCOVER_POX_PATH = "/autodiscover/autodiscover.xml"
 
@@ -87,10 +100,25 @@ class MailServer:
         # OAuth bearer tokens the sandbox accepts -> mailbox; memory only, never written to disk.
         self.tokens: dict[str, str] = {}
         self.origin = ""
+        self.graph = GraphApp(self)
+
+    def ctx(self, user: str) -> Ctx:
+        """What an EWS operation (or a Graph request reusing its code) runs with."""
+        return Ctx(
+            store=self.store,
+            user=user,
+            deliver=lambda a, mime, f: self.deliver(a, mime, f),
+            replace_message_ids=self.replace_message_ids,
+            subscriptions=self.subscriptions,
+        )
 
     @property
     def ews_url(self) -> str:
         return f"{self.origin}/EWS/Exchange.asmx"
+
+    @property
+    def graph_url(self) -> str:
+        return f"{self.origin}{GRAPH_PREFIX}"
 
     # -- delivery ---------------------------------------------------------------------------------
 
@@ -124,9 +152,15 @@ class MailServer:
         return response(environ, start_response)
 
     def _handle(self, request: Request, environ: dict[str, Any]) -> Response:
+        if request.path == TOKENS_PATH:
+            return self._token_control(request)
         control = control_response(request, self.faults, self.stats)
         if control is not None:
             return control
+        if request.path == GRAPH_PREFIX or request.path.startswith(GRAPH_PREFIX + "/"):
+            return self.graph.handle(request, environ)
+        if request.path.startswith(GRAPH_UPLOAD_PREFIX):
+            return self.graph.handle_upload(request, environ)
         path = request.path.lower().rstrip("/")
         if path == EWS_PATH:
             return self._ews(request, environ)
@@ -135,6 +169,25 @@ class MailServer:
         if path == AUTODISCOVER_POX_PATH:
             return self._autodiscover(request, environ, soap=False)
         return Response("not found", status=404, mimetype="text/plain")
+
+    def _token_control(self, request: Request) -> Response:
+        """``POST /_sandbox/tokens`` ``{"token": T, "address": A}`` accepts bearer T as mailbox A
+        (EWS and Graph alike); ``{"token": T, "revoke": true}`` forgets it. Memory only."""
+        if request.method != "POST":
+            return json_response({"error": "POST only"}, status=405)
+        try:
+            data = json.loads(request.get_data(as_text=True) or "{}")
+            token = str(data["token"])
+        except (ValueError, KeyError, TypeError):
+            return json_response({"error": "expected {token, address} or {token, revoke}"}, status=400)
+        if data.get("revoke"):
+            self.tokens.pop(token, None)
+            return json_response({"ok": True})
+        address = str(data.get("address") or "").strip().lower()
+        if not token or not self.store.has_mailbox(address):
+            return json_response({"error": f"no mailbox {address!r}"}, status=400)
+        self.tokens[token] = address
+        return json_response({"ok": True})
 
     def _user(self, request: Request) -> str | None:
         """The mailbox a valid Basic Authorization header names, else None."""
@@ -241,13 +294,7 @@ class MailServer:
         return response
 
     def _dispatch(self, op: str, op_el: Any, user: str) -> Response:
-        ctx = Ctx(
-            store=self.store,
-            user=user,
-            deliver=lambda a, mime, f: self.deliver(a, mime, f),
-            replace_message_ids=self.replace_message_ids,
-            subscriptions=self.subscriptions,
-        )
+        ctx = self.ctx(user)
         if op == "GetStreamingEvents":
             return self._streaming(ctx, op_el)
         handler = OPERATIONS.get(op)

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from addin.sandbox.mail.store_graph import GraphQueries
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mailboxes(
     address TEXT PRIMARY KEY, salt TEXT NOT NULL, pwhash TEXT NOT NULL, display_name TEXT NOT NULL);
@@ -40,6 +42,10 @@ CREATE TABLE IF NOT EXISTS changes(
     kind TEXT NOT NULL, at TEXT);
 CREATE INDEX IF NOT EXISTS changes_folder ON changes(folder_id, seq);
 CREATE INDEX IF NOT EXISTS changes_item ON changes(item_id, seq);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS master_categories(
+    id TEXT PRIMARY KEY, mailbox TEXT NOT NULL, name TEXT NOT NULL, color TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS master_categories_name ON master_categories(mailbox, name COLLATE NOCASE);
 """
 
 # The folders every mailbox has: (distinguished id, display name, parent distinguished id).
@@ -114,7 +120,7 @@ def _hash(salt: str, password: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 1000).hex()
 
 
-class MailStore:
+class MailStore(GraphQueries):
     """All state of the sandbox Exchange. Thread-safe: one connection behind a lock."""
 
     def __init__(self, path: Path) -> None:
@@ -335,9 +341,11 @@ class MailStore:
         data: dict[str, Any],
         mime: bytes | None,
         attachments: list[tuple[str, str, str | None, bool, bytes]],
+        item_id: str | None = None,
     ) -> Item:
-        """Store a new item; ``attachments`` are (name, content_type, content_id, is_inline, bytes)."""
-        item_id = new_id("AAMkAD")
+        """Store a new item; ``attachments`` are (name, content_type, content_id, is_inline, bytes).
+        ``item_id`` keeps a given id (a sent draft's immutable id on its Sent Items copy)."""
+        item_id = item_id or new_id("AAMkAD")
         data = dict(data)
         data["has_attachments"] = any(not inline for _, _, _, inline, _ in attachments)
         with self.tx() as db:

@@ -1,0 +1,56 @@
+"""The master category list (``/me/outlook/masterCategories``) kept in step with the
+categories the bridge puts on messages, so every mail client shows them in colour."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from addin.errors import BridgeError
+from addin.mailbox.graph_http import GraphClient
+
+log = logging.getLogger(__name__)
+
+# Colour of categories the bridge adds to the master list (preset0 = red, preset7 = blue).
+CATEGORY_COLOR = "preset7"
+
+
+class MasterCategories:
+    def __init__(self, client: GraphClient) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._known: set[str] | None = None  # lower-cased names, once read
+
+    def ensure(self, names: Sequence[str]) -> None:
+        """Add missing names to the master category list so clients show them in colour.
+
+        Best effort: without MailboxSettings.ReadWrite the messages still get their
+        categories, only uncoloured, so a refusal here is logged, not raised."""
+        wanted = [n for n in dict.fromkeys(names) if n]
+        if not wanted:
+            return
+        try:
+            with self._lock:
+                known = self._known
+            if known is None or any(n.lower() not in known for n in wanted):
+                body = self._client.json("GET", "/me/outlook/masterCategories", what="categories") or {}
+                known = {str(v.get("displayName") or "").lower() for v in body.get("value") or ()}
+            for name in wanted:
+                if name.lower() in known:
+                    continue
+                try:
+                    self._client.json(
+                        "POST",
+                        "/me/outlook/masterCategories",
+                        json={"displayName": name, "color": CATEGORY_COLOR},
+                        what="category",
+                    )
+                except BridgeError as exc:
+                    if "duplicate" not in exc.message.lower() and "exist" not in exc.message.lower():
+                        raise
+                known.add(name.lower())
+            with self._lock:
+                self._known = known
+        except BridgeError as exc:
+            log.info("master category list not updated: %s", exc.message)
