@@ -161,3 +161,12 @@ def test_column_relationship_and_key_metadata(sdk: Any) -> None:
     relationship = sdk.tables.get_relationship("Account_Tasks")
     assert relationship is not None and relationship.relationship_type == "one_to_many"
     assert sdk.tables.get_alternate_keys("account") == []
+
+
+def test_typed_columns_through_retrieve_metadata_changes(sdk: Any) -> None:
+    """``typed=True`` reads go through RetrieveMetadataChanges(Query=@p1) (reference §5.3)."""
+    columns = {c["LogicalName"]: c for c in sdk.tables.list_columns("contact", typed=True)}
+    assert columns["emailaddress1"]["@odata.type"] == "#Microsoft.Dynamics.CRM.StringAttributeMetadata"
+    assert columns["emailaddress1"]["MaxLength"] > 0
+    one = sdk.tables.get_column("contact", "statecode", typed=True)
+    assert one is not None and one["AttributeType"] == "State"

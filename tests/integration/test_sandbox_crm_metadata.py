@@ -232,3 +232,32 @@ def test_metadata_select_of_unknown_property_is_refused(api: Api) -> None:
     # Raw (unencoded) and encoded queries are read alike.
     r = api.get("EntityDefinitions?%24select=LogicalName&%24filter=" + quote("LogicalName eq 'email'"))
     assert [e["LogicalName"] for e in r.json()["value"]] == ["email"]
+
+
+def test_retrieve_metadata_changes_projects_typed_attributes(api: Api) -> None:
+    import json
+
+    query = {
+        "Properties": {"PropertyNames": ["LogicalName", "Attributes"]},
+        "Criteria": {
+            "Conditions": [
+                {"PropertyName": "LogicalName", "ConditionOperator": "Equals", "Value": {"Value": "account"}}
+            ]
+        },
+        "AttributeQuery": {
+            "Properties": {"PropertyNames": ["LogicalName", "MaxLength"]},
+            "Criteria": {
+                "Conditions": [
+                    {"PropertyName": "LogicalName", "ConditionOperator": "Equals", "Value": {"Value": "name"}}
+                ]
+            },
+        },
+    }
+    r = api.get(f"RetrieveMetadataChanges(Query=@p1)?@p1={quote(json.dumps(query))}")
+    assert r.status_code == 200, r.text
+    [account] = r.json()["EntityMetadata"]
+    assert account["LogicalName"] == "account" and "SchemaName" not in account
+    [name] = account["Attributes"]
+    assert name["@odata.type"] == f"#{NS}.StringAttributeMetadata" and name["MaxLength"] == 100
+    assert set(name) == {"@odata.type", "MetadataId", "LogicalName", "MaxLength"}
+    assert api.get("RetrieveMetadataChanges(Query=@p1)?@p1=notjson").status_code == 400

@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.errors import ODataError, bad_request
 from addin.sandbox.crm.fetchxml import condition
 from addin.sandbox.crm.handler import Handler, Req, Res, parse_key
+from addin.sandbox.crm.metadata import retrieve_metadata_changes
 from addin.sandbox.crm.schema import BY_LOGICAL, TABLES, Table
 from addin.sandbox.crm.service import parse_entity_ref
 from addin.sandbox.crm.store import now_iso
@@ -227,6 +230,19 @@ def message_filters() -> list[tuple[str, list[str]]]:
     ]
 
 
+def metadata_changes(h: Handler, req: Req, table: Table | None, key: str | None) -> Res:
+    if req.method != "GET" or table is not None:
+        raise ODataError(405, "0x80060890", "'RetrieveMetadataChanges' must be called with GET.")
+    m = re.fullmatch(r"\s*Query\s*=\s*(@\w+)\s*", key or "")
+    if m is None or m.group(1) not in req.query:
+        raise bad_request("RetrieveMetadataChanges needs Query=@p1 with @p1 in the query string.")
+    try:
+        query = json.loads(req.query[m.group(1)])
+    except ValueError:
+        raise bad_request("The Query parameter is not valid JSON.") from None
+    return Res.json(retrieve_metadata_changes(req.base_url, query))
+
+
 def register(h: Handler) -> None:
     h.actions.update(
         {
@@ -236,5 +252,6 @@ def register(h: Handler) -> None:
             "BulkDelete": bulk_delete,
             "RetrieveVersion": retrieve_version,
             "RetrieveAvailableLanguages": retrieve_available_languages,
+            "RetrieveMetadataChanges": metadata_changes,
         }
     )

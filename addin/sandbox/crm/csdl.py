@@ -29,6 +29,7 @@ OPERATIONS: tuple[tuple[str, bool, str | None], ...] = (
     ("WhoAmI", True, None),
     ("RetrieveVersion", True, None),
     ("RetrieveAvailableLanguages", True, None),
+    ("RetrieveMetadataChanges", True, None),
     ("CheckPromoteEmail", True, None),
     ("SendEmail", False, "email"),
     ("BackgroundSendEmail", False, None),

@@ -330,3 +330,62 @@ def _option_sets(base_url: str, key: str | None, rest: list[str], opts: Options)
         "@odata.context": _context(base_url, "GlobalOptionSetDefinitions", opts, single=True),
         **_project_plain(row, opts),
     }
+
+
+def _conditions(criteria: Any, what: str) -> Callable[[dict[str, Any]], bool]:
+    """A MetadataFilterExpression: ``Conditions`` joined by ``FilterOperator`` (And or Or)."""
+    if criteria is None:
+        return lambda row: True
+    if not isinstance(criteria, dict):
+        raise bad_request(f"The {what} criteria must be a MetadataFilterExpression.")
+    tests: list[Callable[[dict[str, Any]], bool]] = []
+    for cond in criteria.get("Conditions") or []:
+        name, op = str(cond.get("PropertyName", "")), str(cond.get("ConditionOperator", "Equals"))
+        raw = cond.get("Value")
+        value = raw.get("Value") if isinstance(raw, dict) else raw
+        if op in ("Equals", "NotEquals"):
+            tests.append(lambda row, n=name, v=value, eq=op == "Equals": (row.get(n) == v) == eq)  # type: ignore[misc]
+        elif op in ("In", "NotIn") and isinstance(value, list):
+            tests.append(lambda row, n=name, v=value, inside=op == "In": (row.get(n) in v) == inside)  # type: ignore[misc]
+        else:
+            raise bad_request(f"The metadata condition operator '{op}' is not supported by the sandbox.")
+    if str(criteria.get("FilterOperator", "And")) == "Or":
+        return lambda row: any(t(row) for t in tests)
+    return lambda row: all(t(row) for t in tests)
+
+
+def _projected(row: dict[str, Any], properties: Any) -> dict[str, Any]:
+    names = properties.get("PropertyNames") if isinstance(properties, dict) else None
+    if isinstance(properties, dict) and properties.get("AllProperties") is True:
+        names = None
+    return {k: v for k, v in row.items() if names is None or k in names or k in ("@odata.type", "MetadataId")}
+
+
+def retrieve_metadata_changes(base_url: str, query: Any) -> dict[str, Any]:
+    """``RetrieveMetadataChanges(Query=@p1)``: an EntityQueryExpression (Criteria, Properties,
+    AttributeQuery) answered with fully typed attributes, as the SDK's typed column reads expect.
+    Change tracking (ClientVersionStamp, DeletedMetadata) is not modelled: every call is a full read."""
+    if not isinstance(query, dict):
+        raise bad_request("RetrieveMetadataChanges needs the parameter 'Query': an EntityQueryExpression.")
+    entity_test = _conditions(query.get("Criteria"), "entity")
+    attr_query = query.get("AttributeQuery") or {}
+    attr_test = _conditions(attr_query.get("Criteria"), "attribute")
+    wanted = query.get("Properties")
+    found = []
+    for table in TABLES:
+        row = entity(table.logical)
+        if not entity_test(row):
+            continue
+        out = _projected(row, wanted)
+        names = wanted.get("PropertyNames") if isinstance(wanted, dict) else None
+        if names is None or "Attributes" in names:
+            out["Attributes"] = [
+                _projected(a, attr_query.get("Properties")) for a in attributes(table.logical) if attr_test(a)
+            ]
+        found.append(out)
+    return {
+        "@odata.context": f"{base_url}$metadata#{NS}.RetrieveMetadataChangesResponse",
+        "EntityMetadata": found,
+        "ServerVersionStamp": "1!sandbox",
+        "DeletedMetadata": None,
+    }
