@@ -170,3 +170,18 @@ def test_typed_columns_through_retrieve_metadata_changes(sdk: Any) -> None:
     assert columns["emailaddress1"]["MaxLength"] > 0
     one = sdk.tables.get_column("contact", "statecode", typed=True)
     assert one is not None and one["AttributeType"] == "State"
+
+
+def test_batch_change_set_with_a_reference_then_a_query(sdk: Any) -> None:
+    batch = sdk.batch.new()
+    with batch.changeset() as cs:
+        lead = cs.records.create("lead", {"firstname": "Ada", "lastname": "SdkBatch"})
+        cs.records.create("account", {"name": "Sdk Babbage", "originatingleadid@odata.bind": lead})
+    batch.records.list("account", select=["name"], filter="name eq 'Sdk Babbage'")
+    created_lead, created_account, listed = batch.execute().responses
+    assert created_lead.status_code == created_account.status_code == 204
+    assert [a["accountid"] for a in listed.data["value"]] == [created_account.entity_id]
+    [account] = sdk.records.list(
+        "account", select=["_originatingleadid_value"], filter="name eq 'Sdk Babbage'"
+    )
+    assert account["_originatingleadid_value"] == created_lead.entity_id
