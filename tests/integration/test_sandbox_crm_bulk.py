@@ -3,9 +3,12 @@ the sandbox CRM (reference/dataverse-metadata.md §2–§4)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote, unquote
 
 from test_sandbox_crm_support import Api, api, crm, error_of
+
+from addin.sandbox.crm import CrmSandbox
 
 __all__ = ["api", "crm"]  # fixtures
 NS = "Microsoft.Dynamics.CRM"
@@ -211,3 +214,13 @@ def test_fetchxml_refuses_what_it_does_not_support(api: Api) -> None:
         assert r.status_code == 400, xml
     alone = quote("<fetch><entity name='contact'/></fetch>")
     assert api.get(f"contacts?fetchXml={alone}&$top=1").status_code == 400
+
+
+def test_a_data_folder_without_messages_gets_them_on_start(tmp_path: Path) -> None:
+    with CrmSandbox(tmp_path, seed="empty") as first:
+        for row in first.db.all("sdkmessages"):
+            first.db.delete("sdkmessages", row["sdkmessageid"])
+        assert first.db.count("sdkmessages") == 0  # as a folder made before messages were listed
+    with CrmSandbox(tmp_path, seed="empty") as again:
+        names = {m["name"] for m in again.db.all("sdkmessages")}
+        assert {"CreateMultiple", "UpdateMultiple", "UpsertMultiple", "Create"} <= names

@@ -12,7 +12,14 @@ from addin.sandbox.crm.actions import queue_pending_email
 from addin.sandbox.crm.app import API_PATH, TOKEN, CrmApp
 from addin.sandbox.crm.handler import Handler
 from addin.sandbox.crm.schema import BY_SET
-from addin.sandbox.crm.seed import ALEX_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, seed_core, seed_demo
+from addin.sandbox.crm.seed import (
+    ALEX_ID,
+    BUSINESS_UNIT_ID,
+    ORGANIZATION_ID,
+    seed_core,
+    seed_demo,
+    seed_messages,
+)
 from addin.sandbox.crm.store import Store
 from addin.sandbox.tls import LocalAuthority
 
@@ -62,6 +69,10 @@ class CrmSandbox:
         self.db = Store(data_dir / DB_NAME)
         if self.db.count("organizations") == 0:
             (seed_demo if seed == "demo" else seed_core)(self.db)
+        elif self.db.count("sdkmessages") == 0:
+            # A data folder from before the sandbox listed its messages gets them now.
+            with self.db.transaction():
+                seed_messages(self.db)
         self.faults = FaultPlan(latency_ms=latency_ms)
         try:
             self.faults.set_throttle(throttle)
