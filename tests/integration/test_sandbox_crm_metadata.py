@@ -223,6 +223,19 @@ def test_csdl_document_lists_every_entity_set_and_parses(api: Api) -> None:
     assert props["_parentcustomerid_value"] == "Edm.Guid" and props["fullname"] == "Edm.String"
     navs = {n.get("Name") for n in contact.iterfind("edm:NavigationProperty", edm)}
     assert {"parentcustomerid_account", "Contact_Tasks"} <= navs
+    # Every type the document refers to is defined in it (what a client generator resolves).
+    defined = {
+        f"mscrm.{t.get('Name')}" for t in doc.xpath("//edm:EntityType|//edm:ComplexType", namespaces=edm)
+    }
+    used = {
+        e.get("Type")
+        for e in doc.xpath("//edm:ReturnType|//edm:NavigationProperty|//edm:Parameter", namespaces=edm)
+    }
+    used |= {e.get("EntityType") for e in doc.iterfind(".//edm:EntitySet", edm)}
+    referenced = {u.removeprefix("Collection(").removesuffix(")") for u in used}
+    assert {r for r in referenced if r.startswith("mscrm.")} <= defined
+    whoami = doc.xpath("//edm:ComplexType[@Name='WhoAmIResponse']/edm:Property/@Name", namespaces=edm)
+    assert set(whoami) == set(api.get("WhoAmI").json()) - {"@odata.context"}
 
 
 def test_metadata_select_of_unknown_property_is_refused(api: Api) -> None:

@@ -41,6 +41,22 @@ OPERATIONS: tuple[tuple[str, bool, str | None], ...] = (
     ("UpdateMultiple", False, "*"),
     ("UpsertMultiple", False, "*"),
 )
+# The properties of each operation's response type; a response with entities or metadata in it
+# is an open type (its members are described by the entity types or the metadata endpoints).
+RESPONSES: dict[str, dict[str, str] | None] = {
+    "WhoAmI": {"BusinessUnitId": "Edm.Guid", "UserId": "Edm.Guid", "OrganizationId": "Edm.Guid"},
+    "RetrieveVersion": {"Version": "Edm.String"},
+    "RetrieveAvailableLanguages": {"LocaleIds": "Collection(Edm.Int32)"},
+    "RetrieveMetadataChanges": None,
+    "CheckPromoteEmail": {"ShouldPromote": "Edm.Boolean", "ReasonCode": "Edm.Int32"},
+    "SendEmail": {"Subject": "Edm.String"},
+    "BackgroundSendEmail": None,
+    "GetTrackingTokenEmail": {"TrackingToken": "Edm.String"},
+    "DeliverPromoteEmail": {"EmailId": "Edm.Guid"},
+    "DeliverIncomingEmail": {"EmailId": "Edm.Guid"},
+    "BulkDelete": {"JobId": "Edm.Guid"},
+    "CreateMultiple": {"Ids": "Collection(Edm.Guid)"},
+}
 
 
 @cache
@@ -95,7 +111,16 @@ def csdl_document() -> bytes:
                     f"{{{_EDM}}}Parameter",
                     {"Name": "entityset" if bound == "*" else "entity", "Type": binding, "Nullable": "false"},
                 )
-            ET.SubElement(op, f"{{{_EDM}}}ReturnType", {"Type": f"mscrm.{name}Response"})
+            if name in RESPONSES:  # UpdateMultiple and UpsertMultiple return nothing
+                ET.SubElement(op, f"{{{_EDM}}}ReturnType", {"Type": f"mscrm.{name}Response"})
+    for name, props in RESPONSES.items():
+        complex_type = ET.SubElement(
+            schema,
+            f"{{{_EDM}}}ComplexType",
+            {"Name": f"{name}Response", **({"OpenType": "true"} if props is None else {})},
+        )
+        for prop, edm in (props or {}).items():
+            ET.SubElement(complex_type, f"{{{_EDM}}}Property", {"Name": prop, "Type": edm})
     container = ET.SubElement(schema, f"{{{_EDM}}}EntityContainer", {"Name": "System"})
     for table in TABLES:
         ET.SubElement(
