@@ -97,6 +97,17 @@ def test_attributes_untyped_and_expanded_match_the_schema(api: Api, crm: object)
     assert api.get(f"contacts?$select={','.join(selectable)}").status_code == 200
     assert all(a["@odata.type"].startswith(f"#{NS}.") for a in rows)
     types = {a["LogicalName"]: a["AttributeType"] for a in rows}
+    schema = {
+        a["LogicalName"]: a["SchemaName"]
+        for a in api.get(
+            "EntityDefinitions(LogicalName='contact')/Attributes?$select=LogicalName,SchemaName"
+        ).json()["value"]
+    }
+    assert (schema["contactid"], schema["emailaddress1"], schema["statecode"]) == (
+        "ContactId",
+        "EMailAddress1",
+        "StateCode",
+    )
     assert (
         types["statecode"] == "State"
         and types["parentcustomerid"] == "Customer"

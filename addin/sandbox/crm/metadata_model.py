@@ -126,8 +126,38 @@ def schema_name(logical: str) -> str:
     return _SCHEMA.get(logical, logical.capitalize())
 
 
-def _attr_schema(name: str) -> str:
-    return "".join(p.capitalize() for p in name.split("_")) if "_" in name else name.capitalize()
+# Column schema names are cased by hand in Dataverse; the common ones as the references spell them.
+_ATTR_SCHEMA = {
+    "statecode": "StateCode",
+    "statuscode": "StatusCode",
+    "ownerid": "OwnerId",
+    "createdon": "CreatedOn",
+    "modifiedon": "ModifiedOn",
+    "createdby": "CreatedBy",
+    "modifiedby": "ModifiedBy",
+    "versionnumber": "VersionNumber",
+    "fullname": "FullName",
+    "firstname": "FirstName",
+    "lastname": "LastName",
+    "jobtitle": "JobTitle",
+    "emailaddress1": "EMailAddress1",
+    "emailaddress2": "EMailAddress2",
+    "emailaddress3": "EMailAddress3",
+    "telephone1": "Telephone1",
+    "parentcustomerid": "ParentCustomerId",
+    "regardingobjectid": "RegardingObjectId",
+    "activityid": "ActivityId",
+    "directioncode": "DirectionCode",
+    "messageid": "MessageId",
+}
+
+
+def _attr_schema(name: str, table: Table | None = None) -> str:
+    if table is not None and name == table.key and name.endswith("id") and name[:-2] == table.logical:
+        return schema_name(table.logical) + "Id"
+    if name in _ATTR_SCHEMA:
+        return _ATTR_SCHEMA[name]
+    return "_".join(p.capitalize() for p in name.split("_"))  # address1_city -> Address1_City
 
 
 def _ownership(table: Table) -> str:
@@ -244,7 +274,7 @@ def _base_attribute(table: Table, name: str, kind_name: str, type_name: str) -> 
         "@odata.type": f"#{NS}.{type_name}",
         "MetadataId": metadata_id("attribute", table.logical, name),
         "LogicalName": name,
-        "SchemaName": _attr_schema(name),
+        "SchemaName": _attr_schema(name, table),
         "EntityLogicalName": table.logical,
         "AttributeType": kind_name,
         "AttributeTypeName": {"Value": f"{kind_name}Type"},
