@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     crm = sandbox_sub.add_parser("crm", help="a Dataverse Web API stand-in")
     _add_sandbox_common(crm)
     crm.add_argument("--throttle", metavar="N/SECONDS", help="answer 429 past N requests per SECONDS window")
+    crm.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate from a throw-away local CA (its path is printed on stderr)",
+    )
     crm.set_defaults(handler="addin.sandbox.crm.cli:main")
 
     mail = sandbox_sub.add_parser("mail", help="an Exchange (EWS) stand-in")

@@ -37,6 +37,7 @@ import json
 import logging
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -319,11 +320,19 @@ class SandboxServer:
     """
 
     def __init__(
-        self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, keep_alive: bool = False
+        self,
+        app: WSGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_alive: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         check_loopback(host)
         handler = KeepAliveRequestHandler if keep_alive else RequestLogHandler
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=handler)
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=handler, ssl_context=ssl_context
+        )
+        self.scheme = "https" if ssl_context is not None else "http"
         # Request threads must not keep the process alive on shutdown.
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self.host = host
@@ -333,7 +342,7 @@ class SandboxServer:
     @property
     def origin(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(
