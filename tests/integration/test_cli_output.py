@@ -298,7 +298,7 @@ def test_help_lists_the_tray_options(capsys: pytest.CaptureFixture[str]) -> None
         (["sandbox", "crm", "--port", "http"], "--port: a port is a whole number, got 'http'."),
         (["sandbox", "crm", "--port", "70000"], "--port: a port is 0..65535 (0 picks a free port)."),
         (["untrack"], "Missing ITEM_ID."),
-        (["frobnicate"], "COMMAND: 'frobnicate' is not one of sandbox, demo, run, status, track"),
+        (["frobnicate"], "COMMAND: 'frobnicate' is not one of sandbox, demo, purge, autostart, update-check"),
         (["status", "--verbose"], "Unknown option or argument: --verbose."),
     ],
 )

@@ -49,7 +49,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     )
     try:
         assert proc.stdout is not None and proc.stderr is not None
+        # The CA's path is on stderr's "trust the CA certificate" note (other hints may follow).
         note = proc.stderr.readline().strip()
+        while "CA certificate" not in note and note:
+            note = proc.stderr.readline().strip()
         # Keep reading stderr (request logs) so a full pipe can never stall the server.
         threading.Thread(target=proc.stderr.read, daemon=True).start()
         base_url = proc.stdout.readline().strip()

@@ -29,11 +29,11 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc), title="Sandbox not started") from None
     except (OSError, sqlite3.Error) as exc:
         raise data_folder_error("CRM", args.data, exc) from None
-    # Human hints go to stderr: the first stdout line stays the API URL for scripts.
-    print(f"sandbox crm: the e-mail page (signs this browser in once): {sandbox.page_url()}", file=sys.stderr)
     if sandbox.ca_pem is not None:
         # The base URL stays the first line on stdout; clients read the CA from stderr's note.
         print(f"crm-bridge sandbox crm: HTTPS; trust the CA certificate {sandbox.ca_pem}", file=sys.stderr)
+    # Human hints go to stderr: the first stdout line stays the API URL for scripts.
+    print(f"sandbox crm: the e-mail page (signs this browser in once): {sandbox.page_url()}", file=sys.stderr)
     sandbox._running = True  # run_until_signalled starts and stops the server
     try:
         first = (
