@@ -20,6 +20,14 @@ def main(args: argparse.Namespace) -> int:
         host=getattr(args, "host", "127.0.0.1") or "127.0.0.1",
         port=int(getattr(args, "port", 0) or 0),
     )
+    delay = float(getattr(args, "transport_delay", 0.0) or 0.0)
+    if delay < 0:
+        print("sandbox mail: --transport-delay must be 0 or more seconds", file=sys.stderr)
+        sandbox.stop()
+        return 2
+    sandbox.faults.update(
+        {"transport_delay_seconds": delay, "transport_outage": bool(getattr(args, "transport_outage", False))}
+    )
     try:
         boxes = sandbox.mailboxes()
         if boxes:
