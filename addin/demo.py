@@ -85,7 +85,7 @@ def demo_profile(
             "mailbox.backend": backend,
             "mailbox.email": USER,
             "mailbox.server": mail.graph_url if graph else mail.ews_url,
-            "mailbox.auth": "oauth" if graph else "basic",
+            "mailbox.auth": "token" if graph else "basic",
             "crm.url": crm.origin,
             "crm.auth": "bearer",
             "tracking.poll_seconds": max(10, poll_seconds),
@@ -265,7 +265,7 @@ def walkthrough(env: DemoEnvironment) -> dict[str, Any]:
     report["lost"] = lost
     report["crm_requests"] = env.crm.stats.snapshot()["requests"]
     report["mailbox_backend"] = env.backend
-    report["ews_requests"] = env.mail.stats.snapshot()["requests"]
+    report["mailbox_requests"] = env.mail.stats.snapshot()["requests"]
     report["seconds"] = round(time.monotonic() - started, 2)
     report["ok"] = (
         report["duplicates"] == 0

@@ -83,7 +83,12 @@ SETTINGS: tuple[Setting, ...] = (
         "basic",
         "mailbox",
         "Sign-in method",
-        choices=(("basic", "Password"), ("ntlm", "Windows (NTLM)"), ("oauth", "Microsoft 365")),
+        choices=(
+            ("basic", "Password"),
+            ("ntlm", "Windows (NTLM)"),
+            ("oauth", "Microsoft 365"),
+            ("token", "Access token"),
+        ),
     ),
     Setting(
         "mailbox.autodiscover_url",

@@ -55,7 +55,6 @@ from addin.mailbox.types import (
     ChangeKind,
     FetchFailure,
     FolderKind,
-    MailboxAuth,
     MailboxInfo,
     MailboxSettings,
     Mark,
@@ -179,9 +178,7 @@ class EwsMailbox(Mailbox):
     def _refresh_token(self) -> bool:
         """After a 401 with OAuth: ask the SecretSource for a new token and drop old sessions."""
         credentials = self._credentials
-        if self._settings.auth != MailboxAuth.OAUTH or not isinstance(
-            credentials, ews_connect.TokenCredentials
-        ):
+        if not self._settings.auth.bearer or not isinstance(credentials, ews_connect.TokenCredentials):
             return False
         credentials.reload()
         if self._account is not None:

@@ -102,7 +102,7 @@ class TokenCredentials(OAuth2AuthorizationCodeCredentials):  # type: ignore[misc
 
 
 def build_credentials(settings: MailboxSettings, secret: SecretSource) -> Credentials | TokenCredentials:
-    if settings.auth == MailboxAuth.OAUTH:
+    if settings.auth.bearer:
         return TokenCredentials(secret)
     username = settings.username or settings.email
     if not username:
@@ -210,7 +210,7 @@ def make_account(
     auth_type: str | None = hints.get(HINT_AUTH)
     if auth_type not in _KNOWN_AUTH_TYPES:
         auth_type = None
-    if settings.auth == MailboxAuth.OAUTH:
+    if settings.auth.bearer:
         auth_type = OAUTH2
     elif settings.auth == MailboxAuth.NTLM:
         auth_type = NTLM

@@ -204,6 +204,13 @@ class MailboxAuth(StrEnum):
     BASIC = "basic"
     NTLM = "ntlm"
     OAUTH = "oauth"
+    # A bearer token kept in the keyring as the secret (a local sandbox's, or one issued
+    # outside the bridge): used as is, never through Microsoft sign-in.
+    TOKEN = "token"
+
+    @property
+    def bearer(self) -> bool:
+        return self in (MailboxAuth.OAUTH, MailboxAuth.TOKEN)
 
 
 # Returns the secret for a mailbox (a password, or an OAuth access token); called
