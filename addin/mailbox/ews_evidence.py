@@ -18,13 +18,19 @@ from addin.mailbox.types import SendEvidence, SendState
 def evidence(sent: Any, outbox: Any, stamp: str) -> SendEvidence:
     # Read in the order a message travels (Outbox, then Sent Items): a message the transport
     # moves between the two reads is then found in Sent Items.  Read the other way round it
-    # could be missed in both -- and "nowhere" is what allows a resend.
-    for folder, state in ((outbox, SendState.SUBMITTED), (sent, SendState.SENT)):
-        hits = [
-            item
-            for item in folder.filter(**{ews_items.STAMP_FIELD: stamp}).only("message_id")
-            if not isinstance(item, Exception)
-        ]
+    # could be missed in both -- and "nowhere" is what allows a resend.  Both are always read:
+    # a copy in Sent Items is the most conclusive answer.
+    waiting = _hits(outbox, stamp)
+    copies = _hits(sent, stamp)
+    for hits, state in ((copies, SendState.SENT), (waiting, SendState.SUBMITTED)):
         if hits:
             return SendEvidence(state, str(hits[0].id), hits[0].message_id or None, len(hits))
     return SendEvidence(SendState.NONE)
+
+
+def _hits(folder: Any, stamp: str) -> list[Any]:
+    return [
+        item
+        for item in folder.filter(**{ews_items.STAMP_FIELD: stamp}).only("message_id")
+        if not isinstance(item, Exception)
+    ]
