@@ -181,3 +181,42 @@ def test_the_command_line_starts_the_transport_held_and_the_fault_switch_release
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["prompt", "held"])
+def test_one_draft_sent_by_two_requests_at_once_is_delivered_once(
+    mail: MailSandbox, graph: Graph, held: bool
+) -> None:
+    """Two machines settling one claim may send the same draft at the same moment: one send."""
+    import threading
+
+    peer = _peer(mail)
+    if held:
+        mail.faults.update({"transport_delay_seconds": 0.2})
+    subjects = [f"Raced {n}" for n in range(8)]
+    for subject in subjects:
+        body = {"subject": subject, "toRecipients": [{"emailAddress": {"address": peer}}]}
+        draft_id = graph.post("/me/messages", body).json()["id"]
+        answers: list[int] = []
+        start = threading.Barrier(2)
+
+        def send(
+            draft: str = draft_id, start: threading.Barrier = start, answers: list[int] = answers
+        ) -> None:
+            with session_for(ALEX_TOKEN) as session:
+                start.wait()
+                answers.append(
+                    session.post(f"{mail.graph_url}/me/messages/{draft}/send", timeout=30).status_code
+                )
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(answers) in ([202, 400], [202, 202]), answers
+    _wait(lambda: mail.app.transport.waiting() == 0)
+    inbox = _subjects(mail, peer, "inbox")
+    assert {s: inbox.count(s) for s in subjects} == dict.fromkeys(subjects, 1)
+    sent = _subjects(mail, ALEX.email, "sentitems")
+    assert {s: sent.count(s) for s in subjects} == dict.fromkeys(subjects, 1)

@@ -46,6 +46,7 @@ RECHECK_SECONDS = 0.2
 class Held:
     user: str
     item_id: str
+    outbox_id: str
     save_folder_id: str | None
     keep_id: bool  # Graph: the Sent Items copy keeps the draft's immutable id
     from_fields: bool  # built from its fields when sent (a draft has no MIME of its own)
@@ -96,23 +97,35 @@ class Transport:
         held["is_draft"] = False
         if mime is None:
             held["size"] = 0
-        item = ctx.store.insert_item(ctx.user, self._outbox(ctx).id, held, mime, atts)
-        self._hold(ctx.user, item.id, save_folder, keep_id=False, from_fields=mime is None)
+        outbox = self._outbox(ctx)
+        item = ctx.store.insert_item(ctx.user, outbox.id, held, mime, atts)
+        self._hold(ctx.user, item.id, outbox.id, save_folder, keep_id=False, from_fields=mime is None)
 
     def send_stored(self, ctx: Ctx, item: Item, save_folder: Folder | None, keep_id: bool = False) -> None:
         """Send an item already in the mailbox (a draft: SendItem, UpdateItem, Graph /send)."""
         from addin.sandbox.mail.ops_items import send_existing
 
-        if not self.holding():
-            send_existing(ctx, item, save_folder, keep_id=keep_id)
-            return
-        _check_recipients(item.data)
-        from_fields = bool(item.data.get("is_draft"))
-        item.data["is_draft"] = False
         with ctx.store.tx():
+            # Two requests sending one draft at once: the first sends it, the second finds it
+            # gone (or no longer a draft) inside this transaction and is refused, as Exchange
+            # refuses a second send.  Checked under the store's lock, not before it.
+            current = ctx.store.item(item.id)
+            if (
+                current is None
+                or current.folder_id != item.folder_id
+                or bool(current.data.get("is_draft")) != bool(item.data.get("is_draft"))
+            ):
+                raise EwsError("ErrorInvalidOperation", "The item was sent or moved meanwhile.")
+            if not self.holding():
+                send_existing(ctx, item, save_folder, keep_id=keep_id)
+                return
+            _check_recipients(item.data)
+            from_fields = bool(item.data.get("is_draft"))
+            item.data["is_draft"] = False
+            outbox = self._outbox(ctx)
             ctx.store.save_item(item, "update")
-            ctx.store.move_item(item, self._outbox(ctx).id)
-        self._hold(ctx.user, item.id, save_folder, keep_id=keep_id, from_fields=from_fields)
+            ctx.store.move_item(item, outbox.id)
+            self._hold(ctx.user, item.id, outbox.id, save_folder, keep_id=keep_id, from_fields=from_fields)
 
     def flush(self) -> int:
         """Send every waiting message now, in order (delay and outage ignored); returns how many."""
@@ -137,11 +150,19 @@ class Transport:
         return folder
 
     def _hold(
-        self, user: str, item_id: str, save: Folder | None, *, keep_id: bool, from_fields: bool
+        self,
+        user: str,
+        item_id: str,
+        outbox_id: str,
+        save: Folder | None,
+        *,
+        keep_id: bool,
+        from_fields: bool,
     ) -> None:
         due = time.monotonic() + max(0.0, self._server.faults.transport_delay_seconds)
         with self._cond:
-            self._queue.append(Held(user, item_id, save.id if save else None, keep_id, from_fields, due))
+            held = Held(user, item_id, outbox_id, save.id if save else None, keep_id, from_fields, due)
+            self._queue.append(held)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="sandbox-transport", daemon=True)
                 self._thread.start()
@@ -181,8 +202,8 @@ class Transport:
             store = self._server.store
             try:
                 item = store.item(held.item_id)
-                if item is None:
-                    return True  # deleted from Outbox while waiting: never sent
+                if item is None or item.folder_id != held.outbox_id:
+                    return True  # deleted from (or moved out of) Outbox while waiting: never sent
                 save = store.folder(held.save_folder_id) if held.save_folder_id else None
                 if held.from_fields:
                     item.data["is_draft"] = True  # rebuilt from its fields, as a draft is sent
