@@ -67,6 +67,7 @@ from addin.store import Store, utcnow
 log = logging.getLogger(__name__)
 
 RECOVERED = "Sent before an interruption; confirmed from Sent Items"
+CONFIRMED = "Confirmed from Sent Items"  # a stale claim (no journal of ours) found sent
 RESENT = "Not sent before an interruption; sent again under the same claim"
 DRAFT_SENT = "Not sent before an interruption; its saved draft was sent"
 UNKNOWN = (
@@ -342,7 +343,7 @@ class Outbox:
             self.store.audit(
                 "sent",
                 subject=item.subject,
-                detail="Confirmed from Sent Items",
+                detail=CONFIRMED,
                 activity_id=item.activity_id,
                 message_id=copy_id,
             )
