@@ -23,19 +23,20 @@ an interrupted send (``Mailbox.send_evidence``):
 
 A CRM claim (Sending) older than the stale timeout with no journal entry of ours is settled
 from the mailbox too, but is put back to Pending Send only on positive evidence that its
-message never reached the mailbox (``ClaimEvidence.never_left``): the claim is this machine's own (its
-Message-ID carries this journal's token) and the journal never recorded a send, or the backend
-vouches that "in none of Drafts, Outbox, Sent Items" means never submitted
-(``Mailbox.absence_is_evidence``).  Otherwise it waits -- shown as "Waiting for the mail
+message never reached the mailbox (``ClaimEvidence.never_left``): the claim is this
+machine's own (its Message-ID carries this journal's token) and the journal never recorded a
+send, or the backend vouches that "in none of Drafts, Outbox, Sent Items" means never
+submitted (``Mailbox.absence_is_evidence``).  Otherwise it waits -- shown as "Waiting for the mail
 server to send" while its stamped copy sits in Outbox -- and past ``stuck_limit`` becomes
 Failed; never a second send.  docs/ARCHITECTURE.md states the rule.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
+import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -422,11 +423,7 @@ class Outbox:
                     row.subject,
                     row.to,
                     state,
-                    reason=WAITING_REASON
-                    if state is OutboxState.WAITING
-                    else rec.reason
-                    if rec and state is OutboxState.FAILED
-                    else "",
+                    reason=_shown_reason(state, rec.reason if rec else ""),
                     updated=row.modified,
                     send_after=row.send_after,
                     attempts=row.attempts,
@@ -440,11 +437,20 @@ class Outbox:
         self._on_change()
 
 
+def _shown_reason(state: OutboxState, journal_reason: str) -> str:
+    if state is OutboxState.WAITING:
+        return WAITING_REASON
+    return journal_reason if state is OutboxState.FAILED else ""
+
+
 def make_message_id(activity_id: str, domain: str, machine: str = "") -> str:
     """A Message-ID that names the activity (for humans reading headers) and is unique per claim;
     ``machine`` (the claiming journal's token) ends the local part, so a journal knows its claims."""
-    idstring = f"crm.{activity_id[:8]}" + (f".{machine}" if machine else "")
-    return email.utils.make_msgid(idstring=idstring, domain=domain)
+    # Kept short (about 60 characters): a longer id can be folded or encoded by mail software
+    # that keeps header lines under 78 characters, and a reply would no longer match it.
+    # Unique per claim: the time in seconds plus 32 random bits, for one activity.
+    local = f"{int(time.time())}.{secrets.token_hex(4)}.crm.{activity_id[:8]}"
+    return f"<{local}.{machine}@{domain}>" if machine else f"<{local}@{domain}>"
 
 
 def _with_attachments(message: OutgoingMessage, attachments: Sequence[Attachment]) -> OutgoingMessage:
