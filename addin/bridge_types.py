@@ -105,6 +105,7 @@ class OutboxState(StrEnum):
     QUEUED = "queued"  # Pending Send in the CRM
     SCHEDULED = "scheduled"  # Pending Send with a later delayedemailsendtime
     SENDING = "sending"
+    WAITING = "waiting"  # claimed; its stamped copy sits in the mailbox's Outbox (server slow)
     SENT = "sent"
     FAILED = "failed"
 

@@ -143,6 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="answer the next N requests ErrorServerBusy",
     )
+    mail.add_argument(
+        "--transport-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="hold every sent message SECONDS in the sender's Outbox before it is delivered",
+    )
+    mail.add_argument(
+        "--transport-outage",
+        action="store_true",
+        help="start with the transport down: sent mail waits in Outbox until the outage is ended "
+        '(POST /_sandbox/faults {"transport_outage": false})',
+    )
     mail.set_defaults(handler="addin.sandbox.mail.cli:main")
 
     demo = sub.add_parser("demo", help="both sandboxes with demo data, plus the bridge (tray with a display)")

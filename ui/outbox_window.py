@@ -39,6 +39,7 @@ STATE_LABELS = {
     OutboxState.QUEUED: "Queued",
     OutboxState.SCHEDULED: "Scheduled",
     OutboxState.SENDING: "Sending",
+    OutboxState.WAITING: "Waiting for the mail server to send",
     OutboxState.SENT: "Sent",
     OutboxState.FAILED: "Failed",
 }
@@ -170,7 +171,8 @@ class OutboxWindow(QWidget):
         waiting = sum(
             1
             for i in self.items
-            if i.state in (OutboxState.QUEUED, OutboxState.SCHEDULED, OutboxState.SENDING)
+            if i.state
+            in (OutboxState.QUEUED, OutboxState.SCHEDULED, OutboxState.SENDING, OutboxState.WAITING)
         )
         if not self.items:
             self.status.info("Nothing waiting to be sent.")

@@ -21,9 +21,14 @@ an interrupted send (``Mailbox.send_evidence``):
   lost and the Sent copy may be late): wait; never send a second message.  Past
   ``unknown_limit`` the e-mail becomes Failed with "unknown whether it was sent".
 
-A CRM claim (Sending) older than the stale timeout, from any machine, is settled the same
-way: a stamped copy marks it Sent, a never-submitted draft is sent, an item in Outbox is
-left alone, nothing at all puts it back to Pending Send.
+A CRM claim (Sending) older than the stale timeout with no journal entry of ours is settled
+from the mailbox too, but is put back to Pending Send only on positive evidence that its
+message never reached the mailbox (``ClaimEvidence.never_left``): the claim is this
+machine's own (its Message-ID carries this journal's token) and the journal never recorded a
+send, or the backend vouches that "in none of Drafts, Outbox, Sent Items" means never
+submitted (``Mailbox.absence_is_evidence``).  Otherwise it waits -- shown as "Waiting for the mail
+server to send" while its stamped copy sits in Outbox -- and past ``stuck_limit`` becomes
+Failed; never a second send.  docs/ARCHITECTURE.md states the rule.
 
 Where a missing copy proves nothing (``Mailbox.missing_copy_means_unsent()`` is False, as
 on SMTP: the answer to DATA can be lost after the message left), "no copy" never leads to
@@ -34,9 +39,10 @@ left, so any other error from its ``send`` gives the claim back for a later poll
 
 from __future__ import annotations
 
-import email.utils
 import logging
+import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -46,6 +52,7 @@ from addin.crm import records as r
 from addin.engine.crm_gateway import CrmGateway, PendingEmail, UserContext
 from addin.engine.headers import check_address, check_subject
 from addin.engine.html_text import html_to_text
+from addin.engine.outbox_evidence import ClaimEvidence
 from addin.errors import (
     AuthError,
     BridgeError,
@@ -70,6 +77,7 @@ from addin.store import AuditNote, Store, utcnow
 log = logging.getLogger(__name__)
 
 RECOVERED = "Sent before an interruption; confirmed from Sent Items"
+CONFIRMED = "Confirmed from Sent Items"  # a stale claim (no journal of ours) found sent
 RESENT = "Not sent before an interruption; sent again under the same claim"
 DRAFT_SENT = "Not sent before an interruption; its saved draft was sent"
 UNKNOWN = (
@@ -79,6 +87,7 @@ UNKNOWN = (
 STUCK = "The mail server has not sent it — check your Outbox"
 CONFIRMED = "Confirmed from Sent Items"
 UNKNOWN_SENT = "Unknown whether it was sent — check your Sent folder, then Retry or Dismiss"
+WAITING_REASON = "Waiting for the mail server to send: it is in your Outbox"
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,10 @@ class OutboxSettings:
     unknown_limit: timedelta = timedelta(hours=2)
     # How long to wait for a late Sent copy to read the Message-ID the server kept.
     copy_wait: timedelta = timedelta(minutes=5)
+    # How long a claimed e-mail may wait for the mail server (its stamped copy in Outbox, or a
+    # stale claim without positive evidence that it never left) before it is reported as
+    # Failed ("check your Outbox") instead of waited for.  Never sent a second time.
+    stuck_limit: timedelta = timedelta(hours=4)
     page_size: int = 50
 
 
@@ -125,6 +138,7 @@ class Outbox:
         self._now = now
         self._on_change = on_change
         self._sent_folder: Folder | None = None
+        self._evidence = ClaimEvidence(store)
         # One poll at a time per journal: recovery must never take this process's own
         # in-flight send for one interrupted by a crash.
         self._lock = lock or threading.Lock()
@@ -166,7 +180,9 @@ class Outbox:
     # -- one e-mail ---------------------------------------------------------------------
 
     def send_one(self, item: PendingEmail) -> str:
-        message_id = make_message_id(item.activity_id, self.settings.message_id_domain)
+        message_id = make_message_id(
+            item.activity_id, self.settings.message_id_domain, self._evidence.machine()
+        )
         recipients = ", ".join(item.to)
         try:
             outgoing = self._compose(item, message_id)
@@ -299,6 +315,7 @@ class Outbox:
                 settled += self._finish(rec.activity_id, rec.message_id, rec.subject, RECOVERED)
                 continue
             evidence = self.mailbox.send_evidence(rec.activity_id)
+            self._evidence.note(rec.activity_id, evidence, self._now())
             if evidence.state is SendState.SENT:
                 self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="sent")
                 settled += self._finish(rec.activity_id, rec.message_id, rec.subject, RECOVERED)
@@ -319,9 +336,10 @@ class Outbox:
                 continue
             if evidence.state is SendState.SUBMITTED or rec.state == "submitting":
                 # The server has it, or may: its copy can still arrive.  Never a second message.
-                if self._now() - rec.updated_at >= self.settings.unknown_limit:
-                    reason = STUCK if evidence.state is SendState.SUBMITTED else UNKNOWN
-                    self._fail(current, reason, claimed=True)
+                stuck = evidence.state is SendState.SUBMITTED
+                limit = self.settings.stuck_limit if stuck else self.settings.unknown_limit
+                if self._now() - rec.updated_at >= limit:
+                    self._fail(current, STUCK if stuck else UNKNOWN, claimed=True)
                     settled += 1
                 continue
             if not self.mailbox.missing_copy_means_unsent():
@@ -365,6 +383,7 @@ class Outbox:
         if own is not None and own.state in ("sending", "submitting", "sent"):
             return 0  # ours: recover() handles it
         evidence = self.mailbox.send_evidence(item.activity_id)
+        self._evidence.note(item.activity_id, evidence, self._now())
         if evidence.state is SendState.SENT:
             copy_id = evidence.message_id or item.message_id or ""
             # Journal it as ours first, so a crash before the audit row is settled by recover().
@@ -375,8 +394,6 @@ class Outbox:
             return 1
         if item.modified is None or self._now() - item.modified < self.settings.stale_claim:
             return 0
-        if evidence.state is SendState.SUBMITTED:
-            return 0  # the server is sending it; its copy will settle the claim
         if evidence.state is SendState.DRAFT and evidence.item_id:
             # A stale claim whose stamped draft was never submitted: send that draft (the
             # server sends a draft once, so a concurrent owner cannot make it two).
@@ -394,19 +411,30 @@ class Outbox:
             )
             self._finish(item.activity_id, message_id, item.subject, DRAFT_SENT)
             return 1
-        if not self.mailbox.missing_copy_means_unsent():
-            # Another machine's stale claim without a copy may still have left by SMTP.
-            self._fail(item, UNKNOWN_SENT, claimed=False)
-            return 1
+        if not self._evidence.never_left(item, evidence, self.mailbox):
+            if not self.mailbox.missing_copy_means_unsent():
+                # Another machine's stale claim without a copy may still have left by SMTP, and
+                # nothing will ever show it: the user decides, never a second send.
+                self._fail(item, UNKNOWN_SENT, claimed=False)
+                return 1
+            return self._hold_claim(item, evidence)
         if self.crm.release(item):
             self.store.audit(
                 "send_released",
                 subject=item.subject,
-                detail="A stale claim with no sent copy was put back in the queue",
+                detail="A stale claim whose e-mail never reached the mailbox was put back in the queue",
                 activity_id=item.activity_id,
             )
             return 1
         return 0
+
+    def _hold_claim(self, item: PendingEmail, evidence: SendEvidence) -> int:
+        """A stale claim that may still be on its way: wait; past ``stuck_limit``, Failed."""
+        if item.modified is None or self._now() - item.modified < self.settings.stuck_limit:
+            return 0
+        self._fail(item, STUCK if evidence.state is SendState.SUBMITTED else UNKNOWN, claimed=True)
+        self._evidence.note(item.activity_id, None, self._now())
+        return 1
 
     def _copy_message_id(self, activity_id: str) -> str | None:
         if self._sent_folder is None:
@@ -422,6 +450,7 @@ class Outbox:
         ctx = self.crm.context()
         rows = self.crm.outbox(ctx, (r.STATUS_PENDING_SEND, r.STATUS_SENDING, r.STATUS_FAILED), top=200)
         journal = {rec.activity_id: rec for rec in self.store.outbox_all()}
+        waiting = self._evidence.waiting()
         out: list[OutboxItem] = []
         now = self._now()
         for row in rows:
@@ -429,7 +458,7 @@ class Outbox:
             if row.statuscode == r.STATUS_FAILED:
                 state = OutboxState.FAILED
             elif row.statuscode == r.STATUS_SENDING:
-                state = OutboxState.SENDING
+                state = OutboxState.WAITING if row.activity_id in waiting else OutboxState.SENDING
             elif row.send_after and row.send_after > now:
                 state = OutboxState.SCHEDULED
             else:
@@ -440,7 +469,7 @@ class Outbox:
                     row.subject,
                     row.to,
                     state,
-                    reason=rec.reason if rec and state is OutboxState.FAILED else "",
+                    reason=_shown_reason(state, rec.reason if rec else ""),
                     updated=row.modified,
                     send_after=row.send_after,
                     attempts=row.attempts,
@@ -454,9 +483,20 @@ class Outbox:
         self._on_change()
 
 
-def make_message_id(activity_id: str, domain: str) -> str:
-    """A Message-ID that names the activity (for humans reading headers) and is unique per claim."""
-    return email.utils.make_msgid(idstring=f"crm.{activity_id[:8]}", domain=domain)
+def _shown_reason(state: OutboxState, journal_reason: str) -> str:
+    if state is OutboxState.WAITING:
+        return WAITING_REASON
+    return journal_reason if state is OutboxState.FAILED else ""
+
+
+def make_message_id(activity_id: str, domain: str, machine: str = "") -> str:
+    """A Message-ID that names the activity (for humans reading headers) and is unique per claim;
+    ``machine`` (the claiming journal's token) ends the local part, so a journal knows its claims."""
+    # Kept short (about 60 characters): a longer id can be folded or encoded by mail software
+    # that keeps header lines under 78 characters, and a reply would no longer match it.
+    # Unique per claim: the time in seconds plus 32 random bits, for one activity.
+    local = f"{int(time.time())}.{secrets.token_hex(4)}.crm.{activity_id[:8]}"
+    return f"<{local}.{machine}@{domain}>" if machine else f"<{local}@{domain}>"
 
 
 def _with_attachments(message: OutgoingMessage, attachments: Sequence[Attachment]) -> OutgoingMessage:

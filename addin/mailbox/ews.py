@@ -126,6 +126,9 @@ class EwsMailbox(Mailbox):
     """One mailbox reached through EWS; thread-safe, connects lazily."""
 
     backend_name = "ews"
+    # Exchange keeps a message sent with CreateItem/SendItem in Outbox until its Sent Items copy
+    # is filed (one store move), and send_evidence reads Outbox before Sent Items.
+    absence_is_evidence = True
 
     def __init__(
         self,
@@ -557,7 +560,7 @@ class EwsMailbox(Mailbox):
         ews_watch.stream_changes(self._run, self._folder_by_id, folder_ids, on_change, stop)
 
     def send_evidence(self, stamp: str) -> SendEvidence:
-        """Sent Items, then Outbox (a message the transport has not submitted yet)."""
+        """Outbox (a message the transport has not taken yet), then Sent Items: travel order."""
 
         def work(account: Account) -> SendEvidence:
             return ews_evidence.evidence(self._well_known(account, FolderKind.SENT), account.outbox, stamp)

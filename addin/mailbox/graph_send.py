@@ -28,11 +28,14 @@ from addin.mailbox.types import Attachment, OutgoingMessage, SendEvidence, SendS
 
 log = logging.getLogger(__name__)
 
-# Where a submitted message can be, most conclusive first.
+# Where a submitted message can be, in the order it travels.  The $batch asks in this order,
+# so a server that runs the parts in order finds a message moving on in the later folder
+# (Graph does not promise an order without dependsOn: see Mailbox.absence_is_evidence).
+# The answer is the most conclusive place it was seen (the last in this order).
 EVIDENCE_FOLDERS = (
-    ("sentitems", SendState.SENT),
-    ("outbox", SendState.SUBMITTED),
     ("drafts", SendState.DRAFT),
+    ("outbox", SendState.SUBMITTED),
+    ("sentitems", SendState.SENT),
 )
 
 
@@ -158,7 +161,7 @@ class Sender:
             for folder, _ in EVIDENCE_FOLDERS
         ]
         answers = self.client.batch(parts)
-        for (_, state), answer in zip(EVIDENCE_FOLDERS, answers, strict=True):
+        for (_, state), answer in reversed(list(zip(EVIDENCE_FOLDERS, answers, strict=True))):
             if not answer.ok:
                 if answer.status == 404:
                     continue  # a mailbox without that folder

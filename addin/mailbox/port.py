@@ -126,6 +126,13 @@ class Mailbox(ABC):
     #: True when create_draft/send_draft are implemented.
     sends_drafts: bool = False
 
+    #: True when ``send_evidence`` answering NONE proves the message never reached the
+    #: mailbox: the server keeps a submitted message in exactly one of Drafts, Outbox and Sent
+    #: Items from submission until its copy is filed, and send_evidence reads them in that
+    #: order (a message moving on during the reads is found in the later folder).  Without
+    #: that guarantee a stale claim with no trace is never released (docs/ARCHITECTURE.md).
+    absence_is_evidence: bool = False
+
     def create_draft(self, message: OutgoingMessage) -> str:
         """Save ``message`` (Message-ID, stamp, attachments) as a draft; return its id."""
         raise NotImplementedError

@@ -17,10 +17,12 @@ Mail sandbox only (its Microsoft Graph endpoints; operation names there are ``gr
   (the Graph error code; default by status: 429 TooManyRequests, 503 ServiceUnavailable, ...).
 - ``"mailbox_concurrency": N`` -- concurrent Graph requests allowed per mailbox before 429
   ``ApplicationThrottled`` (default 4, Exchange Online's limit; 0 = unlimited).
-- ``"sent_copy_delay_seconds": S`` -- a Graph send (``/send``, ``/sendMail``) answers 202 at
-  once but completes only S seconds later, as Exchange Online's asynchronous send can: a sent
-  draft waits in Outbox (no longer a draft), then is delivered and lands in Sent Items under the
-  same id (default 0). ``MailSandbox.app.graph.sends.flush()`` completes waiting sends at once.
+- ``"transport_delay_seconds": S`` (older name ``"sent_copy_delay_seconds"``) -- every send, EWS
+  and Graph, answers at once but its message waits S seconds in the sender's Outbox (no longer a
+  draft) before it is delivered and its copy lands in Sent Items (a Graph draft's copy under the
+  same id); default 0.  ``"transport_outage": true`` holds every send in Outbox until it is set
+  back to false; then the queue drains in order.  ``MailSandbox.app.transport.flush()`` (also
+  reachable as ``app.graph.sends``) sends every waiting message at once.
 - ``"send_limit_per_minute": N`` -- Graph sends over N in any 60 seconds answer 429 with
   ``Retry-After`` (Exchange Online allows 30; default 0 = no limit).
 - ``fail_next`` entries with ``"after": true`` (Graph) run the request, then answer the failure:
@@ -72,9 +74,11 @@ class FaultPlan:
     match: str = ""
     # Mail sandbox, Graph side (see the module docstring).
     mailbox_concurrency: int = 4
-    sent_copy_delay_seconds: float = 0.0
     send_limit_per_minute: int = 0
     expire_delta_tokens: bool = False
+    # Mail sandbox transport, both protocols (addin/sandbox/mail/transport.py).
+    transport_delay_seconds: float = 0.0
+    transport_outage: bool = False
     _window_start: float = 0.0
     _window_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -104,8 +108,12 @@ class FaultPlan:
                 self.match = str(data["match"] or "")
             if "mailbox_concurrency" in data:
                 self.mailbox_concurrency = int(data["mailbox_concurrency"])
-            if "sent_copy_delay_seconds" in data:
-                self.sent_copy_delay_seconds = float(data["sent_copy_delay_seconds"])
+            # The older Graph-only name of the transport delay still works.
+            for key in ("sent_copy_delay_seconds", "transport_delay_seconds"):
+                if key in data:
+                    self.transport_delay_seconds = float(data[key])
+            if "transport_outage" in data:
+                self.transport_outage = bool(data["transport_outage"])
             if "send_limit_per_minute" in data:
                 self.send_limit_per_minute = int(data["send_limit_per_minute"])
             if "expire_delta_tokens" in data:
@@ -119,7 +127,8 @@ class FaultPlan:
             self.fail_next.clear()
             self.match = ""
             self.mailbox_concurrency = 4
-            self.sent_copy_delay_seconds = 0.0
+            self.transport_delay_seconds = 0.0
+            self.transport_outage = False
             self.send_limit_per_minute = 0
 
     def throttled_for(self) -> float | None:

@@ -122,7 +122,9 @@ def test_a_late_sent_copy_is_waited_for_never_resent(env: DemoEnvironment) -> No
 def test_a_send_that_never_shows_a_copy_fails_as_unknown_after_the_limit(tmp_path: Path) -> None:
     env = start_demo(
         tmp_path,
-        outbox_settings=OutboxSettings(grace=timedelta(seconds=0), unknown_limit=timedelta(seconds=0)),
+        outbox_settings=OutboxSettings(
+            grace=timedelta(seconds=0), unknown_limit=timedelta(seconds=0), stuck_limit=timedelta(seconds=0)
+        ),
         backend="graph",
     )
     try:
@@ -145,7 +147,9 @@ def test_a_send_with_no_trace_after_submitting_fails_as_unknown(tmp_path: Path) 
     """Submitted (journal), yet no stamped item anywhere: never a second send, Failed past the limit."""
     env = start_demo(
         tmp_path,
-        outbox_settings=OutboxSettings(grace=timedelta(seconds=0), unknown_limit=timedelta(seconds=0)),
+        outbox_settings=OutboxSettings(
+            grace=timedelta(seconds=0), unknown_limit=timedelta(seconds=0), stuck_limit=timedelta(seconds=0)
+        ),
         backend="graph",
     )
     try:

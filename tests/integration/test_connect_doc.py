@@ -115,6 +115,7 @@ def test_every_section_with_commands_is_covered() -> None:
         "Rehearse against the sandboxes",
         "(a) Exchange Server on premises + Dynamics 365 on premises",
         "(b) Exchange Online + Dynamics 365 online (Microsoft sign-in)",
+        "(c) Any IMAP/SMTP provider",
     }, titles
 
 
@@ -181,14 +182,32 @@ def test_exchange_online_and_dynamics_online(
     assert values["crm.auth"] == "oauth" and values["mailbox.email"] == "alex@contoso.example"
     status_out = next(out for argv, out in outputs if argv[0] == "status")
     assert re.search(r"^Profile +cloud$", status_out, re.M), status_out
-    # Until the Graph backend lands, the page must not promise it: it says to check `config keys`.
-    code = main(["config", "keys", "--json"])
-    backends = next(k for k in json.loads(capsys.readouterr().out) if k["key"] == "mailbox.backend")[
-        "choices"
-    ]
-    assert code == 0
-    if "graph" not in backends:
-        assert "until `crm-bridge config keys` lists `graph`" in DOC.read_text()
+    # The mailbox half: Exchange Online over Graph with the same Microsoft sign-in.
+    assert values["mailbox.backend"] == "graph" and values["mailbox.auth"] == "oauth"
+    from addin.engine.profile_settings import graph_signs_in
+
+    # The mailbox's token comes from the profile's Microsoft sign-in, the one the CRM uses.
+    assert graph_signs_in(Config.load().profile("cloud"))
+
+
+def test_any_imap_smtp_provider(
+    sandboxes: tuple[CrmSandbox, MailSandbox],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    crm, mail = sandboxes
+    outputs = run_section("(c) Any IMAP/SMTP provider", crm, mail, capsys, monkeypatch)
+    values = stored("anymail")
+    assert values["mailbox.backend"] == "imap"
+    assert values["mailbox.imap_server"] == "imaps://imap.contoso.com"
+    assert values["mailbox.smtp_server"] == "smtp://smtp.contoso.com:587"
+    settings = Config.load().profile("anymail").mailbox_settings()
+    assert settings.backend == "imap" and settings.email == "alex@contoso.example"
+    status_out = next(out for argv, out in outputs if argv[0] == "status")
+    assert re.search(r"^Profile +anymail$", status_out, re.M), status_out
+    # The password went to the keyring, never into the settings file.
+    assert keyring_bridge("anymail").secrets.get("mailbox") == "demo"
+    assert "demo" not in Config.load().path.read_text()
 
 
 def test_the_readme_points_here() -> None:

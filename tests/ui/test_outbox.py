@@ -136,3 +136,29 @@ def test_outbox_says_when_sending_is_paused(qtbot: Any, demo: Any) -> None:
     qtbot.waitUntil(lambda: not window.paused, timeout=WAIT)
     assert window.sync_button.isEnabled() or not any(i.state is OutboxState.QUEUED for i in window.items)
     adapter.close()
+
+
+def test_outbox_shows_an_email_waiting_for_the_mail_server(qtbot: Any, demo: Any) -> None:
+    """The mail server holds the sent message in Outbox (sandbox transport outage) and the send's
+    answer is lost: the Outbox view says it is waiting for the server, then it settles once."""
+    demo.mail.faults.update(
+        {"transport_outage": True, "fail_next": [{"drop": "after"}], "match": "CreateItem"}
+    )
+    activity_id = demo.crm.queue_email(contact_addresses(demo)[4], "Held by the server", "<p>Hi</p>")
+    demo.bridge.sync_now()
+    window = OutboxWindow(demo.bridge)
+    qtbot.addWidget(window)
+    window.show()
+
+    def waiting() -> bool:
+        demo.bridge.sync_now()
+        window.refresh()
+        return any(i.activity_id == activity_id and i.state is OutboxState.WAITING for i in window.items)
+
+    qtbot.waitUntil(waiting, timeout=WAIT)
+    assert window.select_activity(activity_id)
+    assert window.table.item(window.table.currentRow(), 0).text() == "Waiting for the mail server to send"
+    assert "waiting to be sent" in window.status.text()
+    demo.mail.faults.update({"transport_outage": False})
+    qtbot.waitUntil(lambda: demo.bridge.sync_now() or _status(demo, activity_id) == 3, timeout=WAIT)
+    assert _sent_copies(demo, activity_id) == 1

@@ -26,6 +26,14 @@ def main(args: argparse.Namespace) -> int:
         )
     except (OSError, sqlite3.Error) as exc:
         raise data_folder_error("mail", getattr(args, "data", None), exc) from None
+    delay = float(getattr(args, "transport_delay", 0.0) or 0.0)
+    if delay < 0:
+        print("sandbox mail: --transport-delay must be 0 or more seconds", file=sys.stderr)
+        sandbox.stop()
+        return 2
+    sandbox.faults.update(
+        {"transport_delay_seconds": delay, "transport_outage": bool(getattr(args, "transport_outage", False))}
+    )
     try:
         boxes = sandbox.mailboxes()
         if boxes:

@@ -20,6 +20,8 @@ class Ctx:
     replace_message_ids: bool = False
     # The server's notification subscriptions (ops_events.Subscriptions).
     subscriptions: Any = None
+    # The server's transport queue (transport.Transport); None sends at once.
+    transport: Any = None
 
     def folder_from(self, el: Element) -> Folder:
         """Resolve a t:FolderId or t:DistinguishedFolderId element to a folder of this user."""

@@ -351,7 +351,7 @@ def create_item(ctx: Ctx, req: Element, messages: Element) -> None:
             data, atts, mime = compose_fields(ctx, fields, atts, mime)
             if disposition in SEND_DISPOSITIONS:
                 save = _saved_folder(ctx, req, "sentitems") if disposition == "SendAndSaveCopy" else None
-                send_fields(ctx, data, atts, mime, save)
+                _send_new(ctx, data, atts, mime, save)
                 msg = ok_message(messages, "CreateItem")
                 sub(msg, m("Items"))
                 continue
@@ -380,12 +380,29 @@ def send_existing(ctx: Ctx, item: Item, save_folder: Folder | None, keep_id: boo
         send_fields(ctx, item.data, atts, mime, save_folder, copy_id=item.id if keep_id else None)
 
 
+def _send_new(
+    ctx: Ctx, data: dict[str, Any], atts: list[AttachmentTuple], mime: bytes | None, save: Folder | None
+) -> None:
+    """Through the server's transport queue (it may hold the message in Outbox), else at once."""
+    if ctx.transport is None:
+        send_fields(ctx, data, atts, mime, save)
+    else:
+        ctx.transport.send_new(ctx, data, atts, mime, save)
+
+
+def _send_stored(ctx: Ctx, item: Item, save: Folder | None) -> None:
+    if ctx.transport is None:
+        send_existing(ctx, item, save)
+    else:
+        ctx.transport.send_stored(ctx, item, save)
+
+
 def send_item(ctx: Ctx, req: Element, messages: Element) -> None:
     save = req.get("SaveItemToFolder", "true").lower() == "true"
     for iid in _item_ids(req.find(m("ItemIds"))):
         try:
             item = ctx.item_from(iid)
-            send_existing(ctx, item, _saved_folder(ctx, req, "sentitems") if save else None)
+            _send_stored(ctx, item, _saved_folder(ctx, req, "sentitems") if save else None)
         except EwsError as exc:
             error_message(messages, "SendItem", exc.code, exc.message)
             continue
@@ -462,7 +479,7 @@ def update_item(ctx: Ctx, req: Element, messages: Element) -> None:
             item.data["last_modified"] = now_iso()
             if disposition in SEND_DISPOSITIONS:
                 save = _saved_folder(ctx, req, "sentitems") if disposition == "SendAndSaveCopy" else None
-                send_existing(ctx, item, save)
+                _send_stored(ctx, item, save)
                 msg = ok_message(messages, "UpdateItem")
                 sub(msg, m("Items"))
                 continue

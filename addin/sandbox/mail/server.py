@@ -41,6 +41,7 @@ from addin.sandbox.mail.soap import (
     serialize,
 )
 from addin.sandbox.mail.store import MailStore
+from addin.sandbox.mail.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,8 @@ class MailServer:
         # OAuth bearer tokens the sandbox accepts -> mailbox; memory only, never written to disk.
         self.tokens: dict[str, str] = {}
         self.origin = ""
+        # One transport queue for every send, EWS and Graph (lag and outage faults).
+        self.transport = Transport(self)
         self.graph = GraphApp(self)
 
     def ctx(self, user: str) -> Ctx:
@@ -110,6 +113,7 @@ class MailServer:
             deliver=lambda a, mime, f: self.deliver(a, mime, f),
             replace_message_ids=self.replace_message_ids,
             subscriptions=self.subscriptions,
+            transport=self.transport,
         )
 
     @property

@@ -10,9 +10,9 @@
   whether Exchange Online keeps a client-set Message-ID is unverified (the sandbox option
   ``replace_message_ids`` plays a server that does not). Delivery and the copy reuse the EWS
   send path (``ops_items.send_existing``/``send_fields``).
-- Graph's send is asynchronous. With the fault knob ``sent_copy_delay_seconds`` (see
-  addin/sandbox/common.py) a sent draft waits in Outbox (``isDraft`` false) and reaches
-  the recipients and Sent Items only after that many seconds.
+- Graph's send is asynchronous. Every send goes through the sandbox transport
+  (addin/sandbox/mail/transport.py), shared with EWS: with its delay or outage fault a sent
+  draft waits in Outbox (``isDraft`` false) before it reaches the recipients and Sent Items.
 - ``send_limit_per_minute`` (fault knob, off by default; outbox.py) refuses sends over Exchange
   Online's 30-a-minute limit with 429.
 - Sending something that is not a draft (sent already, or waiting in Outbox) is refused with
@@ -35,7 +35,7 @@ from addin.sandbox.mail.graph import render
 from addin.sandbox.mail.graph.folders import resolve
 from addin.sandbox.mail.graph.http import GraphError, GraphRequest, GraphResponse, bad_request, not_found
 from addin.sandbox.mail.mime import AttachmentTuple
-from addin.sandbox.mail.ops_items import compose_fields, send_existing, send_fields
+from addin.sandbox.mail.ops_items import compose_fields
 from addin.sandbox.mail.soap import EwsError
 from addin.sandbox.mail.store import Folder
 
@@ -163,27 +163,11 @@ def send_draft(app: GraphApp, req: GraphRequest, ids: list[str]) -> GraphRespons
     _rate_check(app, req.user)
     ctx = app.server.ctx(req.user)
     sent = resolve(app, req.user, "sentitems")
-    delay = app.server.faults.sent_copy_delay_seconds
-    if delay <= 0:
-        try:
-            send_existing(ctx, item, sent, keep_id=True)
-        except EwsError as exc:
-            raise GraphError(400, exc.code, exc.message) from None
-        return GraphResponse(202)
-    # Asynchronous send: the message waits in Outbox, no longer a draft, until the delay ends.
-    outbox = resolve(app, req.user, "outbox")
-    item.data["is_draft"] = False
-    app.store.save_item(item, "update")
-    app.store.move_item(item, outbox.id)
-    item_id = item.id
-
-    def finish() -> None:
-        waiting = app.store.item(item_id)
-        if waiting is not None:
-            waiting.data["is_draft"] = True  # built from its fields, as a draft is
-            send_existing(app.server.ctx(req.user), waiting, sent, keep_id=True)
-
-    app.sends.later(delay, finish)
+    try:
+        # Asynchronous when the transport lags: the message waits in Outbox, no longer a draft.
+        app.server.transport.send_stored(ctx, item, sent, keep_id=True)
+    except EwsError as exc:
+        raise GraphError(400, exc.code, exc.message) from None
     return GraphResponse(202)
 
 
@@ -210,16 +194,8 @@ def send_mail(app: GraphApp, req: GraphRequest, ids: list[str]) -> GraphResponse
     _recipients_check(data)
     _rate_check(app, req.user)
     sent = resolve(app, req.user, "sentitems") if save else None
-
-    def go() -> None:
-        send_fields(app.server.ctx(req.user), data, atts, mime, sent)
-
-    delay = app.server.faults.sent_copy_delay_seconds
-    if delay > 0:
-        app.sends.later(delay, go)
-        return GraphResponse(202)
     try:
-        go()
+        app.server.transport.send_new(ctx, data, atts, mime, sent)
     except EwsError as exc:
         raise GraphError(400, exc.code, exc.message) from None
     return GraphResponse(202)

@@ -45,7 +45,7 @@ from addin.sandbox.mail.graph.http import (
     GraphResponse,
     error_response,
 )
-from addin.sandbox.mail.graph.outbox import PendingSends, SendRate
+from addin.sandbox.mail.graph.outbox import SendRate
 
 if TYPE_CHECKING:
     from addin.sandbox.mail.server import MailServer
@@ -167,12 +167,12 @@ class GraphApp:
         self.uploads = uploads.UploadSessions()
         # Delta tokens of an older generation answer 410 (see delta.py).
         self.delta_generation = 0
-        # Asynchronous sends waiting on a timer (see compose.py and outbox.py).
-        self.sends = PendingSends()
+        # Sends waiting in Outbox: the server's one transport queue, shared with EWS.
+        self.sends = server.transport
         self.send_rate = SendRate()
 
     def close(self) -> None:
-        self.sends.cancel_all()
+        self.sends.close()
 
     @property
     def store(self) -> MailStore:
