@@ -19,6 +19,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from addin import paths
+from addin.bridge_regarding import RegardingFacade
 from addin.bridge_types import (
     REGARDING_TABLES,
     ActivityLogged,
@@ -83,7 +84,7 @@ def _to_entry(row: AuditRow) -> AuditEntry:
     )
 
 
-class Bridge:
+class Bridge(RegardingFacade):
     def __init__(
         self,
         profile: Profile,
@@ -111,6 +112,7 @@ class Bridge:
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._engine_lock = FileLock(str(self.data_dir / "engine.lock"))
+        self._regarding_init()
         self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed)
 
     @classmethod
@@ -187,7 +189,14 @@ class Bridge:
         )
 
     def _autotrack(self) -> AutoTrack:
-        return AutoTrack(self.mailbox, self.tracker, self.crm, self.store, autotrack_settings(self.profile))
+        return AutoTrack(
+            self.mailbox,
+            self.tracker,
+            self.crm,
+            self.store,
+            autotrack_settings(self.profile),
+            self.regarding_categories,
+        )
 
     def _jobs(self) -> list[Job]:
         def mail_job() -> None:
@@ -197,6 +206,7 @@ class Bridge:
                 autotrack = self._autotrack_job
             self.tracker.drain_queue()
             autotrack.run_once()
+            self._refresh_regarding_if_due()
             self._remember_hints()
 
         def outbox_job() -> None:
@@ -441,6 +451,7 @@ class Bridge:
         stored = [r for r in (self.store.get("recent_regarding") or []) if r.get("id") != ref.id]
         entry = {"table": ref.table, "id": ref.id, "name": ref.name, "detail": ref.detail}
         self.store.put("recent_regarding", [entry, *stored][:20])
+        self._regarding_changed()
 
     # -- outbox, activity, issues ---------------------------------------------------------
 

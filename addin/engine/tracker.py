@@ -63,6 +63,8 @@ class TrackSettings:
     tracked_category: str = "Tracked in CRM"
     request_category: str = "Track in CRM"
     user_email: str = ""
+    # Regarding categories ("CRM ▸ Fabrikam, Inc.") are requests too: tracking removes them.
+    regarding_prefix: str = "CRM ▸ "
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -364,7 +366,12 @@ class Tracker:
         )
         if self.mailbox is None or not m.id:
             return
-        categories = [c for c in m.categories if c != self.settings.request_category]
+        prefix = self.settings.regarding_prefix
+        categories = [
+            c
+            for c in m.categories
+            if c != self.settings.request_category and not (prefix and c.startswith(prefix))
+        ]
         if self.settings.tracked_category not in categories:
             categories.append(self.settings.tracked_category)
         if tuple(categories) != m.categories or m.stamp != activity_id:
