@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("action", choices=["show", "set", "keys", "secret"])
     cf.add_argument("values", nargs="*", help="KEY=VALUE for 'set'; for 'secret': mailbox or crm")
     cf.add_argument("--activate", action="store_true", help="make this profile the active one")
+    from addin.cli_addins import add_commands  # the mail-client commands
+
+    add_commands(sub, command)
     return parser
 
 

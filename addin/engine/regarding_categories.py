@@ -58,17 +58,17 @@ def category_names(refs: Sequence[RecordRef], prefix: str = PREFIX) -> dict[str,
         return (prefix + name)[:MAX_NAME].rstrip()
 
     names = {ref.to_spec(): base(ref) for ref in refs}
-    for attempt in (1, 2):
+    # Two records with one name: add the table, then the record id's tail, then the whole id.
+    for attempt in range(3):
         counts: dict[str, int] = {}
         for name in names.values():
             counts[name.lower()] = counts.get(name.lower(), 0) + 1
         for ref in refs:
             spec = ref.to_spec()
             if counts[names[spec].lower()] > 1:
-                suffix = (
-                    f" ({TABLE_LABELS.get(ref.table, ref.table)})" if attempt == 1 else f" [{ref.id[:8]}]"
-                )
-                names[spec] = names[spec][: MAX_NAME - len(suffix)] + suffix
+                label = TABLE_LABELS.get(ref.table, ref.table)
+                suffix = (f" ({label})", f" [{ref.id[-8:]}]", f" [{ref.id}]")[attempt]
+                names[spec] = base(ref)[: MAX_NAME - len(suffix)] + suffix
     return names
 
 

@@ -64,6 +64,9 @@ def write(account: Any, xml: bytes, *, create: bool) -> None:
 def _root(xml: bytes | None) -> Any:
     if not xml:
         return etree.Element(f"{{{NS}}}categories", nsmap={None: NS})
+    if b"<!DOCTYPE" in xml[:4096].upper():
+        # The list never has a DTD; one could only carry entity expansions.
+        raise MailboxError("The mailbox's category list has a document type declaration; it is not read.")
     try:
         root = etree.fromstring(xml, _PARSER)
     except etree.XMLSyntaxError as exc:

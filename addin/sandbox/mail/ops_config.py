@@ -97,6 +97,8 @@ def _exists(ctx: Ctx) -> bool:
 def _save(ctx: Ctx, req: Element) -> None:
     xml_el = next((c for c in req.iter() if local(c) == "XmlData"), None)
     data = unb64(xml_el.text or "") if xml_el is not None else b""
+    if b"<!DOCTYPE" in data[:4096].upper():
+        raise EwsError("ErrorInvalidRequest", "XmlData must not carry a document type declaration.")
     try:
         root = etree.fromstring(data, _PARSER) if data else etree.Element(f"{{{NS}}}categories")
     except etree.XMLSyntaxError as exc:
