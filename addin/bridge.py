@@ -262,6 +262,9 @@ class Bridge(RegardingFacade):
         # The audit log keeps 90 days; pruning once per start is enough for a log this small.
         self.store.prune_audit()
         self.scheduler.start()
+        from addin.native.actions import start_channel  # the native host's way in
+
+        self._channel = start_channel(self)
         self._watch_stop.clear()
         self._watcher = threading.Thread(target=self._watch_mailbox, name="crm-bridge-watch", daemon=True)
         self._watcher.start()
@@ -284,6 +287,9 @@ class Bridge(RegardingFacade):
                 self._watch_stop.wait(WATCH_RETRY)
 
     def stop(self) -> None:
+        channel, self._channel = getattr(self, "_channel", None), None
+        if channel is not None:
+            channel.stop()
         self._watch_stop.set()
         self.scheduler.stop()
         if self._engine_lock.is_locked:

@@ -17,3 +17,12 @@ def add_commands(sub: argparse._SubParsersAction, command: Command) -> None:  # 
     rg.set_defaults(handler="addin.commands_regarding:regarding")
     rg.add_argument("action", choices=["list", "pin", "unpin", "sync"])
     rg.add_argument("record", nargs="?", metavar="TABLE:ID", help="for pin/unpin, e.g. account:<guid>")
+
+    nh = command("native-host", "the native messaging host Thunderbird starts (reads stdin)", "x")
+    nh.set_defaults(handler="addin.native.host:main")
+    nh.add_argument(
+        "caller", nargs="*", help="the host manifest's path and the add-on's id (from Thunderbird)"
+    )
+    nm = command("native-messaging", "register the native host with Thunderbird, or remove it", "x")
+    nm.set_defaults(handler="addin.commands_native:native_messaging")
+    nm.add_argument("action", choices=["register", "remove", "status"])
