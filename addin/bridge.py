@@ -18,7 +18,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from addin import paths
+from addin import engine_state, paths
 from addin.bridge_regarding import RegardingFacade
 from addin.bridge_types import (
     REGARDING_TABLES,
@@ -55,10 +55,10 @@ from addin.engine.profile_settings import (
 )
 from addin.engine.scheduler import Job, Scheduler
 from addin.engine.tracker import Tracker, parse_record_spec
-from addin.errors import AuthError, BridgeError, ConfigError
+from addin.errors import AuthError, BridgeError, ConfigError, MessageError
 from addin.mailbox.port import Mailbox
 from addin.mailbox.registry import open_mailbox
-from addin.mailbox.types import FetchFailure, Folder, MailboxInfo
+from addin.mailbox.types import FetchFailure, Folder, MailboxInfo, Message
 from addin.secrets import KeyringSecrets, MemorySecrets, SecretStore
 from addin.signin import SignInMethod
 from addin.state import BridgeState
@@ -97,7 +97,11 @@ class Bridge(RegardingFacade):
         self.profile = profile
         self.config = config
         self.secrets = secrets
-        self.data_dir = paths.ensure_private_dir(data_dir or paths.data_dir() / "profiles" / profile.name)
+        if data_dir is None:
+            root = paths.data_dir()
+            self.data_dir = paths.ensure_private_dir(root / "profiles" / profile.name, root=root)
+        else:
+            self.data_dir = paths.ensure_private_dir(data_dir)
         self.store = Store(self.data_dir / "journal.sqlite3")
         self.store.on_audit = lambda row: self._emit(ActivityLogged(_to_entry(row)))
         self._outbox_overrides = outbox_settings
@@ -111,9 +115,11 @@ class Bridge(RegardingFacade):
         self._autotrack_job: AutoTrack | None = None
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._engine_lock = FileLock(str(self.data_dir / "engine.lock"))
+        self._engine_lock = FileLock(
+            str(paths.private_file(self.data_dir / "engine.lock")), mode=paths.PRIVATE_FILE
+        )
         self._regarding_init()
-        self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed)
+        self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed, on_synced=self._publish_state)
 
     @classmethod
     def open(cls, profile: str | None = None) -> Bridge:
@@ -121,6 +127,7 @@ class Bridge(RegardingFacade):
 
         config = Config.load()
         chosen = config.profile(profile)
+        config.check(chosen)
         missing = chosen.missing()
         if missing:
             raise ConfigError(
@@ -245,6 +252,7 @@ class Bridge(RegardingFacade):
                 log.exception("event listener failed")
 
     def _state_changed(self, state: BridgeState, detail: str) -> None:
+        self._publish_state()
         self._emit(StateChanged(self.status()))
         if state.needs_attention:
             self._emit(IssuesChanged(tuple(self.issues())))
@@ -253,12 +261,14 @@ class Bridge(RegardingFacade):
 
     def start(self) -> None:
         try:
-            self._engine_lock.acquire(timeout=0)
+            # Not 0: a `crm-bridge status` probing the lock at this very moment holds it briefly.
+            self._engine_lock.acquire(timeout=1.0)
         except Timeout:
             raise ConfigError(
                 f"CRM Bridge is already running for profile {self.profile.name!r} on this computer.",
                 title="Already running",
             ) from None
+        self._publish_state()
         # The audit log keeps 90 days; pruning once per start is enough for a log this small.
         self.store.prune_audit()
         self.scheduler.start()
@@ -293,6 +303,7 @@ class Bridge(RegardingFacade):
         self._watch_stop.set()
         self.scheduler.stop()
         if self._engine_lock.is_locked:
+            engine_state.withdraw(self.store)
             self._engine_lock.release()
         with self._lock:
             if self._mailbox is not None:
@@ -319,6 +330,17 @@ class Bridge(RegardingFacade):
             sending_enabled=bool(self.profile.get("sending.enabled")),
             autotrack_enabled=bool(self.profile.get("tracking.autotrack")),
         )
+
+    def _publish_state(self) -> None:
+        engine_state.publish(self.store, self.scheduler)
+
+    def engine_status(self) -> Status:
+        """The status of the engine for this profile, whether it runs here, in another process
+        (the tray, ``crm-bridge run``) or nowhere (state NOT_RUNNING)."""
+        status = self.status()
+        if self._engine_lock.is_locked:
+            return status
+        return engine_state.read(status, self.store, self._engine_lock)
 
     def pause(self, until: datetime | None = None) -> None:
         self.scheduler.pause(until)
@@ -377,14 +399,33 @@ class Bridge(RegardingFacade):
         return results
 
     def track_file(self, data: bytes, filename: str, regarding: RecordRef | None = None) -> TrackResult:
-        # The OLE signature decides, not the name: a .msg renamed .eml is still a .msg.
-        is_outlook = is_msg(data) or filename.lower().endswith(".msg")
-        message = parse_msg(data) if is_outlook else parse_mime(data)
+        """Track one dropped .eml/.msg file; a file that is not mail raises MessageError."""
+        return self._track_dropped([(filename, _read_dropped(data, filename))], regarding)[0]
+
+    def track_files(
+        self, files: Sequence[tuple[bytes, str]], regarding: RecordRef | None = None
+    ) -> list[TrackResult]:
+        """Track dropped files in one CRM round; a file that is not mail fails alone, with why."""
+        out: list[TrackResult | None] = []
+        readable: list[tuple[str, Message]] = []
+        for data, filename in files:
+            try:
+                readable.append((filename, _read_dropped(data, filename)))
+                out.append(None)
+            except MessageError as exc:
+                out.append(TrackResult(filename, TrackOutcome.FAILED, subject=filename, message=exc.message))
+        tracked = iter(self._track_dropped(readable, regarding))
+        return [result if result is not None else next(tracked) for result in out]
+
+    def _track_dropped(
+        self, files: Sequence[tuple[str, Message]], regarding: RecordRef | None
+    ) -> list[TrackResult]:
         tracker = Tracker(None, self.crm, self.store, self.tracker.settings)
-        result = tracker.track_messages([message], regarding, reason="file")[0]
-        return TrackResult(
-            filename, result.outcome, result.activity_id, result.subject, result.message, result.warnings
-        )
+        results = tracker.track_messages([m for _, m in files], regarding, reason="file")
+        return [
+            TrackResult(filename, r.outcome, r.activity_id, r.subject, r.message, r.warnings)
+            for (filename, _), r in zip(files, results, strict=True)
+        ]
 
     def untrack(self, item_ids: Sequence[str], *, delete_activity: bool | None = None) -> list[TrackResult]:
         delete = (
@@ -399,6 +440,14 @@ class Bridge(RegardingFacade):
                 continue
             link = self.store.link_by_item(item.id)
             activity_id = link.activity_id if link else item.stamp
+            if not (link or activity_id or tracked_category in item.categories):
+                # Nothing to undo: say so, and write no audit row for something that did not happen.
+                results.append(
+                    TrackResult(
+                        item.id, TrackOutcome.SKIPPED, None, item.subject, "Not tracked; nothing to undo"
+                    )
+                )
+                continue
             if activity_id and delete:
                 self.crm.delete_email(activity_id)
             categories = [c for c in item.categories if c not in (tracked_category, request_category)]
@@ -420,6 +469,13 @@ class Bridge(RegardingFacade):
         results = []
         for item_id in item_ids:
             link = self.store.link_by_item(item_id)
+            if link is None and regarding is None:
+                results.append(
+                    TrackResult(
+                        item_id, TrackOutcome.FAILED, message="Not tracked; there is no Regarding to remove"
+                    )
+                )
+                continue
             if link is None:
                 # Not tracked yet: Set Regarding tracks it with that Regarding.
                 results += self.track([item_id], regarding)
@@ -448,6 +504,10 @@ class Bridge(RegardingFacade):
         self, text: str, tables: Sequence[str] = REGARDING_TABLES, limit: int = 20
     ) -> list[RecordRef]:
         return self.crm.search_records(text, tables, limit)
+
+    def describe_records(self, refs: Sequence[RecordRef]) -> list[RecordRef]:
+        """Saved Regarding choices (``table:id``) with their names, to show instead of ids."""
+        return self.crm.named(refs)
 
     def recent_regarding(self, limit: int = 8) -> list[RecordRef]:
         stored = self.store.get("recent_regarding") or []
@@ -604,3 +664,9 @@ class Bridge(RegardingFacade):
 
 
 __all__ = ["Bridge", "BridgeError", "MemorySecrets", "SecretStore"]
+
+
+def _read_dropped(data: bytes, filename: str) -> Message:
+    # The OLE signature decides, not the name: a .msg renamed .eml is still a .msg.
+    is_outlook = is_msg(data) or filename.lower().endswith(".msg")
+    return parse_msg(data) if is_outlook else parse_mime(data)

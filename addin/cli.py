@@ -9,32 +9,114 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from addin import __version__
+from addin.cli_output import UsageError, report_error
 from addin.errors import BridgeError
 
+TRAY_HELP = """\
+Without a COMMAND, crm-bridge starts the tray app. Its options:
+  --minimized          start in the tray only (how the login item starts it)
+  --show WINDOW        open a window at start: track, outbox, activity or settings
+  --profile NAME       use this profile instead of the active one
+A second launch brings the running tray app forward.
 
-def _port(text: str) -> int:
-    value = int(text)
+Every everyday command takes --json: one JSON document on stdout; an error is
+{"error": {"title": ..., "message": ..., "code": ...}} with exit code 2.
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors in user words, raised as :class:`UsageError` (exit 2, JSON with --json)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(_user_words(message), command=self.prog)
+
+
+def _user_words(message: str) -> str:
+    text = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
+    text = re.sub(
+        r"invalid choice: '([^']*)' \(choose from (.*)\)",
+        lambda m: f"'{m.group(1)}' is not one of {m.group(2).replace(chr(39), '')}",
+        text,
+    )
+    # "invalid int value: 'x'" (a type= function's name) in words; validators named _x read as "x".
+    kinds = {"int": "whole number", "float": "number"}
+    text = re.sub(
+        r"invalid (\w+) value: ",
+        lambda m: f"expected a {kinds.get(m.group(1), m.group(1).strip('_').replace('_', ' '))}, got ",
+        text,
+    )
+    text = text.replace("the following arguments are required:", "missing")
+    text = text.replace("unrecognized arguments:", "unknown option or argument:")
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a port is a whole number, got {text!r}") from None
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("port must be 0..65535 (0 picks a free port)")
+        raise argparse.ArgumentTypeError("a port is 0..65535 (0 picks a free port)")
     return value
+
+
+def _bounded(text: str, low: int, high: int, what: str) -> int:
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} is a whole number, got {text[:40]!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{what} is {low}..{high}, got {text[:40]}")
+    return value
+
+
+def limit(text: str) -> int:
+    """A result count: at least 1 (0 or less would mean "nothing"), at most 10,000."""
+    return _bounded(text, 1, 10_000, "a limit")
+
+
+def count(text: str) -> int:
+    """A count or a number of milliseconds for the sandboxes: 0..10,000."""
+    return _bounded(text, 0, 10_000, "the value")
+
+
+_GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
+
+
+def guid(text: str) -> str:
+    """A CRM record id (a GUID, with or without braces), normalised to lower case."""
+    match = _GUID.match(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"an e-mail id is a GUID like 0f8fad5b-d9cb-469f-a165-70867728950e, got {text[:40]!r}"
+        )
+    return match.group(1).lower()
 
 
 def _add_sandbox_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=_port, default=0, help="TCP port; 0 picks a free one (default)")
+    p.add_argument("--port", type=port, default=0, help="TCP port; 0 picks a free one (default)")
     p.add_argument("--data", metavar="DIR", help="keep the SQLite data here (default: a temporary folder)")
     p.add_argument("--seed", choices=["demo", "empty"], default="demo", help="initial data (default demo)")
-    p.add_argument("--latency-ms", type=int, default=0, metavar="N", help="delay every answer by N ms")
+    p.add_argument("--latency-ms", type=count, default=0, metavar="N", help="delay every answer by N ms")
+    p.add_argument("--json", action="store_true", help="print the addresses as one JSON line first")
+    p.add_argument("-v", "--verbose", action="store_true", help="log one line per request")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="crm-bridge",
         description="Bridge your mailbox and Microsoft Dynamics 365 / Dataverse.",
+        epilog=TRAY_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"crm-bridge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -51,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sandbox_common(mail)
     mail.add_argument(
         "--busy",
-        type=int,
+        type=count,
         default=0,
         metavar="N",
         help="answer the next N requests ErrorServerBusy",
@@ -81,23 +163,32 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--search", metavar="TEXT", help="track the messages matching TEXT in Inbox and Sent Items"
     )
-    tr.add_argument("--limit", type=int, default=20, help="at most this many matches per folder (default 20)")
+    tr.add_argument(
+        "--limit", type=limit, default=20, help="at most this many matches per folder (default 20)"
+    )
     tr.add_argument("--regarding", metavar="TABLE:ID", help="e.g. account:<guid>")
     un = command("untrack", "remove the CRM link of messages", "untrack")
-    un.add_argument("item_id", nargs="+", help="mailbox item id")
+    un.add_argument("item_id", nargs="+", metavar="ITEM_ID", help="mailbox item id")
     un.add_argument("--delete", action="store_true", default=None, help="also delete the CRM e-mail")
     ob = command("outbox", "list the CRM outbox; --retry ID queues a failed e-mail again", "outbox")
-    ob.add_argument("--retry", metavar="ACTIVITY_ID")
+    ob.add_argument("--retry", metavar="ACTIVITY_ID", type=guid)
     lg = command("log", "what the bridge did (the audit log)", "log")
-    lg.add_argument("--limit", type=int, default=50)
+    lg.add_argument("--limit", type=limit, default=50, help="at most this many entries (default 50)")
     lg.add_argument("--filter", metavar="TEXT")
     si = command("sign-in", "sign in with your Microsoft account (CRM online, Graph mailbox)", "sign_in")
     si.add_argument("--device-code", action="store_true", help="show a code to enter on another device")
     si.add_argument("--status", action="store_true", help="only show who is signed in")
     si.add_argument("--sign-out", action="store_true", help="forget the sign-in (the keyring cache)")
     cf = command("config", "profiles and credentials", "config")
-    cf.add_argument("action", choices=["show", "set", "keys", "secret"])
-    cf.add_argument("values", nargs="*", help="KEY=VALUE for 'set'; for 'secret': mailbox or crm")
+    cf.add_argument(
+        "action",
+        metavar="ACTION",
+        choices=["show", "set", "keys", "secret"],
+        help="show, set, keys or secret",
+    )
+    cf.add_argument(
+        "values", nargs="*", metavar="VALUE", help="KEY=VALUE for 'set'; for 'secret': mailbox or crm"
+    )
     cf.add_argument("--activate", action="store_true", help="make this profile the active one")
     from addin.cli_addins import add_commands  # the mail-client commands
 
@@ -110,11 +201,65 @@ TRAY_OPTIONS = ("--minimized", "--show", "--profile")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args_list
+    _no_stray_log_lines()
+    try:
+        return _dispatch(args_list)
+    except BridgeError as exc:
+        return report_error(exc, as_json=as_json)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`crm-bridge log | head`): not a failure to report.  Point stdout
+        # at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        # A bug: one line and the path of a crash report, never a traceback (exit 3).
+        from addin.crash_report import unexpected_failure
+
+        return unexpected_failure(exc, json_mode=as_json, argv=args_list)
+    finally:
+        _print_notices()
+
+
+def _no_stray_log_lines() -> None:
+    """Without a configured handler Python prints warnings raw on stderr ("last resort"); a
+    command's output is its own lines only.  ``run`` and the tray set up real logging."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+
+
+def _print_notices() -> None:
+    """What loading the settings had to tell (a damaged file set aside), on stderr."""
+    from addin.config import take_notices
+    from addin.terminal_text import escape
+
+    for notice in take_notices():
+        print(f"crm-bridge: {escape(notice)}", file=sys.stderr)
+
+
+def _tray(args_list: list[str]) -> int:
+    """The tray app, after checking there is a desktop to show it on."""
+    from addin.desktop import desktop_problem
+
+    problem = desktop_problem()
+    if problem is not None:
+        raise problem
+    from ui.app import main as tray_main
+
+    return int(tray_main(args_list))
+
+
+def _dispatch(args_list: list[str]) -> int:
+    if len(args_list) > 1 and args_list[0] == "--json":
+        # `crm-bridge --json status` reads as naturally as `crm-bridge status --json`.
+        args_list = [*args_list[1:], "--json"]
     if args_list and args_list[0].split("=")[0] in TRAY_OPTIONS:
         # `crm-bridge --minimized` (the login item) and friends: options of the tray itself.
-        from ui.app import main as tray_main
-
-        return int(tray_main(args_list))
+        return _tray(args_list)
     parser = build_parser()
     args, extra = parser.parse_known_args(args_list)
     if extra:
@@ -128,16 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "command", None) == "config" and args.action == "secret":
         args.kind = args.values[0] if args.values else ""
     if handler is None:
-        # No subcommand: the tray app.
-        from ui.app import main as tray_main
-
-        return int(tray_main([]))
+        return _tray([])
     module_name, _, func_name = handler.partition(":")
     func = getattr(importlib.import_module(module_name), func_name)
-    try:
-        return int(func(args) or 0)
-    except BridgeError as exc:
-        print(f"crm-bridge: {exc.title}: {exc.message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return int(func(args) or 0)

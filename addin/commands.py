@@ -7,39 +7,17 @@ import json
 import signal
 import sys
 import threading
-from dataclasses import asdict, is_dataclass
-from datetime import datetime
-from enum import Enum
 from typing import Any
 
+from addin import cli_render as render
 from addin.bridge import Bridge
 from addin.bridge_types import RecordRef
+from addin.cli_output import emit, quoted, terminal_text, to_plain
 from addin.config import Config
 from addin.engine.tracker import parse_record_spec
 from addin.errors import ConfigError
 from addin.mailbox.types import FolderKind
 from addin.settings_schema import BY_KEY
-
-
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _out(args: Any, value: Any, text: str) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(_plain(value), indent=None, sort_keys=True))
-    else:
-        print(text)
 
 
 def _regarding(args: Any) -> RecordRef | None:
@@ -55,17 +33,29 @@ def _regarding(args: Any) -> RecordRef | None:
 def run(args: Any) -> int:
     from addin.logging_setup import setup_logging
 
-    setup_logging(console=not args.json)
+    # The console gets the one-line-per-event report below; warnings still go to the log file.
+    setup_logging(console=False)
     from addin.headless_signin import HeadlessSignIn
 
     bridge = Bridge.open(args.profile)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    bridge.subscribe(lambda event: print(json.dumps(_plain(event)) if args.json else event, flush=True))
+    printer = render.RunPrinter()
+    lock = threading.Lock()  # events come from several worker threads: keep lines whole
+
+    def show(event: Any) -> None:
+        text = json.dumps(to_plain(render.event_document(event))) if args.json else printer.line(event)
+        if text:
+            with lock:
+                print(text, flush=True)
+
+    bridge.subscribe(show)
     # No tray to click "Sign in…": a Microsoft sign-in is offered as a device code on stderr.
     headless = HeadlessSignIn(bridge, lambda text: print(text, file=sys.stderr, flush=True))
     bridge.subscribe(headless.on_event)
     bridge.start()
+    if not args.json:
+        print(f"Running for profile {bridge.profile.name!r}; press Ctrl-C to stop.", flush=True)
     try:
         while not stop.wait(1.0):
             pass
@@ -74,22 +64,31 @@ def run(args: Any) -> int:
     finally:
         headless.close()
         bridge.stop()
+    if not args.json:
+        print("Stopped.", flush=True)
     return 0
 
 
 def status(args: Any) -> int:
+    config = Config.load()
+    profile = config.profile(args.profile)
+    if profile.missing():
+        # Not an error: "nothing set up yet" is the honest state, with the next step.
+        emit(
+            args,
+            {
+                "profile": profile.name,
+                "state": "not_set_up",
+                "missing": profile.missing(),
+                "next": render.SETUP_COMMAND,
+            },
+            render.not_set_up_text(profile.name),
+        )
+        return 0
     bridge = Bridge.open(args.profile)
     try:
-        s = bridge.status()
-        lines = [
-            f"Profile:   {s.profile}",
-            f"Mailbox:   {s.mailbox}",
-            f"CRM:       {s.crm_url}",
-            f"Outbox:    {s.outbox_queued} in progress, {s.outbox_failed} failed",
-            f"Queued:    {s.track_queue} track request(s) waiting",
-            f"Issues:    {s.issues}",
-        ]
-        _out(args, s, "\n".join(lines))
+        s = bridge.engine_status()
+        emit(args, s, render.status_text(s))
     finally:
         bridge.stop()
     return 0
@@ -114,11 +113,7 @@ def track(args: Any) -> int:
                 "No message matched; give --message-id, --item-id or --search.", title="Nothing to track"
             )
         results = bridge.track(ids, _regarding(args))
-        _out(
-            args,
-            results,
-            "\n".join(f"{r.outcome.value:>16}  {r.subject or r.item_id}  {r.message}" for r in results),
-        )
+        emit(args, results, render.track_text(results))
         return 0 if all(r.outcome.value != "failed" for r in results) else 1
     finally:
         bridge.stop()
@@ -128,20 +123,23 @@ def untrack(args: Any) -> int:
     bridge = Bridge.open(args.profile)
     try:
         results = bridge.untrack(args.item_id, delete_activity=args.delete)
-        _out(args, results, "\n".join(f"untracked  {r.subject or r.item_id}" for r in results))
+        emit(args, results, render.untrack_text(results))
     finally:
         bridge.stop()
-    return 0
+    return 0 if all(r.outcome.value != "failed" for r in results) else 1
 
 
 def outbox(args: Any) -> int:
     bridge = Bridge.open(args.profile)
     try:
+        retried = None
         if args.retry:
             bridge.retry_outbox(args.retry)
         items = bridge.outbox()
-        text = "\n".join(f"{i.state.value:>10}  {i.subject}  {', '.join(i.to)}  {i.reason}" for i in items)
-        _out(args, items, text or "The CRM outbox is empty.")
+        if args.retry:
+            match = next((i for i in items if i.activity_id == args.retry), None)
+            retried = quoted(match.subject) if match else args.retry
+        emit(args, items, render.outbox_text(items, retried))
     finally:
         bridge.stop()
     return 0
@@ -151,11 +149,7 @@ def log(args: Any) -> int:
     bridge = Bridge.open(args.profile)
     try:
         entries = bridge.recent_activity(args.limit, args.filter)
-        text = "\n".join(
-            f"{e.at:%Y-%m-%d %H:%M}  {e.action:<12} {'ok ' if e.ok else 'ERR'} {e.subject}  {e.detail}"
-            for e in entries
-        )
-        _out(args, entries, text or "Nothing yet.")
+        emit(args, entries, render.log_text(entries))
     finally:
         bridge.stop()
     return 0
@@ -176,17 +170,17 @@ def sign_in(args: Any) -> int:
         )
     if args.sign_out:
         signin.sign_out()
-        _out(args, {"profile": profile.name, "accounts": []}, "Signed out; the saved sign-in was deleted.")
+        emit(args, {"profile": profile.name, "accounts": []}, "Signed out; the saved sign-in was deleted.")
         return 0
     if not args.status:
         # The device-code instructions go to the terminal even with --json (on stderr then).
         signin.on_device_code = lambda message: print(message, file=sys.stderr if args.json else sys.stdout)
         signin.sign_in(method=SignInMethod.DEVICE_CODE if args.device_code else None)
     accounts = signin.accounts()
-    _out(
+    emit(
         args,
         {"profile": profile.name, "accounts": accounts},
-        f"Signed in as {', '.join(accounts)}." if accounts else "Not signed in.",
+        f"Signed in as {terminal_text(', '.join(accounts))}." if accounts else "Not signed in.",
     )
     return 0 if accounts else 1
 
@@ -196,10 +190,17 @@ def config(args: Any) -> int:
     name = args.profile or cfg.active
     if args.action == "show":
         profile = cfg.profile(name)
-        _out(
+        emit(
             args,
-            {"profile": name, "settings": profile.values},
-            "\n".join(f"{k} = {v!r}" for k, v in sorted(profile.values.items())),
+            {
+                "profile": name,
+                "active": name == cfg.active,
+                "settings": profile.values,
+                "problems": profile.problems(cfg.path),
+            },
+            render.config_show_text(
+                name, name == cfg.active, profile.values, BY_KEY, profile.problems(cfg.path)
+            ),
         )
         return 0
     if args.action == "set":
@@ -207,42 +208,62 @@ def config(args: Any) -> int:
         for pair in args.values:
             key, sep, value = pair.partition("=")
             if not sep or key.strip() not in BY_KEY:
-                raise ConfigError(f"{pair!r}: use KEY=VALUE with a known key (see 'crm-bridge config keys').")
+                raise ConfigError(
+                    f"{pair!r}: use KEY=VALUE with a known key (see 'crm-bridge config keys').",
+                    title="Unknown setting",
+                )
             changes[key.strip()] = value
+        if not changes:
+            raise ConfigError(
+                "Give at least one KEY=VALUE (see 'crm-bridge config keys').", title="Nothing to set"
+            )
         profile = cfg.add_profile(name, changes)
         if args.activate:
             cfg.active = profile.name
         cfg.save()
-        _out(
+        active = " It is now the active profile." if args.activate else ""
+        emit(
             args,
-            {"profile": name, "changed": sorted(changes)},
-            f"Saved {len(changes)} setting(s) in {name!r}.",
+            {"profile": name, "changed": sorted(changes), "active": cfg.active == name},
+            f"Saved {len(changes)} setting{'s' if len(changes) != 1 else ''} in profile {name!r}.{active}",
         )
         return 0
     if args.action == "keys":
-        _out(
+        emit(
             args,
-            [s.key for s in BY_KEY.values()],
-            "\n".join(f"{s.key:<30} {s.label}" for s in BY_KEY.values()),
+            [
+                {
+                    "key": s.key,
+                    "label": s.label,
+                    "kind": s.kind.value,
+                    "default": s.default,
+                    "choices": [v for v, _ in s.choices],
+                }
+                for s in BY_KEY.values()
+            ],
+            render.config_keys_text(list(BY_KEY.values())),
         )
         return 0
     if args.action == "secret":
         from addin.credentials import CredentialStore
 
         if args.kind not in ("mailbox", "crm"):
-            raise ConfigError("The secret kind is 'mailbox' or 'crm'.")
+            raise ConfigError(
+                "Say which secret: 'crm-bridge config secret mailbox' or '... secret crm'.",
+                title="Which secret?",
+            )
         value = (
             sys.stdin.readline().rstrip("\n")
             if not sys.stdin.isatty()
             else getpass.getpass(f"{args.kind} password or token for {name!r}: ")
         )
         if not value:
-            raise ConfigError("Nothing entered; the keyring was not changed.")
+            raise ConfigError("Nothing entered; the keyring was not changed.", title="No secret given")
         CredentialStore(name).set(args.kind, value)
-        _out(
+        emit(
             args,
             {"profile": name, "stored": args.kind},
-            f"Stored the {args.kind} secret in the system keyring.",
+            f"Stored the {args.kind} password or token for profile {name!r} in the system keyring.",
         )
         return 0
     raise ConfigError(f"Unknown config action {args.action!r}.")

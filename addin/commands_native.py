@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from addin.commands import _out
+from addin.cli_output import emit as _out
 from addin.native.registration import HostRegistry, Registration
 
 

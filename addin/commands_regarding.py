@@ -6,7 +6,8 @@ from typing import Any
 
 from addin.bridge import Bridge
 from addin.bridge_types import RecordRef
-from addin.commands import _out
+from addin.cli_output import emit as _out
+from addin.cli_output import terminal_text
 from addin.engine.tracker import parse_record_spec
 from addin.errors import BridgeError, ConfigError
 
@@ -30,7 +31,7 @@ def _sync(bridge: Bridge) -> tuple[dict[str, Any], str]:
     except BridgeError as exc:
         return {"error": exc.to_dict()}, f"The mailbox's category list was not updated yet: {exc.message}"
     parts = [f"added {', '.join(added)}" if added else "", f"removed {', '.join(removed)}" if removed else ""]
-    text = "; ".join(p for p in parts if p) or "already up to date"
+    text = terminal_text("; ".join(p for p in parts if p) or "already up to date")
     return {"added": added, "removed": removed}, f"Mailbox categories: {text}."
 
 
@@ -42,7 +43,8 @@ def regarding(args: Any) -> int:
             pins = bridge.pinned_regarding()
             listed = {c.record.to_spec() for c in rows}
             lines = [
-                f"{c.category}  [{c.state.value}{', pinned' if c.pinned else ''}]  {c.record.to_spec()}"
+                f"{terminal_text(c.category)}  [{c.state.value}{', pinned' if c.pinned else ''}]  "
+                f"{c.record.to_spec()}"
                 for c in rows
             ]
             lines += [
@@ -62,7 +64,7 @@ def regarding(args: Any) -> int:
         if args.action == "pin":
             ref = bridge.pin_regarding(ref)
             value, text = _sync(bridge)
-            _out(args, {"pinned": ref, **value}, f"Pinned {ref.label}. {text}")
+            _out(args, {"pinned": ref, **value}, f"Pinned {terminal_text(ref.label)}. {text}")
             return 0
         removed = bridge.unpin_regarding(ref)
         value, text = _sync(bridge)

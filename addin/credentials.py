@@ -16,6 +16,7 @@ automatically.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -58,6 +59,13 @@ _REFUSED_BACKENDS = {
 }
 
 
+# Where a person learns what to install; the wording matches docs/CONNECT.md's keyring section.
+KEYRING_HINT = (
+    "Install or unlock a keyring service (on a Linux desktop: GNOME Keyring, or KeePassXC with "
+    "Secret Service integration on; see docs/CONNECT.md). Secrets are never stored in plain files."
+)
+
+
 def service_name(profile: str, kind: str) -> str:
     for part in (profile, kind):
         if not part or ":" in part:
@@ -69,24 +77,18 @@ def _backend() -> Any:
     try:
         backend = keyring.get_keyring()
     except keyring.errors.KeyringError as exc:
-        raise CredentialStoreError(f"The system keyring could not be opened ({type(exc).__name__}).") from exc
+        raise CredentialStoreError(f"The system keyring could not be opened: {exc}. {KEYRING_HINT}") from exc
     if isinstance(backend, ChainerBackend):
         # The chainer falls through to the next backend when one fails, which could be a
         # plaintext file: use its best acceptable backend directly so a failure stays a failure.
         chained = [b for b in backend.backends if _ident(b) not in _REFUSED_BACKENDS]
         if not chained:
-            raise CredentialStoreError(
-                "No secure system keyring is available. Install or unlock a keyring service; "
-                "secrets are never stored in plain files."
-            )
+            raise CredentialStoreError(f"No secure system keyring is available. {KEYRING_HINT}")
         return chained[0]
     ident = _ident(backend)
     if ident in _REFUSED_BACKENDS:
-        raise CredentialStoreError(
-            "No secure system keyring is available (found "
-            f"{ident[0]}.{ident[1]}). Install or unlock a keyring service; "
-            "secrets are never stored in plain files."
-        )
+        log.info("refused keyring backend %s.%s", *ident)
+        raise CredentialStoreError(f"No secure system keyring is available. {KEYRING_HINT}")
     return backend
 
 
@@ -295,6 +297,14 @@ _MAX_REGISTERED = 512
 _MIN_SECRET_LEN = 4
 _registered: OrderedDict[str, None] = OrderedDict()
 _registered_lock = threading.Lock()
+_WORD = re.compile(r"[a-z]{1,16}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _whole(value: str) -> re.Pattern[str]:
+    """``value`` where it is not glued to letters or digits on either side."""
+    return re.compile(r"(?<![A-Za-z0-9])" + re.escape(value) + r"(?![A-Za-z0-9])")
+
 
 _PATTERNS = [
     # Authorization headers and bearer tokens wherever they appear.
@@ -313,9 +323,19 @@ _PATTERNS = [
 ]
 
 
+def is_maskable(value: str | None) -> bool:
+    """Whether ``value`` can be masked without masking ordinary words.
+
+    A value of only lower-case letters ("sandbox", the well-known demo token) reads as a
+    word: masking it would turn "The sandbox injected a 503" into "The *** injected a 503"
+    while protecting nothing, so it is not treated as a secret.
+    """
+    return bool(value) and len(value or "") >= _MIN_SECRET_LEN and not _WORD.fullmatch(value or "")
+
+
 def register_secret(value: str | None) -> None:
     """Remember a secret so that ``redact`` and ``RedactingFilter`` mask it from now on."""
-    if not value or len(value) < _MIN_SECRET_LEN:
+    if value is None or not is_maskable(value):
         return
     with _registered_lock:
         _registered[value] = None
@@ -334,11 +354,12 @@ def redact(text: str, secrets: Iterable[str] | None = None) -> str:
     with _registered_lock:
         known = list(_registered)
     if secrets is not None:
-        known.extend(s for s in secrets if s and len(s) >= _MIN_SECRET_LEN)
-    # Longest first, so a secret containing another one is masked as a whole.
+        known.extend(s for s in secrets if is_maskable(s))
+    # Longest first, so a secret containing another one is masked as a whole.  Only whole
+    # occurrences: a secret that is part of a longer word or token is that token, not the secret.
     for value in sorted(set(known), key=len, reverse=True):
         if value in text:
-            text = text.replace(value, MASK)
+            text = _whole(value).sub(MASK, text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

@@ -9,8 +9,8 @@ one JSON object with the counts, including ``duplicates`` and ``lost``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -53,10 +53,14 @@ class DemoEnvironment:
     owns_root: bool = False
     backend: str = "ews"
     _closed: bool = field(default=False, repr=False)
+    _page_url: str | None = field(default=None, repr=False)
 
     @property
     def crm_page_url(self) -> str:
-        return self.crm.origin + "/"
+        """The sandbox CRM's page, with a one-time token that signs one browser in."""
+        if self._page_url is None:
+            self._page_url = self.crm.page_url()
+        return self._page_url
 
     def close(self) -> None:
         if self._closed:
@@ -290,11 +294,47 @@ def _contact_addresses(env: DemoEnvironment) -> list[str]:
 # -- the command ------------------------------------------------------------------------------
 
 
+def guidance(env: DemoEnvironment, *, tray: bool) -> str:
+    """What to try once the demo is up, and how to stop it (printed by ``crm-bridge demo``)."""
+    category = env.bridge.profile.get("tracking.request_category")
+    where = "the tray icon's menu" if tray else "'crm-bridge' in another terminal (it uses your own profile)"
+    steps = [
+        f"Sandbox CRM:      {env.crm_page_url}",
+        (
+            f"Sandbox Exchange: {env.mail.graph_url}  ({USER}, Microsoft Graph; EWS at {env.mail.ews_url})"
+            if env.backend == "graph"
+            else f"Sandbox Exchange: {env.mail.ews_url}  ({USER} / {DEMO_PASSWORD})"
+        ),
+        "",
+        "Things to try:",
+        "  1. Queue an e-mail on the sandbox CRM page (the first address above): the bridge sends it",
+        "     through the demo mailbox, the copy lands in Sent Items and the CRM marks it Sent.",
+        f"  2. Put the “{category}” category on a message in any mail client signed in to the",
+        "     sandbox Exchange (the EWS URL and password above): the bridge tracks it into the CRM.",
+        "  3. Open the Track window"
+        + (" (it is open now; the tray menu has it too)" if tray else f" from {where}")
+        + ": pick messages, set Regarding, Track.",
+        "",
+        "Stop the demo with Ctrl-C here" + (" or Quit in the tray menu." if tray else "."),
+        "Nothing of the demo is kept: it runs on a throw-away profile, never your own settings or keyring.",
+        "To connect your own mailbox and CRM afterwards: docs/CONNECT.md (then 'crm-bridge status').",
+    ]
+    return "\n".join(steps)
+
+
 def main(args: Any) -> int:
     import logging
 
+    from addin.desktop import desktop_problem, has_display
+
     # The sandboxes' per-request access log would drown the demo's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    tray = not args.headless and has_display()
+    if tray:
+        # Before anything starts: a display without the libraries Qt needs is named here.
+        problem = desktop_problem()
+        if problem is not None:
+            raise problem
     env = start_demo(backend=getattr(args, "mailbox", "ews") or "ews")
     try:
         if args.headless:
@@ -302,22 +342,37 @@ def main(args: Any) -> int:
             if args.json:
                 print(json.dumps(report, sort_keys=True))
             else:
-                for key, value in sorted(report.items()):
-                    print(f"{key:>26}: {value}")
+                from addin.cli_render import demo_report_text
+
+                print(demo_report_text(report))
             return 0 if report["ok"] else 1
-        print(f"Sandbox CRM:      {env.crm_page_url}")
-        if env.backend == "graph":
-            print(f"Sandbox Exchange: {env.mail.graph_url}  ({USER}, Microsoft Graph)")
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "crm_page_url": env.crm_page_url,
+                        "crm_api_url": env.crm.base_url,
+                        "ews_url": env.mail.ews_url,
+                        "graph_url": env.mail.graph_url,
+                        "mailbox_backend": env.backend,
+                        "user": USER,
+                        "tray": tray,
+                    },
+                    sort_keys=True,
+                )
+            )
         else:
-            print(f"Sandbox Exchange: {env.mail.ews_url}  ({USER} / {DEMO_PASSWORD})")
+            print(guidance(env, tray=tray))
         sys.stdout.flush()
-        if _has_display():
+        if tray:
             from ui.app import main as tray_main
 
-            return int(tray_main([], bridge=env.bridge))
+            return int(tray_main(["--show", "track"], bridge=env.bridge))
         env.bridge.start()
-        print("Bridge running without a display; press Ctrl-C to stop.")
+        if not args.json:
+            print("Bridge running without a display; press Ctrl-C to stop.", flush=True)
         stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             while not stop.wait(1.0):
                 pass
@@ -328,10 +383,4 @@ def main(args: Any) -> int:
         env.close()
 
 
-def _has_display() -> bool:
-    if sys.platform in ("win32", "darwin"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
-__all__ = ["DemoEnvironment", "Sensitivity", "start_demo", "uuid", "walkthrough"]
+__all__ = ["DemoEnvironment", "Sensitivity", "guidance", "start_demo", "uuid", "walkthrough"]

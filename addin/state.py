@@ -13,6 +13,8 @@ class BridgeState(StrEnum):
     OFFLINE = "offline"
     CREDENTIALS_NEEDED = "credentials_needed"
     ERROR = "error"
+    # Only in a status read from outside: no engine runs for the profile on this computer.
+    NOT_RUNNING = "not_running"
 
     @property
     def label(self) -> str:
@@ -31,4 +33,5 @@ _LABELS = {
     BridgeState.OFFLINE: "Offline",
     BridgeState.CREDENTIALS_NEEDED: "Sign-in needed",
     BridgeState.ERROR: "Needs attention",
+    BridgeState.NOT_RUNNING: "Not running",
 }

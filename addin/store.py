@@ -17,17 +17,49 @@ copied aside before a migration runs.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from addin import paths
 from addin.errors import BridgeError
+from addin.journal_rows import (
+    AUDIT_RETENTION,
+    AuditNote,
+    AuditRow,
+    Link,
+    OutboxRecord,
+    QueuedTrack,
+    audit_row,
+    link_row,
+    outbox_row,
+    parse_ts,
+    queued_row,
+    ts,
+    utcnow,
+)
+
+# The row types and time helpers are part of this module's interface (callers import them from here).
+__all__ = [
+    "AUDIT_RETENTION",
+    "MIGRATIONS",
+    "AuditNote",
+    "AuditRow",
+    "Link",
+    "OutboxRecord",
+    "QueuedTrack",
+    "Store",
+    "StoreError",
+    "journal_files",
+    "parse_ts",
+    "utcnow",
+]
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -107,71 +139,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-AUDIT_RETENTION = timedelta(days=90)
-
 
 class StoreError(BridgeError):
     title = "Local journal problem"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _ts(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-@dataclass(frozen=True)
-class Link:
-    message_key: str
-    activity_id: str
-    item_id: str | None
-    folder_id: str | None
-    subject: str
-    regarding: str | None
-    regarding_name: str | None
-    tracked_at: datetime
-
-
-@dataclass(frozen=True)
-class OutboxRecord:
-    activity_id: str
-    message_id: str
-    subject: str
-    recipients: str
-    state: str
-    reason: str
-    attempts: int
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class QueuedTrack:
-    id: int
-    item_id: str
-    regarding: str | None
-    reason: str
-    attempts: int
-    last_error: str
-    not_before: datetime
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    id: int
-    at: datetime
-    action: str
-    ok: bool
-    subject: str
-    detail: str
-    activity_id: str | None
-    item_id: str | None
-    message_id: str | None
 
 
 class Store:
@@ -179,7 +149,14 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.ensure_private_dir(path.parent)
+        # The journal and its WAL side files hold subjects and addresses: private to the user.
+        # Side files left read-only or readable by others (a restore, a read-only moment)
+        # are repaired here, or named in the error; the database is created 0600 so SQLite
+        # gives its -wal and -shm the same mode.
+        for side in journal_files(path):
+            paths.fix_mode(side, paths.PRIVATE_FILE)
+        paths.private_file(path)
         self._lock = threading.RLock()
         # Called with each new audit row (the facade turns it into an event for the UI).
         self.on_audit: Callable[[AuditRow], None] | None = None
@@ -192,7 +169,7 @@ class Store:
             self._db.execute("PRAGMA busy_timeout=30000")
             self._migrate()
         except sqlite3.Error as exc:
-            raise StoreError(f"Cannot open the local journal at {path}: {exc}") from None
+            raise StoreError(f"Cannot open the local journal at {path}: {exc}{self._hint(exc)}") from None
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -208,14 +185,26 @@ class Store:
                     raise
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                raise StoreError(f"The local journal refused a write: {exc}") from None
+                raise StoreError(
+                    f"The local journal {self.path} refused a write: {exc}{self._hint(exc)}"
+                ) from None
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             try:
                 return list(self._db.execute(sql, args))
             except sqlite3.Error as exc:
-                raise StoreError(f"The local journal could not be read: {exc}") from None
+                raise StoreError(
+                    f"The local journal {self.path} could not be read: {exc}{self._hint(exc)}"
+                ) from None
+
+    def _hint(self, exc: sqlite3.Error) -> str:
+        """For a read-only journal: which of its files is not writable, and the fix."""
+        if "readonly" not in str(exc) and "read-only" not in str(exc):
+            return ""
+        stuck = [str(p) for p in journal_files(self.path) if p.exists() and not os.access(p, os.W_OK)]
+        named = ", ".join(stuck) if stuck else f"{self.path} and its -wal/-shm files"
+        return f". Not writable: {named}. Fix: chmod 600 them (they must belong to your user account)"
 
     @property
     def schema_version(self) -> int:
@@ -276,7 +265,7 @@ class Store:
                     subject,
                     regarding,
                     regarding_name,
-                    _ts(utcnow()),
+                    ts(utcnow()),
                 ),
             )
 
@@ -293,11 +282,11 @@ class Store:
 
     def link_by_key(self, message_key: str) -> Link | None:
         rows = self._query("SELECT * FROM links WHERE message_key=?", (message_key,))
-        return _link(rows[0]) if rows else None
+        return link_row(rows[0]) if rows else None
 
     def link_by_item(self, item_id: str) -> Link | None:
         rows = self._query("SELECT * FROM links WHERE item_id=?", (item_id,))
-        return _link(rows[0]) if rows else None
+        return link_row(rows[0]) if rows else None
 
     def links_by_items(self, item_ids: list[str]) -> dict[str, Link]:
         found: dict[str, Link] = {}
@@ -305,7 +294,7 @@ class Store:
             chunk = item_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self._query(f"SELECT * FROM links WHERE item_id IN ({marks})", tuple(chunk)):
-                found[row["item_id"]] = _link(row)
+                found[row["item_id"]] = link_row(row)
         return found
 
     def count_links(self) -> int:
@@ -323,7 +312,10 @@ class Store:
         recipients: str = "",
         reason: str = "",
         attempts: int | None = None,
+        audit: AuditNote | None = None,
     ) -> None:
+        """Record an outbox state; ``audit`` is written in the same transaction, so a crash
+        can never leave a sent e-mail without its audit row (or an audit row without the state)."""
         with self._tx() as db:
             db.execute(
                 "INSERT INTO outbox VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(activity_id) DO UPDATE SET "
@@ -340,25 +332,28 @@ class Store:
                     state,
                     reason,
                     attempts or 0,
-                    _ts(utcnow()),
+                    ts(utcnow()),
                     attempts,
                 ),
             )
+            row = self._insert_audit(db, audit) if audit is not None else None
+        if row is not None and self.on_audit is not None:
+            self.on_audit(row)
 
     def outbox_get(self, activity_id: str) -> OutboxRecord | None:
         rows = self._query("SELECT * FROM outbox WHERE activity_id=?", (activity_id,))
-        return _outbox(rows[0]) if rows else None
+        return outbox_row(rows[0]) if rows else None
 
     def outbox_in_states(self, *states: str) -> list[OutboxRecord]:
         marks = ",".join("?" * len(states))
         rows = self._query(
             f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY updated_at", tuple(states)
         )
-        return [_outbox(r) for r in rows]
+        return [outbox_row(r) for r in rows]
 
     def outbox_all(self, limit: int = 500) -> list[OutboxRecord]:
         rows = self._query("SELECT * FROM outbox ORDER BY updated_at DESC LIMIT ?", (limit,))
-        return [_outbox(r) for r in rows]
+        return [outbox_row(r) for r in rows]
 
     # -- sync states ----------------------------------------------------------------
 
@@ -371,13 +366,13 @@ class Store:
             db.execute(
                 "INSERT INTO sync_state VALUES (?,?,?) ON CONFLICT(folder_id) DO UPDATE SET "
                 "state=excluded.state, updated_at=excluded.updated_at",
-                (folder_id, state, _ts(utcnow())),
+                (folder_id, state, ts(utcnow())),
             )
 
     # -- durable track queue --------------------------------------------------------
 
     def enqueue_track(self, item_id: str, *, regarding: str | None, reason: str) -> None:
-        now = _ts(utcnow())
+        now = ts(utcnow())
         with self._tx() as db:
             db.execute(
                 "INSERT INTO track_queue(item_id, regarding, reason, not_before, created_at) "
@@ -387,21 +382,34 @@ class Store:
             )
 
     def due_tracks(self, limit: int = 100, now: datetime | None = None) -> list[QueuedTrack]:
-        moment = _ts(now or utcnow())
+        moment = ts(now or utcnow())
         rows = self._query(
             "SELECT * FROM track_queue WHERE not_before <= ? ORDER BY id LIMIT ?", (moment, limit)
         )
-        return [_queued(r) for r in rows]
+        return [queued_row(r) for r in rows]
 
     def queued_tracks(self) -> list[QueuedTrack]:
-        return [_queued(r) for r in self._query("SELECT * FROM track_queue ORDER BY id")]
+        return [queued_row(r) for r in self._query("SELECT * FROM track_queue ORDER BY id")]
 
     def defer_track(self, queue_id: int, error: str, not_before: datetime) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE track_queue SET attempts=attempts+1, last_error=?, not_before=? WHERE id=?",
-                (error, _ts(not_before), queue_id),
+                (error, ts(not_before), queue_id),
             )
+
+    def deferred_tracks(self, now: datetime | None = None) -> int:
+        """How many track requests wait for a later retry (back-off after a failure)."""
+        rows = self._query("SELECT COUNT(*) FROM track_queue WHERE not_before > ?", (ts(now or utcnow()),))
+        return int(rows[0][0])
+
+    def reset_track_backoff(self, now: datetime | None = None) -> int:
+        """Make every waiting track request due now, with a fresh back-off; returns how many."""
+        moment = ts(now or utcnow())
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE track_queue SET not_before=?, attempts=0 WHERE not_before > ?", (moment, moment)
+            ).rowcount
 
     def finish_track(self, queue_id: int) -> None:
         with self._tx() as db:
@@ -420,18 +428,41 @@ class Store:
         item_id: str | None = None,
         message_id: str | None = None,
     ) -> AuditRow:
-        at = utcnow()
+        note = AuditNote(action, ok, subject, detail, activity_id, item_id, message_id)
         with self._tx() as db:
-            cursor = db.execute(
-                "INSERT INTO audit(at, action, ok, subject, detail, activity_id, item_id, message_id) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (_ts(at), action, int(ok), subject, detail, activity_id, item_id, message_id),
-            )
-            row_id = int(cursor.lastrowid or 0)
-        row = AuditRow(row_id, at, action, ok, subject, detail, activity_id, item_id, message_id)
+            row = self._insert_audit(db, note)
         if self.on_audit is not None:
             self.on_audit(row)
         return row
+
+    @staticmethod
+    def _insert_audit(db: sqlite3.Connection, note: AuditNote) -> AuditRow:
+        at = utcnow()
+        cursor = db.execute(
+            "INSERT INTO audit(at, action, ok, subject, detail, activity_id, item_id, message_id) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (
+                ts(at),
+                note.action,
+                int(note.ok),
+                note.subject,
+                note.detail,
+                note.activity_id,
+                note.item_id,
+                note.message_id,
+            ),
+        )
+        return AuditRow(
+            int(cursor.lastrowid or 0),
+            at,
+            note.action,
+            note.ok,
+            note.subject,
+            note.detail,
+            note.activity_id,
+            note.item_id,
+            note.message_id,
+        )
 
     def recent_audit(self, limit: int = 200, text: str | None = None) -> list[AuditRow]:
         if text:
@@ -443,10 +474,10 @@ class Store:
             )
         else:
             rows = self._query("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
-        return [_audit(r) for r in rows]
+        return [audit_row(r) for r in rows]
 
     def prune_audit(self, now: datetime | None = None) -> int:
-        cutoff = _ts((now or utcnow()) - AUDIT_RETENTION)
+        cutoff = ts((now or utcnow()) - AUDIT_RETENTION)
         with self._tx() as db:
             return db.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
 
@@ -464,53 +495,6 @@ class Store:
             )
 
 
-def _link(row: sqlite3.Row) -> Link:
-    return Link(
-        row["message_key"],
-        row["activity_id"],
-        row["item_id"],
-        row["folder_id"],
-        row["subject"],
-        row["regarding"],
-        row["regarding_name"],
-        parse_ts(row["tracked_at"]),
-    )
-
-
-def _outbox(row: sqlite3.Row) -> OutboxRecord:
-    return OutboxRecord(
-        row["activity_id"],
-        row["message_id"],
-        row["subject"],
-        row["recipients"],
-        row["state"],
-        row["reason"],
-        int(row["attempts"]),
-        parse_ts(row["updated_at"]),
-    )
-
-
-def _queued(row: sqlite3.Row) -> QueuedTrack:
-    return QueuedTrack(
-        int(row["id"]),
-        row["item_id"],
-        row["regarding"],
-        row["reason"],
-        int(row["attempts"]),
-        row["last_error"],
-        parse_ts(row["not_before"]),
-    )
-
-
-def _audit(row: sqlite3.Row) -> AuditRow:
-    return AuditRow(
-        int(row["id"]),
-        parse_ts(row["at"]),
-        row["action"],
-        bool(row["ok"]),
-        row["subject"],
-        row["detail"],
-        row["activity_id"],
-        row["item_id"],
-        row["message_id"],
-    )
+def journal_files(path: Path) -> list[Path]:
+    """The database and its WAL side files."""
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]

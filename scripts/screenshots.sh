@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # Save PNGs of the tray menu and every window of the demo, as a person would see them:
-# a real X server (Xvfb) with Qt's xcb platform.  Needs: xvfb libxcb-icccm4 libxcb-keysyms1.
+# a real X server (Xvfb) with Qt's xcb platform.  Needs the packages of scripts/system-packages.txt
+# (./scripts/system-packages.sh test installs them).
 #   scripts/screenshots.sh OUTDIR
+# It prints only the files it wrote; everything else (Qt's and the tray host's messages) goes
+# to OUTDIR/screenshots.log, which is shown only when a run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/screenshots.sh OUTDIR}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 mkdir -p "$OUT"
 if ! command -v xvfb-run >/dev/null; then
-    echo "xvfb-run not found: apt-get install -y xvfb libxcb-icccm4 libxcb-keysyms1" >&2
+    echo "xvfb-run not found: run ./scripts/system-packages.sh test (it installs xvfb and the xcb libraries)" >&2
     exit 1
 fi
-# With trayer (an XEmbed tray host, apt package "trayer") the icon itself is pictured in a
+# With trayer (an XEmbed tray host, in the package list) the icon itself is pictured in a
 # panel too; without it only the windows and the menu are.
+LOG="$OUT/screenshots.log"
+: >"$LOG"
 run() {
     local args="$*"
-    xvfb-run -a -s "-screen 0 1280x900x24" bash -c '
+    xvfb-run -a -s "-screen 0 1366x768x24" bash -c '
         if command -v trayer >/dev/null; then
             trayer --edge top --align right --widthtype pixel --width 160 --height 32 \
                    --tint 0x303030 --transparent false >/dev/null 2>&1 &
@@ -26,9 +31,9 @@ run() {
         status=$?
         [ -n "${tray_pid:-}" ] && kill "$tray_pid" 2>/dev/null
         exit $status
-    ' "$PYTHON"
+    ' "$PYTHON" 2>>"$LOG" || { cat "$LOG" >&2; return 1; }
 }
+# The screen is 1366×768, the smallest laptop screen still common: every window must fit it.
 # Light (the desktop default) and dark palettes, each in its own X server.
 run "$OUT"
 run --dark "$OUT"
-echo "Screenshots in $OUT"

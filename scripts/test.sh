@@ -8,21 +8,9 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv-test}
 
-# System packages: Qt's runtime libraries (offscreen tests), Xvfb and the xcb libraries
-# (screenshot runs).
-apt_packages=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
-              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 xvfb python3-venv)
-missing=()
-for pkg in "${apt_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    echo "Installing system packages: ${missing[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+# System packages (scripts/system-packages.txt, shared with demo.sh): Qt's runtime libraries,
+# the xcb libraries, Xvfb, xwininfo and a tray panel for the tests that run a real X server.
+./scripts/system-packages.sh test || echo "Continuing without them: the tests that need them will say so." >&2
 
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"

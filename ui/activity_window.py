@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
+    QLabel,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -22,12 +23,16 @@ from ui.common import (
     StatusLabel,
     button,
     close_on_escape,
+    first_clause,
+    fit_columns,
+    fit_window,
     labelled_row,
     list_table,
     one_line,
+    problem_colour,
+    problem_icon,
     refresh_button,
     search_box,
-    size_columns,
     when,
 )
 from ui.track_window import summarise
@@ -57,7 +62,8 @@ class ActivityWindow(QWidget):
         self._generation = 0
         self.setWindowTitle("Recent activity")
         self.setAccessibleName("Recent activity")
-        self.resize(860, 460)
+        self.resize(860, 480)
+        self._fitted = False
 
         self.filter, self._debounce = search_box(
             self, "Filter by subject or detail", "Filter activity", 250, self.refresh
@@ -69,7 +75,6 @@ class ActivityWindow(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         list_table(self.table, "Activity", multi=True)
-        size_columns(self.table, 3, ((0, 120), (1, 120), (2, 260)))
         self.table.itemSelectionChanged.connect(self._update_buttons)
 
         self.untrack_button = button("&Untrack", "Untrack the selected messages", self.untrack_selected)
@@ -79,6 +84,14 @@ class ActivityWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(labelled_row("&Filter:", self.filter, self.problems_only))
         layout.addWidget(self.table, 1)
+        # The whole entry for the selected row, as in the Outbox: what happened and why.
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setAccessibleName("Details of the selected entry")
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setMinimumHeight(self.details.fontMetrics().lineSpacing() * 3)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.details)
         row = QHBoxLayout()
         row.addWidget(self.untrack_button)
         row.addWidget(self.open_button)
@@ -126,23 +139,30 @@ class ActivityWindow(QWidget):
     def _fill(self) -> None:
         entries = self.visible_entries()
         self.table.setRowCount(len(entries))
-        bold = QFont()
-        bold.setBold(True)
+        red, warning = problem_colour(self.table.palette()), problem_icon()
         for row, entry in enumerate(entries):
             cells = (
                 when(entry.at, seconds=True),
                 ACTION_LABELS.get(entry.action, entry.action.replace("_", " ").capitalize()),
                 one_line(entry.subject),
-                one_line(entry.detail),
+                first_clause(entry.detail),
             )
             for col, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 cell.setData(Qt.ItemDataRole.UserRole, entry)
-                if text and col >= 2:
+                if col == 2 and text:
                     cell.setToolTip(text)
-                if not entry.ok:
-                    cell.setFont(bold)
+                elif col == 3 and entry.detail:
+                    cell.setToolTip(entry.detail)
+                if not entry.ok and col == 1:
+                    # A problem is marked by an icon and a colour, not by weight alone.
+                    cell.setIcon(warning)
+                    cell.setForeground(red)
                 self.table.setItem(row, col, cell)
+        needed = fit_columns(self.table, 3)
+        if not self._fitted and entries:
+            self._fitted = True
+            fit_window(self, needed, 24, self.height())
         problems = sum(1 for e in self.entries if not e.ok)
         count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
         self.status.info(count + (f", {problems} problem{'s' if problems != 1 else ''}" if problems else ""))
@@ -162,6 +182,16 @@ class ActivityWindow(QWidget):
 
     def _update_buttons(self) -> None:
         chosen = self.selected()
+        if len(chosen) == 1:
+            e = chosen[0]
+            lines = [
+                f"{ACTION_LABELS.get(e.action, e.action)} at {when(e.at, seconds=True)}",
+                f"Subject: {one_line(e.subject)}" if e.subject else "",
+                ("Problem: " if not e.ok else "") + e.detail if e.detail else "",
+            ]
+            self.details.setText("\n".join(line for line in lines if line))
+        else:
+            self.details.setText(f"{len(chosen)} entries selected" if chosen else "")
         self.untrack_button.setEnabled(any(e.action in UNTRACKABLE and e.item_id for e in chosen))
         self.open_button.setEnabled(len(chosen) == 1 and bool(chosen[0].activity_id))
 

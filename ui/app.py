@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QSocketNotifier, QTimer
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QBoxLayout, QLabel, QSystemTrayIcon
 
 from addin.errors import BridgeError, ConfigError
-from ui import crash_dialog, tasks
+from ui import crash_dialog, tasks, theme
 from ui.icons import app_icon
 from ui.single_instance import SingleInstance
 from ui.tray import Tray
@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 WINDOWS = ("track", "outbox", "activity", "settings", "wizard")
 TRAY_RETRY_MS = 1000
 TRAY_WAIT_TRIES = 10
+NO_TRAY_MESSAGE = (
+    "This desktop has no system tray, so CRM Bridge runs in its Track window instead; "
+    "closing the window quits CRM Bridge."
+)
+
+
+def tray_available() -> bool:
+    """Whether the desktop shows tray icons (one seam, so tests can answer "no")."""
+    return bool(QSystemTrayIcon.isSystemTrayAvailable())
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -47,6 +56,7 @@ class TrayApp:
         self._tries = 0
         self._show = show
         self.started = False
+        self.without_tray = False
 
     def start(self) -> None:
         self._show_icon()
@@ -81,15 +91,35 @@ class TrayApp:
     def _show_icon(self) -> None:
         # Panels often appear after login items start (QTBUG-61898): retry for a while,
         # then fall back to a window so the user is never left with nothing.
-        if QSystemTrayIcon.isSystemTrayAvailable():
+        if tray_available():
             self.tray.show()
             return
         self._tries += 1
         if self._tries < TRAY_WAIT_TRIES:
             QTimer.singleShot(TRAY_RETRY_MS, self._show_icon)
         else:
-            self.tray.show()
-            self.tray.open_track()
+            self.no_tray()
+
+    def no_tray(self) -> None:
+        """No tray icon can be shown: run in the Track window and say so, never invisibly."""
+        log.warning("no system tray; running in the Track window")
+        print(NO_TRAY_MESSAGE, file=sys.stderr, flush=True)
+        self.without_tray = True
+        window = self.tray.open_track()
+        # A banner above the window's content: the status line below is rewritten as folders load.
+        banner = QLabel(NO_TRAY_MESSAGE)
+        banner.setObjectName("noTrayBanner")
+        banner.setAccessibleName("No system tray")
+        banner.setWordWrap(True)
+        layout = window.layout()
+        if isinstance(layout, QBoxLayout):
+            layout.insertWidget(0, banner)
+        else:
+            window.status.info(NO_TRAY_MESSAGE)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            # With no icon to quit from, closing the last window must end the app.
+            app.setQuitOnLastWindowClosed(True)
 
     def handle_message(self, message: str) -> None:
         """A second launch said ``show`` (optionally with a window name)."""
@@ -184,6 +214,7 @@ def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
     app.setOrganizationName("crm-bridge")
     app.setWindowIcon(app_icon())
     app.setQuitOnLastWindowClosed(False)  # closing a window leaves the tray running
+    theme.apply(app)  # readable check boxes on dark palettes
     crash_dialog.install()
     quit_on_signals(app)
 
@@ -205,6 +236,11 @@ def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
     tray_app = TrayApp(bridge, show=None if args.minimized else args.show, owns_bridge=owns)
     instance.messageReceived.connect(tray_app.handle_message)
     tray_app.start()
+    from addin.config import take_notices
+
+    for notice in take_notices():
+        # A damaged settings file was set aside and the last good copy (or the defaults) used.
+        tray_app.tray.set_error(BridgeError(notice, title="Settings restored"))
     try:
         return app.exec()
     finally:

@@ -7,15 +7,18 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QIcon, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
+    QDialogButtonBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QStyle,
     QTableView,
     QWidget,
 )
@@ -44,6 +47,16 @@ def one_line(text: str, limit: int | None = None) -> str:
     if limit is not None and len(out) > limit:
         out = out[: limit - 1].rstrip() + "…"
     return out
+
+
+def first_clause(text: str) -> str:
+    """A reason's first clause, for a table cell; the detail pane under the table shows it all."""
+    out = one_line(text)
+    for stop in ("; ", ". ", ", which "):
+        head, found, _rest = out.partition(stop)
+        if found:
+            out = head
+    return out.rstrip(".")
 
 
 def compact_rows(view: QAbstractItemView) -> None:
@@ -155,3 +168,59 @@ class StatusLabel(QLabel):
 
 def close_on_escape(widget: QWidget) -> None:
     QShortcut(QKeySequence(Qt.Key.Key_Escape), widget, activated=widget.close)
+
+
+def theme_icon(name: str, fallback: QStyle.StandardPixmap | None = None) -> QIcon:
+    """The desktop theme's icon; else the style's own (when a fallback is given); else none."""
+    icon = QIcon.fromTheme(name)
+    if icon.isNull() and fallback is not None:
+        style = QApplication.style()
+        if style is not None:
+            icon = style.standardIcon(fallback)
+    return icon
+
+
+_BUTTON_THEME_ICONS = {
+    QDialogButtonBox.StandardButton.Save: "document-save",
+    QDialogButtonBox.StandardButton.Ok: "dialog-ok",
+    QDialogButtonBox.StandardButton.Cancel: "dialog-cancel",
+    QDialogButtonBox.StandardButton.Close: "window-close",
+}
+
+
+def theme_buttons(box: QDialogButtonBox) -> None:
+    """Dialog buttons with the desktop theme's icons, or plain text where the theme has none
+    (rather than the style's bundled floppy disk and red cross)."""
+    for which, name in _BUTTON_THEME_ICONS.items():
+        b = box.button(which)
+        if b is not None:
+            b.setIcon(QIcon.fromTheme(name))
+
+
+def problem_colour(palette: QPalette | None = None) -> QColor:
+    """Red that keeps 4.5:1 contrast on the window's base colour, light or dark."""
+    pal = palette or QApplication.palette()
+    dark = pal.color(QPalette.ColorRole.Base).lightness() < 128
+    return QColor("#ff8a80") if dark else QColor("#b3261e")
+
+
+def problem_icon() -> QIcon:
+    return theme_icon("dialog-warning", QStyle.StandardPixmap.SP_MessageBoxWarning)
+
+
+def fit_columns(view: QTableView, stretch: int) -> int:
+    """Every column as wide as its content; ``stretch`` takes what is left.  Returns the width
+    the table needs to show every column whole (the windows size themselves to it)."""
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.resizeColumnsToContents()
+    needed = sum(view.columnWidth(c) for c in range(header.count()))
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    return needed + view.frameWidth() * 2 + view.verticalScrollBar().sizeHint().width()
+
+
+def fit_window(window: QWidget, table_width: int, extra: int, height: int) -> None:
+    """Grow the window to show the whole table, within the screen it is on."""
+    screen = window.screen().availableGeometry()
+    width = min(max(window.width(), table_width + extra), screen.width() - 40)
+    window.resize(width, min(height, screen.height() - 80))

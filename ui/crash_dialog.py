@@ -10,7 +10,7 @@ from types import TracebackType
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from addin import __version__
+from ui.common import theme_buttons
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType 
 class CrashDialog(QDialog):
     def __init__(self, details: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("CRM Bridge - unexpected error")
+        self.setWindowTitle("Unexpected error in CRM Bridge")
         self.setAccessibleName("Unexpected error")
         layout = QVBoxLayout(self)
         intro = QLabel(
@@ -54,9 +55,13 @@ class CrashDialog(QDialog):
         self.details = QPlainTextEdit(details)
         self.details.setReadOnly(True)
         self.details.setAccessibleName("Error details")
-        self.details.setMinimumSize(560, 260)
+        self.details.setMinimumSize(600, 260)
+        # A traceback reads line by line: fixed-width, no wrapping.
+        self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         layout.addWidget(self.details)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        theme_buttons(buttons)
         self.copy_button = QPushButton("&Copy details")
         self.copy_button.setAccessibleName("Copy details")
         buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)

@@ -28,15 +28,18 @@ class IconState(StrEnum):
 
 
 def icon_state(state: BridgeState, issues: int = 0) -> IconState:
+    # The same ranking as ui.headline: open problems outrank paused, syncing and up to date.
     if state.needs_attention:
         return IconState.ATTENTION
     if state is BridgeState.OFFLINE:
         return IconState.OFFLINE
+    if issues:
+        return IconState.ATTENTION
     if state is BridgeState.PAUSED:
         return IconState.PAUSED
     if state in (BridgeState.SYNCING, BridgeState.STARTING):
         return IconState.SYNCING
-    return IconState.ATTENTION if issues else IconState.IDLE
+    return IconState.IDLE
 
 
 _BADGE = {

@@ -2,29 +2,49 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 
-from addin.bridge_types import MailItem, MailList
+from addin.bridge_types import MailItem, MailList, TrackOutcome, TrackResult
 from addin.errors import BridgeError
 from ui import tasks
 from ui.common import one_line, when
 
 PAGE = 50
-COLUMNS = ("Received", "From", "Subject", "Tracked", "Regarding")
+# Like a mail client: who, what, when; then what the CRM knows about it.
+COLUMNS = ("From", "Subject", "Received", "In CRM")
+COL_FROM, COL_SUBJECT, COL_RECEIVED, COL_CRM = range(4)
+BadgeRole = Qt.ItemDataRole.UserRole + 1  # (badge text, kind, chip text) for the In CRM column
 
 _Index = QModelIndex | QPersistentModelIndex
 
 
-def tracked_text(item: MailItem) -> str:
+def sender_name(sender: str) -> str:
+    """The display name, as mail clients list it; the bare address when there is none."""
+    name, address = parseaddr(sender)
+    return one_line(name or address or sender)
+
+
+def badge(item: MailItem, result: TrackResult | None = None) -> tuple[str, str, str]:
+    """What the In CRM column shows: a badge (text and kind) and the Regarding record as a chip.
+
+    ``result`` is the outcome of the last action on this row in this window, shown in place.
+    """
+    chip = item.regarding.name or item.regarding.label if item.regarding else ""
+    if result is not None and result.outcome is TrackOutcome.FAILED:
+        return "Failed", "error", ""
     if item.error:
-        return "Failed"
-    if item.queued:
-        return "Queued"
-    if item.tracked:
-        return "Tracked"
-    return ""
+        return "Failed", "error", ""
+    if item.queued or (result is not None and result.outcome is TrackOutcome.QUEUED):
+        return "Queued", "pending", chip
+    done = (TrackOutcome.TRACKED, TrackOutcome.ALREADY_TRACKED)
+    if item.tracked or (result is not None and result.outcome in done):
+        return "Tracked", "ok", chip
+    if result is not None and result.outcome is TrackOutcome.SKIPPED and result.message:
+        return result.message, "muted", ""  # "Untracked", "Cancelled": what this action did
+    return "", "", ""
 
 
 class MailModel(QAbstractTableModel):
@@ -41,6 +61,7 @@ class MailModel(QAbstractTableModel):
         self._more = False
         self._task: tasks.Task | None = None
         self._generation = 0
+        self.results: dict[str, TrackResult] = {}  # the last action's outcome per item, shown in place
 
     # -- loading --------------------------------------------------------------------
     def load(self, folder_id: str | None, text: str | None = None) -> None:
@@ -49,6 +70,7 @@ class MailModel(QAbstractTableModel):
         self._generation += 1
         self.beginResetModel()
         self.items = []
+        self.results = {}
         self.folder_id = folder_id
         self.text = text or None
         self.total = None
@@ -139,31 +161,39 @@ class MailModel(QAbstractTableModel):
             return None
         item = self.items[index.row()]
         col = index.column()
+        result = self.results.get(item.id)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            if col == 0:
-                return when(item.received)
-            if col == 1:
-                return one_line(item.sender)
-            if col == 2:
+            if col == COL_FROM:
+                return sender_name(item.sender)
+            if col == COL_SUBJECT:
                 return one_line(item.subject) or "(no subject)"
-            if col == 3:
-                return tracked_text(item)
-            if col == 4:
-                return item.regarding.label if item.regarding else ""
+            if col == COL_RECEIVED:
+                return when(item.received)
+            if col == COL_CRM:
+                text, _kind, chip = badge(item, result)
+                return f"{text}: {chip}" if chip else text
+        if role == BadgeRole and col == COL_CRM:
+            return badge(item, result)
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == 3 and item.error:
-                return item.error
-            if col == 2:
+            if col == COL_FROM:
+                return one_line(item.sender)
+            if col == COL_SUBJECT:
                 return item.subject
-        if role == Qt.ItemDataRole.FontRole and col == 3 and item.error:
-            from PySide6.QtGui import QFont
-
-            font = QFont()
-            font.setBold(True)
-            return font
+            if col == COL_CRM:
+                if result is not None and result.outcome is TrackOutcome.FAILED:
+                    return result.message
+                if item.error:
+                    return item.error
+                if item.regarding:
+                    return f"Regarding {item.regarding.label}"
         if role == Qt.ItemDataRole.UserRole:
             return item
         return None
+
+    def set_results(self, results: list[TrackResult]) -> None:
+        self.results.update({r.item_id: r for r in results})
+        if self.items:
+            self.dataChanged.emit(self.index(0, COL_CRM), self.index(len(self.items) - 1, COL_CRM))
 
     def item_at(self, row: int) -> MailItem:
         return self.items[row]

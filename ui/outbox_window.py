@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QFont
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -23,14 +23,18 @@ from ui.common import (
     StatusLabel,
     button,
     close_on_escape,
+    first_clause,
+    fit_columns,
+    fit_window,
     list_table,
     one_line,
+    problem_colour,
+    problem_icon,
     refresh_button,
-    size_columns,
     when,
 )
 
-COLUMNS = ("State", "Subject", "To", "Reason", "Updated", "Attempts")
+COLUMNS = ("State", "Subject", "To", "Problem", "Updated", "Attempts")
 STATE_LABELS = {
     OutboxState.QUEUED: "Queued",
     OutboxState.SCHEDULED: "Scheduled",
@@ -52,12 +56,12 @@ class OutboxWindow(QWidget):
         self._again = False
         self.setWindowTitle("Outbox")
         self.setAccessibleName("Outbox")
-        self.resize(880, 380)
+        self.resize(880, 400)
+        self._fitted = False
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         list_table(self.table, "CRM e-mails to send", multi=False)
-        size_columns(self.table, 3, ((0, 80), (1, 220), (2, 180), (4, 100), (5, 70)))
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(lambda _i: self.open_in_crm())
 
@@ -132,27 +136,36 @@ class OutboxWindow(QWidget):
         keep = selected.activity_id if selected else None
         items = self.visible_items()
         self.table.setRowCount(len(items))
-        bold = QFont()
-        bold.setBold(True)
+        red, warning = problem_colour(self.table.palette()), problem_icon()
         for row, item in enumerate(items):
             cells = (
                 STATE_LABELS.get(item.state, str(item.state)),
                 one_line(item.subject) or "(no subject)",
                 one_line(", ".join(item.to)),
-                one_line(item.reason),
+                first_clause(item.reason),
                 when(item.updated),
-                str(item.attempts) if item.attempts else "",
+                str(item.attempts),
             )
             for col, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 cell.setData(Qt.ItemDataRole.UserRole, item)
-                if col in (1, 3) and text:
+                if col == 1 and text:
                     cell.setToolTip(text)
+                elif col == 3 and item.reason:
+                    cell.setToolTip(item.reason)
+                if col == 5:
+                    cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if item.state is OutboxState.FAILED and col == 0:
-                    cell.setFont(bold)
+                    # A problem is marked by an icon and a colour, not by weight alone.
+                    cell.setIcon(warning)
+                    cell.setForeground(red)
                 self.table.setItem(row, col, cell)
             if item.activity_id == keep:
                 self.table.selectRow(row)
+        needed = fit_columns(self.table, 1)
+        if not self._fitted and items:
+            self._fitted = True
+            fit_window(self, needed, 24, self.height())
         failed = sum(1 for i in self.items if i.state is OutboxState.FAILED)
         waiting = sum(
             1
@@ -162,7 +175,12 @@ class OutboxWindow(QWidget):
         if not self.items:
             self.status.info("Nothing waiting to be sent.")
         elif failed:
-            self.status.error(f"{failed} failed, {waiting} waiting. Select a failed e-mail and choose Retry.")
+            unsent = f"{failed} e-mail{'s' if failed != 1 else ''} not sent"
+            self.status.error(
+                f"{unsent}, {waiting} waiting. Fix the problem shown below, then choose Retry."
+                if waiting
+                else f"{unsent}. Fix the problem shown below, then choose Retry."
+            )
         else:
             self.status.info(f"{waiting} waiting to be sent.")
         if self.paused and waiting:
@@ -197,6 +215,12 @@ class OutboxWindow(QWidget):
             self.details.setText("\n".join(lines))
         self.retry_button.setEnabled(item is not None and item.state is OutboxState.FAILED)
         self.open_button.setEnabled(item is not None)
+        # Send now only when something can go: not while sending is paused, not with nothing queued.
+        waiting = any(i.state in (OutboxState.QUEUED, OutboxState.SCHEDULED) for i in self.items)
+        self.sync_button.setEnabled(not self.paused and waiting)
+        self.sync_button.setToolTip(
+            "Sending is paused: resume it from the tray menu." if self.paused else "Check the CRM outbox now"
+        )
 
     def retry_selected(self) -> None:
         item = self.selected()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from addin.bridge_types import REGARDING_TABLES, TABLE_LABELS, RecordRef
 from addin.errors import BridgeError
 from ui import tasks
-from ui.common import StatusLabel
+from ui.common import StatusLabel, theme_buttons
 
 DEBOUNCE_MS = 250
 SEARCH_TIMEOUT = 20.0
@@ -76,6 +76,7 @@ class RegardingPicker(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        theme_buttons(buttons)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("&Choose")
         self.ok_button.setEnabled(False)

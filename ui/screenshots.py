@@ -7,6 +7,7 @@ works offscreen.  ``--dark`` renders with a dark palette to check readability.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -14,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyleFactory, QSystemTrayIcon, QWidget
 
 from addin.mailbox.types import FolderKind
-from ui import tasks
+from ui import tasks, theme
 from ui.icons import IconState, draw
 
 
@@ -46,6 +47,8 @@ def save(widget: QWidget, out: Path, name: str) -> Path:
 
 
 def dark_palette() -> QPalette:
+    """A complete dark palette, as a dark desktop theme defines one: every role, including the
+    bevel colours Fusion draws frames and check boxes with, and the disabled group."""
     p = QPalette()
     base, text, window = QColor("#1e1e1e"), QColor("#e6e6e6"), QColor("#2b2b2b")
     for role, colour in (
@@ -54,18 +57,31 @@ def dark_palette() -> QPalette:
         (QPalette.ColorRole.Base, base),
         (QPalette.ColorRole.AlternateBase, QColor("#262626")),
         (QPalette.ColorRole.Text, text),
-        (QPalette.ColorRole.Button, window),
+        (QPalette.ColorRole.Button, QColor("#353535")),
         (QPalette.ColorRole.ButtonText, text),
+        (QPalette.ColorRole.BrightText, QColor("#ffffff")),
+        (QPalette.ColorRole.Light, QColor("#4a4a4a")),
+        (QPalette.ColorRole.Midlight, QColor("#3e3e3e")),
+        (QPalette.ColorRole.Mid, QColor("#707070")),
+        (QPalette.ColorRole.Dark, QColor("#8a8a8a")),
+        (QPalette.ColorRole.Shadow, QColor("#101010")),
         (QPalette.ColorRole.Highlight, QColor("#3874d8")),
         (QPalette.ColorRole.HighlightedText, QColor("#ffffff")),
+        (QPalette.ColorRole.Link, QColor("#8ab4f8")),
         (QPalette.ColorRole.ToolTipBase, base),
         (QPalette.ColorRole.ToolTipText, text),
         (QPalette.ColorRole.PlaceholderText, QColor("#9a9a9a")),
     ):
         p.setColor(role, colour)
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#8a8a8a"))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#8a8a8a"))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#8a8a8a"))
+    # Disabled text at about 4.5:1 on the window colour: dim, but still readable.
+    for role in (
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.ButtonText,
+    ):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#9b9b9b"))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Button, QColor("#2f2f2f"))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Base, QColor("#252525"))
     return p
 
 
@@ -106,9 +122,39 @@ def icon_sheet(out: Path) -> None:
     print(out / "tray-icons.png")
 
 
+def stage(env: Any) -> Any:
+    """The demo as a salesperson's first day shows it: two tracked messages (one regarding an
+    opportunity) and a CRM e-mail that could not be sent.  The layout tests use the same."""
+    import requests
+
+    bridge = env.bridge
+    answer = requests.get(
+        env.crm.base_url + "contacts?$select=emailaddress1", headers=env.crm.headers, timeout=30
+    )
+    contacts = sorted(p["emailaddress1"] for p in answer.json()["value"] if p.get("emailaddress1"))
+    inbox = next(f for f in bridge.folders() if f.kind is FolderKind.INBOX)
+    listing = bridge.messages(inbox.id, limit=50).items
+    customers = [m for m in listing if not m.private and m.sender.rpartition("<")[2].rstrip(">") in contacts]
+    opportunity = bridge.search_records("Fabrikam", ("opportunity",))[0]
+    bridge.track([customers[0].id], opportunity)
+    bridge.track([customers[2].id])
+    env.crm.queue_email(contacts[3], "Price list\r\nBcc: someone@elsewhere.example", "<p>Prices</p>")
+    bridge.sync_now()
+    return contacts
+
+
+def balloon() -> QWidget | None:
+    """Qt's own notification bubble, shown where no notification service runs (as under Xvfb)."""
+    return next(
+        (w for w in QApplication.topLevelWidgets() if w.metaObject().className() == "QBalloonTip"), None
+    )
+
+
 def run(out: Path, dark: bool) -> int:
     from addin.demo import start_demo
     from ui.activity_window import ActivityWindow
+    from ui.crash_dialog import CrashDialog, report
+    from ui.notifications import Note
     from ui.outbox_window import OutboxWindow
     from ui.regarding_picker import RegardingPicker
     from ui.settings_dialog import SettingsDialog
@@ -118,35 +164,20 @@ def run(out: Path, dark: bool) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    theme.apply(app)
     suffix = ""
     if dark:
-        app.setStyle(QStyleFactory.create("Fusion"))
+        app.setStyle(theme.ContrastStyle(QStyleFactory.create("Fusion")))
         app.setPalette(dark_palette())
         suffix = "-dark"
     out.mkdir(parents=True, exist_ok=True)
     icon_sheet(out)
     env = start_demo(Path(tempfile.mkdtemp(prefix="crm-bridge-shots-")))
     bridge = env.bridge
+    windows: list[QWidget] = []
     try:
         bridge.start()
-        contacts = sorted(
-            p["emailaddress1"]
-            for p in __import__("requests")
-            .get(env.crm.base_url + "contacts?$select=emailaddress1", headers=env.crm.headers, timeout=30)
-            .json()["value"]
-            if p.get("emailaddress1")
-        )
-        # Content: two tracked messages (one with a Regarding), a failed and a queued CRM e-mail.
-        inbox = next(f for f in bridge.folders() if f.kind is FolderKind.INBOX)
-        listing = bridge.messages(inbox.id, limit=50).items
-        customers = [
-            m for m in listing if not m.private and m.sender.rpartition("<")[2].rstrip(">") in contacts
-        ]
-        opportunity = bridge.search_records("Fabrikam", ("opportunity",))[0]
-        bridge.track([customers[0].id], opportunity)
-        bridge.track([customers[2].id])
-        env.crm.queue_email(contacts[3], "Price list\r\nBcc: someone@elsewhere.example", "<p>Prices</p>")
-        bridge.sync_now()
+        contacts = stage(env)
         tray = Tray(bridge)
         tray.show()
         wait(lambda: any(i.action == "retry_outbox" for i in tray.issues))
@@ -159,6 +190,10 @@ def run(out: Path, dark: bool) -> int:
         tray.menu.hide()
         if QSystemTrayIcon.isSystemTrayAvailable():
             panel_shot(tray, out, suffix)
+            unsent = next(i for i in tray.issues if i.action == "retry_outbox")
+            tray._notify(Note(unsent.title, unsent.message, True, unsent.action, unsent.target))
+            if wait(lambda: balloon() is not None and balloon().isVisible(), 5):  # type: ignore[union-attr]
+                save(balloon(), out, f"notification{suffix}")  # type: ignore[arg-type]
 
         # Paused, so the next CRM e-mail stays queued for the Outbox picture.
         bridge.pause(None)
@@ -166,6 +201,7 @@ def run(out: Path, dark: bool) -> int:
         env.crm.queue_email(contacts[4], "Proposal for the spring order", "<p>Here it is.</p>")
 
         track = TrackWindow(bridge)
+        windows.append(track)
         track.show()
         wait(lambda: bool(track.model.items) and not track.model.loading)
         track.select_rows([1])
@@ -182,7 +218,21 @@ def run(out: Path, dark: bool) -> int:
         save(picker, out, f"regarding-picker{suffix}")
         picker.close()
 
+        # A long Track: slow CRM answers, eight messages, progress and Cancel on show.
+        untracked = [r for r, m in enumerate(track.model.items) if not m.tracked and not m.private][:8]
+        track.select_rows(untracked)
+        env.crm.faults.update({"latency_ms": 400})
+        track.track()
+        wait(lambda: track.progress.value() > 0, 60)
+        save(track, out, f"track-window-progress{suffix}")
+        track.cancel()
+        wait(lambda: track._busy is None, 60)
+        env.crm.faults.update({"latency_ms": 0})
+        wait(lambda: not track.model.loading)
+        save(track, out, f"track-window-after{suffix}")
+
         outbox = OutboxWindow(bridge, tray.adapter)
+        windows.append(outbox)
         outbox.show()
         wait(lambda: len(outbox.items) >= 2)
         failed = next((i for i in outbox.items if i.state.value == "failed"), None)
@@ -192,34 +242,81 @@ def run(out: Path, dark: bool) -> int:
 
         bridge.resume()
         activity = ActivityWindow(bridge, tray.adapter)
+        windows.append(activity)
         activity.show()
         wait(lambda: bool(activity.entries))
-        activity.select_row(0)
+        problem = next((n for n, e in enumerate(activity.visible_entries()) if not e.ok), 0)
+        activity.select_row(problem)
         save(activity, out, f"recent-activity{suffix}")
 
+        # A customer folder under the Inbox, tracked with its account as Regarding.
+        from addin.demo import USER
+
+        store = env.mail.store
+        customer_folder = store.create_folder(store.distinguished(USER, "inbox"), "Fabrikam", None)
+        store.create_folder(customer_folder, "Orders", None)
+        account = bridge.search_records("Fabrikam", ("account",))[0]
+        bridge.update_settings(
+            {
+                "tracking.tracked_folders": [f"Inbox/Fabrikam = account:{account.id}"],
+                "tracking.never_track": ["news@industryweekly.example", "@cloudsummit.example"],
+            }
+        )
         settings = SettingsDialog(bridge)
+        windows.append(settings)
         settings.show()
         wait(lambda: bool(settings.tests))
         settings.tests["mailbox"].start()
         wait(lambda: settings.tests["mailbox"].task is None)
         save(settings, out, f"settings{suffix}")
-        settings.tabs.setCurrentIndex(2)
-        save(settings, out, f"settings-tracking{suffix}")
+        for index in range(1, settings.tabs.count()):
+            settings.tabs.setCurrentIndex(index)
+            if settings.tabs.tabText(index) == "Tracking":
+                picker_widget = settings.forms["tracking"].editors["tracking.tracked_folders"]
+                wait(
+                    lambda w=picker_widget: getattr(w, "tree", None) is None or w.tree.topLevelItemCount() > 0
+                )
+            save(settings, out, f"settings-{settings.tabs.tabText(index).lower()}{suffix}")
 
-        wizard = SetupWizard(bridge, {**bridge.settings(), "crm.url": ""})
+        wizard = SetupWizard(bridge, {**bridge.settings(), "crm.url": "", "mailbox.email": ""})
+        windows.append(wizard)
         wizard.show()
+        save(wizard, out, f"wizard-welcome{suffix}")
         wizard.next()
-        wizard.mailbox_form.secret.setText("demo")
+        form = wizard.mailbox_form
+        for key in ("mailbox.email", "mailbox.server"):
+            form.set_value(key, bridge.settings()[key])
+        form.secret.setText("demo")
         wizard.mailbox_test.start()
         wait(lambda: wizard.mailbox_test.task is None)
         save(wizard, out, f"wizard-mailbox{suffix}")
         wizard.next()
+        wizard.crm_form.set_value("crm.url", "https://contoso.crm4.dynamics.com")
         save(wizard, out, f"wizard-crm{suffix}")
 
-        for w in (wizard, settings, activity, outbox, track):
+        tray.about()
+        about = tray.windows["about"]
+        wait(about.isVisible)
+        save(about, out, f"about{suffix}")
+        about.close()
+
+        try:
+            json.loads('{"subject": "Price list"')  # a real traceback, for a realistic report
+        except ValueError as exc:
+            crash = CrashDialog(report(type(exc), exc, exc.__traceback__))
+        windows.append(crash)
+        crash.show()
+        save(crash, out, f"crash-dialog{suffix}")
+
+        for w in reversed(windows):
             w.close()
         tray.close()
         tasks.wait_idle(10_000)
+        # Delete the windows now, in order, rather than at interpreter exit in any order.
+        for w in (*windows, tray.menu, tray):
+            w.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        QApplication.processEvents()
     finally:
         env.close()
     return 0

@@ -19,10 +19,12 @@ from addin import autostart
 from addin.errors import BridgeError
 from addin.settings_schema import GROUPS
 from ui import tasks
-from ui.common import StatusLabel
+from ui.common import StatusLabel, theme_buttons
+from ui.list_editors import FolderPicker
 from ui.settings_form import ConnectionTest, SettingsForm, describe_crm, describe_mailbox
 
 SECRET_GROUPS = ("mailbox", "crm")
+WIDTH = 760
 
 
 def read_autostart() -> bool | None:
@@ -46,7 +48,7 @@ class SettingsDialog(QDialog):
         self._initial_tab = tab
         self.setWindowTitle("CRM Bridge settings")
         self.setAccessibleName("Settings")
-        self.resize(660, 620)
+        self.resize(600, 420)  # until the pages are built; then sized to the largest one
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Settings groups")
@@ -60,6 +62,7 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         self.save_button.setEnabled(False)
+        theme_buttons(self.buttons)
         layout.addWidget(self.buttons)
         self.status.info("Loading settings…")
         tasks.run(bridge.settings, on_done=self._build, on_error=self._load_failed, parent=self)
@@ -70,12 +73,17 @@ class SettingsDialog(QDialog):
 
     def _build(self, values: dict[str, Any]) -> None:
         self.original = dict(values)
+        pages: list[QWidget] = []
         for group, title in GROUPS:
             page = QWidget()
+            pages.append(page)
             pl = QVBoxLayout(page)
-            form = SettingsForm(group, values, with_secret=group in SECRET_GROUPS)
+            form = SettingsForm(group, values, with_secret=group in SECRET_GROUPS, bridge=self.bridge)
             self.forms[group] = form
             pl.addWidget(form)
+            folders = form.editors.get("tracking.tracked_folders")
+            if isinstance(folders, FolderPicker):  # its tree is sized once the folders are known
+                folders.loaded.connect(lambda: self._fit_page(self.tabs.currentIndex()))
             if group == "mailbox":
                 test = ConnectionTest("&Test mailbox", self.bridge.test_mailbox, form, describe_mailbox)
             elif group == "crm":
@@ -107,7 +115,32 @@ class SettingsDialog(QDialog):
                 self.tabs.setCurrentWidget(scroll)
         self.save_button.setEnabled(True)
         self.status.info("")
+        self._fit(pages)
         self.loaded.emit()
+
+    def _fit(self, pages: list[QWidget]) -> None:
+        """Wide enough for one-line help texts; each page as tall as its content (the dialog
+        follows the tab, as preference windows do), within the screen: no half-empty page,
+        and no scrolling on a 1366×768 screen."""
+        self._pages = pages
+        self.tabs.currentChanged.connect(self._fit_page)
+        self._fit_page(self.tabs.currentIndex())
+
+    def _fit_page(self, index: int) -> None:
+        pages = getattr(self, "_pages", [])
+        if not 0 <= index < len(pages):
+            return
+        screen = self.screen().availableGeometry()
+        width = min(WIDTH, screen.width() - 40)
+        layout = pages[index].layout()
+        inner = width - 60
+        if layout is not None and layout.hasHeightForWidth():
+            content = int(layout.totalHeightForWidth(inner))
+        else:
+            content = pages[index].sizeHint().height()
+        height = content + 110  # tabs, status line and buttons
+        # The frame (title bar, borders) comes on top of the size given here.
+        self.resize(width, min(max(height, 220), screen.height() - 40))
 
     def changes(self) -> tuple[dict[str, Any], dict[str, str]]:
         values: dict[str, Any] = {}

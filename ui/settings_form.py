@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QToolButton,
@@ -26,23 +28,50 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from addin.errors import BridgeError
+from addin.errors import (
+    AuthError,
+    BridgeError,
+    ConfigError,
+    CredentialStoreError,
+    OfflineError,
+    ThrottledError,
+)
+from addin.mailbox.choose import choose_backend
 from addin.settings_schema import SETTINGS, Kind, Setting, coerce
 from ui import tasks
 from ui.common import StatusLabel
+from ui.list_editors import AddressList, FolderPicker
+from ui.tasks import TaskTimeout
 
 SECRET_LABELS = {"mailbox": "Password", "crm": "Password or token"}
 TEST_TIMEOUT = 45.0
+UNITS = (" (seconds)", " seconds")  # a label ending in the first gets the second as the field's unit
+# Settings with their own editor, so nobody types paths, ids or syntax into a text box.
+PICKERS = ("tracking.tracked_folders", "tracking.never_track")
+PASSWORDS = ("basic", "ntlm")  # mailbox sign-in methods that take a password
 
 
-def _editor(setting: Setting) -> QWidget:
+def label_of(setting: Setting) -> str:
+    return setting.label.removesuffix(UNITS[0])
+
+
+def _editor(setting: Setting, bridge: Any = None) -> QWidget:
     kind = setting.kind
     w: QWidget
-    if kind is Kind.BOOL:
+    if setting.key == "tracking.tracked_folders" and bridge is not None:
+        w = FolderPicker(bridge)
+    elif setting.key == "tracking.never_track":
+        w = AddressList(setting.label)
+    elif kind is Kind.BOOL:
         w = QCheckBox(setting.label)
     elif kind is Kind.INT:
         spin = QSpinBox()
         spin.setRange(setting.minimum if setting.minimum is not None else 0, setting.maximum or 1_000_000)
+        if setting.label.endswith(UNITS[0]):
+            spin.setSuffix(UNITS[1])
+        # Wide enough for the largest value and its unit, no wider.
+        digits = len(str(spin.maximum())) + len(spin.suffix()) + 2
+        spin.setFixedWidth(spin.fontMetrics().horizontalAdvance("0" * digits) + 40)
         w = spin
     elif kind is Kind.CHOICE:
         combo = QComboBox()
@@ -61,8 +90,8 @@ def _editor(setting: Setting) -> QWidget:
         elif kind is Kind.EMAIL:
             line.setPlaceholderText("name@example.com")
         w = line
-    w.setAccessibleName(setting.label)
-    if setting.help:
+    w.setAccessibleName(label_of(setting))
+    if setting.help and setting.key not in PICKERS:
         w.setToolTip(setting.help)
         w.setAccessibleDescription(setting.help)
     w.setObjectName(setting.key)
@@ -70,6 +99,8 @@ def _editor(setting: Setting) -> QWidget:
 
 
 def _get(setting: Setting, w: QWidget) -> Any:
+    if isinstance(w, FolderPicker | AddressList):
+        return w.value()
     if isinstance(w, QCheckBox):
         return w.isChecked()
     if isinstance(w, QSpinBox):
@@ -83,7 +114,9 @@ def _get(setting: Setting, w: QWidget) -> Any:
 
 
 def _set(setting: Setting, w: QWidget, value: Any) -> None:
-    if isinstance(w, QCheckBox):
+    if isinstance(w, FolderPicker | AddressList):
+        w.set_value(list(value or []))
+    elif isinstance(w, QCheckBox):
         w.setChecked(bool(value))
     elif isinstance(w, QSpinBox):
         w.setValue(int(value))
@@ -94,6 +127,18 @@ def _set(setting: Setting, w: QWidget, value: Any) -> None:
         w.setPlainText("\n".join(value or []))
     elif isinstance(w, QLineEdit):
         w.setText("" if value is None else str(value))
+
+
+def crm_sign_in_for(url: str) -> str | None:
+    """The CRM sign-in an address implies, or None while it says nothing yet."""
+    host = urlsplit(url.strip() if "//" in url else "https://" + url.strip()).hostname or ""
+    if not host or ("." not in host and host != "localhost"):
+        return None
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return "bearer"
+    if host.endswith((".dynamics.com", ".crm.microsoftdynamics.de", ".dynamics.cn", ".appsplatform.us")):
+        return "oauth"
+    return "ntlm"
 
 
 class SettingsForm(QWidget):
@@ -108,11 +153,18 @@ class SettingsForm(QWidget):
         *,
         with_secret: bool = False,
         include_advanced: bool = True,
+        bridge: Any = None,
+        first_run: bool = False,
+        leave_out: tuple[str, ...] = (),
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.group = group
-        self.settings = [s for s in SETTINGS if s.group == group and (include_advanced or not s.advanced)]
+        self.settings = [
+            s
+            for s in SETTINGS
+            if s.group == group and (include_advanced or not s.advanced) and s.key not in leave_out
+        ]
         self.editors: dict[str, QWidget] = {}
         self.error_labels: dict[str, QLabel] = {}
         self.secret: QLineEdit | None = None
@@ -124,7 +176,7 @@ class SettingsForm(QWidget):
         advanced.setContentsMargins(0, 0, 0, 0)
         for setting in self.settings:
             form = advanced if setting.advanced else basic
-            editor = _editor(setting)
+            editor = _editor(setting, bridge)
             self.editors[setting.key] = editor
             _set(setting, editor, values.get(setting.key, setting.default))
             error = QLabel()
@@ -136,8 +188,9 @@ class SettingsForm(QWidget):
             cl = QVBoxLayout(cell)
             cl.setContentsMargins(0, 0, 0, 0)
             cl.setSpacing(2)
-            cl.addWidget(editor)
-            if setting.help:
+            compact = isinstance(editor, QSpinBox | QComboBox)
+            cl.addWidget(editor, 0, Qt.AlignmentFlag.AlignLeft if compact else Qt.AlignmentFlag(0))
+            if setting.help and not isinstance(editor, FolderPicker):
                 # Visible help, not only a tooltip: tooltips are hard to reach by keyboard.
                 help_label = QLabel(setting.help)
                 help_label.setWordWrap(True)
@@ -150,14 +203,18 @@ class SettingsForm(QWidget):
             if isinstance(editor, QCheckBox):
                 form.addRow("", cell)
             else:
-                label = QLabel(setting.label + ":")
+                label = QLabel(label_of(setting) + ":")
                 label.setBuddy(editor)
                 form.addRow(label, cell)
             self._watch(editor)
         if with_secret:
             self.secret = QLineEdit()
             self.secret.setEchoMode(QLineEdit.EchoMode.Password)
-            self.secret.setPlaceholderText("Kept in the system keyring; leave empty to keep the saved one")
+            self.secret.setPlaceholderText(
+                "Kept in the system keyring, never in a file"
+                if first_run
+                else "Kept in the system keyring; leave empty to keep the saved one"
+            )
             label_text = SECRET_LABELS.get(group, "Password")
             self.secret.setAccessibleName(label_text)
             label = QLabel(label_text + ":")
@@ -165,6 +222,18 @@ class SettingsForm(QWidget):
             basic.addRow(label, self.secret)
             self.secret.textChanged.connect(lambda _t: self.changed.emit())
         layout.addLayout(basic)
+        self.basic = basic
+        if "crm.url" in self.editors and "crm.auth" in self.editors:
+            url = self.editors["crm.url"]
+            assert isinstance(url, QLineEdit)
+            url.textChanged.connect(self._crm_sign_in_from_url)
+            auth = self.editors["crm.auth"]
+            assert isinstance(auth, QComboBox)
+            auth.currentIndexChanged.connect(lambda _i: self._show_crm_user())
+            self._crm_sign_in_from_url(url.text(), initial=True)
+        self.backend_reason: QLabel | None = None
+        if "mailbox.email" in self.editors and "mailbox.backend" in self.editors:
+            self._setup_backend_choice()
         if advanced.rowCount():
             toggle = QToolButton()
             toggle.setText("Show advanced")
@@ -179,8 +248,91 @@ class SettingsForm(QWidget):
         else:
             self.advanced_toggle = None
 
+    def _crm_sign_in_from_url(self, text: str, initial: bool = False) -> None:
+        """The sign-in follows the organisation's address: Microsoft 365 for online organisations,
+        Windows (NTLM) on premises, a token only for a sandbox on this computer."""
+        auth = self.editors["crm.auth"]
+        assert isinstance(auth, QComboBox)
+        kind = crm_sign_in_for(text)
+        bearer = auth.findData("bearer")
+        model = auth.model()
+        if bearer >= 0 and isinstance(model, QStandardItemModel):
+            model.item(bearer).setEnabled(kind == "bearer")  # a token only for a local sandbox
+        if initial:
+            # Keep what was saved, unless it is the sandbox token for an address that is not one.
+            if auth.currentData() == "bearer" and kind != "bearer":
+                auth.setCurrentIndex(max(0, auth.findData(kind or "oauth")))
+        elif kind is not None:
+            auth.setCurrentIndex(max(0, auth.findData(kind)))
+        self._show_crm_user()
+
+    def _setup_backend_choice(self) -> None:
+        """The mail server type follows the address (Graph for Exchange Online, EWS on premises),
+        with the reason shown under it; the person can still pick the other one."""
+        backend = self.editors["mailbox.backend"]
+        assert isinstance(backend, QComboBox)
+        reason = QLabel()
+        reason.setWordWrap(True)
+        reason.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        reason.setAccessibleName("Why this mail server type")
+        reason.setVisible(False)
+        cell = backend.parentWidget()
+        if cell is not None and cell.layout() is not None:
+            cell.layout().addWidget(reason)
+        self.backend_reason = reason
+        self._backend_chosen_for: tuple[str, str] | None = None
+        for key in ("mailbox.email", "mailbox.server"):
+            editor = self.editors.get(key)
+            if isinstance(editor, QLineEdit):
+                editor.editingFinished.connect(self._choose_backend)
+                editor.textChanged.connect(lambda _t: self._choose_backend(typing=True))
+
+    def _choose_backend(self, typing: bool = False) -> None:
+        email = self.editors["mailbox.email"]
+        server = self.editors.get("mailbox.server")
+        backend = self.editors["mailbox.backend"]
+        assert isinstance(email, QLineEdit) and isinstance(backend, QComboBox)
+        address = email.text().strip()
+        if "@" not in address or not address.rpartition("@")[2]:
+            return
+        url = server.text().strip() if isinstance(server, QLineEdit) else ""
+        if (address.lower(), url) == self._backend_chosen_for:
+            return  # nothing new: keep what the person may have picked by hand
+        choice = choose_backend(address, url or None)
+        if typing and not choice.certain:
+            return  # wait until the address is complete before suggesting a default
+        self._backend_chosen_for = (address.lower(), url)
+        index = backend.findData(choice.backend)
+        if index >= 0:
+            backend.setCurrentIndex(index)
+        auth = self.editors.get("mailbox.auth")
+        if isinstance(auth, QComboBox) and choice.backend == "graph" and auth.currentData() in PASSWORDS:
+            auth.setCurrentIndex(max(0, auth.findData("oauth")))  # Exchange Online takes no passwords
+        if self.backend_reason is not None:
+            self.backend_reason.setText(choice.reason)
+            self.backend_reason.setVisible(True)
+
+    def _show_crm_user(self) -> None:
+        """Only the fields the chosen sign-in uses: a user name and password for Windows sign-in,
+        a token for the sandbox, neither for Microsoft 365 (its own sign-in window asks)."""
+        auth = self.editors.get("crm.auth")
+        user = self.editors.get("crm.username")
+        if not isinstance(auth, QComboBox):
+            return
+        kind = auth.currentData()
+        if user is not None:
+            self.basic.setRowVisible(user.parentWidget(), kind == "ntlm")
+        if self.secret is not None:
+            self.basic.setRowVisible(self.secret, kind != "oauth")
+            label = self.basic.labelForField(self.secret)
+            if isinstance(label, QLabel):
+                label.setText("Token:" if kind == "bearer" else "Password:")
+            self.secret.setAccessibleName("Token" if kind == "bearer" else "Password")
+
     def _watch(self, editor: QWidget) -> None:
-        if isinstance(editor, QCheckBox):
+        if isinstance(editor, FolderPicker | AddressList):
+            editor.changed.connect(self.changed.emit)
+        elif isinstance(editor, QCheckBox):
             editor.toggled.connect(lambda _v: self.changed.emit())
         elif isinstance(editor, QSpinBox):
             editor.valueChanged.connect(lambda _v: self.changed.emit())
@@ -245,11 +397,18 @@ class ConnectionTest(QWidget):
         self.cancel_button.setEnabled(False)
         self.result = StatusLabel()
         self.result.setAccessibleName("Connection test result")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy: how long a server takes is not known
+        self.progress.setAccessibleName("Connection test in progress")
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
         row.addWidget(self.button)
         row.addWidget(self.cancel_button)
+        row.addWidget(self.progress)
         row.addStretch(1)
         layout.addLayout(row)
         layout.addWidget(self.result)
@@ -271,6 +430,7 @@ class ConnectionTest(QWidget):
         values = {**self.extra_values(), **values}
         self.ok = False
         self.result.info("Connecting…")
+        self.progress.setVisible(True)
         self.button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         task = tasks.Task(self.call, values, self.form.secret_text(), timeout=TEST_TIMEOUT, parent=self)
@@ -292,13 +452,30 @@ class ConnectionTest(QWidget):
 
     def _failed(self, error: BridgeError) -> None:
         self.ok = False
-        self.result.error(error)
+        hint = fix_hint(error)
+        self.result.error(f"{error.title}: {error.message}" + (f"\nWhat to do: {hint}" if hint else ""))
         self.tested.emit(False)
 
     def _finished(self) -> None:
         self.task = None
+        self.progress.setVisible(False)
         self.button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+
+
+def fix_hint(error: BridgeError) -> str:
+    """What a person can change when a connection test fails, by the kind of failure."""
+    if isinstance(error, AuthError):
+        return "check the user name and the password (or token), then test again."
+    if isinstance(error, CredentialStoreError):
+        return "unlock the system keyring (or sign in to the desktop again), then test again."
+    if isinstance(error, OfflineError | TaskTimeout):
+        return "check the address, and that this computer can reach it (network, VPN, proxy)."
+    if isinstance(error, ThrottledError):
+        return "wait a minute, then test again."
+    if isinstance(error, ConfigError):
+        return "correct the field named above."
+    return ""
 
 
 def describe_mailbox(info: Any) -> str:

@@ -6,17 +6,25 @@ decides what it can read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import (
+    QDesktopServices,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDropEvent,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -24,27 +32,30 @@ from PySide6.QtWidgets import (
 )
 
 from addin.bridge_types import MailItem, RecordRef, TrackOutcome, TrackResult
-from addin.errors import BridgeError
 from addin.mailbox.types import Folder, FolderKind
+from ui import batches as batches_module
 from ui import tasks
+from ui.badges import BadgeDelegate
+from ui.batches import Batches
 from ui.common import (
     StatusLabel,
     button,
     close_on_escape,
+    error_text,
     labelled_row,
     list_table,
     refresh_button,
     search_box,
     size_columns,
 )
-from ui.mail_model import MailModel
+from ui.mail_model import COL_CRM, COL_FROM, COL_RECEIVED, COL_SUBJECT, MailModel
 from ui.regarding_picker import RegardingPicker
 
 FILE_SUFFIXES = (".eml", ".msg")
-TRACK_TIMEOUT = 120.0
+NOT_DONE = "Cancelled"
 
 
-def summarise(results: Sequence[TrackResult], verb: str) -> tuple[str, bool]:
+def summarise(results: Sequence[TrackResult], verb: str, cancelled: int = 0) -> tuple[str, bool]:
     """One line for the status label, and whether anything failed."""
     counts: dict[TrackOutcome, int] = {}
     for r in results:
@@ -61,18 +72,22 @@ def summarise(results: Sequence[TrackResult], verb: str) -> tuple[str, bool]:
     for outcome, label in labels.items():
         if counts.get(outcome):
             parts.append(f"{counts[outcome]} {label}")
+    if cancelled:
+        parts.append(f"{cancelled} not done ({NOT_DONE.lower()})")
     failures = [r for r in results if r.outcome is TrackOutcome.FAILED]
     text = ", ".join(parts) or "Nothing to do"
     if failures:
         text += ": " + "; ".join(f"{r.subject or r.item_id}: {r.message}" for r in failures[:3])
-    warnings = [w for r in results for w in r.warnings]
+    warnings = list(dict.fromkeys(w.rstrip(". ") for r in results for w in r.warnings))
     if warnings:
-        text += " (" + "; ".join(warnings[:3]) + ")"
+        more = f" and {len(warnings) - 2} more" if len(warnings) > 2 else ""
+        text += ". Note: " + "; ".join(warnings[:2]) + more
     return text, bool(failures)
 
 
 class TrackWindow(QWidget):
-    actionFinished = Signal()  # a track/untrack/regarding/file call reported back
+    actionFinished = Signal()  # a track/untrack/regarding/file action reported back (or was cancelled)
+    actionProgress = Signal(int, int)  # done, total: after each batch of a running action
     foldersLoaded = Signal()
 
     def __init__(self, bridge: Any, parent: QWidget | None = None) -> None:
@@ -81,8 +96,8 @@ class TrackWindow(QWidget):
         self.setWindowTitle("Track in CRM")
         self.setAccessibleName("Track in CRM")
         self.setAcceptDrops(True)
-        self.resize(980, 560)
-        self._busy: tasks.Task | None = None
+        self.resize(1120, 600)
+        self._busy: Batches | None = None
         self.picker: RegardingPicker | None = None
 
         self.folders = QListWidget()
@@ -90,7 +105,7 @@ class TrackWindow(QWidget):
         self.folders.currentItemChanged.connect(self._on_folder)
 
         self.search, self._debounce = search_box(
-            self, "Search subject and sender", "Search messages", 300, self._reload_folder
+            self, "Search subject and sender (Ctrl+F)", "Search messages", 300, self._reload_folder
         )
 
         self.model = MailModel(bridge, self)
@@ -99,16 +114,23 @@ class TrackWindow(QWidget):
         self.table = QTableView()
         self.table.setModel(self.model)
         list_table(self.table, "Messages", multi=True)
+        self.table.setItemDelegateForColumn(COL_CRM, BadgeDelegate(self.table))
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self._size_columns()
-        # A model reset drops the header's per-column modes: put them back each time.
+        # A model reset drops the header's per-column modes and the selection: put both back.
+        self._keep: list[str] = []
+        self.model.modelAboutToBeReset.connect(self._remember_selection)
         self.model.modelReset.connect(self._size_columns)
+        self.model.modelReset.connect(self._restore_selection)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.table.doubleClicked.connect(lambda _i: self.open_in_crm())
 
         self.track_button = button("&Track", "Track selected messages", self.track)
+        self.track_button.setToolTip("Track the selected messages in the CRM (Enter)")
         self.track_regarding_button = button(
             "Track with &Regarding…", "Track selected messages with Regarding", self.track_with_regarding
         )
+        self.track_regarding_button.setToolTip("Choose the CRM record they are about, then track (Ctrl+R)")
         self.set_regarding_button = button("Set Re&garding…", "Set Regarding", self.set_regarding)
         self.untrack_button = button("&Untrack", "Untrack selected messages", self.untrack)
         self.open_button = button("&Open in CRM", "Open in CRM", self.open_in_crm)
@@ -135,20 +157,70 @@ class TrackWindow(QWidget):
         splitter.addWidget(self.folders)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([200, 780])
+        splitter.setSizes([170, 950])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
-        hint = QLabel("Drop .eml or .msg files here to track them.")
-        hint.setEnabled(False)
-        layout.addWidget(hint)
+
+        # A long action shows its progress and can be stopped between batches.
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Progress of the running action")
+        self.progress.setTextVisible(True)
+        self.cancel_button = button("Cancel", "Cancel the running action", self.cancel)
+        self.progress_row = QWidget()
+        pr = QHBoxLayout(self.progress_row)
+        pr.setContentsMargins(0, 0, 0, 0)
+        pr.addWidget(self.progress, 1)
+        pr.addWidget(self.cancel_button)
+        self.progress_row.setVisible(False)
+        layout.addWidget(self.progress_row)
+
+        self.drop_zone = DropZone()
+        layout.addWidget(self.drop_zone)
         self.status = StatusLabel()
         layout.addWidget(self.status)
         close_on_escape(self)
+        self._shortcuts()
         self._update_buttons()
         self.load_folders()
 
+    def _shortcuts(self) -> None:
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            enter = QShortcut(QKeySequence(key), self.table, context=Qt.ShortcutContext.WidgetShortcut)
+            enter.activated.connect(self._enter)
+        regarding = QShortcut(QKeySequence("Ctrl+R"), self)
+        regarding.activated.connect(self._regarding_shortcut)
+        find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        find.activated.connect(self._focus_search)
+
+    def _enter(self) -> None:
+        if self.track_button.isEnabled():
+            self.track()
+
+    def _regarding_shortcut(self) -> None:
+        if self.track_regarding_button.isEnabled():
+            self.track_with_regarding()
+        elif self.set_regarding_button.isEnabled():
+            self.set_regarding()
+
+    def _focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
     def _size_columns(self) -> None:
-        size_columns(self.table, 2, ((0, 110), (1, 190), (3, 70), (4, 190)))
+        size_columns(self.table, COL_SUBJECT, ())
+        for col in (COL_FROM, COL_RECEIVED, COL_CRM):
+            self.table.resizeColumnToContents(col)
+        self.table.setColumnWidth(COL_FROM, min(max(self.table.columnWidth(COL_FROM), 120), 240))
+        self.table.setColumnWidth(COL_CRM, max(self.table.columnWidth(COL_CRM), 90))
+
+    def _remember_selection(self) -> None:
+        self._keep = [i.id for i in self.selected_items()]
+
+    def _restore_selection(self) -> None:
+        keep = set(self._keep)
+        rows = [r for r, item in enumerate(self.model.items) if item.id in keep]
+        if rows:
+            self.select_rows(rows)
 
     # -- folders and messages -------------------------------------------------------
     def load_folders(self) -> None:
@@ -193,6 +265,7 @@ class TrackWindow(QWidget):
         self._update_buttons()
 
     def _on_loaded(self) -> None:
+        self._size_columns()
         n, total = len(self.model.items), self.model.total
         shown = f"{n} of {total} messages" if total is not None and total != n else f"{n} messages"
         if not self.status.text() or self.status.text().startswith("Loading"):
@@ -231,38 +304,67 @@ class TrackWindow(QWidget):
         self.open_button.setEnabled(len(items) == 1 and bool(items[0].activity_id))
 
     # -- actions --------------------------------------------------------------------
-    def _start(self, label: str, verb: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+    def _start(
+        self, label: str, verb: str, ids: Sequence[Any], call: Callable[[list[Any]], list[TrackResult]]
+    ) -> None:
+        """Run ``call`` over ``ids`` a batch at a time, with progress and Cancel between batches."""
         self.status.info(label)
-
-        def done(results: Any) -> None:
-            listed = results if isinstance(results, list) else [results]
-            text, failed = summarise(listed, verb)
-            (self.status.error if failed else self.status.info)(text)
-            self.model.reload()
-
-        def failed(error: BridgeError) -> None:
-            self.status.error(error)
-            self.model.reload()
-
-        def finished() -> None:
-            self._busy = None
-            self._update_buttons()
-            self.actionFinished.emit()
-
-        task = tasks.Task(fn, *args, timeout=TRACK_TIMEOUT, parent=self, **kwargs)
-        task.done.connect(done)
-        task.failed.connect(failed)
-        task.finished.connect(finished)
-        self._busy = task
+        self.progress.setRange(0, len(ids))
+        self.progress.setValue(0)
+        self.progress.setFormat(f"{label.rstrip('…')}: %v of %m")
+        self.cancel_button.setEnabled(True)
+        self.progress_row.setVisible(len(ids) > 1)
+        batches = Batches(list(ids), call, batches_module.BATCH_SIZE, self)
+        batches.progressed.connect(self._on_progress)
+        batches.finished.connect(lambda: self._on_finished(batches, verb))
+        self._busy = batches
         self._update_buttons()
-        task.start()
+        batches.start()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(done)
+        if self._busy is not None:
+            self.model.set_results(self._busy.results)  # each row shows its result as it comes
+        self.actionProgress.emit(done, total)
+
+    def cancel(self) -> None:
+        """Stop after the batch that is running now: nothing further is sent to the CRM."""
+        if self._busy is not None:
+            self._busy.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.info("Stopping after the current batch…")
+
+    def _on_finished(self, batches: Batches, verb: str) -> None:
+        failed_calls = []
+        if batches.error is not None:
+            reason = batches.error.message
+            failed_calls = [
+                TrackResult(str(i), TrackOutcome.FAILED, message=reason) for i in batches.failed_ids
+            ]
+        not_done = [TrackResult(str(i), TrackOutcome.SKIPPED, message=NOT_DONE) for i in batches.skipped_ids]
+        self.model.set_results(batches.results + failed_calls + not_done)
+        text, failed = summarise(batches.results, verb, cancelled=batches.skipped)
+        if batches.error is not None:
+            failed = True
+            text = (
+                error_text(batches.error) if not batches.results else f"{text}; {error_text(batches.error)}"
+            )
+        (self.status.error if failed else self.status.info)(text)
+        self._busy = None
+        self.progress_row.setVisible(False)
+        self.model.reload()  # the selection is kept across the reload
+        self._update_buttons()
+        self.actionFinished.emit()
 
     def track(self, regarding: RecordRef | None = None) -> None:
         ids = [i.id for i in self.selected_items() if not i.tracked]
         if ids:
             n = len(ids)
             self._start(
-                f"Tracking {n} message{'s' if n > 1 else ''}…", "tracked", self.bridge.track, ids, regarding
+                f"Tracking {n} message{'s' if n > 1 else ''}…",
+                "tracked",
+                ids,
+                lambda chunk: self.bridge.track(chunk, regarding),
             )
 
     def pick_regarding(self, allow_clear: bool = False) -> RegardingPicker:
@@ -284,7 +386,10 @@ class TrackWindow(QWidget):
         picker = self.pick_regarding(allow_clear=True)
 
         def chosen() -> None:
-            self._start("Setting Regarding…", "updated", self.bridge.set_regarding, ids, picker.selected)
+            ref = picker.selected
+            self._start(
+                "Setting Regarding…", "updated", ids, lambda chunk: self.bridge.set_regarding(chunk, ref)
+            )
 
         picker.accepted.connect(chosen)
         picker.open()
@@ -292,7 +397,7 @@ class TrackWindow(QWidget):
     def untrack(self) -> None:
         ids = [i.id for i in self.selected_items() if i.tracked]
         if ids:
-            self._start("Untracking…", "untracked", self.bridge.untrack, ids)
+            self._start("Untracking…", "untracked", ids, self.bridge.untrack)
 
     def open_in_crm(self) -> None:
         items = self.selected_items()
@@ -304,10 +409,16 @@ class TrackWindow(QWidget):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(u.toLocalFile().lower().endswith(FILE_SUFFIXES) for u in event.mimeData().urls()):
             event.acceptProposedAction()
+            self.drop_zone.set_active(True)
         else:
             event.ignore()
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.drop_zone.set_active(False)
+        super().dragLeaveEvent(event)
+
     def dropEvent(self, event: QDropEvent) -> None:
+        self.drop_zone.set_active(False)
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         files = [p for p in paths if p.suffix.lower() in FILE_SUFFIXES]
         if files:
@@ -317,32 +428,45 @@ class TrackWindow(QWidget):
     def track_files(self, paths: Sequence[Path]) -> None:
         """Read and track each file; a file that cannot be read fails alone."""
 
-        def work() -> list[TrackResult]:
-            results: list[TrackResult] = []
-            for path in paths:
+        def work(chunk: list[Path]) -> list[TrackResult]:
+            results: list[TrackResult | None] = []
+            readable: list[tuple[bytes, str]] = []
+            for path in chunk:
                 try:
-                    data = path.read_bytes()
+                    readable.append((path.read_bytes(), path.name))
+                    results.append(None)
                 except OSError as exc:
+                    reason = exc.strerror or str(exc)
                     results.append(
-                        TrackResult(
-                            str(path),
-                            TrackOutcome.FAILED,
-                            subject=path.name,
-                            message=exc.strerror or str(exc),
-                        )
+                        TrackResult(str(path), TrackOutcome.FAILED, subject=path.name, message=reason)
                     )
-                    continue
-                try:
-                    results.append(self.bridge.track_file(data, path.name))
-                except BridgeError as exc:
-                    results.append(
-                        TrackResult(str(path), TrackOutcome.FAILED, subject=path.name, message=exc.message)
-                    )
-            return results
+            # All readable files in one CRM round; a file that is not mail fails alone.
+            tracked = iter(self.bridge.track_files(readable))
+            return [r if r is not None else next(tracked) for r in results]
 
         n = len(paths)
-        self._start(f"Tracking {n} file{'s' if n > 1 else ''}…", "tracked", work)
+        self._start(f"Tracking {n} file{'s' if n > 1 else ''}…", "tracked", list(paths), work)
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         self.search.setFocus() if not self.model.items else self.table.setFocus()
+
+
+class DropZone(QLabel):
+    """A visible target for .eml and .msg files, highlighted while a file is dragged over."""
+
+    def __init__(self) -> None:
+        super().__init__("Drop .eml or .msg files here to track them")
+        self.setAccessibleName("Drop files here to track them")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumHeight(40)
+        self.set_active(False)
+
+    def set_active(self, active: bool) -> None:
+        # Palette roles, not fixed colours: right in light, dark and high-contrast themes.
+        colour = "palette(highlight)" if active else "palette(mid)"
+        weight = "bold" if active else "normal"
+        self.setStyleSheet(
+            f"QLabel {{ border: 2px dashed {colour}; border-radius: 6px; padding: 6px; "
+            f"font-weight: {weight}; }}"
+        )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon, QWidget
 
 from addin import __version__
@@ -18,8 +18,9 @@ from addin.errors import BridgeError
 from addin.state import BridgeState
 from ui import tasks
 from ui.bridge_adapter import BridgeAdapter
-from ui.common import one_line, when
-from ui.icons import IconState, icon_state, panel_is_dark, panel_is_dark_at, tray_icon
+from ui.common import one_line, problem_icon, when
+from ui.headline import Headline, headline, outbox_entry, synced_line, tooltip
+from ui.icons import IconState, app_icon, panel_is_dark, panel_is_dark_at, tray_icon
 from ui.notifications import Note, Notifier
 
 log = logging.getLogger(__name__)
@@ -32,21 +33,6 @@ FIX_ACTIONS = {
     "sign_in_microsoft": "Sign in…",
     "open_settings": "Fix…",
 }
-
-
-def status_line(status: Status | None) -> str:
-    if status is None:
-        return "CRM Bridge - starting"
-    text = f"CRM Bridge - {status.state.label}"
-    if status.state is BridgeState.PAUSED:
-        text += f" until {when(status.paused_until)}" if status.paused_until else " until resumed"
-    return text
-
-
-def synced_line(status: Status | None) -> str:
-    if status is None or status.last_synced is None:
-        return "Not synced yet"
-    return f"Last synced {when(status.last_synced)}"
 
 
 def tomorrow_morning(now: datetime | None = None) -> datetime:
@@ -73,6 +59,7 @@ class Tray(QObject):
         self.last_note: Note | None = None
         self._icon_key: tuple[IconState, bool] | None = None
         self._panel_dark: bool | None = None  # measured from the panel's pixels once shown
+        self._offline_since: datetime | None = None
 
         self.notifier = Notifier(parent=self)
         self.notifier.show.connect(self._notify)
@@ -112,16 +99,25 @@ class Tray(QObject):
         log.warning("status unavailable: %s", error)
 
     def set_status(self, status: Status) -> None:
+        if status.state is BridgeState.OFFLINE:
+            self._offline_since = self._offline_since or datetime.now().astimezone()
+        else:
+            self._offline_since = None
         self.status = status
-        self._update_icon()
-        self.icon.setToolTip(f"{status_line(status)}\n{synced_line(status)}")
-        if self.menu.isVisible():
-            self.rebuild_menu()
+        self._show_state()
 
     def set_issues(self, issues: tuple[Issue, ...]) -> None:
         self.issues = tuple(issues)
         self.notifier.issues_changed(self.issues)
+        self._show_state()
+
+    def headline(self) -> Headline:
+        """The one summary the icon, the tooltip and the menu header all show."""
+        return headline(self.status, self.issues, self._offline_since)
+
+    def _show_state(self) -> None:
         self._update_icon()
+        self.icon.setToolTip(tooltip(self.status, self.issues, self._offline_since))
         if self.menu.isVisible():
             self.rebuild_menu()
 
@@ -132,9 +128,7 @@ class Tray(QObject):
             tasks.run(self.bridge.status, on_done=self.set_status, on_error=self._status_failed, parent=self)
 
     def icon_state(self) -> IconState:
-        if self.status is None:
-            return IconState.SYNCING
-        return icon_state(self.status.state, len(self.issues))
+        return self.headline().icon
 
     def _update_icon(self, force: bool = False) -> None:
         dark = self._panel_dark if self._panel_dark is not None else panel_is_dark()
@@ -152,7 +146,7 @@ class Tray(QObject):
         # The panel places the icon asynchronously; measure its colour once it is there.
         QTimer.singleShot(1000, self._measure_panel)
         # Some panels drop a tooltip set before the icon was shown (aw-qt #112).
-        self.icon.setToolTip(f"{status_line(self.status)}\n{synced_line(self.status)}")
+        self.icon.setToolTip(tooltip(self.status, self.issues, self._offline_since))
 
     # -- menu -----------------------------------------------------------------------
     def _add(
@@ -168,7 +162,11 @@ class Tray(QObject):
         menu = self.menu
         menu.clear()
         status = self.status
-        self._add(menu, status_line(status))
+        head = self.headline()
+        header = self._add(menu, head.text, self._header_action(head))
+        if head.problem:
+            # A problem leads the menu with a warning sign and, where there is one, its fix.
+            header.setIcon(problem_icon())
         self._add(menu, synced_line(status))
         if status is not None and status.detail:
             self._add(menu, one_line(status.detail, 90))
@@ -186,11 +184,7 @@ class Tray(QObject):
             self._add(menu, f"… and {len(self.issues) - MAX_ISSUES_IN_MENU} more", self.open_activity)
         menu.addSeparator()
         self._add(menu, "Track in CRM…", self.open_track)
-        waiting = (status.outbox_queued + status.outbox_failed) if status else 0
-        outbox = f"Outbox ({waiting})" if waiting else "Outbox"
-        if status is not None and status.outbox_failed:
-            outbox += f" - {status.outbox_failed} failed"
-        self._add(menu, outbox + "…", self.open_outbox)
+        self._add(menu, outbox_entry(status), self.open_outbox)
         if status is not None and status.state is BridgeState.PAUSED:
             self._add(menu, "Resume", self.resume)
         else:
@@ -216,6 +210,16 @@ class Tray(QObject):
         menu.addSeparator()
         self._add(menu, "Quit", self.quit)
         self.menuRebuilt.emit()
+
+    def _header_action(self, head: Headline) -> Callable[[], Any] | None:
+        state = self.status.state if self.status is not None else None
+        if state in (BridgeState.CREDENTIALS_NEEDED, BridgeState.ERROR):
+            return lambda: self.open_settings()
+        if head.problem and state is not BridgeState.OFFLINE:
+            if any(i.action == "retry_outbox" for i in self.issues):
+                return self.open_outbox
+            return self.open_activity
+        return None  # information only
 
     def action(self, text: str, menu: QMenu | None = None) -> QAction | None:
         """Find a menu entry by its text (prefix), searching submenus too."""
@@ -287,7 +291,8 @@ class Tray(QObject):
         self.last_note = note
         icon = QSystemTrayIcon.MessageIcon.Warning if note.error else QSystemTrayIcon.MessageIcon.Information
         # Failures stay up long (and in the menu until resolved); successes fade quickly.
-        self.icon.showMessage(note.title, note.message, icon, 60_000 if note.error else 5_000)
+        # A subject's line breaks would split the title: shown as ⏎, as everywhere else.
+        self.icon.showMessage(one_line(note.title, 90), note.message, icon, 60_000 if note.error else 5_000)
         self.notified.emit(note)
 
     def _on_message_clicked(self) -> None:
@@ -366,8 +371,13 @@ class Tray(QObject):
             "About CRM Bridge",
             f"CRM Bridge {__version__}\n\nBridges your mailbox and Microsoft Dynamics 365 / Dataverse.\n"
             "Open source under the MIT licence.",
+            QMessageBox.StandardButton.Ok,
         )
         box.setAccessibleName("About CRM Bridge")
+        box.setIconPixmap(app_icon().pixmap(48, 48))
+        ok = box.button(QMessageBox.StandardButton.Ok)
+        if ok is not None:
+            ok.setIcon(QIcon.fromTheme("dialog-ok"))  # the theme's, or none: no bundled clip-art
         self.windows["about"] = box
         box.open()
 

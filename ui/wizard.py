@@ -34,7 +34,19 @@ class _IntroPage(QWizardPage):
             "organisation. Passwords are kept in the system keyring, never in a file."
         )
         text.setWordWrap(True)
-        QVBoxLayout(self).addWidget(text)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        steps = QLabel(
+            "<p>Four steps, a minute or two:</p><ol>"
+            "<li><b>Your mailbox</b>: your address and password, tested.</li>"
+            "<li><b>Your CRM</b>: your organisation's address and sign-in, tested.</li>"
+            "<li><b>What to track and send</b>: automatic tracking and sending, changeable later.</li>"
+            "<li><b>Ready</b>: notifications, and starting when you sign in.</li></ol>"
+        )
+        steps.setWordWrap(True)
+        steps.setAccessibleName("The set-up steps")
+        layout.addWidget(steps)
+        layout.addStretch(1)
 
 
 class _TestedPage(QWizardPage):
@@ -91,16 +103,23 @@ class SetupWizard(QWizard):
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage)
         self.resize(640, 560)
 
-        self.mailbox_form = SettingsForm("mailbox", self.values, with_secret=True)
+        first_run = needs_setup(values or {})
+        self.mailbox_form = SettingsForm("mailbox", self.values, with_secret=True, first_run=first_run)
         self.mailbox_test = ConnectionTest(
             "&Test mailbox", bridge.test_mailbox, self.mailbox_form, describe_mailbox
         )
-        self.crm_form = SettingsForm("crm", self.values, with_secret=True)
+        self.crm_form = SettingsForm("crm", self.values, with_secret=True, first_run=first_run)
         self.crm_test = ConnectionTest("&Test CRM sign-in", bridge.test_crm, self.crm_form, describe_crm)
         # Each test sees the whole configuration, so the CRM test knows the mailbox and vice versa.
         self.mailbox_test.extra_values = self.all_values
         self.crm_test.extra_values = self.all_values
-        self.tracking_form = SettingsForm("tracking", self.values, include_advanced=False)
+        # Folders are picked from the mailbox's tree, which the bridge can list once the set-up
+        # is saved: that choice is in Settings → Tracking (and the saved value is kept meanwhile).
+        self.tracking_form = SettingsForm(
+            "tracking", self.values, include_advanced=False, leave_out=("tracking.tracked_folders",)
+        )
+        folders_later = QLabel("Folders to track automatically: choose them later in Settings → Tracking.")
+        folders_later.setWordWrap(True)
         self.sending_form = SettingsForm("sending", self.values, include_advanced=False)
         self.general_form = SettingsForm("general", self.values)
         self.start_at_login = QCheckBox("Start CRM Bridge when I sign in")
@@ -129,12 +148,18 @@ class SetupWizard(QWizard):
             "What to track and send",
             "You can change all of this later in Settings.",
             [self.tracking_form, self.sending_form],
+            folders_later,
         )
         self.finish_page = _FormPage(
             "Ready", "How CRM Bridge should keep you informed.", [self.general_form], finish_extra
         )
-        for page in (_IntroPage(), self.mailbox_page, self.crm_page, self.tracking_page, self.finish_page):
+        pages = (_IntroPage(), self.mailbox_page, self.crm_page, self.tracking_page, self.finish_page)
+        for page in pages:
             self.addPage(page)
+        # "Step 2 of 4" on every page after the welcome, so a person knows how far it is.
+        steps = pages[1:]
+        for n, page in enumerate(steps, 1):
+            page.setSubTitle(f"Step {n} of {len(steps)}. {page.subTitle()}")
 
     def all_values(self) -> dict[str, Any]:
         values = dict(self.values)

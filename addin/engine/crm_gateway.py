@@ -247,6 +247,12 @@ class CrmGateway:
                             "mimetype": att.content_type,
                             "subject": att.name,
                             "body": base64.b64encode(att.content).decode("ascii"),
+                            # Set only for inline images: the CRM shows those in the body.
+                            **(
+                                {"attachmentcontentid": att.content_id}
+                                if att.is_inline and att.content_id
+                                else {}
+                            ),
                         },
                     )
                 state = r.STATUS_SENT if draft.outgoing else r.STATUS_RECEIVED
@@ -294,6 +300,26 @@ class CrmGateway:
     def delete_email(self, activity_id: str) -> None:
         with contextlib.suppress(NotFoundError):
             self.client.delete("emails", activity_id)
+
+    def named(self, refs: Sequence[RecordRef]) -> list[RecordRef]:
+        """The records with their names read from the CRM, in one batch; a record that is gone
+        keeps what it had (its id), so a saved choice still shows."""
+        wanted = [ref for ref in refs if ref.table in r.REGARDING_TABLES]
+        if not wanted:
+            return list(refs)
+        batch = self.client.batch()
+        for ref in wanted:
+            table = r.REGARDING_TABLES[ref.table]
+            batch.get(f"{table.entity_set}({ref.id})", params={"$select": table.primary_name})
+        names: dict[tuple[str, str], str] = {}
+        for ref, result in zip(wanted, batch.execute(), strict=True):
+            if result.error is None:
+                value = (result.json or {}).get(r.REGARDING_TABLES[ref.table].primary_name)
+                names[(ref.table, ref.id)] = str(value or "")
+        return [
+            RecordRef(ref.table, ref.id, names.get((ref.table, ref.id)) or ref.name, ref.detail)
+            for ref in refs
+        ]
 
     def search_records(self, text: str, tables: Sequence[str], limit: int) -> list[RecordRef]:
         text = text.strip()
@@ -418,7 +444,7 @@ class CrmGateway:
     def attachments(self, activity_id: str) -> list[Attachment]:
         rows = self.client.query(
             "activitymimeattachments",
-            select=["filename", "mimetype", "body"],
+            select=["filename", "mimetype", "body", "attachmentcontentid"],
             filter=f"_objectid_value eq {r.guid(activity_id)}",
         )
         return [
@@ -426,6 +452,8 @@ class CrmGateway:
                 str(row.get("filename") or "attachment"),
                 str(row.get("mimetype") or "application/octet-stream"),
                 base64.b64decode(row.get("body") or ""),
+                is_inline=bool(row.get("attachmentcontentid")),
+                content_id=row.get("attachmentcontentid") or None,
             )
             for row in rows
         ]

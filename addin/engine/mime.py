@@ -1,86 +1,51 @@
-"""Turn raw MIME (a dropped .eml file) into the port's Message value, tolerating bad mail."""
+"""A dropped .eml file (or any raw MIME a backend holds) as the port's Message value.
+
+The reading itself is ``addin.mime`` (shared with the sandbox Exchange and every backend);
+this module only maps it onto ``Message`` and refuses input that is not a message.
+"""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import email.utils
-from email.message import EmailMessage
-from email.utils import getaddresses
-
+from addin.engine.html_text import html_to_text
 from addin.errors import MessageError
-from addin.mailbox.types import Address, Attachment, Message, Sensitivity
+from addin.mailbox.types import Message
+from addin.mime import EMPTY_REASON, NO_HEADERS_REASON, MimeMessage, read_mime
 
 
-def _addresses(values: list[str]) -> tuple[Address, ...]:
-    result = []
-    for name, addr in getaddresses(values):
-        if addr and "@" in addr:
-            result.append(Address(addr.strip(), name.strip()))
-    return tuple(result)
-
-
-def parse_mime(data: bytes, *, item_id: str = "", folder_id: str = "") -> Message:
-    if not data.strip():
-        raise MessageError("The file is empty; it is not an e-mail message.")
-    try:
-        msg = email.message_from_bytes(data, policy=email.policy.default)
-    except Exception as exc:  # the parser is tolerant; anything it still raises is a bad file
-        raise MessageError(f"The message cannot be read as MIME: {type(exc).__name__}") from None
-    if not isinstance(msg, EmailMessage) or not any(
-        k in msg for k in ("From", "Subject", "Message-ID", "Date")
-    ):
-        raise MessageError("The file has no e-mail headers (From, Subject, Message-ID or Date).")
-
-    def header(name: str) -> str:
-        try:
-            value = msg.get(name)
-        except Exception:  # a malformed header must not lose the whole message
-            return ""
-        return str(value or "").strip()
-
-    sender = _addresses([header("From")])
-    try:
-        sent = email.utils.parsedate_to_datetime(header("Date")) if header("Date") else None
-    except (TypeError, ValueError):
-        sent = None
-    text_body, html_body = "", None
-    attachments: list[Attachment] = []
-    try:
-        body = msg.get_body(preferencelist=("plain",))
-        if body is not None:
-            text_body = str(body.get_content())
-        html = msg.get_body(preferencelist=("html",))
-        if html is not None:
-            html_body = str(html.get_content())
-        for part in msg.iter_attachments():
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                attachments.append(
-                    Attachment(part.get_filename() or "attachment", part.get_content_type(), payload)
-                )
-    except Exception as exc:  # broken multipart structure: keep the headers, report the body
-        raise MessageError(f"The message body cannot be decoded: {type(exc).__name__}") from None
-    sensitivity = {
-        "private": Sensitivity.PRIVATE,
-        "personal": Sensitivity.PERSONAL,
-        "company-confidential": Sensitivity.CONFIDENTIAL,
-    }.get(header("Sensitivity").lower(), Sensitivity.NORMAL)
+def to_message(
+    parsed: MimeMessage, data: bytes | None = None, *, item_id: str = "", folder_id: str = ""
+) -> Message:
+    """The port's Message for a parsed MIME message (a backend passes its own ids)."""
+    html = parsed.html_body
+    text = parsed.text_body if parsed.text_body is not None else html_to_text(html or "")
     return Message(
         id=item_id,
         folder_id=folder_id,
-        message_id=header("Message-ID") or None,
-        subject=header("Subject"),
-        sender=sender[0] if sender else None,
-        to=_addresses([header("To")]),
-        cc=_addresses([header("Cc")]),
-        in_reply_to=header("In-Reply-To") or None,
-        references=tuple(header("References").split()),
-        text_body=text_body,
-        html_body=html_body,
-        sent=sent,
-        received=sent,
-        sensitivity=sensitivity,
-        attachments=tuple(attachments),
+        message_id=parsed.message_id,
+        subject=parsed.subject,
+        sender=parsed.author or parsed.sender,
+        to=parsed.to,
+        cc=parsed.cc,
+        bcc=parsed.bcc,
+        in_reply_to=parsed.in_reply_to,
+        references=parsed.references,
+        text_body=text,
+        html_body=html,
+        sent=parsed.date,
+        received=parsed.date,
+        sensitivity=parsed.sensitivity,
+        attachments=parsed.attachments,
         mime=data,
+        headers=parsed.headers,
+        warnings=parsed.warnings,
     )
+
+
+def parse_mime(data: bytes, *, item_id: str = "", folder_id: str = "") -> Message:
+    """Read raw MIME; raises MessageError only for input that is not a message at all."""
+    if not data.strip(b" \t\r\n\x00"):
+        raise MessageError(EMPTY_REASON)
+    parsed = read_mime(data)
+    if not parsed.has_headers:
+        raise MessageError(NO_HEADERS_REASON)
+    return to_message(parsed, data, item_id=item_id, folder_id=folder_id)

@@ -23,12 +23,12 @@ import re
 import struct
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import getaddresses
 
 import olefile
 
 from addin.errors import MessageError
 from addin.mailbox.types import Address, Attachment, Message, Sensitivity
+from addin.mime import parse_address_list
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _PROPS = "__properties_version1.0"
@@ -134,7 +134,8 @@ def parse_msg(data: bytes, *, item_id: str = "", folder_id: str = "") -> Message
 
 
 def _addresses(value: str) -> tuple[Address, ...]:
-    return tuple(Address(a.strip(), n.strip()) for n, a in getaddresses([value]) if "@" in a)
+    # The transport headers are read like any MIME header: one reading for the product.
+    return parse_address_list(value) if value.strip() else ()
 
 
 def _smtp(store: _Storage, *props: int) -> str:
@@ -268,7 +269,22 @@ def to_rfc822(message: Message) -> bytes:
     out.set_content((message.text_body or "").replace("\r\n", "\n"))
     if message.html_body:
         out.add_alternative(message.html_body.replace("\r\n", "\n"), subtype="html")
+        html = out.get_body(("html",))
+        for item in message.attachments:
+            if item.is_inline and item.content_id and html is not None:
+                # Inline pictures stay inline: related to the HTML that shows them by cid.
+                main, _, sub = item.content_type.partition("/")
+                html.add_related(
+                    item.content,
+                    main or "application",
+                    sub or "octet-stream",
+                    cid=f"<{item.content_id}>",
+                    filename=item.name,
+                    disposition="inline",
+                )
     for item in message.attachments:
+        if item.is_inline and item.content_id and message.html_body:
+            continue
         main, _, sub = item.content_type.partition("/")
         if item.content_type == "message/rfc822":  # the email package wants a Message object here
             inner = email.message_from_bytes(item.content, policy=email.policy.default)

@@ -45,6 +45,8 @@ from addin.errors import (
     BridgeError,
     HeaderInjectionError,
     MessageError,
+    OfflineError,
+    ThrottledError,
 )
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import (
@@ -56,7 +58,7 @@ from addin.mailbox.types import (
     SendEvidence,
     SendState,
 )
-from addin.store import Store, utcnow
+from addin.store import AuditNote, Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ UNKNOWN = (
     "Sent Items — check your Sent Items before sending it again"
 )
 STUCK = "The mail server has not sent it — check your Outbox"
+CONFIRMED = "Confirmed from Sent Items"
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,9 @@ class Outbox:
             outcome = self.send_one(item)
             sent += outcome == "sent"
             failed += outcome == "failed"
+            if outcome == "pending":
+                # The connection broke mid-send: do not claim the next one on a failing line.
+                break
         if sent or failed or settled:
             self._on_change()
         return PollReport(sent, failed, skipped, settled, requests_idle=not pending)
@@ -178,7 +184,11 @@ class Outbox:
         except (MessageError, HeaderInjectionError) as exc:
             self._fail(item, exc.message, claimed=True)
             return "failed"
-        except AuthError:
+        except (AuthError, OfflineError, ThrottledError) as exc:
+            # The mailbox (or the CRM) cannot be reached or refuses us: stop the whole poll here,
+            # before anything else is claimed.  This one e-mail stays "sending" in the journal
+            # and is settled from Sent Items once the server answers again.
+            log.warning("send of %s stopped: %s", item.activity_id, exc.message)
             raise
         except BridgeError as exc:
             # Unknown whether it left: keep the journal in "sending"; recovery decides from Sent Items.
@@ -227,8 +237,15 @@ class Outbox:
                 return False
         copy_id = copy_id or message_id
         self.crm.mark_sent(activity_id, copy_id)
-        self.store.outbox_put(activity_id, message_id=copy_id, state="done")
-        self.store.audit("sent", subject=subject, detail=detail, activity_id=activity_id, message_id=copy_id)
+        # "done" and its audit row in one transaction: every sent e-mail has exactly one row.
+        self.store.outbox_put(
+            activity_id,
+            message_id=copy_id,
+            state="done",
+            audit=AuditNote(
+                "sent", subject=subject, detail=detail, activity_id=activity_id, message_id=copy_id
+            ),
+        )
         return True
 
     def _fail(self, item: PendingEmail, reason: str, *, claimed: bool) -> None:
@@ -244,9 +261,9 @@ class Outbox:
             recipients=", ".join(item.to),
             reason=reason,
             attempts=attempts,
-        )
-        self.store.audit(
-            "send_failed", ok=False, subject=item.subject, detail=reason, activity_id=item.activity_id
+            audit=AuditNote(
+                "send_failed", ok=False, subject=item.subject, detail=reason, activity_id=item.activity_id
+            ),
         )
 
     # -- recovery -------------------------------------------------------------------------
@@ -321,14 +338,11 @@ class Outbox:
         evidence = self.mailbox.send_evidence(item.activity_id)
         if evidence.state is SendState.SENT:
             copy_id = evidence.message_id or item.message_id or ""
-            self.crm.mark_sent(item.activity_id, copy_id)
-            self.store.audit(
-                "sent",
-                subject=item.subject,
-                detail="Confirmed from Sent Items",
-                activity_id=item.activity_id,
-                message_id=copy_id,
+            # Journal it as ours first, so a crash before the audit row is settled by recover().
+            self.store.outbox_put(
+                item.activity_id, message_id=copy_id, state="sent", subject=item.subject, recipients=""
             )
+            self._finish(item.activity_id, copy_id, item.subject, CONFIRMED)
             return 1
         if item.modified is None or self._now() - item.modified < self.settings.stale_claim:
             return 0
@@ -344,14 +358,12 @@ class Outbox:
             except BridgeError as exc:
                 log.warning("saved draft of %s not sent: %s", item.activity_id, exc.message)
                 return 0
-            self.store.audit(
-                "sent",
-                subject=item.subject,
-                detail=DRAFT_SENT,
-                activity_id=item.activity_id,
-                message_id=evidence.message_id or item.message_id or "",
+            message_id = evidence.message_id or item.message_id or ""
+            # Ours from here: a late copy or a crash before the audit row is settled by recover().
+            self.store.outbox_put(
+                item.activity_id, message_id=message_id, state="sent", subject=item.subject, recipients=""
             )
-            self.crm.mark_sent(item.activity_id, evidence.message_id or item.message_id or "")
+            self._finish(item.activity_id, message_id, item.subject, DRAFT_SENT)
             return 1
         if self.crm.release(item):
             self.store.audit(

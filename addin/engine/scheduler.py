@@ -43,8 +43,10 @@ class Scheduler:
         on_state: Callable[[BridgeState, str], None],
         now: Callable[[], datetime] = utcnow,
         max_nap: float = MAX_NAP,
+        on_synced: Callable[[], None] = lambda: None,
     ) -> None:
         self.jobs = jobs
+        self._on_synced = on_synced
         self._max_nap = max_nap
         self._on_state = on_state
         self._now = now
@@ -170,6 +172,7 @@ class Scheduler:
         job.failures = 0
         job.next_due = self._now() + job.interval
         self.last_synced = self._now()
+        self._on_synced()
         if self.state in (BridgeState.OFFLINE, BridgeState.ERROR):
             self._set(BridgeState.SYNCING)
 

@@ -31,6 +31,7 @@ from addin.errors import (
 )
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import Address, Attachment, FetchFailure, Mark, Message
+from addin.mime import EMPTY_REASON, NO_HEADERS_REASON
 from addin.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -177,26 +178,31 @@ class Tracker:
     ) -> None:
         ctx, keys, activity_ids = group.ctx, group.keys, group.activity_ids
         tracked, resolved, token_re = group.tracked, group.resolved, group.token_re
-        drafts: list[tuple[Message, str, EmailDraft, list[str]]] = []
+        # One slot per message: results come back in the order the messages were given.
+        slots: list[TrackResult | None] = [None] * len(messages)
+        drafts: list[tuple[int, Message, str, EmailDraft, list[str]]] = []
         for i, m in enumerate(messages):
             handle = m.id or str(i)
             key, activity_id = keys[handle], activity_ids[handle]
+            refused = not_a_message(m)
+            if refused is not None:
+                self.store.audit("track_failed", ok=False, subject=m.subject, detail=refused, item_id=m.id)
+                slots[i] = TrackResult(m.id, TrackOutcome.FAILED, None, m.subject, refused)
+                continue
             existing = tracked.get(activity_id) or tracked.get(key)
             if existing is not None:
-                results.append(self._already(m, key, existing, regarding, marks))
+                slots[i] = self._already(m, key, existing, regarding, marks)
                 continue
             if accept is not None:
                 why = accept(m, tracked, resolved)
                 if why is not None:
-                    results.append(
-                        TrackResult(m.id, TrackOutcome.SKIPPED, None, m.subject, f"Not tracked: {why}")
-                    )
+                    slots[i] = TrackResult(m.id, TrackOutcome.SKIPPED, None, m.subject, f"Not tracked: {why}")
                     continue
             chosen = regarding or self._correlate(m, tracked, token_re)
             draft, warnings = self._draft(m, key, activity_id, chosen, ctx, resolved)
-            drafts.append((m, key, draft, warnings))
-        outcomes = self.crm.create_emails([d for _, _, d, _ in drafts])
-        for (m, key, draft, warnings), error in zip(drafts, outcomes, strict=True):
+            drafts.append((i, m, key, draft, warnings))
+        outcomes = self.crm.create_emails([d for _, _, _, d, _ in drafts])
+        for (i, m, key, draft, warnings), error in zip(drafts, outcomes, strict=True):
             if error is None:
                 self._mark(m, key, draft.activity_id, draft.regarding, marks)
                 self.store.audit(
@@ -207,18 +213,14 @@ class Tracker:
                     item_id=m.id or None,
                     message_id=key,
                 )
-                results.append(
-                    TrackResult(
-                        m.id, TrackOutcome.TRACKED, draft.activity_id, m.subject, "Tracked", tuple(warnings)
-                    )
+                slots[i] = TrackResult(
+                    m.id, TrackOutcome.TRACKED, draft.activity_id, m.subject, "Tracked", tuple(warnings)
                 )
             elif isinstance(error, ConflictError):
                 # Someone (another machine, server-side sync, our own lost response) created it.
                 self._mark(m, key, draft.activity_id, draft.regarding, marks)
-                results.append(
-                    TrackResult(
-                        m.id, TrackOutcome.ALREADY_TRACKED, draft.activity_id, m.subject, "Already tracked"
-                    )
+                slots[i] = TrackResult(
+                    m.id, TrackOutcome.ALREADY_TRACKED, draft.activity_id, m.subject, "Already tracked"
                 )
             elif is_transient(error):
                 raise error
@@ -226,10 +228,12 @@ class Tracker:
                 self.store.audit(
                     "track_failed", ok=False, subject=m.subject, detail=error.message, item_id=m.id
                 )
-                results.append(TrackResult(m.id, TrackOutcome.FAILED, None, m.subject, error.message))
+                slots[i] = TrackResult(m.id, TrackOutcome.FAILED, None, m.subject, error.message)
+        results.extend(slot for slot in slots if slot is not None)
 
     def drain_queue(self, limit: int = 100) -> list[TrackResult]:
         """Retry durable track requests that are due; each ends tracked or with a visible error."""
+        self._reset_backoff_when_crm_answers()
         due = self.store.due_tracks(limit)
         if not due:
             return []
@@ -253,6 +257,22 @@ class Tracker:
                     self.store.finish_track(qid)
             results += batch_results
         return results
+
+    def _reset_backoff_when_crm_answers(self) -> None:
+        """Requests waiting out a long back-off go at once when the CRM answers again.
+
+        After a long outage the back-off can reach 30 minutes; one cheap WhoAmI tells whether
+        the CRM is back, so the queue is not left waiting for its timers.
+        """
+        if not self.store.deferred_tracks():
+            return
+        try:
+            self.crm.client.whoami()
+        except BridgeError:
+            return  # still unreachable (or refusing): the back-off stands
+        reset = self.store.reset_track_backoff()
+        if reset:
+            log.info("the CRM answers again: %d waiting track request(s) retried now", reset)
 
     # -- pieces ---------------------------------------------------------------------------
 
@@ -308,7 +328,7 @@ class Tracker:
         ctx: UserContext,
         resolved: dict[str, list[RecordRef]],
     ) -> tuple[EmailDraft, list[str]]:
-        warnings: list[str] = []
+        warnings: list[str] = list(m.warnings)
         me = (self.settings.user_email or ctx.email).lower()
         outgoing = bool(m.sender and m.sender.email.lower() == me)
         parties: list[Party] = []
@@ -405,6 +425,18 @@ def _pick(address: str, candidates: list[RecordRef]) -> tuple[RecordRef | None, 
         if len(refs) > 1:
             return None, f"{address} matches {len(refs)} {table} records; kept as an unresolved address."
     return None, ""
+
+
+def not_a_message(m: Message) -> str | None:
+    """Why a message cannot become an activity (no header at all), or None.
+
+    The same reasons a dropped file is refused with, so every path says the same thing.
+    """
+    if m.sender or m.to or m.cc or m.bcc or m.subject.strip() or m.message_id or m.headers:
+        return None
+    if not m.text_body.strip() and not (m.html_body or "").strip() and not m.attachments:
+        return EMPTY_REASON
+    return NO_HEADERS_REASON
 
 
 def _parties_of(m: Message) -> list[Address]:

@@ -106,6 +106,8 @@ class Message:
     stamp: str | None = None
     mime: bytes | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # What was read leniently (an unknown charset, a broken structure): shown with the result.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

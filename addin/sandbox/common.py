@@ -47,6 +47,8 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from addin.errors import BridgeError, ConfigError
+
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -181,6 +183,10 @@ def control_response(request: Request, faults: FaultPlan, stats: Stats) -> Respo
     path = request.path
     if not path.startswith("/_sandbox/"):
         return None
+    origin = request.headers.get("Origin")
+    if request.method == "POST" and origin is not None and origin != request.host_url.rstrip("/"):
+        # A web page in the user's browser must not reconfigure the sandbox (cross-site post).
+        return json_response({"error": "cross-site requests are refused"}, status=403)
     if path == "/_sandbox/stats" and request.method == "GET":
         return json_response(stats.snapshot())
     if path == "/_sandbox/stats/reset" and request.method == "POST":
@@ -217,10 +223,36 @@ def drop_connection(environ: dict[str, Any]) -> None:
 
 def check_loopback(host: str) -> None:
     if host not in LOOPBACK_HOSTS and not host.startswith("127."):
-        raise SystemExit(f"sandbox: refusing to bind {host!r}: the sandboxes listen on loopback only")
+        raise ConfigError(
+            f"Refusing to listen on {host!r}: the sandboxes listen on loopback only (127.0.0.1, ::1).",
+            title="Sandbox not started",
+        )
 
 
-class KeepAliveRequestHandler(WSGIRequestHandler):
+_request_log = {"verbose": False}
+
+
+def set_request_log(verbose: bool) -> None:
+    """One access-log line per request only when asked for (``--verbose``): by default a
+    sandbox's own output is its URL and its errors, not a line per request."""
+    _request_log["verbose"] = verbose
+
+
+class RequestLogHandler(WSGIRequestHandler):
+    """werkzeug's handler with the per-request line opt-in, coloured only on a terminal."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if not _request_log["verbose"]:
+            return
+        if sys.stderr.isatty():
+            super().log_request(code, size)
+            return
+        # Redirected to a file or a pipe: no ANSI colour codes in the text.
+        line = self.requestline.translate(self._control_char_table)
+        self.log("info", '"%s" %s %s', line, code, size)
+
+
+class KeepAliveRequestHandler(RequestLogHandler):
     """HTTP/1.1 keep-alive, as real servers do.
 
     werkzeug's handler answers every request with ``Connection: close``; some clients read that
@@ -279,7 +311,7 @@ class SandboxServer:
         self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, keep_alive: bool = False
     ) -> None:
         check_loopback(host)
-        handler = KeepAliveRequestHandler if keep_alive else None
+        handler = KeepAliveRequestHandler if keep_alive else RequestLogHandler
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=handler)
         # Request threads must not keep the process alive on shutdown.
         self._server.daemon_threads = True  # type: ignore[attr-defined]
@@ -329,3 +361,13 @@ def run_until_signalled(server: SandboxServer, first_line: str, *more_lines: str
         pass
     server.stop()
     return 0
+
+
+def data_folder_error(kind: str, folder: object, exc: BaseException) -> BridgeError:
+    """A sandbox's ``--data`` folder that cannot be used, in words (not a traceback)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return BridgeError(
+        f"Cannot keep the {kind} sandbox's data in {folder}: {reason}. "
+        "Fix: give --data a folder you can write, or leave --data out for a temporary one.",
+        title="Sandbox data folder not usable",
+    )

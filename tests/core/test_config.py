@@ -68,3 +68,23 @@ def test_newer_config_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"version": 99, "profiles": {}}))
     with pytest.raises(ConfigError, match="newer"):
         Config.load(path)
+
+
+def test_sign_in_settings_saved_under_their_old_names_are_kept(tmp_path: Path) -> None:
+    # Files written before Microsoft sign-in served the CRM and a Graph mailbox alike kept the
+    # client id and tenant as crm.*; upgrading must not lose an organisation's app registration.
+    path = tmp_path / "c.json"
+    client_id = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    old = {
+        "crm.url": "https://contoso.crm.dynamics.com",
+        "crm.client_id": client_id,
+        "crm.tenant": "contoso.com",
+    }
+    path.write_text(json.dumps({"version": 1, "active": "default", "profiles": {"default": old}}))
+    profile = Config.load(path).profile()
+    assert profile.get("auth.client_id") == client_id
+    assert profile.get("auth.tenant") == "contoso.com"
+    # A value saved under the new name wins over a leftover old one.
+    both = {**old, "auth.client_id": "11111111-2222-3333-4444-555555555555"}
+    path.write_text(json.dumps({"version": 1, "active": "default", "profiles": {"default": both}}))
+    assert Config.load(path).profile().get("auth.client_id") == "11111111-2222-3333-4444-555555555555"

@@ -267,3 +267,19 @@ def test_chained_keyrings_never_fall_through_to_plaintext(memory_keyring, monkey
     with pytest.raises(CredentialStoreError, match="No secure system keyring"):
         CredentialStore().set("imap", "never-in-a-file")
     assert plaintext.store == {}
+
+
+def test_redact_masks_whole_secrets_only_and_never_a_word() -> None:
+    from addin.credentials import is_maskable
+
+    register_secret("sandbox")  # the demo token is a word: not a secret, never masked
+    register_secret("Tr0ub4dor&3")
+    try:
+        assert not is_maskable("sandbox")
+        assert redact("The sandbox injected a 503 failure") == "The sandbox injected a 503 failure"
+        assert redact("password is Tr0ub4dor&3.") == "password is ***."
+        assert redact("(Tr0ub4dor&3)") == "(***)"
+        # Part of a longer token is that token, not the secret.
+        assert redact("xTr0ub4dor&3y") == "xTr0ub4dor&3y"
+    finally:
+        forget_secret("Tr0ub4dor&3")

@@ -76,7 +76,7 @@ def test_configure_track_and_inspect(
 
 
 def test_errors_are_readable_not_tracebacks(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["status"])
+    code = main(["log"])
     err = capsys.readouterr().err
     assert code == 2
     assert "Set-up needed" in err and "Traceback" not in err

@@ -129,8 +129,8 @@ def test_corpus_message_survives_the_round_trip(session: Session, name: str) -> 
     body = oracle_body(expected)
     if body is not None:
         # Servers differ on an inline text part that also has a filename (msg_04, msg_44):
-        # Python reads it as the body, the sandbox (like some Exchange builds) keeps it as a
-        # file.  Either way the text must be there, whole.
+        # Python and the sandbox read it as the body, some Exchange builds keep it as a file.
+        # Either way the text must be there, whole.
         as_file = [norm(a.content.decode("utf-8", "replace")) for a in got.attachments]
         assert norm(got.text_body) == norm(body) or (not got.text_body and norm(body) in as_file), (
             f"body differs: {norm(got.text_body)[:120]!r} vs {norm(body)[:120]!r}"

@@ -162,7 +162,7 @@ def test_wrong_method_and_unknown_action(api: Api) -> None:
 def test_html_lists_emails_escaped_and_links_record_pages(api: Api) -> None:
     c = DEMO_CONTACTS[0]
     eid = api.crm.queue_email(c.email, "<script>alert(1)</script> & more", "x")
-    page = requests.get(api.crm.origin + "/", timeout=10)
+    page = requests.get(api.crm.origin + "/", headers=BEARER, timeout=10)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page.text
@@ -171,23 +171,28 @@ def test_html_lists_emails_escaped_and_links_record_pages(api: Api) -> None:
     record = requests.get(
         api.crm.origin + "/main.aspx",
         params={"etn": "email", "id": eid, "pagetype": "entityrecord"},
+        headers=BEARER,
         timeout=10,
     )
     assert record.status_code == 200 and "&lt;script&gt;" in record.text and ALEX_EMAIL in record.text
-    missing = requests.get(api.crm.origin + "/main.aspx?etn=email&id=nope&pagetype=entityrecord", timeout=10)
+    missing = requests.get(
+        api.crm.origin + "/main.aspx?etn=email&id=nope&pagetype=entityrecord", headers=BEARER, timeout=10
+    )
     assert missing.status_code == 404
 
 
 def test_html_form_queues_pending_send_for_alex(api: Api) -> None:
     c = DEMO_CONTACTS[7]
     opp = api.crm.db.query("opportunities")[0]["opportunityid"]
-    r = requests.post(
+    browser = _signed_in_browser(api)
+    r = browser.post(
         api.crm.origin + "/",
         data={
             "to": c.email,
             "subject": "From the form",
             "body": "Hello",
             "regarding": f"opportunities({opp})",
+            "csrf": _form_token(browser, api),
         },
         allow_redirects=False,
         timeout=10,
@@ -201,8 +206,81 @@ def test_html_form_queues_pending_send_for_alex(api: Api) -> None:
         opp,
         ALEX_ID,
     )
-    bad = requests.post(api.crm.origin + "/", data={"to": "not-an-address", "subject": "x"}, timeout=10)
+    bad = requests.post(
+        api.crm.origin + "/", data={"to": "not-an-address", "subject": "x"}, headers=BEARER, timeout=10
+    )
     assert bad.status_code == 200 and "Not queued" in bad.text
+
+
+BEARER = {"Authorization": "Bearer sandbox"}
+
+
+def _signed_in_browser(api: Api) -> requests.Session:
+    """A browser that opened the printed page URL once (its one-time token sets the cookie)."""
+    browser = requests.Session()
+    opened = browser.get(api.crm.page_url(), timeout=10)
+    assert opened.status_code == 200 and "Sandbox CRM" in opened.text
+    return browser
+
+
+def _form_token(browser: requests.Session, api: Api) -> str:
+    page = browser.get(api.crm.origin + "/", timeout=10).text
+    match = re.search(r"name='csrf' value='([^']+)'", page)
+    assert match, page[:500]
+    return match.group(1)
+
+
+def test_html_pages_need_the_same_auth_as_the_api(api: Api) -> None:
+    for path in ("/", "/main.aspx?etn=email&id=x&pagetype=entityrecord"):
+        assert requests.get(api.crm.origin + path, timeout=10).status_code == 401
+    url = api.crm.page_url()
+    browser = requests.Session()
+    first = browser.get(url, allow_redirects=False, timeout=10)
+    assert first.status_code == 303 and first.headers["Location"] == "/"
+    cookie = first.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert browser.get(api.crm.origin + "/", timeout=10).status_code == 200
+    # The token in the printed URL works once: another browser cannot reuse it.
+    assert requests.get(url, timeout=10).status_code == 401
+    assert requests.get(api.crm.origin + "/?login=guessed", timeout=10).status_code == 401
+
+
+def test_html_form_refuses_cross_site_posts(api: Api) -> None:
+    c = DEMO_CONTACTS[3]
+    form = {"to": c.email, "subject": "Forged", "body": "x"}
+    browser = _signed_in_browser(api)
+    token = _form_token(browser, api)
+    # Another web page posting the form: the browser sends no SameSite=Strict cookie...
+    assert requests.post(api.crm.origin + "/", data=form, timeout=10).status_code == 403
+    # ...and even with the cookie, neither a missing form token nor a foreign Origin passes.
+    assert browser.post(api.crm.origin + "/", data=form, timeout=10).status_code == 403
+    forged = browser.post(
+        api.crm.origin + "/",
+        data={**form, "csrf": token},
+        headers={"Origin": "https://evil.example"},
+        timeout=10,
+    )
+    assert forged.status_code == 403
+    # Control endpoints refuse a foreign Origin too (a web page cannot inject faults).
+    assert (
+        requests.post(
+            api.crm.origin + "/_sandbox/faults",
+            data="{}",
+            headers={"Origin": "https://evil.example"},
+            timeout=10,
+        ).status_code
+        == 403
+    )
+    assert api.crm.db.query("emails", lambda e: str(e.get("subject", "")).startswith("Forged")) == []
+    # The page's own post, from the page's origin, is accepted.
+    own = browser.post(
+        api.crm.origin + "/",
+        data={**form, "subject": "Own", "csrf": token},
+        headers={"Origin": api.crm.origin},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert own.status_code == 303
 
 
 def test_deliver_incoming_email_creates_correlates_and_dedupes(api: Api) -> None:

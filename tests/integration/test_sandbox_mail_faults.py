@@ -367,5 +367,7 @@ def test_oauth_bearer_tokens(mail: MailSandbox, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_refuses_to_bind_beyond_loopback() -> None:
-    with pytest.raises(SystemExit):
+    from addin.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="loopback only"):
         MailSandbox(seed="empty", host="0.0.0.0")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,11 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from ui import tasks
+
+# The offscreen screen is a 1366×768 laptop (Qt's default would be 800×800), so window sizes
+# are tested against the smallest screen still common.  Set before the QApplication exists.
+if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={Path(__file__).with_name('screen-1366x768.json')}"
 
 
 @pytest.fixture

@@ -53,6 +53,9 @@ def test_activity_lists_filters_and_untracks(qtbot: Any, demo: Any) -> None:
     row = next(i for i, e in enumerate(window.visible_entries()) if e.action == "tracked")
     window.select_row(row)
     assert window.untrack_button.isEnabled()
+    entry = window.visible_entries()[row]
+    # The detail pane shows the whole entry, whatever the column widths.
+    assert entry.subject in window.details.text() and entry.detail in window.details.text()
     with qtbot.waitSignal(window.untracked, timeout=WAIT):
         qtbot.mouseClick(window.untrack_button, Qt.MouseButton.LeftButton)
     target = window.visible_entries()[row].item_id if window.visible_entries() else tracked[0].item_id
@@ -201,3 +204,66 @@ def test_first_run_wizard(qtbot: Any, demo: Any) -> None:
     assert saved["tracking.autotrack"] is False
     assert demo.bridge.secrets.get("crm") == SANDBOX_TOKEN
     assert autostart.is_enabled()
+
+
+def test_wizard_counts_steps_and_picks_the_sign_in_from_the_address(qtbot: Any, demo: Any) -> None:
+    values = demo.bridge.settings()
+    blank = {**values, "mailbox.email": "", "crm.url": ""}
+    wizard = SetupWizard(demo.bridge, blank)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    assert wizard.mailbox_page.subTitle().startswith("Step 1 of 4.")
+    assert wizard.finish_page.subTitle().startswith("Step 4 of 4.")
+    cf = wizard.crm_form
+    # First run: nothing is saved, so nothing speaks of keeping a saved password.
+    assert "saved" not in cf.secret.placeholderText()
+    auth = cf.editors["crm.auth"]
+    user = cf.editors["crm.username"]
+    # An empty address on a first run never starts on the sandbox token.
+    assert auth.currentData() != "bearer"
+    for url, expected, asks_user in (
+        ("https://contoso.crm4.dynamics.com", "oauth", False),
+        ("https://crm.contoso.local/Contoso", "ntlm", True),
+        (values["crm.url"], "bearer", False),  # the sandbox on this computer
+    ):
+        cf.editors["crm.url"].setText(url)
+        assert auth.currentData() == expected, url
+        assert user.isVisibleTo(cf) is asks_user, url
+    # A failed test says what to fix, not only what went wrong.
+    cf.set_value("crm.auth", "bearer")
+    cf.secret.setText("wrong-token")
+    with qtbot.waitSignal(wizard.crm_test.tested, timeout=WAIT) as blocker:
+        wizard.crm_test.start()
+    assert blocker.args == [False]
+    assert "What to do:" in wizard.crm_test.result.text(), wizard.crm_test.result.text()
+    assert not wizard.crm_test.progress.isVisibleTo(wizard)
+
+
+def test_wizard_picks_the_mail_server_type_from_the_address(qtbot: Any, demo: Any) -> None:
+    values = demo.bridge.settings()
+    blank = {**values, "mailbox.email": "", "mailbox.server": "", "mailbox.backend": "ews", "crm.url": ""}
+    wizard = SetupWizard(demo.bridge, blank)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    mf = wizard.mailbox_form
+    backend, auth, email = (
+        mf.editors["mailbox.backend"],
+        mf.editors["mailbox.auth"],
+        mf.editors["mailbox.email"],
+    )
+    # A Microsoft 365 domain: Exchange Online, so Graph with Microsoft sign-in, and the reason is shown.
+    qtbot.keyClicks(email, "sam@fabrikam.onmicrosoft.com")
+    assert backend.currentData() == "graph" and auth.currentData() == "oauth"
+    assert "Exchange Online" in mf.backend_reason.text() and mf.backend_reason.isVisibleTo(mf)
+    # The person may override it; leaving the field unchanged keeps their choice.
+    backend.setCurrentIndex(backend.findData("ews"))
+    email.editingFinished.emit()
+    assert backend.currentData() == "ews"
+    # An on-premises server named by its EWS URL: EWS, with the server named in the reason.
+    email.setText("sam@fabrikam.example")
+    mf.editors["mailbox.server"].setText("https://mail.fabrikam.example/EWS/Exchange.asmx")
+    assert backend.currentData() == "ews"
+    assert "mail.fabrikam.example" in mf.backend_reason.text()
+    # Autodiscover pointing at Exchange Online: Graph.
+    mf.editors["mailbox.server"].setText("https://outlook.office365.com/EWS/Exchange.asmx")
+    assert backend.currentData() == "graph"

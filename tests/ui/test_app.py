@@ -158,3 +158,37 @@ def test_every_window_names_its_controls(qtbot: Any, demo: Any) -> None:
     for w in windows:
         assert w.accessibleName(), type(w).__name__
         assert _unnamed(w) == [], (type(w).__name__, _unnamed(w))
+
+
+def test_a_damaged_settings_file_is_reported_by_the_tray(qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file is kept aside, the app starts from defaults (here: the wizard) and says so."""
+    import os
+
+    from ui.tray import Tray
+
+    path = Path(os.environ["CRM_BRIDGE_HOME"]) / "config" / "config.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"version": "1", "profiles": "default"}')
+    reported: list[Any] = []
+    original = Tray.set_error
+
+    def record(self: Tray, error: Any) -> None:
+        reported.append(error)
+        original(self, error)
+
+    monkeypatch.setattr(Tray, "set_error", record)
+
+    def check() -> None:
+        if reported:
+            QApplication.quit()
+        else:
+            QTimer.singleShot(50, check)
+
+    QTimer.singleShot(50, check)
+    QTimer.singleShot(20_000, QApplication.quit)
+    assert app_module.main([]) == 0
+    assert [e.title for e in reported] == ["Settings restored"]
+    assert "damaged" in reported[0].message and str(path) in reported[0].message
+    assert list(path.parent.glob("config.json.corrupt-*"))
+    for widget in QApplication.topLevelWidgets():
+        widget.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread
@@ -17,6 +19,7 @@ from addin.state import BridgeState
 from ui import tasks
 from ui.bridge_adapter import BridgeAdapter
 from ui.crash_dialog import CrashDialog, report
+from ui.headline import headline, outbox_entry
 from ui.icons import SIZES, IconState, draw, icon_state, tray_icon
 from ui.notifications import Notifier
 from ui.single_instance import SingleInstance
@@ -301,3 +304,44 @@ def test_many_signal_emissions_do_not_abort_the_interpreter() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-500:]
     assert result.stdout.strip() == "done"
+
+
+def _status(state: BridgeState, **kw: Any) -> Status:
+    return Status(state=state, **kw)
+
+
+def test_problems_outrank_up_to_date_in_one_headline() -> None:
+    unsent = Issue(
+        "outbox:1", "Not sent: Price list", "The subject contains a line break", "retry_outbox", "1"
+    )
+    other = Issue("local:x", "Set-up needed", "No CRM organisation URL is set.", "open_settings")
+    assert headline(_status(BridgeState.IDLE)).text == "Up to date"
+    assert headline(_status(BridgeState.IDLE)).icon is IconState.IDLE
+    up_to_date_with_problem = headline(_status(BridgeState.IDLE), [unsent])
+    assert up_to_date_with_problem.text == "1 e-mail not sent"
+    assert up_to_date_with_problem.icon is IconState.ATTENTION and up_to_date_with_problem.problem
+    assert headline(_status(BridgeState.IDLE), [unsent, replace(unsent, key="outbox:2")]).text == (
+        "2 e-mails not sent"
+    )
+    assert headline(_status(BridgeState.IDLE), [unsent, other]).text == "1 e-mail not sent, Set-up needed"
+    # Problems outrank paused and syncing; sign-in and offline outrank the problems.
+    assert headline(_status(BridgeState.PAUSED), [unsent]).text == "1 e-mail not sent"
+    assert headline(_status(BridgeState.SYNCING), [unsent]).icon is IconState.ATTENTION
+    assert headline(_status(BridgeState.CREDENTIALS_NEEDED), [unsent]).text == "Sign-in needed"
+    since = datetime(2026, 3, 2, 10, 42).astimezone()
+    offline = headline(_status(BridgeState.OFFLINE), [unsent], offline_since=since)
+    assert offline.text.startswith("Offline since ") and "10:42" in offline.text
+    assert offline.text.endswith("— retrying") and offline.icon is IconState.OFFLINE
+    assert headline(_status(BridgeState.PAUSED)).text == "Paused until resumed"
+    # The icon mapping and the headline never disagree.
+    for state in BridgeState:
+        for issues in ([], [unsent]):
+            assert headline(_status(state), issues).icon is icon_state(state, len(issues))
+
+
+def test_outbox_entry_says_each_count_once() -> None:
+    assert outbox_entry(None) == "Outbox…"
+    assert outbox_entry(_status(BridgeState.IDLE, outbox_failed=1)) == "Outbox (1 not sent)…"
+    assert outbox_entry(_status(BridgeState.IDLE, outbox_queued=2, outbox_failed=1)) == (
+        "Outbox (2 sending, 1 not sent)…"
+    )

@@ -9,7 +9,8 @@ from PySide6.QtCore import Qt
 from ui_support import contact_addresses, crm_patch, crm_rows
 
 from addin.bridge_types import OutboxState
-from ui.outbox_window import OutboxWindow
+from ui.bridge_adapter import BridgeAdapter
+from ui.outbox_window import COLUMNS, OutboxWindow
 from ui.tray import Tray
 
 pytestmark = pytest.mark.ui
@@ -78,7 +79,7 @@ def test_failure_is_notified_with_retry_and_retry_sends(qtbot: Any, demo: Any) -
     issue_menu = next(a for a in tray.menu.actions() if a.text().startswith("⚠ Not sent"))
     assert "Retry" in [a.text() for a in issue_menu.menu().actions()]
     outbox_entry = tray.action("Outbox")
-    assert outbox_entry is not None and "1 failed" in outbox_entry.text()
+    assert outbox_entry is not None and "1 not sent" in outbox_entry.text()
 
     # The person fixes the subject in the CRM, then clicks the notification (Retry).
     crm_patch(demo, f"emails({activity_id})", {"subject": "Quote"})
@@ -125,3 +126,13 @@ def test_outbox_says_when_sending_is_paused(qtbot: Any, demo: Any) -> None:
     window.show()
     qtbot.waitUntil(lambda: "Paused" in window.status.text(), timeout=WAIT)
     assert [i.state for i in window.items] == [OutboxState.QUEUED]
+    # Nothing can go while paused: Send now is not offered, and says why.
+    assert not window.sync_button.isEnabled() and "paused" in window.sync_button.toolTip().lower()
+    assert window.table.item(0, COLUMNS.index("Attempts")).text() == "0"
+    # Resumed, it goes out on its own; Send now is offered again while anything waits.
+    adapter = BridgeAdapter(demo.bridge)
+    adapter.stateChanged.connect(window._on_state)
+    demo.bridge.resume()
+    qtbot.waitUntil(lambda: not window.paused, timeout=WAIT)
+    assert window.sync_button.isEnabled() or not any(i.state is OutboxState.QUEUED for i in window.items)
+    adapter.close()

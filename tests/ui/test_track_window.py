@@ -10,6 +10,8 @@ from PySide6.QtCore import Qt, QTimer
 from ui_support import contact_addresses, crm_rows, customer_mime
 
 from addin.bridge_types import MailItem
+from ui import batches
+from ui.mail_model import COL_CRM, BadgeRole
 from ui.regarding_picker import RegardingPicker
 from ui.track_window import TrackWindow
 
@@ -75,7 +77,12 @@ def test_track_a_message_with_regarding(qtbot: Any, demo: Any) -> None:
     qtbot.waitUntil(lambda: _item(window, item_id).tracked and not window.model.loading, timeout=WAIT)
     tracked = _item(window, item_id)
     assert tracked.regarding is not None and tracked.regarding.id == chosen.id
-    assert window.model.data(window.model.index(window.model.items.index(tracked), 4)) == chosen.label
+    # The row shows a Tracked badge with the Regarding record as a chip.
+    cell = window.model.index(window.model.items.index(tracked), COL_CRM)
+    assert window.model.data(cell) == f"Tracked: {chosen.name}"
+    assert window.model.data(cell, BadgeRole) == ("Tracked", "ok", chosen.name)
+    # The selection stayed on the message, so the next action needs no new click.
+    assert [i.id for i in window.selected_items()] == [item_id]
     # The CRM holds one e-mail activity for it, regarding the chosen opportunity.
     rows = crm_rows(
         demo, f"emails?$select=_regardingobjectid_value&$filter=activityid eq {tracked.activity_id}"
@@ -222,3 +229,72 @@ def test_stale_search_results_are_ignored(qtbot: Any, demo: Any) -> None:
     demo.crm.faults.update({"latency_ms": 0})
     refs = picker.results_refs()
     assert refs and all("Northwind" in r.name for r in refs)
+
+
+def test_a_long_track_shows_progress_and_cancel_stops_the_rest(
+    qtbot: Any, demo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batches, "BATCH_SIZE", 1)  # one message per call: Cancel can act between them
+    window = _open(qtbot, demo)
+    rows = [_customer_row(window, demo, n) for n in range(4)]
+    ids = [window.model.items[r].id for r in rows]
+    window.select_rows(rows)
+    demo.crm.faults.update({"latency_ms": 300})  # every CRM answer is slow: the action takes a while
+    with qtbot.waitSignal(window.actionProgress, timeout=WAIT) as first:
+        window.track()
+        assert window.progress_row.isVisibleTo(window) and window.cancel_button.isEnabled()
+        assert not window.track_button.isEnabled()  # no second action while one runs
+    assert first.args[1] == 4
+    with qtbot.waitSignal(window.actionFinished, timeout=WAIT):
+        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    demo.crm.faults.update({"latency_ms": 0})
+    text = window.status.text()
+    assert "not done (cancelled)" in text, text
+    skipped = int(text.split(" not done (cancelled)")[0].split()[-1])
+    assert 1 <= skipped <= 3, text
+    qtbot.waitUntil(lambda: not window.model.loading, timeout=WAIT)
+    tracked = [i for i in ids if _item(window, i).tracked]
+    assert len(tracked) == 4 - skipped  # the messages after Cancel were never sent to the CRM
+    for i in ids:  # each row says what happened to it
+        cell = window.model.index(window.model.items.index(_item(window, i)), COL_CRM)
+        assert window.model.data(cell) == ("Tracked" if i in tracked else "Cancelled")
+    subjects = {_item(window, i).subject for i in ids if i not in tracked}
+    for subject in subjects:
+        quoted = subject.replace("'", "''")
+        assert crm_rows(demo, f"emails?$select=subject&$filter=subject eq '{quoted}'") == []
+    assert not window.progress_row.isVisibleTo(window)
+    # The selection is kept: what is left can be tracked with one more click.
+    assert sorted(i.id for i in window.selected_items()) == sorted(ids)
+
+
+def test_keyboard_shortcuts_and_failures_shown_on_the_row(qtbot: Any, demo: Any) -> None:
+    window = _open(qtbot, demo)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT)
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.search.hasFocus()
+    row = _customer_row(window, demo)
+    item_id = window.model.items[row].id
+    window.select_rows([row])
+    window.table.setFocus()
+    # The CRM refuses the next write: the failure is shown on the row itself, with its reason.
+    demo.crm.faults.update({"fail_next": [{"status": 400}] * 5, "match": "POST "})
+    with qtbot.waitSignal(window.actionFinished, timeout=WAIT):
+        qtbot.keyClick(window.table, Qt.Key.Key_Return)
+    demo.crm.faults.clear()
+    qtbot.waitUntil(lambda: not window.model.loading, timeout=WAIT)
+    cell = window.model.index(window.model.items.index(_item(window, item_id)), COL_CRM)
+    text, kind, _chip = window.model.data(cell, BadgeRole)
+    assert (text, kind) in (("Failed", "error"), ("Queued", "pending")), window.status.text()
+    assert window.model.data(cell, Qt.ItemDataRole.ToolTipRole) or kind == "pending"
+    # Ctrl+R asks for a Regarding for the selection.
+    window.select_rows([window.model.items.index(_item(window, item_id))])
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert window.picker is not None and window.picker.isVisible()
+    window.picker.reject()
+    # Enter again tracks it now that the CRM answers.
+    window.select_rows([window.model.items.index(_item(window, item_id))])
+    window.table.setFocus()
+    with qtbot.waitSignal(window.actionFinished, timeout=WAIT):
+        qtbot.keyClick(window.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: _item(window, item_id).tracked and not window.model.loading, timeout=WAIT)

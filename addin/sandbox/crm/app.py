@@ -16,12 +16,14 @@ from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.batch import BatchRunner
 from addin.sandbox.crm.errors import ODataError
 from addin.sandbox.crm.handler import Handler, Headers, Req, Res, _split_path
+from addin.sandbox.crm.page_auth import PageAuth
 
 API_PATH = "/api/data/v9.2/"
 # Microsoft's examples also use v9.0 and v9.1; they address the same service.
 _API = re.compile(r"^(/api/data/v9\.[0-2])(?:/(.*))?$", re.S)
 TOKEN = "sandbox"  # the only bearer token the sandbox accepts
 UNEXPECTED = "0x80040216"  # "An unexpected error occurred."
+MAX_REQUEST_BODY = 128 * 2**20  # a $batch of several bodies; each JSON body has its own limit
 
 
 def operation_name(method: str, rel: str) -> str:
@@ -43,6 +45,7 @@ class CrmApp:
         self.faults = faults
         self.stats = stats
         self.batch = BatchRunner(handler)
+        self.pages = PageAuth(TOKEN)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         try:
@@ -55,12 +58,16 @@ class CrmApp:
 
     def dispatch(self, environ: dict[str, Any]) -> Response:
         request = Request(environ)
+        origin = request.headers.get("Origin")
+        if request.method == "POST" and origin is not None and origin != request.host_url.rstrip("/"):
+            # A browser posting from another site (cross-site request forgery): never.
+            return Response("cross-site requests are refused", status=403, mimetype="text/plain")
         control = control_response(request, self.faults, self.stats)
         if control is not None:
             return control
         api = _API.match(request.path)
         if api is None:
-            return html.respond(self.handler, request)
+            return html.respond(self.handler, request, self.pages)
         rel = api.group(2) or ""
         base_url = request.host_url + api.group(1).lstrip("/") + "/"
         op = operation_name(request.method, rel)
@@ -80,6 +87,8 @@ class CrmApp:
                     )
                 ],
             )
+        if (request.content_length or 0) > MAX_REQUEST_BODY:
+            return _error(ODataError(413, "", f"The request is larger than {MAX_REQUEST_BODY // 2**20} MB."))
         wait = self.faults.throttled_for()
         if wait is not None:
             limit, window = self.faults.throttle_limit, self.faults.throttle_window

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sqlite3
+import sys
 from pathlib import Path
 
-from addin.sandbox.common import run_until_signalled
+from addin.errors import ConfigError
+from addin.sandbox.common import data_folder_error, run_until_signalled, set_request_log
 from addin.sandbox.crm.sandbox import CrmSandbox
 
 
 def main(args: argparse.Namespace) -> int:
+    set_request_log(bool(getattr(args, "verbose", False)))
     try:
         sandbox = CrmSandbox(
             Path(args.data) if args.data else None,
@@ -20,10 +25,19 @@ def main(args: argparse.Namespace) -> int:
             port=args.port,
         )
     except ValueError as exc:
-        raise SystemExit(f"crm-bridge sandbox crm: {exc}") from None
+        raise ConfigError(str(exc), title="Sandbox not started") from None
+    except (OSError, sqlite3.Error) as exc:
+        raise data_folder_error("CRM", args.data, exc) from None
+    # Human hints go to stderr: the first stdout line stays the API URL for scripts.
+    print(f"sandbox crm: the e-mail page (signs this browser in once): {sandbox.page_url()}", file=sys.stderr)
     sandbox._running = True  # run_until_signalled starts and stops the server
     try:
-        return run_until_signalled(sandbox.server, sandbox.base_url)
+        first = (
+            json.dumps({"url": sandbox.base_url, "page_url": sandbox.page_url()})
+            if getattr(args, "json", False)
+            else sandbox.base_url
+        )
+        return run_until_signalled(sandbox.server, first)
     finally:
         sandbox._running = False
         sandbox.stop()

@@ -60,10 +60,49 @@ class Req:
     def json(self) -> Any:
         if not self.body.strip():
             return {}
+        if len(self.body) > MAX_JSON_BODY:
+            raise ODataError(413, "", f"The request body is larger than {MAX_JSON_BODY // 2**20} MB.")
         try:
-            return json.loads(self.body)
+            value = json.loads(self.body)
+        except RecursionError:
+            raise _too_deep() from None
         except ValueError as exc:
             raise bad_request(f"The request body is not valid JSON: {exc}", "0x80048d19") from exc
+        if json_depth(value) > MAX_JSON_DEPTH:
+            raise _too_deep()
+        return value
+
+
+# Microsoft's OData reader refuses JSON nested deeper than its message quota (100 by default);
+# deep insert needs only a few levels.  Bodies are capped like Dataverse's request size limit.
+MAX_JSON_DEPTH = 100
+MAX_JSON_BODY = 32 * 2**20
+
+
+def _too_deep() -> ODataError:
+    return bad_request(
+        f"The maximum nesting depth of '{MAX_JSON_DEPTH}' in the request body has been exceeded.",
+        "0x80048d19",
+    )
+
+
+def json_depth(value: Any) -> int:
+    """How deeply ``value`` nests objects and arrays, without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            return level
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Request, Response
 
 from addin.sandbox.crm.errors import ODataError
+from addin.sandbox.crm.page_auth import CSRF_FIELD, PageAuth, refused
 from addin.sandbox.crm.schema import BY_LOGICAL, BY_SET, EMAIL_STATUS, PARTICIPATION
 from addin.sandbox.crm.store import TYPE_SUFFIX, Record
 
@@ -65,7 +66,7 @@ def _regarding(h: Handler, rec: Record) -> str:
     return record_link(logical, rid, f"{_name(h, logical, rid)} ({logical})")
 
 
-def index(h: Handler, message: str = "") -> Response:
+def index(h: Handler, message: str = "", form_token: str = "") -> Response:
     rows = []
     with h.store.lock:
         emails = sorted(h.store.all("emails"), key=lambda r: str(r.get("modifiedon")), reverse=True)
@@ -102,6 +103,7 @@ def index(h: Handler, message: str = "") -> Response:
     note = f"<p><b>{escape(message)}</b></p>" if message else ""
     form = (
         "<form method='post' action='/'>"
+        f"<input type='hidden' name='{CSRF_FIELD}' value='{escape(form_token)}'>"
         f"<h2>New e-mail from {escape(str(user.get('fullname') or ''))}</h2>"
         f"<label>To <select name='to'>{options}</select></label>"
         "<label>Subject <input type='text' name='subject' required maxlength='800'></label>"
@@ -165,11 +167,16 @@ def _record_page(h: Handler, logical: str, rid: str) -> Response:
     return _page(title, body + extra)
 
 
-def respond(h: Handler, request: Request) -> Response:
-    """Answer the HTML pages; anything else is a Dataverse-style 404."""
+def respond(h: Handler, request: Request, auth: PageAuth) -> Response:
+    """Answer the HTML pages (signed-in browsers and bearer-token clients only); else a 404 page."""
     from addin.sandbox.crm.actions import queue_pending_email
 
+    login = auth.exchange(request)
+    if login is not None:
+        return login
     if request.path == "/" and request.method == "POST":
+        if not auth.post_allowed(request):
+            return refused(403, "This form only accepts posts from its own page")
         form = request.form
         try:
             queue_pending_email(
@@ -180,10 +187,12 @@ def respond(h: Handler, request: Request) -> Response:
                 form.get("regarding") or None,
             )
         except ODataError as exc:
-            return index(h, f"Not queued: {exc.message}")
+            return index(h, f"Not queued: {exc.message}", auth.form_token(request))
         return Response("", status=303, headers={"Location": "/"})
+    if request.method == "GET" and request.path.lower() in ("/", "/main.aspx") and not auth.allowed(request):
+        return refused(401, "Sign-in needed")
     if request.path == "/" and request.method == "GET":
-        return index(h)
+        return index(h, form_token=auth.form_token(request))
     if request.path.lower() == "/main.aspx" and request.method == "GET":
         etn = request.args.get("etn", "")
         rid = request.args.get("id", "").strip("{}").lower()

@@ -17,7 +17,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
 
 from addin.sandbox.crm.errors import ODataError, bad_request, unknown_property
-from addin.sandbox.crm.schema import BOOL, DEC, DT, GUID, INT, MONEY, PICK, STATE, STATUS, Table
+from addin.sandbox.crm.schema import BOOL, DEC, DT, GUID, INT, MEMO, MONEY, PICK, STATE, STATUS, STR, Table
 from addin.sandbox.crm.store import Record
 
 Env = dict[str, tuple[Table, Record]]
@@ -129,6 +129,68 @@ def _coerce(kind: str | None, value: Any) -> Any:
     return value
 
 
+# Edm types, for the type check of a comparison between a column and a literal.
+_COLUMN_EDM = {
+    STR: "Edm.String",
+    MEMO: "Edm.String",
+    GUID: "Edm.Guid",
+    INT: "Edm.Int32",
+    PICK: "Edm.Int32",
+    STATE: "Edm.Int32",
+    STATUS: "Edm.Int32",
+    DEC: "Edm.Decimal",
+    MONEY: "Edm.Decimal",
+    BOOL: "Edm.Boolean",
+    DT: "Edm.DateTimeOffset",
+}
+_LITERAL_EDM = {
+    "string": "Edm.String",
+    "dqstring": "Edm.String",
+    "guid": "Edm.Guid",
+    "datetime": "Edm.DateTimeOffset",
+    "true": "Edm.Boolean",
+    "false": "Edm.Boolean",
+}
+_NUMERIC = {"Edm.Int32", "Edm.Decimal"}
+# Pairs the sandbox accepts beyond equal types (literal forms clients commonly send for a
+# column): a quoted GUID for a lookup or id, a quoted date for a date column, 0/1 for a boolean.
+_LENIENT = {("Edm.Guid", "Edm.String"), ("Edm.DateTimeOffset", "Edm.String"), ("Edm.Boolean", "Edm.Int32")}
+_OPERATOR_KIND = {
+    "eq": "Equal",
+    "ne": "NotEqual",
+    "gt": "GreaterThan",
+    "ge": "GreaterThanOrEqual",
+    "lt": "LessThan",
+    "le": "LessThanOrEqual",
+}
+
+
+def _literal_edm(node: Tree[Any] | Token) -> str | None:
+    if not isinstance(node, Tree) or node.data not in _LITERALS or node.data == "null":
+        return None
+    if node.data == "number":
+        return "Edm.Decimal" if "." in str(node.children[0]) else "Edm.Int32"
+    return _LITERAL_EDM[node.data]
+
+
+def _check_types(left: Any, lk: str | None, right: Any, rk: str | None, op: str) -> None:
+    """Refuse a column compared with a literal of another type, as Dataverse's OData parser does
+    (``statuscode eq 'abc'`` is a 400, not an empty result)."""
+    for column_kind, literal in ((lk, right), (rk, left)):
+        column = _COLUMN_EDM.get(column_kind or "")
+        value = _literal_edm(literal)
+        if column is None or value is None or column == value:
+            continue
+        if (column in _NUMERIC and value in _NUMERIC) or (column, value) in _LENIENT:
+            continue
+        first, second = (column, value) if column_kind == lk else (value, column)
+        raise bad_request(
+            "A binary operator with incompatible types was detected. Found operand types "
+            f"'{first}' and '{second}' for operator kind '{_OPERATOR_KIND.get(op, op)}'.",
+            QUERY_SYNTAX,
+        )
+
+
 class _Compiler:
     def __init__(self, resolver: Resolver, table: Table) -> None:
         self.r = resolver
@@ -170,6 +232,7 @@ class _Compiler:
         lf, lk = self.compile(left)
         rf, rk = self.compile(right)
         opname = str(op)
+        _check_types(left, lk, right, rk, opname)
         # A literal compared with a column takes the column's representation.
         if isinstance(right, Tree) and right.data in _LITERALS and lk:
             rv = _coerce(lk, rf({}, {}))
@@ -392,14 +455,55 @@ def substitute_aliases(text: str, query: dict[str, str]) -> str:
     return "".join(out)
 
 
+# Dataverse parses $filter with Microsoft's OData library, which stops at a recursion limit
+# (800 by default) with "The recursion limit has been exceeded."; the sandbox compiles and
+# evaluates recursively, so its limit sits well below Python's own.  The URL itself is
+# limited to about 32 KB by the web server in front of Dataverse (HTTP 414).
+MAX_FILTER_DEPTH = 200
+MAX_FILTER_LENGTH = 32_768
+
+
+def _depth(tree: Tree[Any]) -> int:
+    """The deepest nesting of the parse tree, without recursion."""
+    deepest = 0
+    stack: list[tuple[Tree[Any], int]] = [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((c, level + 1) for c in node.children if isinstance(c, Tree))
+    return deepest
+
+
+def _paren_depth(text: str) -> int:
+    """The deepest parenthesis nesting outside string literals (the parse tree drops them)."""
+    deepest = level = 0
+    quoted: str | None = None
+    for ch in text:
+        if quoted:
+            if ch == quoted:
+                quoted = None  # a doubled quote closes and reopens: same effect
+        elif ch in "'\"":
+            quoted = ch
+        elif ch == "(":
+            level += 1
+            deepest = max(deepest, level)
+        elif ch == ")":
+            level -= 1
+    return deepest
+
+
 def compile_filter(text: str, table: Table, resolver: Resolver) -> Callable[[Record], bool]:
     """Compile ``$filter`` text for ``table``; raises ODataError (400) on bad input."""
+    if len(text) > MAX_FILTER_LENGTH:
+        raise ODataError(414, "", "The request URL is too long.")
     try:
         tree = _parser().parse(text)
     except LarkError as exc:
         raise bad_request(
             f"Syntax error in $filter '{text}': {str(exc).splitlines()[0]}", QUERY_SYNTAX
         ) from exc
+    if _depth(tree) > MAX_FILTER_DEPTH or _paren_depth(text) > MAX_FILTER_DEPTH:
+        raise bad_request("The recursion limit has been exceeded.", QUERY_SYNTAX)
     try:
         fn, kind = _Compiler(resolver, table).compile(tree)
     except ODataError:

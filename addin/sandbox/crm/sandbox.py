@@ -80,6 +80,11 @@ class CrmSandbox:
     def origin(self) -> str:
         return self.server.origin
 
+    def page_url(self) -> str:
+        """The HTML page's address with a one-time sign-in token: opening it once sets a session
+        cookie in that browser (the page and its form are not open to other web pages)."""
+        return f"{self.server.origin}/?login={self.app.pages.login_token()}"
+
     @property
     def base_url(self) -> str:
         return self.server.origin + API_PATH

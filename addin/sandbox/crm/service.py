@@ -333,6 +333,8 @@ class Writer:
 
     def _check_attachment(self, values: Record) -> None:
         body = values.get("body")
+        if "body" in values and not body:
+            values["filesize"] = 0  # an empty file still has a size, never null
         if body:
             try:
                 size = len(base64.b64decode(body, validate=True))

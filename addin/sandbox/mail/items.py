@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from addin.mime import read_mime
 from addin.sandbox.mail.mime import INTERNET_HEADERS_GUID, INTERNET_HEADERS_SET, AttachmentTuple
 from addin.sandbox.mail.soap import (
     Element,
@@ -166,6 +167,10 @@ def _mailbox(parent: Element, box: dict[str, str]) -> None:
 
 
 def render_attachment(parent: Element, att: Attachment, item: Item, content: bytes | None = None) -> None:
+    """A ``FileAttachment``, or for an attached e-mail an ``ItemAttachment`` as Exchange answers."""
+    if att.content_type.lower() == "message/rfc822":
+        _render_item_attachment(parent, att, item, content)
+        return
     fa = sub(parent, t("FileAttachment"))
     sub(fa, t("AttachmentId"), Id=att.id, RootItemId=item.id, RootItemChangeKey=item.changekey)
     sub(fa, t("Name"), att.name)
@@ -179,6 +184,26 @@ def render_attachment(parent: Element, att: Attachment, item: Item, content: byt
     sub(fa, t("IsContactPhoto"), "false")
     if content is not None:
         sub(fa, t("Content"), b64(content))
+
+
+def _render_item_attachment(parent: Element, att: Attachment, item: Item, content: bytes | None) -> None:
+    ia = sub(parent, t("ItemAttachment"))
+    sub(ia, t("AttachmentId"), Id=att.id, RootItemId=item.id, RootItemChangeKey=item.changekey)
+    sub(ia, t("Name"), att.name)
+    sub(ia, t("ContentType"), att.content_type)
+    if att.content_id:
+        sub(ia, t("ContentId"), att.content_id)
+    sub(ia, t("Size"), str(att.size))
+    if att.modified:
+        sub(ia, t("LastModifiedTime"), att.modified)
+    sub(ia, t("IsInline"), bool_text(att.is_inline))
+    if content is not None:
+        # The embedded message, with its MIME (what GetAttachment with IncludeMimeContent gives).
+        inner = sub(ia, t("Message"))
+        sub(inner, t("MimeContent"), b64(content), CharacterSet="UTF-8")
+        subject = read_mime(content).subject if content else ""
+        if subject:
+            sub(inner, t("Subject"), subject)
 
 
 def _names(boxes: list[dict[str, str]]) -> str:

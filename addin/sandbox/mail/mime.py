@@ -1,7 +1,10 @@
-"""MIME in and out of the sandbox Exchange, with the stdlib ``email`` package.
+"""MIME in and out of the sandbox Exchange.
 
-Parsing never raises: malformed mail is stored as given and served with whatever fields could
-be read, the way a real server keeps a message it cannot fully understand.
+Reading is the product's one MIME reading, ``addin.mime``: the sandbox files delivered mail
+with the same subject, addresses, bodies and attachments the bridge reads from a dropped
+file, the way Exchange presents them.  Parsing never raises: malformed mail is stored as
+given and served with whatever fields could be read.  Writing (``build_mime``) is what a
+server generates for an item created from fields.
 """
 
 from __future__ import annotations
@@ -9,14 +12,15 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
-import mimetypes
 import re
 import uuid
 from datetime import UTC, datetime
-from email.header import decode_header, make_header
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from typing import Any
 
+from addin.engine.html_text import html_to_text
+from addin.mailbox.types import Address, Sensitivity
+from addin.mime import MimeMessage, header_text, read_mime
 from addin.sandbox.mail.soap import iso
 
 INTERNET_HEADERS_SET = "internetheaders"
@@ -25,167 +29,70 @@ INTERNET_HEADERS_GUID = "00020386-0000-0000-c000-000000000046"
 # (name, content_type, content_id, is_inline, content)
 AttachmentTuple = tuple[str, str, str | None, bool, bytes]
 
-_SENSITIVITY_IN = {
-    "personal": "Personal",
-    "private": "Private",
-    "company-confidential": "Confidential",
-    "confidential": "Confidential",
+_SENSITIVITY_NAMES = {
+    Sensitivity.NORMAL: "Normal",
+    Sensitivity.PERSONAL: "Personal",
+    Sensitivity.PRIVATE: "Private",
+    Sensitivity.CONFIDENTIAL: "Confidential",
 }
 _SENSITIVITY_OUT = {"Personal": "Personal", "Private": "Private", "Confidential": "Company-Confidential"}
 
 
 def _decode(value: Any) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    try:
-        return str(make_header(decode_header(text)))
-    except Exception:  # malformed encoded-words: keep the raw text
-        return text
+    """Header text as a mail client shows it (kept for callers; the reading is ``addin.mime``)."""
+    return header_text(value)
 
 
 def _one_line(text: str) -> str:
     return re.sub(r"[\r\n]+\s*", " ", text).strip()
 
 
-def _addresses(msg: Message, name: str) -> list[dict[str, str]]:
-    values = msg.get_all(name) or []
-    try:
-        pairs = email.utils.getaddresses([_decode(v) for v in values])
-    except Exception:
-        return []
-    return [{"name": n, "email": a} for n, a in pairs if a and "@" in a]
+def _box(address: Address) -> dict[str, str]:
+    return {"name": address.name, "email": address.email}
 
 
-def _text(part: Message) -> str:
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:
-        payload = None
-    if not isinstance(payload, bytes):
-        raw = part.get_payload()
-        return raw if isinstance(raw, str) else ""
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        return payload.decode(charset, errors="replace")
-    except LookupError:
-        return payload.decode("utf-8", errors="replace")
-
-
-def _walk(part: Message, out: dict[str, Any], atts: list[AttachmentTuple]) -> None:
-    ctype = part.get_content_type()
-    if part.is_multipart() and ctype != "message/rfc822":
-        for sub in part.get_payload() or []:
-            if isinstance(sub, Message):
-                _walk(sub, out, atts)
-        return
-    try:
-        disposition = part.get_content_disposition()
-    except Exception:
-        disposition = None
-    try:
-        filename = part.get_filename()
-    except Exception:
-        filename = None
-    filename = _decode(filename) if filename else None
-    cid = part.get("Content-ID")
-    cid = _one_line(str(cid)).strip("<>") if cid else None
-    if ctype == "message/rfc822":
-        inner = part.get_payload()
-        inner_msg = inner[0] if isinstance(inner, list) and inner else None
-        try:
-            data = inner_msg.as_bytes() if isinstance(inner_msg, Message) else b""
-        except Exception:
-            data = b""
-        name = filename or (_decode(inner_msg.get("Subject")) if isinstance(inner_msg, Message) else "")
-        atts.append(((name or "message") + ("" if filename else ".eml"), ctype, cid, False, data))
-        return
-    is_body = disposition != "attachment" and not filename and ctype in ("text/plain", "text/html")
-    if is_body:
-        key = "html" if ctype == "text/html" else "text"
-        if key not in out:
-            out[key] = _text(part)
-            return
-    try:
-        content = part.get_payload(decode=True)
-    except Exception:
-        content = None
-    if not isinstance(content, bytes):
-        content = b""
-    name = filename or ("attachment" + (mimetypes.guess_extension(ctype) or ".bin"))
-    atts.append((name, ctype, cid, disposition == "inline" and bool(cid), content))
-
-
-def parse_mime(raw: bytes, received: datetime | None = None) -> tuple[dict[str, Any], list[AttachmentTuple]]:
-    """Fields and attachments of a MIME message; never raises."""
-    try:
-        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    except Exception:
-        msg = Message()
-    fields: dict[str, Any] = {"item_class": "IPM.Note", "categories": [], "ext": []}
-    fields["subject"] = _one_line(_decode(msg.get("Subject"))) if msg.get("Subject") is not None else None
-    senders = _addresses(msg, "From")
-    fields["author"] = senders[0] if senders else None
-    sender = _addresses(msg, "Sender")
-    fields["sender"] = sender[0] if sender else fields["author"]
-    fields["to"] = _addresses(msg, "To")
-    fields["cc"] = _addresses(msg, "Cc")
-    fields["bcc"] = _addresses(msg, "Bcc")
-    fields["reply_to"] = _addresses(msg, "Reply-To")
-    for key, header in (
-        ("message_id", "Message-ID"),
-        ("in_reply_to", "In-Reply-To"),
-        ("references", "References"),
-    ):
-        value = msg.get(header)
-        fields[key] = _one_line(str(value)) if value is not None else None
-    sent: datetime | None = None
-    try:
-        date = msg.get("Date")
-        if date is not None:
-            sent = email.utils.parsedate_to_datetime(str(date))
-            if sent.tzinfo is None:
-                sent = sent.replace(tzinfo=UTC)
-    except Exception:
-        sent = None
+def fields_from(parsed: MimeMessage, raw: bytes, received: datetime | None = None) -> dict[str, Any]:
+    """The item fields Exchange stores for a parsed message (Subject, From, HasAttachments, ...)."""
     received = received or datetime.now(UTC)
-    fields["datetime_sent"] = iso(sent or received)
+    fields: dict[str, Any] = {"item_class": "IPM.Note", "categories": [], "ext": []}
+    fields["subject"] = parsed.subject or None
+    fields["author"] = _box(parsed.author) if parsed.author else None
+    fields["sender"] = _box(parsed.sender) if parsed.sender else fields["author"]
+    fields["to"] = [_box(a) for a in parsed.to]
+    fields["cc"] = [_box(a) for a in parsed.cc]
+    fields["bcc"] = [_box(a) for a in parsed.bcc]
+    fields["reply_to"] = [_box(a) for a in parsed.reply_to]
+    fields["message_id"] = parsed.message_id
+    fields["in_reply_to"] = parsed.in_reply_to
+    fields["references"] = " ".join(parsed.references) or None
+    fields["datetime_sent"] = iso(parsed.date or received)
     fields["datetime_received"] = iso(received)
     fields["datetime_created"] = iso(received)
     fields["last_modified"] = iso(received)
-    sens = str(msg.get("Sensitivity") or "").strip().lower()
-    fields["sensitivity"] = _SENSITIVITY_IN.get(sens, "Normal")
-    importance = str(msg.get("Importance") or "").strip().lower()
-    priority = str(msg.get("X-Priority") or "").strip()[:1]
-    if importance == "high" or priority in ("1", "2"):
-        fields["importance"] = "High"
-    elif importance == "low" or priority in ("4", "5"):
-        fields["importance"] = "Low"
+    fields["sensitivity"] = _SENSITIVITY_NAMES[parsed.sensitivity]
+    fields["importance"] = parsed.importance
+    fields["headers"] = [[name, value] for name, value in parsed.headers]
+    if parsed.html_body is not None:
+        fields["body"], fields["body_type"] = parsed.html_body, "HTML"
     else:
-        fields["importance"] = "Normal"
-    headers: list[list[str]] = []
-    for name, value in msg.items():
-        headers.append([str(name), _one_line(_decode(value))])
-    fields["headers"] = headers
-    body: dict[str, Any] = {}
-    atts: list[AttachmentTuple] = []
-    try:
-        _walk(msg, body, atts)
-    except Exception:
-        body.setdefault("text", "")
-    if "html" in body:
-        fields["body"], fields["body_type"] = body["html"], "HTML"
-    else:
-        fields["body"], fields["body_type"] = body.get("text", ""), "Text"
-    fields["text_body"] = body.get("text") if "text" in body else _strip_html(body.get("html", ""))
+        fields["body"], fields["body_type"] = parsed.text_body or "", "Text"
+    fields["text_body"] = (
+        parsed.text_body if parsed.text_body is not None else html_to_text(parsed.html_body or "")
+    )
     fields["is_read"] = False
     fields["is_draft"] = False
     fields["size"] = len(raw)
-    return fields, atts
+    return fields
 
 
-def _strip_html(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+def attachment_tuples(parsed: MimeMessage) -> list[AttachmentTuple]:
+    return [(a.name, a.content_type, a.content_id, a.is_inline, a.content) for a in parsed.attachments]
+
+
+def parse_mime(raw: bytes, received: datetime | None = None) -> tuple[dict[str, Any], list[AttachmentTuple]]:
+    """Fields and attachments of a MIME message; never raises (the reading is ``addin.mime``)."""
+    parsed = read_mime(raw)
+    return fields_from(parsed, raw, received), attachment_tuples(parsed)
 
 
 def _fmt(box: dict[str, str] | None) -> str:
