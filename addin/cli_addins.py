@@ -26,3 +26,9 @@ def add_commands(sub: argparse._SubParsersAction, command: Command) -> None:  # 
     nm = command("native-messaging", "register the native host with Thunderbird, or remove it", "x")
     nm.set_defaults(handler="addin.commands_native:native_messaging")
     nm.add_argument("action", choices=["register", "remove", "status"])
+    tb = command("thunderbird-addon", "the Thunderbird add-on (build the .xpi)", "x")
+    tb.set_defaults(handler="addin.native.xpi:main")
+    tb.add_argument("action", choices=["build"])
+    tb.add_argument(
+        "--output", "-o", metavar="FILE", help="where to write the .xpi (default: ./track-in-crm-VERSION.xpi)"
+    )
