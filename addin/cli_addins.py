@@ -32,3 +32,9 @@ def add_commands(sub: argparse._SubParsersAction, command: Command) -> None:  # 
     tb.add_argument(
         "--output", "-o", metavar="FILE", help="where to write the .xpi (default: ./track-in-crm-VERSION.xpi)"
     )
+    ol = command("outlook-addin", "the Outlook add-in: its manifest, or its files to host", "x")
+    ol.set_defaults(handler="addin.outlook_addin:main")
+    ol.add_argument("action", choices=["manifest", "files"])
+    ol.add_argument("--base-url", metavar="URL", help="HTTPS folder where the add-in's files are hosted")
+    ol.add_argument("--full", action="store_true", help="the task pane manifest (ReadWriteMailbox)")
+    ol.add_argument("--output", "-o", metavar="PATH", help="manifest file, or folder for 'files'")
