@@ -195,6 +195,7 @@ SETTINGS: tuple[Setting, ...] = (
         "that tracks a message with that Regarding from any mail client; 0 turns them off.",
         minimum=0,
         maximum=50,
+        advanced=True,
     ),
     Setting(
         "tracking.tracked_folders",
