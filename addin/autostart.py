@@ -6,13 +6,14 @@ removes the entry by hand (or a desktop's own startup manager) is reflected in t
 
 from __future__ import annotations
 
+import json
 import os
 import plistlib
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from addin.errors import ConfigError
 
@@ -22,10 +23,18 @@ RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 LAUNCH_AGENT = "org.crm-bridge.tray"
 
 
-def default_command() -> list[str]:
-    """How to start the tray: the installed script next to this interpreter, else ``-m addin``."""
-    exe = Path(sys.executable)
-    names = ("crm-bridge.exe", "crm-bridge") if sys.platform == "win32" else ("crm-bridge",)
+def default_command(platform: str | None = None, executable: str | None = None) -> list[str]:
+    """How to start the tray: the installed program next to this interpreter, else ``-m addin``.
+
+    In the frozen Windows build ``crm-bridge-tray.exe`` is the windowed twin of the console
+    ``crm-bridge.exe``: a login item must not open a console window.
+    """
+    exe = Path(executable or sys.executable)
+    names = (
+        ("crm-bridge-tray.exe", "crm-bridge.exe", "crm-bridge")
+        if (platform or sys.platform) == "win32"
+        else ("crm-bridge",)
+    )
     for name in names:
         candidate = exe.with_name(name)
         if candidate.exists():
@@ -209,3 +218,17 @@ def is_enabled() -> bool:
 
 def set_enabled(enabled: bool, command: Sequence[str] | None = None) -> None:
     Autostart().set_enabled(enabled, command)
+
+
+def main(args: Any) -> int:
+    """``crm-bridge autostart on|off|status``: the installers use this, so the app owns the entry."""
+    auto = Autostart()
+    if args.state in ("on", "off"):
+        command = [*default_command(), "--minimized"] if args.state == "on" else None
+        auto.set_enabled(args.state == "on", command)
+    enabled = auto.is_enabled()
+    if args.json:
+        print(json.dumps({"enabled": enabled}))
+    else:
+        print(f"Start at login is {'on' if enabled else 'off'}.")
+    return 0

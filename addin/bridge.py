@@ -218,6 +218,7 @@ class Bridge(RegardingFacade):
 
         def outbox_job() -> None:
             self.outbox_engine.poll()
+            self._remember_hints()  # e.g. whether the provider files Sent copies itself
 
         return [
             Job("mailbox", timedelta(seconds=int(self.profile.get("tracking.poll_seconds"))), mail_job),
@@ -575,7 +576,8 @@ class Bridge(RegardingFacade):
             self.config.save()
         signin = any(k.startswith("auth.") for k in changes)  # shared by both sides
         self._reconnect(
-            mailbox=signin or any(k.startswith("mailbox.") for k in changes),
+            # sending.bcc_self is a mailbox option (the hidden copy is the backend's job).
+            mailbox=signin or any(k.startswith("mailbox.") or k == "sending.bcc_self" for k in changes),
             crm=signin or any(k.startswith("crm.") for k in changes),
         )
         self.sync_now()

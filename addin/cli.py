@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     crm = sandbox_sub.add_parser("crm", help="a Dataverse Web API stand-in")
     _add_sandbox_common(crm)
     crm.add_argument("--throttle", metavar="N/SECONDS", help="answer 429 past N requests per SECONDS window")
+    crm.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate from a throw-away local CA (its path is printed on stderr)",
+    )
     crm.set_defaults(handler="addin.sandbox.crm.cli:main")
 
     mail = sandbox_sub.add_parser("mail", help="an Exchange (EWS) stand-in")
@@ -144,9 +149,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--headless", action="store_true", help="run a scripted walk-through, no UI")
     demo.add_argument("--json", action="store_true", help="print the walk-through's counts as JSON")
     demo.add_argument(
-        "--mailbox", choices=["ews", "graph"], default="ews", help="mailbox backend (default: ews)"
+        "--mailbox",
+        choices=["ews", "graph", "imap"],
+        default="ews",
+        help="ews: the Exchange sandbox over EWS (default); graph: the same over Microsoft Graph; "
+        "imap: real Dovecot + SMTP (needs dovecot-imapd)",
     )
     demo.set_defaults(handler="addin.demo:main")
+
+    purge = sub.add_parser("purge", help="list, then (--yes) remove all profiles, keyring entries and data")
+    purge.add_argument("--yes", action="store_true", help="remove them (without it, only list)")
+    purge.add_argument("--json", action="store_true", help="machine-readable output")
+    purge.set_defaults(handler="addin.purge:main")
+
+    auto = sub.add_parser("autostart", help="start the tray at login: on, off or status")
+    auto.add_argument("state", choices=["on", "off", "status"])
+    auto.add_argument("--json", action="store_true", help="machine-readable output")
+    auto.set_defaults(handler="addin.autostart:main")
+
+    upd = sub.add_parser("update-check", help="ask the release feed whether a newer version exists")
+    upd.add_argument("--feed", metavar="URL", help="the release feed (default: the profile's setting)")
+    upd.add_argument("--profile", help="profile name (default: the active one)")
+    upd.add_argument("--json", action="store_true", help="machine-readable output")
+    upd.set_defaults(handler="addin.updates:main")
 
     def command(name: str, help_text: str, handler: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
@@ -183,20 +208,24 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument(
         "action",
         metavar="ACTION",
-        choices=["show", "set", "keys", "secret"],
-        help="show, set, keys or secret",
+        choices=["show", "set", "keys", "secret", "import-thunderbird"],
+        help="show, set, keys, secret or import-thunderbird",
     )
     cf.add_argument(
         "values", nargs="*", metavar="VALUE", help="KEY=VALUE for 'set'; for 'secret': mailbox or crm"
     )
     cf.add_argument("--activate", action="store_true", help="make this profile the active one")
+    cf.add_argument(
+        "--profile-dir", metavar="DIR", help="import-thunderbird: this Thunderbird profile folder"
+    )
+    cf.add_argument("--account", type=int, metavar="N", help="import-thunderbird: the N-th account listed")
     from addin.cli_addins import add_commands  # the mail-client commands
 
     add_commands(sub, command)
     return parser
 
 
-TRAY_OPTIONS = ("--minimized", "--show", "--profile")
+TRAY_OPTIONS = ("--minimized", "--show", "--profile", "--quit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -266,4 +266,41 @@ def config(args: Any) -> int:
             f"Stored the {args.kind} password or token for profile {name!r} in the system keyring.",
         )
         return 0
+    if args.action == "import-thunderbird":
+        return import_thunderbird(args, cfg, name)
     raise ConfigError(f"Unknown config action {args.action!r}.")
+
+
+def import_thunderbird(args: Any, cfg: Config, name: str) -> int:
+    """List a Thunderbird profile's accounts, or copy one's settings (never its password)."""
+    from pathlib import Path
+
+    from addin.thunderbird import read_accounts
+
+    folder, found = read_accounts(Path(args.profile_dir) if args.profile_dir else None)
+    if args.account is None:
+        lines = [f"Accounts in {folder}:"]
+        for number, acct in enumerate(found, 1):
+            if not acct.usable:
+                state = f"cannot be used: {acct.reason}"
+            else:
+                state = f"ready ({acct.note})" if acct.note else "ready"
+            lines.append(f"  {number}. {terminal_text(acct.label)} — {terminal_text(state)}")
+        lines.append("Import one with: crm-bridge config import-thunderbird --account N")
+        emit(args, {"profile_dir": str(folder), "accounts": found}, "\n".join(lines))
+        return 0
+    if not 1 <= args.account <= len(found):
+        raise ConfigError(f"There is no account {args.account}; the profile has {len(found)}.")
+    values = found[args.account - 1].settings()
+    profile = cfg.add_profile(name, values)
+    if args.activate:
+        cfg.active = profile.name
+    cfg.save()
+    emit(
+        args,
+        {"profile": name, "imported": values},
+        f"Imported {terminal_text(found[args.account - 1].label)} into profile {name!r}.\n"
+        + (f"{terminal_text(found[args.account - 1].note)}\n" if found[args.account - 1].note else "")
+        + "Thunderbird's password is not copied: store yours with 'crm-bridge config secret mailbox'.",
+    )
+    return 0

@@ -81,11 +81,22 @@ class Profile:
 
     def mailbox_settings(self) -> MailboxSettings:
         email = str(self.get("mailbox.email"))
+        backend = str(self.get("mailbox.backend"))
+        server = str(self.get("mailbox.server")) or None
+        options: dict[str, str] = {}
+        if backend == "imap":
+            server = str(self.get("mailbox.imap_server")) or server
+            # Always present (empty = default), so remembered hints never override them.
+            for key in ("smtp_server", "sent_folder"):
+                options[key] = str(self.get(f"mailbox.{key}"))
+            if self.get("sending.bcc_self"):
+                options["bcc_self"] = "yes"
         return MailboxSettings(
-            backend=str(self.get("mailbox.backend")),
+            backend=backend,
             email=email,
             username=str(self.get("mailbox.username")) or email,
-            server=str(self.get("mailbox.server")) or None,
+            server=server,
+            options=options,
             auth=MailboxAuth(str(self.get("mailbox.auth"))),
             autodiscover_url=str(self.get("mailbox.autodiscover_url")) or None,
             verify_tls=not _is_loopback(str(self.get("mailbox.server"))),

@@ -92,6 +92,16 @@ def _backend() -> Any:
     return backend
 
 
+def has_secure_keyring() -> bool:
+    """False when no acceptable keyring exists at all (so none can hold this app's secrets)."""
+    try:
+        with _lock:
+            _backend()
+    except CredentialStoreError:
+        return False
+    return True
+
+
 def _ident(backend: object) -> tuple[str, str]:
     return (type(backend).__module__, type(backend).__name__)
 

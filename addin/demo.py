@@ -329,6 +329,10 @@ def main(args: Any) -> int:
 
     # The sandboxes' per-request access log would drown the demo's own output.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if getattr(args, "mailbox", "ews") == "imap":
+        from addin.demo_imap import main as imap_main
+
+        return imap_main(args)
     tray = not args.headless and has_display()
     if tray:
         # Before anything starts: a display without the libraries Qt needs is named here.

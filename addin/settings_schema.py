@@ -53,7 +53,11 @@ SETTINGS: tuple[Setting, ...] = (
         "ews",
         "mailbox",
         "Mail server type",
-        choices=(("ews", "Exchange (EWS)"), ("graph", "Exchange Online (Microsoft Graph)")),
+        choices=(
+            ("ews", "Exchange (EWS)"),
+            ("graph", "Exchange Online (Microsoft Graph)"),
+            ("imap", "IMAP + SMTP (any provider)"),
+        ),
     ),
     Setting(
         "mailbox.email",
@@ -70,6 +74,31 @@ SETTINGS: tuple[Setting, ...] = (
         "mailbox",
         "Server (EWS URL)",
         "Leave empty to discover it from the address (autodiscover).",
+    ),
+    Setting(
+        "mailbox.imap_server",
+        Kind.TEXT,
+        "",
+        "mailbox",
+        "Incoming server (IMAP)",
+        "For IMAP + SMTP: imaps://imap.example.com (TLS) or imap://host:143 (STARTTLS).",
+    ),
+    Setting(
+        "mailbox.smtp_server",
+        Kind.TEXT,
+        "",
+        "mailbox",
+        "Outgoing server (SMTP)",
+        "For IMAP + SMTP: smtps://smtp.example.com:465 or smtp://smtp.example.com:587 (STARTTLS).",
+    ),
+    Setting(
+        "mailbox.sent_folder",
+        Kind.TEXT,
+        "",
+        "mailbox",
+        "Sent folder (IMAP)",
+        "Leave empty to use the folder the server marks as Sent.",
+        advanced=True,
     ),
     Setting(
         "mailbox.username",
@@ -257,6 +286,18 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=5,
         maximum=3600,
     ),
+    Setting(
+        "sending.bcc_self",
+        Kind.BOOL,
+        False,
+        "sending",
+        "Send myself a hidden copy as proof (IMAP + SMTP)",
+        "SMTP cannot always say whether an e-mail left. With this on, each CRM e-mail also goes to "
+        "you as a hidden copy, which the bridge moves into Sent when it arrives; if the server's "
+        "answer is lost, that copy proves whether the e-mail left, so it is neither sent twice nor "
+        "left for you to check.",
+        advanced=True,
+    ),
     # General
     Setting(
         "general.notifications",
@@ -265,6 +306,15 @@ SETTINGS: tuple[Setting, ...] = (
         "general",
         "Notifications",
         choices=(("all", "Everything"), ("errors", "Problems only"), ("none", "None")),
+    ),
+    Setting(
+        "general.update_feed",
+        Kind.URL,
+        "",
+        "general",
+        "Release feed for update checks",
+        "Empty: never check. Otherwise the app says when a newer version exists; it never installs it.",
+        advanced=True,
     ),
 )
 

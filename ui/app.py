@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QBoxLayout, QLabel, QSystemTrayIcon
 from addin.errors import BridgeError, ConfigError
 from ui import crash_dialog, tasks, theme
 from ui.icons import app_icon
+from ui.notifications import Note
 from ui.single_instance import SingleInstance
 from ui.tray import Tray
 from ui.wizard import needs_setup
@@ -42,6 +43,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--profile", default=None, help="configuration profile to use")
     parser.add_argument("--show", choices=WINDOWS, help="open this window at start")
     parser.add_argument("--minimized", action="store_true", help="start in the tray only")
+    parser.add_argument("--quit", action="store_true", help="ask a running tray to quit, then exit")
     args, _unknown = parser.parse_known_args(list(argv))  # Qt's own options pass through
     return args
 
@@ -87,6 +89,19 @@ class TrayApp:
         self._start_engine()
         if self._show:
             self.handle_message(f"show {self._show}")
+        self.check_for_update(str(values.get("general.update_feed") or ""))
+
+    def check_for_update(self, feed: str) -> None:
+        """Once per start, only with a release feed set; says so, never installs (addin/updates.py)."""
+        if not feed:
+            return
+        from addin import updates
+
+        def checked(info: updates.UpdateInfo) -> None:
+            if info.state is updates.UpdateState.NEWER:
+                self.tray._notify(Note("Update available", info.message(), error=False))
+
+        tasks.run(updates.check, feed, on_done=checked, on_error=lambda e: log.info("update check: %s", e))
 
     def _show_icon(self) -> None:
         # Panels often appear after login items start (QTBUG-61898): retry for a while,
@@ -122,7 +137,10 @@ class TrayApp:
             app.setQuitOnLastWindowClosed(True)
 
     def handle_message(self, message: str) -> None:
-        """A second launch said ``show`` (optionally with a window name)."""
+        """A second launch said ``show`` (optionally with a window name) or ``quit`` (an installer)."""
+        if message == "quit":
+            QApplication.quit()
+            return
         _, _, which = message.partition(" ")
         opener = {
             "track": self.tray.open_track,
@@ -208,6 +226,9 @@ def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
     """Run the tray until Quit; ``bridge`` is given by ``crm-bridge demo`` (already started)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
+    if args.quit:
+        # No window, no display needed: the local socket alone carries the request.
+        return 0 if SingleInstance(None).ask_to_quit() else 1
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "crm-bridge", *argv])
     assert isinstance(app, QApplication)
     app.setApplicationName("CRM Bridge")

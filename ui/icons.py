@@ -9,6 +9,7 @@ shape (arrows, bars, cross, exclamation mark).
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
@@ -144,17 +145,21 @@ def _badge_glyph(p: QPainter, state: IconState, c: QPointF, r: float) -> None:
         p.drawLine(tip, QPointF(tip.x() - g * 0.7, tip.y()))
 
 
-_cache: dict[tuple[IconState, bool], QIcon] = {}
+_cache: dict[tuple[IconState, bool, bool], QIcon] = {}
 
 
-def tray_icon(state: IconState, dark_panel: bool | None = None) -> QIcon:
-    dark = panel_is_dark() if dark_panel is None else dark_panel
-    key = (state, dark)
+def tray_icon(state: IconState, dark_panel: bool | None = None, platform: str | None = None) -> QIcon:
+    # The macOS menu bar takes a template (mask) image and colours it for the menu bar
+    # itself, light or dark; the state stays readable because every badge has its own shape.
+    template = (platform or sys.platform) == "darwin"
+    dark = False if template else panel_is_dark() if dark_panel is None else dark_panel
+    key = (state, dark, template)
     icon = _cache.get(key)
     if icon is None:
         icon = QIcon()
         for size in SIZES:
             icon.addPixmap(draw(state, size, dark))
+        icon.setIsMask(template)
         _cache[key] = icon
     return icon
 

@@ -6,7 +6,7 @@ import getpass
 import hashlib
 import os
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 
@@ -45,6 +45,23 @@ class SingleInstance(QObject):
         server.newConnection.connect(self._on_connection)
         self._server = server
         return True
+
+    def ask_to_quit(self, wait_ms: int = 10000) -> bool:
+        """Tell a running copy to quit (installers do this before an upgrade).
+
+        True once no copy answers any more (or none ran), False if one still runs after
+        ``wait_ms``; the channel closes only as the copy's event loop ends.
+        """
+        if not self._send("quit"):
+            return True
+        socket = QLocalSocket()
+        for _ in range(max(1, wait_ms // 100)):
+            socket.connectToServer(self.name)
+            if not socket.waitForConnected(100):
+                return True
+            socket.disconnectFromServer()
+            QThread.msleep(100)
+        return False
 
     def _send(self, message: str) -> bool:
         socket = QLocalSocket()

@@ -6,14 +6,27 @@ Maestral #713 cannot happen), and Next stays disabled until the server said yes.
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget, QWizard, QWizardPage
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
 
 from addin import autostart
-from addin.errors import BridgeError
+from addin.errors import BridgeError, ConfigError
 from addin.settings_schema import defaults
+from addin.thunderbird import ThunderbirdAccount, read_accounts
 from ui import tasks
 from ui.common import StatusLabel
 from ui.settings_form import ConnectionTest, SettingsForm, describe_crm, describe_mailbox
@@ -87,11 +100,63 @@ class _FormPage(QWizardPage):
         return all(not form.validate()[1] for form in self.forms)
 
 
+class ThunderbirdPicker(QWidget):
+    """Offers the accounts of the user's Thunderbird profile; hidden when there are none.
+
+    Filling in copies servers, security, user name and the Sent folder into the form; the
+    password is never read from Thunderbird: the user types it below, once.
+    """
+
+    def __init__(self, form: SettingsForm, profile_dir: Path | None = None) -> None:
+        super().__init__()
+        self.form = form
+        found: list[ThunderbirdAccount] = []
+        with contextlib.suppress(ConfigError):  # no Thunderbird here: nothing to offer
+            _, found = read_accounts(profile_dir)
+        self.accounts = [a for a in found if a.usable]
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        label = QLabel("Use an account from &Thunderbird:")
+        self.combo = QComboBox()
+        self.combo.setAccessibleName("Thunderbird account")
+        label.setBuddy(self.combo)
+        for account in self.accounts:
+            self.combo.addItem(account.label)
+        self.button = QPushButton("&Fill in")
+        self.button.setAccessibleName("Fill in from Thunderbird")
+        self.button.clicked.connect(self.apply)
+        row.addWidget(label)
+        row.addWidget(self.combo, 1)
+        row.addWidget(self.button)
+        layout.addLayout(row)
+        self.note = QLabel(self.PASSWORD_NOTE)
+        self.note.setWordWrap(True)
+        layout.addWidget(self.note)
+        self.setVisible(bool(self.accounts))
+
+    PASSWORD_NOTE = "Thunderbird's password is not copied: type yours below once."
+
+    def apply(self) -> None:
+        if not self.accounts:
+            return
+        account = self.accounts[self.combo.currentIndex()]
+        self.note.setText(f"{account.note} {self.PASSWORD_NOTE}" if account.note else self.PASSWORD_NOTE)
+        for key, value in account.settings().items():
+            if key in self.form.editors:
+                self.form.set_value(key, value)
+
+
 class SetupWizard(QWizard):
     saved = Signal()
 
     def __init__(
-        self, bridge: Any, values: dict[str, Any] | None = None, parent: QWidget | None = None
+        self,
+        bridge: Any,
+        values: dict[str, Any] | None = None,
+        parent: QWidget | None = None,
+        *,
+        thunderbird_dir: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge
@@ -138,6 +203,10 @@ class SetupWizard(QWizard):
             self.mailbox_form,
             self.mailbox_test,
         )
+        self.thunderbird = ThunderbirdPicker(self.mailbox_form, thunderbird_dir)
+        page_layout = self.mailbox_page.layout()
+        if isinstance(page_layout, QVBoxLayout):
+            page_layout.insertWidget(0, self.thunderbird)
         self.crm_page = _TestedPage(
             "Your CRM",
             "Your Dynamics 365 organisation. Test the sign-in to continue.",

@@ -24,6 +24,12 @@ an interrupted send (``Mailbox.send_evidence``):
 A CRM claim (Sending) older than the stale timeout, from any machine, is settled the same
 way: a stamped copy marks it Sent, a never-submitted draft is sent, an item in Outbox is
 left alone, nothing at all puts it back to Pending Send.
+
+Where a missing copy proves nothing (``Mailbox.missing_copy_means_unsent()`` is False, as
+on SMTP: the answer to DATA can be lost after the message left), "no copy" never leads to
+a send: the e-mail becomes Failed with :data:`UNKNOWN_SENT` for the user to check and Retry
+or Dismiss.  Such a backend raises ``UnknownOutcomeError`` whenever a message may have
+left, so any other error from its ``send`` gives the claim back for a later poll.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from addin.errors import (
     MessageError,
     OfflineError,
     ThrottledError,
+    UnknownOutcomeError,
 )
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import (
@@ -71,6 +78,7 @@ UNKNOWN = (
 )
 STUCK = "The mail server has not sent it — check your Outbox"
 CONFIRMED = "Confirmed from Sent Items"
+UNKNOWN_SENT = "Unknown whether it was sent — check your Sent folder, then Retry or Dismiss"
 
 
 @dataclass(frozen=True)
@@ -184,15 +192,25 @@ class Outbox:
         except (MessageError, HeaderInjectionError) as exc:
             self._fail(item, exc.message, claimed=True)
             return "failed"
-        except (AuthError, OfflineError, ThrottledError) as exc:
-            # The mailbox (or the CRM) cannot be reached or refuses us: stop the whole poll here,
-            # before anything else is claimed.  This one e-mail stays "sending" in the journal
-            # and is settled from Sent Items once the server answers again.
-            log.warning("send of %s stopped: %s", item.activity_id, exc.message)
-            raise
         except BridgeError as exc:
-            # Unknown whether it left: keep the journal in "sending"; recovery decides from Sent Items.
-            log.warning("send of %s interrupted: %s", item.activity_id, exc.message)
+            # A backend whose missing copy proves nothing raises UnknownOutcomeError whenever the
+            # message may have left, so any other error from it means it did not.
+            did_not_leave = (
+                not isinstance(exc, UnknownOutcomeError) and not self.mailbox.missing_copy_means_unsent()
+            )
+            if did_not_leave:
+                self._release_own(item, message_id)  # back to Pending Send for a later poll
+            if isinstance(exc, AuthError | OfflineError | ThrottledError):
+                # The mailbox (or the CRM) cannot be reached or refuses us: stop the whole poll
+                # here, before anything else is claimed.  An e-mail that may have left stays
+                # "sending" in the journal and is settled from the mailbox once it answers again.
+                log.warning("send of %s stopped: %s", item.activity_id, exc.message)
+                raise
+            if did_not_leave:
+                log.info("send of %s did not leave, queued again: %s", item.activity_id, exc.message)
+            else:
+                # Unknown whether it left: keep the journal in "sending"; recovery decides.
+                log.warning("send of %s interrupted: %s", item.activity_id, exc.message)
             return "pending"
         self.store.outbox_put(item.activity_id, message_id=message_id, state="sent")
         self._finish(item.activity_id, message_id, item.subject)
@@ -248,6 +266,11 @@ class Outbox:
         )
         return True
 
+    def _release_own(self, item: PendingEmail, message_id: str) -> None:
+        """Our claim, and the backend says nothing left: Sending -> Pending Send."""
+        if self.crm.release(replace(item, etag="*")):
+            self.store.outbox_put(item.activity_id, message_id=message_id, state="released")
+
     def _fail(self, item: PendingEmail, reason: str, *, claimed: bool) -> None:
         attempts = item.attempts + 1
         # Unclaimed, the e-mail is only ours to fail while it is unchanged (If-Match).
@@ -300,6 +323,12 @@ class Outbox:
                     reason = STUCK if evidence.state is SendState.SUBMITTED else UNKNOWN
                     self._fail(current, reason, claimed=True)
                     settled += 1
+                continue
+            if not self.mailbox.missing_copy_means_unsent():
+                # No copy proves nothing here (SMTP: the answer to DATA may have been lost
+                # after the message left). Never send again without evidence: the user decides.
+                self._fail(current, UNKNOWN_SENT, claimed=True)
+                settled += 1
                 continue
             # Still our claim, journal "sending" and the message nowhere in the mailbox: it
             # never reached the server.  Send it again under the same claim.
@@ -364,6 +393,10 @@ class Outbox:
                 item.activity_id, message_id=message_id, state="sent", subject=item.subject, recipients=""
             )
             self._finish(item.activity_id, message_id, item.subject, DRAFT_SENT)
+            return 1
+        if not self.mailbox.missing_copy_means_unsent():
+            # Another machine's stale claim without a copy may still have left by SMTP.
+            self._fail(item, UNKNOWN_SENT, claimed=False)
             return 1
         if self.crm.release(item):
             self.store.audit(

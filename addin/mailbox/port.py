@@ -148,6 +148,14 @@ class Mailbox(ABC):
         connection raises a BridgeError and the caller watches again later."""
         raise NotImplementedError
 
+    def missing_copy_means_unsent(self) -> bool:
+        """Whether the absence of the stamped Sent Items copy, after the outbox's grace
+        period, proves that a send did not leave.  True where sending and saving the copy
+        are one server operation (EWS, Graph); an SMTP backend that files the copy itself
+        after submission returns False, and the outbox then never sends again on the
+        absence of a copy (it marks the e-mail Failed for the user to check instead)."""
+        return True
+
     # -- the master category list (optional) -----------------------------------------------
     #
     # Categories a user can pick in any mail client come from the mailbox's master list; the

@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -236,6 +238,16 @@ def set_request_log(verbose: bool) -> None:
     """One access-log line per request only when asked for (``--verbose``): by default a
     sandbox's own output is its URL and its errors, not a line per request."""
     _request_log["verbose"] = verbose
+    if verbose:
+        # werkzeug adds its own stderr handler only when no handler up the tree takes INFO; the
+        # CLI's quiet root handler would swallow the lines, so the access log gets its own.
+        access = logging.getLogger("werkzeug")
+        if not any(getattr(h, "_sandbox_access_log", False) for h in access.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler._sandbox_access_log = True  # type: ignore[attr-defined]
+            access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
 
 
 class RequestLogHandler(WSGIRequestHandler):
@@ -308,11 +320,19 @@ class SandboxServer:
     """
 
     def __init__(
-        self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, keep_alive: bool = False
+        self,
+        app: WSGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_alive: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         check_loopback(host)
         handler = KeepAliveRequestHandler if keep_alive else RequestLogHandler
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=handler)
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=handler, ssl_context=ssl_context
+        )
+        self.scheme = "https" if ssl_context is not None else "http"
         # Request threads must not keep the process alive on shutdown.
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self.host = host
@@ -322,7 +342,7 @@ class SandboxServer:
     @property
     def origin(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(

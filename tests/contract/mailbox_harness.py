@@ -124,3 +124,64 @@ BACKENDS: dict[str, Callable[[], contextlib.AbstractContextManager[Harness]]] = 
     "ews": ews_harness,
     "graph": graph_harness,
 }
+
+
+IMAP_PASSWORDS = {"alex@contoso.example": "alex-imap-1", "bob@contoso.example": "bob-imap-1"}
+
+
+@contextlib.contextmanager
+def imap_harness() -> Iterator[Harness]:
+    """Real Dovecot (IMAP, LMTP) and an aiosmtpd submission server delivering into it."""
+    import os
+
+    import pytest
+
+    from addin.sandbox.dovecot import INSTALL_HINT, DovecotServer, SubmissionServer, dovecot_binary
+
+    if dovecot_binary() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(INSTALL_HINT)
+        pytest.skip(INSTALL_HINT)
+    with DovecotServer(dict(IMAP_PASSWORDS)) as dovecot, SubmissionServer(dovecot) as smtp:
+
+        def settings_for(address: str) -> MailboxSettings:
+            return MailboxSettings(
+                backend="imap",
+                email=address,
+                server=dovecot.url,
+                timeout=10.0,
+                options={"smtp_server": smtp.url, "sent_copy_wait": "0.2"},
+            )
+
+        def secret_for(address: str) -> Callable[[], str]:
+            return lambda: IMAP_PASSWORDS[address]
+
+        def deliver(address: str, mime: bytes, folder: str = "inbox") -> str:
+            from imapclient import IMAPClient
+
+            name = {"inbox": "INBOX", "sentitems": "Sent"}.get(folder, folder)
+            with IMAPClient(dovecot.host, port=dovecot.port, ssl=False, timeout=10) as client:
+                client.login(address, IMAP_PASSWORDS[address])
+                answer = client.append(name, mime)
+                info = client.select_folder(name)
+            # "[APPENDUID <uidvalidity> <uid>] Append completed."
+            text = answer.decode() if isinstance(answer, bytes) else str(answer)
+            uid = int(text.split("]")[0].split()[-1])
+            return f"{int(info[b'UIDVALIDITY'])}:{uid}:{name}"
+
+        harness = Harness(
+            backend="imap",
+            address="alex@contoso.example",
+            peer="bob@contoso.example",
+            settings_for=settings_for,
+            secret_for=secret_for,
+            deliver=deliver,
+            server=(dovecot, smtp),
+        )
+        try:
+            yield harness
+        finally:
+            harness.close_all()
+
+
+BACKENDS["imap"] = imap_harness

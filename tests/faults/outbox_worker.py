@@ -28,7 +28,7 @@ def main() -> None:
             "mailbox.backend": backend,
             "mailbox.email": "alex@contoso.example",
             "mailbox.server": mailbox_url,
-            "mailbox.auth": "oauth" if backend == "graph" else "basic",
+            "mailbox.auth": "token" if backend == "graph" else "basic",
             "crm.url": crm_origin,
             "crm.auth": "bearer",
         }

@@ -24,23 +24,21 @@ in at once, and a device code is approved by the test calling :meth:`IdentitySta
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import html
-import ipaddress
 import json
 import secrets
-import ssl
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from addin.sandbox.tls import LocalAuthority as TestAuthority
 
 TENANT_ID = "5d1c0d3e-0000-4000-8000-00000000c0de"
 USER_OID = "0a11ce00-0000-4000-8000-0000000000a1"
@@ -62,93 +60,6 @@ def resource_of(scope: str) -> str:
 
 
 # -- TLS ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class TestAuthority:
-    """A throw-away CA and a server certificate for localhost / 127.0.0.1 (the cryptography package)."""
-
-    __test__ = False  # not a pytest test class despite its name
-
-    ca_pem: Path
-    cert_pem: Path
-    key_pem: Path
-
-    @classmethod
-    def create(cls, folder: Path) -> TestAuthority:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-        now = dt.datetime.now(dt.UTC)
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CRM Bridge test CA")])
-        ca = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name)
-            .issuer_name(ca_name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-                ),
-                critical=False,
-            )
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-            )
-            .sign(ca_key, hashes.SHA256())
-        )
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = cls(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
-        paths.ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-        paths.cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        paths.key_pem.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        return paths
-
-    def server_context(self) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(self.cert_pem), str(self.key_pem))
-        return context
 
 
 # -- the identity platform ---------------------------------------------------------------------

@@ -237,7 +237,9 @@ def test_config_show_and_keys_plain_and_json(work: Any, capsys: pytest.CaptureFi
     assert code == 0
     header, *rows = plain_ok(out).splitlines()
     assert header.split() == ["Key", "What", "Values"]
-    assert any(re.match(r"^mailbox\.auth +Sign-in method +basic \| ntlm \| oauth$", r) for r in rows), out
+    assert any(
+        re.match(r"^mailbox\.auth +Sign-in method +basic \| ntlm \| oauth \| token$", r) for r in rows
+    ), out
     keys = json.loads(run(capsys, "config", "keys", "--json")[1])
     assert {"key": "crm.auth", "kind": "choice"}.items() <= next(
         k for k in keys if k["key"] == "crm.auth"

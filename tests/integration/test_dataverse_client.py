@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from addin.crm import DataverseClient, StaticTokenAuth, first_error
 from addin.crm import records as R
@@ -16,17 +17,29 @@ from addin.sandbox.crm import ALEX_ID, DEMO_ACCOUNTS, DEMO_CONTACTS, CrmSandbox
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[CrmSandbox]:
-    with CrmSandbox(seed="demo") as s:
+@pytest.fixture(scope="module", params=["http", "https"])
+def sandbox(request: pytest.FixtureRequest) -> Iterator[CrmSandbox]:
+    """Every test runs over plain HTTP and over TLS (``crm-bridge sandbox crm --tls``)."""
+    with CrmSandbox(seed="demo", tls=request.param == "https") as s:
+        assert s.base_url.startswith(f"{request.param}://")
         yield s
+
+
+def _session(sandbox: CrmSandbox) -> requests.Session:
+    """The session the client would create, trusting the sandbox's throw-away CA over TLS."""
+    session = requests.Session()
+    if sandbox.ca_pem is not None:
+        session.verify = str(sandbox.ca_pem)
+    return session
 
 
 @pytest.fixture
 def client(sandbox: CrmSandbox) -> Iterator[DataverseClient]:
     sandbox.faults.clear()
     sandbox.stats.reset()
-    with DataverseClient(sandbox.base_url, StaticTokenAuth("sandbox"), sleep=lambda s: None) as c:
+    with DataverseClient(
+        sandbox.base_url, StaticTokenAuth("sandbox"), sleep=lambda s: None, session=_session(sandbox)
+    ) as c:
         yield c
 
 
@@ -216,9 +229,22 @@ def test_actions_and_functions(client: DataverseClient) -> None:
     assert check["ShouldPromote"] is True
 
 
+def test_tls_refuses_a_client_that_does_not_trust_the_sandbox_ca() -> None:
+    """Over TLS the certificate is really checked: without the CA the client gets a clear error."""
+    with (
+        CrmSandbox(seed="empty", tls=True) as tls,
+        DataverseClient(
+            tls.base_url, StaticTokenAuth("sandbox"), sleep=lambda s: None, max_retries=0
+        ) as untrusting,
+        pytest.raises(CrmError) as refused,
+    ):
+        untrusting.whoami()
+    assert "certificate" in str(refused.value).lower() or "ssl" in str(refused.value).lower()
+
+
 def test_wrong_bearer_is_auth_error(sandbox: CrmSandbox) -> None:
     with (
-        DataverseClient(sandbox.base_url, StaticTokenAuth("not-the-token")) as bad,
+        DataverseClient(sandbox.base_url, StaticTokenAuth("not-the-token"), session=_session(sandbox)) as bad,
         pytest.raises(AuthError) as info,
     ):
         bad.whoami()

@@ -7,11 +7,12 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from addin.sandbox.crm import bulk
 from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.deliver import deliver
 from addin.sandbox.crm.errors import ODataError, bad_request, record_not_found
+from addin.sandbox.crm.fetchxml import filter_predicate
 from addin.sandbox.crm.handler import Handler, Headers, Req, Res
-from addin.sandbox.crm.odata_filter import _coerce
 from addin.sandbox.crm.query import Annotations, Options
 from addin.sandbox.crm.schema import BY_SET, Table
 from addin.sandbox.crm.store import Record, now_iso
@@ -140,66 +141,6 @@ def send_email(h: Handler, req: Req, table: Table | None, rid: str | None) -> Re
     return Res.json({"@odata.context": _context(req, "SendEmailResponse"), "Subject": subject})
 
 
-_FETCH_OPS = {"eq", "ne", "null", "not-null", "in", "like", "gt", "ge", "lt", "le", "on-or-after"}
-
-
-def _fetch_predicate(table: Table, h: Handler, node: ET.Element) -> Any:
-    """Compile a FetchXML <filter> into a predicate over stored records."""
-    kind = node.get("type", "and")
-    parts = []
-    for child in node:
-        if child.tag == "condition":
-            parts.append(_condition(table, child))
-        elif child.tag == "filter":
-            parts.append(_fetch_predicate(table, h, child))
-    if kind == "or":
-        return lambda r: any(p(r) for p in parts) if parts else True
-    return lambda r: all(p(r) for p in parts)
-
-
-def _condition(table: Table, cond: ET.Element) -> Any:
-    attr = cond.get("attribute", "")
-    op = cond.get("operator", "eq")
-    if op not in _FETCH_OPS:
-        raise bad_request(f"FetchXML operator '{op}' is not supported by the sandbox.")
-    col = attr if attr in table.columns else f"_{attr}_value"
-    if col not in table.columns and attr not in table.lookups:
-        raise E.unknown_property(attr, table.logical)
-    kind = table.columns.get(col, "guid")
-    values = [v.text or "" for v in cond.findall("value")] or [cond.get("value", "")]
-
-    def conv(v: str) -> Any:
-        v = v.strip("{}")
-        if kind == "bool":
-            return v.lower() in ("1", "true")
-        return _coerce(kind, v)
-
-    wanted = [conv(v) for v in values]
-
-    def norm(x: Any) -> Any:
-        return x.lower() if isinstance(x, str) else x
-
-    def pred(r: Record) -> bool:
-        value = r.get(col)
-        if op == "null":
-            return value is None
-        if op == "not-null":
-            return value is not None
-        if op in ("eq", "in"):
-            return norm(value) in [norm(w) for w in wanted]
-        if op == "ne":
-            return bool(norm(value) != norm(wanted[0]))
-        if op == "like":
-            pattern = re.escape(str(wanted[0]).lower()).replace("%", ".*")
-            return isinstance(value, str) and re.fullmatch(pattern, value.lower()) is not None
-        if value is None:
-            return False
-        a, b = norm(value), norm(wanted[0])
-        return bool({"gt": a > b, "ge": a >= b, "lt": a < b, "le": a <= b, "on-or-after": a >= b}[op])
-
-    return pred
-
-
 def background_send_email(h: Handler, req: Req, table: Table | None, key: str | None) -> Res:
     """Return the queued e-mails matching the query, with HasAttachments.
 
@@ -228,7 +169,11 @@ def background_send_email(h: Handler, req: Req, table: Table | None, key: str | 
         if entity is None or entity.get("name") != "email":
             raise bad_request("The query must specify an entity name of 'email' and a ColumnSet.")
         filt = entity.find("filter")
-        pred = _fetch_predicate(emails, h, filt) if filt is not None else (lambda r: True)
+        joined = filter_predicate(emails, filt, h.user_id) if filt is not None else (lambda row: True)
+
+        def pred(r: Record) -> bool:
+            return bool(joined({"": r}))
+
         top = int(fetch.get("top") or fetch.get("count") or 0) or None
     reader = h.reader(req.base_url)
     with h.store.lock:
@@ -295,6 +240,7 @@ def check_promote_email(h: Handler, req: Req, table: Table | None, key: str | No
 
 
 def register(h: Handler) -> None:
+    bulk.register(h)
     h.actions.update(
         {
             "WhoAmI": who_am_i,

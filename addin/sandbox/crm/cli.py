@@ -23,6 +23,7 @@ def main(args: argparse.Namespace) -> int:
             throttle=getattr(args, "throttle", None),
             host=args.host,
             port=args.port,
+            tls=bool(getattr(args, "tls", False)),
         )
     except ValueError as exc:
         raise ConfigError(str(exc), title="Sandbox not started") from None
@@ -30,6 +31,9 @@ def main(args: argparse.Namespace) -> int:
         raise data_folder_error("CRM", args.data, exc) from None
     # Human hints go to stderr: the first stdout line stays the API URL for scripts.
     print(f"sandbox crm: the e-mail page (signs this browser in once): {sandbox.page_url()}", file=sys.stderr)
+    if sandbox.ca_pem is not None:
+        # The base URL stays the first line on stdout; clients read the CA from stderr's note.
+        print(f"crm-bridge sandbox crm: HTTPS; trust the CA certificate {sandbox.ca_pem}", file=sys.stderr)
     sandbox._running = True  # run_until_signalled starts and stops the server
     try:
         first = (

@@ -14,7 +14,10 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from addin.sandbox.crm import errors as E
+from addin.sandbox.crm import fetchxml
+from addin.sandbox.crm.csdl import csdl_document
 from addin.sandbox.crm.errors import ODataError, bad_request, not_found_segment, record_not_found
+from addin.sandbox.crm.metadata import ROOTS, metadata
 from addin.sandbox.crm.query import Annotations, Options, Reader, context_url, parse_options, split_outside
 from addin.sandbox.crm.schema import BY_LOGICAL, BY_SET, Table
 from addin.sandbox.crm.service import (
@@ -194,14 +197,12 @@ class Handler:
             raise not_found_segment(segments[0])
         name, key = first.group(1), first.group(2)
         table = BY_SET.get(name)
-        if name == "EntityDefinitions" and req.method == "GET":
-            from addin.sandbox.crm.metadata import entity_definitions
-
-            with self.store.lock:
-                body = entity_definitions(
-                    self.reader(req.base_url), req.base_url, key, segments[1:], req.query
-                )
-            return Res.json(body)
+        if name in ROOTS:
+            return Res.json(metadata(req.method, req.base_url, name, key, segments[1:], req.query))
+        if name == "$metadata" and len(segments) == 1:
+            if req.method != "GET":
+                raise ODataError(405, "0x80060890", "The HTTP method is not allowed on '$metadata'.")
+            return Res(200, [("Content-Type", "application/xml"), ("OData-Version", "4.0")], csdl_document())
         if table is None:
             action = self.actions.get(name.removeprefix("Microsoft.Dynamics.CRM."))
             if action is None or len(segments) > 1:
@@ -306,6 +307,8 @@ class Handler:
 
     def _get_collection(self, req: Req, table: Table, parent: tuple[Table, Any, str] | None) -> Res:
         prefs = parse_prefer(req.headers.get_h("prefer"))
+        if "fetchXml" in req.query and parent is None:
+            return self._fetch_xml(req, table, prefs)
         opts = parse_options(req.query)
         ann = Annotations(prefs.get("odata.include-annotations"))
         page_size = None
@@ -337,7 +340,30 @@ class Handler:
         headers = [("Preference-Applied", ",".join(applied))] if applied else []
         return Res.json(body, headers=headers)
 
+    def _fetch_xml(self, req: Req, table: Table, prefs: dict[str, str]) -> Res:
+        """``GET {set}?fetchXml=…``: the query stands alone (fetchxml/overview.md)."""
+        for key in req.query:
+            if key != "fetchXml":
+                raise bad_request(f"The query parameter {key} cannot be combined with fetchXml.")
+        ann = Annotations(prefs.get("odata.include-annotations"))
+        with self.store.lock:
+            body = fetchxml.run(
+                self.reader(req.base_url),
+                table,
+                req.query["fetchXml"],
+                ann,
+                f"{req.base_url}$metadata#{table.entity_set}",
+            )
+        headers = []
+        if ann:
+            headers.append(
+                ("Preference-Applied", f'odata.include-annotations="{prefs["odata.include-annotations"]}"')
+            )
+        return Res.json(body, headers=headers)
+
     def _entity(self, req: Req, table: Table, rid: str, resolve: BindResolver) -> Res:
+        if req.query and req.method in ("PATCH", "DELETE"):
+            parse_options(req.query)  # an unknown option is refused before anything changes
         if req.method == "GET":
             return self._get_one(req, table, rid)
         if req.method == "PATCH":

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
-from addin.sandbox.crm.errors import ODataError, bad_request, unknown_property
+from addin.sandbox.crm.errors import PROPERTY_NOT_FOUND, ODataError, bad_request, unknown_property
 from addin.sandbox.crm.odata_filter import compile_filter, substitute_aliases
 from addin.sandbox.crm.schema import BOOL, BY_LOGICAL, DEC, DT, GUID, INT, MONEY, PICK, STATE, STATUS, Table
 from addin.sandbox.crm.store import TYPE_SUFFIX, Record, Store, lookup_key
@@ -56,11 +56,26 @@ class Options:
     skiptoken: str | None = None
 
 
+# Custom query options a request may carry besides the system ones: parameter aliases
+# (``@p1``) and, on an entity set, ``fetchXml`` (handled before these options are parsed).
+UNKNOWN_OPTION = "0x0"  # the code Dataverse answers an unknown custom option with (reference §3)
+
+
+def unknown_option(key: str) -> ODataError:
+    """Dataverse refuses an option it does not know rather than ignoring it (a silently wrong,
+    unfiltered 200 would hide a client's typo)."""
+    if key.startswith("$"):
+        return bad_request(f"The query parameter {key} is not supported", PROPERTY_NOT_FOUND)
+    return bad_request(f"The query parameter {key} is not supported", UNKNOWN_OPTION)
+
+
 def parse_options(params: dict[str, str], nested: bool = False) -> Options:
     opts = Options()
     for key, value in params.items():
+        if key.startswith("@") and not nested:
+            continue  # a parameter alias, substituted where it is used
         if not key.startswith("$"):
-            continue
+            raise unknown_option(key)
         if key == "$select":
             opts.select = [s.strip() for s in value.split(",") if s.strip()]
         elif key == "$filter":
@@ -86,12 +101,9 @@ def parse_options(params: dict[str, str], nested: bool = False) -> Options:
                 opts.expand[name.strip()] = parse_options(inner, nested=True)
         elif key == "$skiptoken" and not nested:
             opts.skiptoken = value
-        elif key == "$skip":
-            raise bad_request("The query parameter $skip is not supported.")
-        elif key in ("$apply", "$search", "$levels", "$format"):
-            raise bad_request(f"The query parameter {key} is not supported.")
         else:
-            raise bad_request(f"The query parameter {key} is not supported.")
+            # $skip, $search, $levels, $format and any unknown $name (page-results.md: no $skip).
+            raise unknown_option(key)
     return opts
 
 
@@ -271,8 +283,8 @@ class Reader:
         if opts.top is not None:
             rows = rows[: opts.top]
         size = min(page_size or MAX_PAGE, MAX_PAGE)
-        page = _page_number(opts.skiptoken)
-        start = (page - 1) * size
+        page, last = _cookie(opts.skiptoken, table.key)
+        start = _resume_at(table, rows, page, last, size)
         chunk = rows[start : start + size]
         body: dict[str, Any] = {"@odata.context": context}
         if opts.count:
@@ -283,7 +295,7 @@ class Reader:
         if ann.wants(TOTAL_COUNT_EXCEEDED):
             body[f"@{TOTAL_COUNT_EXCEEDED}"] = bool(opts.count and total > MAX_PAGE)
         body["value"] = [self.render(table, r, opts, ann) for r in chunk]
-        if start + size < total and chunk:
+        if start + size < len(rows) and chunk:
             first_id, last_id = chunk[0].get(table.key, ""), chunk[-1].get(table.key, "")
             paging = (
                 f'<cookie page="{page}"><{table.key} last="{{{str(last_id).upper()}}}" '
@@ -310,13 +322,34 @@ def _format_datetime(value: str) -> str:
     return f"{dt.month}/{dt.day}/{dt.year} {hour}:{dt.minute:02d} {'AM' if dt.hour < 12 else 'PM'}"
 
 
-def _page_number(token: str | None) -> int:
+def _cookie(token: str | None, key: str) -> tuple[int, str | None]:
+    """The page number and the last primary key of the previous page from a ``$skiptoken``."""
     if not token:
-        return 1
-    m = re.search(r'pagenumber="(\d+)"', unquote(token))
+        return 1, None
+    # The inner cookie is encoded once more than the outer one; how often the outer one was
+    # decoded on the way in depends on the client, so decode until nothing changes.
+    text = token
+    for _ in range(4):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    m = re.search(r'pagenumber="(\d+)"', text)
     if not m:
         raise bad_request("The $skiptoken is not valid.")
-    return max(1, int(m.group(1)))
+    found = re.search(rf'<{re.escape(key)}\s[^>]*last="\{{?([0-9A-Fa-f-]{{36}})\}}?"', text)
+    return max(1, int(m.group(1))), found.group(1).lower() if found else None
+
+
+def _resume_at(table: Table, rows: list[Record], page: int, last: str | None, size: int) -> int:
+    """Where the next page starts. Dataverse positions by the cookie's last record, not by an
+    offset, so a follow-up with another (or no) ``odata.maxpagesize`` still returns the rest
+    (page-results.md). A cookie whose record has gone falls back to the page number."""
+    if last is not None:
+        for i, row in enumerate(rows):
+            if str(row.get(table.key, "")).lower() == last:
+                return i + 1
+    return (page - 1) * size
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

@@ -12,8 +12,16 @@ from addin.sandbox.crm.actions import queue_pending_email
 from addin.sandbox.crm.app import API_PATH, TOKEN, CrmApp
 from addin.sandbox.crm.handler import Handler
 from addin.sandbox.crm.schema import BY_SET
-from addin.sandbox.crm.seed import ALEX_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, seed_core, seed_demo
+from addin.sandbox.crm.seed import (
+    ALEX_ID,
+    BUSINESS_UNIT_ID,
+    ORGANIZATION_ID,
+    seed_core,
+    seed_demo,
+    seed_messages,
+)
 from addin.sandbox.crm.store import Store
+from addin.sandbox.tls import LocalAuthority
 
 DB_NAME = "crm-sandbox.sqlite3"
 
@@ -47,6 +55,7 @@ class CrmSandbox:
         throttle: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: bool = False,
     ) -> None:
         if seed not in ("demo", "empty"):
             raise ValueError("seed must be 'demo' or 'empty'")
@@ -60,6 +69,10 @@ class CrmSandbox:
         self.db = Store(data_dir / DB_NAME)
         if self.db.count("organizations") == 0:
             (seed_demo if seed == "demo" else seed_core)(self.db)
+        elif self.db.count("sdkmessages") == 0:
+            # A data folder from before the sandbox listed its messages gets them now.
+            with self.db.transaction():
+                seed_messages(self.db)
         self.faults = FaultPlan(latency_ms=latency_ms)
         try:
             self.faults.set_throttle(throttle)
@@ -73,8 +86,18 @@ class CrmSandbox:
         self.organization_id = ORGANIZATION_ID
         self.handler = Handler(self.db, ALEX_ID, ORGANIZATION_ID, BUSINESS_UNIT_ID)
         self.app = CrmApp(self.handler, self.faults, self.stats)
-        self.server: SandboxServer = _QuickStopServer(self.app, host, port, keep_alive=True)
+        # --tls: HTTPS with a certificate from a CA made for this run (clients trust ca_pem).
+        self.authority = LocalAuthority.create(data_dir / "tls") if tls else None
+        context = self.authority.server_context() if self.authority else None
+        self.server: SandboxServer = _QuickStopServer(
+            self.app, host, port, keep_alive=True, ssl_context=context
+        )
         self._running = False
+
+    @property
+    def ca_pem(self) -> Path | None:
+        """The CA certificate clients must trust when serving HTTPS (None over plain HTTP)."""
+        return self.authority.ca_pem if self.authority else None
 
     @property
     def origin(self) -> str:

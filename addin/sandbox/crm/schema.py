@@ -362,6 +362,7 @@ TABLES: list[Table] = [
             "ticketnumber": STR,
             "description": MEMO,
             "prioritycode": PICK,
+            "caseorigincode": PICK,
             "statecode": STATE,
             "statuscode": STATUS,
         },
@@ -376,6 +377,7 @@ TABLES: list[Table] = [
             "statecode": {0: "Active", 1: "Resolved", 2: "Cancelled"},
             "statuscode": {1: "In Progress", 2: "On Hold", 3: "Waiting for Details", 5: "Problem Solved"},
             "prioritycode": {1: "High", 2: "Normal", 3: "Low"},
+            "caseorigincode": {1: "Phone", 2: "Email", 3: "Web", 2483: "Facebook", 3986: "Twitter"},
         },
     ),
     _t(
@@ -522,6 +524,44 @@ TABLES: list[Table] = [
         owned=False,
     ),
     _t("queue", "queues", "queueid", "name", {"name": STR, "emailaddress": STR}),
+    # BulkDelete's system job (bulkdelete action reference: the JobId is an asyncoperation).
+    _t(
+        "asyncoperation",
+        "asyncoperations",
+        "asyncoperationid",
+        "name",
+        {
+            "name": STR,
+            "operationtype": PICK,
+            "message": MEMO,
+            "startedon": DT,
+            "completedon": DT,
+            "statecode": STATE,
+            "statuscode": STATUS,
+        },
+        labels={
+            "operationtype": {13: "Bulk Delete"},
+            "statecode": {0: "Ready", 1: "Suspended", 2: "Locked", 3: "Completed"},
+            "statuscode": {
+                0: "Waiting For Resources",
+                10: "Waiting",
+                20: "In Progress",
+                30: "Succeeded",
+                31: "Failed",
+            },
+        },
+    ),
+    # Which message each table offers (bulk-operations.md: "is CreateMultiple available?").
+    _t("sdkmessage", "sdkmessages", "sdkmessageid", "name", {"name": STR}, owned=False),
+    _t(
+        "sdkmessagefilter",
+        "sdkmessagefilters",
+        "sdkmessagefilterid",
+        "primaryobjecttypecode",
+        {"primaryobjecttypecode": STR, "secondaryobjecttypecode": STR, "isvisible": BOOL},
+        lookups=[Lookup("sdkmessageid", ("sdkmessage",), {"sdkmessageid": "sdkmessage"})],
+        owned=False,
+    ),
     # Tasks exist so Microsoft's published $batch examples (which create tasks) run unchanged.
     _t(
         "task",
@@ -547,6 +587,10 @@ TABLES: list[Table] = [
         labels={"statecode": {0: "Open", 1: "Completed", 2: "Canceled"}},
     ),
 ]
+
+# Columns whose choices are a global option set (GlobalOptionSetDefinitions), by its name; the
+# others have their own local option set.
+GLOBAL_OPTION_SETS: dict[tuple[str, str], str] = {("incident", "caseorigincode"): "incident_caseorigincode"}
 
 BY_SET: dict[str, Table] = {t.entity_set: t for t in TABLES}
 BY_LOGICAL: dict[str, Table] = {t.logical: t for t in TABLES}

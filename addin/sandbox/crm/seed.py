@@ -173,6 +173,33 @@ def seed_core(store: Store) -> None:
             },
         )
         _user(store, ALEX_ID, "Alex", "Wilber", ALEX_EMAIL, "Account Executive", method=1)
+        seed_messages(store)
+
+
+def seed_messages(store: Store) -> None:
+    """The system's sdkmessage and sdkmessagefilter rows for the messages the sandbox answers
+    (rows already there are kept, so this also completes an older data folder)."""
+    from addin.sandbox.crm.bulk import message_filters
+
+    def put_new(entity_set: str, key: str, record: Record) -> None:
+        if store.peek(entity_set, record[key]) is None:
+            _put(store, entity_set, record)
+
+    for name, tables in message_filters():
+        message = demo_id("sdkmessage", name)
+        put_new("sdkmessages", "sdkmessageid", {"sdkmessageid": message, "name": name})
+        for table in tables:
+            put_new(
+                "sdkmessagefilters",
+                "sdkmessagefilterid",
+                {
+                    "sdkmessagefilterid": demo_id("sdkmessagefilter", f"{name}.{table}"),
+                    "primaryobjecttypecode": table,
+                    "secondaryobjecttypecode": "none",
+                    "isvisible": True,
+                    "_sdkmessageid_value": message,
+                },
+            )
 
 
 def _user(store: Store, rid: str, first: str, last: str, email: str, title: str, method: int) -> None:
