@@ -182,7 +182,10 @@ class Bridge(RegardingFacade):
 
     @property
     def tracker(self) -> Tracker:
-        return Tracker(self.mailbox, self.crm, self.store, track_settings(self.profile))
+        settings = replace(
+            track_settings(self.profile), is_regarding=self.regarding_categories.is_regarding_category
+        )
+        return Tracker(self.mailbox, self.crm, self.store, settings)
 
     @property
     def outbox_engine(self) -> Outbox:

@@ -17,6 +17,7 @@ name is still tracked with the right record.  A category's display name cannot b
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from enum import StrEnum
@@ -24,7 +25,7 @@ from typing import Any
 
 from addin.bridge_types import TABLE_LABELS, RecordRef
 from addin.crm import records as r
-from addin.errors import BridgeError, ConfigError
+from addin.errors import ConfigError
 from addin.mailbox.port import Mailbox
 from addin.store import Store, parse_ts, utcnow
 
@@ -70,6 +71,12 @@ def category_names(refs: Sequence[RecordRef], prefix: str = PREFIX) -> dict[str,
                 suffix = (f" ({label})", f" [{ref.id[-8:]}]", f" [{ref.id}]")[attempt]
                 names[spec] = base(ref)[: MAX_NAME - len(suffix)] + suffix
     return names
+
+
+def keyword_of(name: str) -> str:
+    """The ASCII keyword form of a category name, for mailboxes without a master list (IMAP
+    keywords are atoms): lower case, every run of other characters one ``_``."""
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
 
 
 def record_names(client: Any, refs: Sequence[RecordRef]) -> dict[str, str]:
@@ -165,21 +172,23 @@ class RegardingCategories:
         ]
 
     def resolve(self, categories: Sequence[str]) -> RecordRef | None:
-        """The Regarding a message's categories ask for (the first mapped one), or None."""
+        """The Regarding a message's categories ask for (the first mapped one), or None.
+
+        A name matches as written (any case) or in its keyword form (:func:`keyword_of`), which
+        is how IMAP carries it: ``crm_fabrikam_inc`` stands for ``CRM ▸ Fabrikam, Inc.``."""
         candidates = [c for c in categories if c]
         if not candidates:
             return None
-        lowered = [c.lower() for c in candidates]
-        marks = ",".join("?" * len(lowered))
-        rows = self.store._query(
-            "SELECT category, regarding, record_name FROM regarding_categories "
-            f"WHERE lower(category) IN ({marks})",
-            tuple(lowered),
-        )
-        by_name = {row["category"].lower(): _ref(row["regarding"], row["record_name"]) for row in rows}
-        for name in lowered:
-            if name in by_name:
-                return by_name[name]
+        rows = self.store._query("SELECT category, regarding, record_name FROM regarding_categories")
+        by_name: dict[str, RecordRef] = {}
+        for row in rows:
+            ref = _ref(row["regarding"], row["record_name"])
+            by_name.setdefault(row["category"].lower(), ref)
+            by_name.setdefault(keyword_of(row["category"]), ref)
+        for name in candidates:
+            hit = by_name.get(name.lower()) or by_name.get(keyword_of(name))
+            if hit is not None:
+                return hit
         return None
 
     def is_regarding_category(self, name: str) -> bool:
@@ -272,7 +281,6 @@ class RegardingCategories:
         try:
             return self.sync_master_list(mailbox, request_category)
         except NotImplementedError:
-            raise BridgeError(
-                f"This mailbox ({mailbox.backend_name}) has no master category list.",
-                title="Regarding categories unavailable",
-            ) from None
+            # IMAP: no master list; the mapping alone serves keywords set by any client.
+            log.info("%s has no master category list; Regarding keywords only", mailbox.backend_name)
+            return [], []
