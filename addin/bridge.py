@@ -19,6 +19,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from addin import engine_state, paths
+from addin.bridge_regarding import RegardingFacade
 from addin.bridge_types import (
     REGARDING_TABLES,
     ActivityLogged,
@@ -83,7 +84,7 @@ def _to_entry(row: AuditRow) -> AuditEntry:
     )
 
 
-class Bridge:
+class Bridge(RegardingFacade):
     def __init__(
         self,
         profile: Profile,
@@ -117,6 +118,7 @@ class Bridge:
         self._engine_lock = FileLock(
             str(paths.private_file(self.data_dir / "engine.lock")), mode=paths.PRIVATE_FILE
         )
+        self._regarding_init()
         self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed, on_synced=self._publish_state)
 
     @classmethod
@@ -180,7 +182,10 @@ class Bridge:
 
     @property
     def tracker(self) -> Tracker:
-        return Tracker(self.mailbox, self.crm, self.store, track_settings(self.profile))
+        settings = replace(
+            track_settings(self.profile), is_regarding=self.regarding_categories.is_regarding_category
+        )
+        return Tracker(self.mailbox, self.crm, self.store, settings)
 
     @property
     def outbox_engine(self) -> Outbox:
@@ -194,7 +199,14 @@ class Bridge:
         )
 
     def _autotrack(self) -> AutoTrack:
-        return AutoTrack(self.mailbox, self.tracker, self.crm, self.store, autotrack_settings(self.profile))
+        return AutoTrack(
+            self.mailbox,
+            self.tracker,
+            self.crm,
+            self.store,
+            autotrack_settings(self.profile),
+            self.regarding_categories,
+        )
 
     def _jobs(self) -> list[Job]:
         def mail_job() -> None:
@@ -204,6 +216,7 @@ class Bridge:
                 autotrack = self._autotrack_job
             self.tracker.drain_queue()
             autotrack.run_once()
+            self._refresh_regarding_if_due()
             self._remember_hints()
 
         def outbox_job() -> None:
@@ -263,6 +276,9 @@ class Bridge:
         # The audit log keeps 90 days; pruning once per start is enough for a log this small.
         self.store.prune_audit()
         self.scheduler.start()
+        from addin.native.actions import start_channel  # the native host's way in
+
+        self._channel = start_channel(self)
         self._watch_stop.clear()
         self._watcher = threading.Thread(target=self._watch_mailbox, name="crm-bridge-watch", daemon=True)
         self._watcher.start()
@@ -285,6 +301,9 @@ class Bridge:
                 self._watch_stop.wait(WATCH_RETRY)
 
     def stop(self) -> None:
+        channel, self._channel = getattr(self, "_channel", None), None
+        if channel is not None:
+            channel.stop()
         self._watch_stop.set()
         self.scheduler.stop()
         if self._engine_lock.is_locked:
@@ -502,6 +521,7 @@ class Bridge:
         stored = [r for r in (self.store.get("recent_regarding") or []) if r.get("id") != ref.id]
         entry = {"table": ref.table, "id": ref.id, "name": ref.name, "detail": ref.detail}
         self.store.put("recent_regarding", [entry, *stored][:20])
+        self._regarding_changed()
 
     # -- outbox, activity, issues ---------------------------------------------------------
 

@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile-dir", metavar="DIR", help="import-thunderbird: this Thunderbird profile folder"
     )
     cf.add_argument("--account", type=int, metavar="N", help="import-thunderbird: the N-th account listed")
+    from addin.cli_addins import add_commands  # the mail-client commands
+
+    add_commands(sub, command)
     return parser
 
 

@@ -215,6 +215,18 @@ SETTINGS: tuple[Setting, ...] = (
         "tracking.tracked_category", Kind.TEXT, "Tracked in CRM", "tracking", "Category on tracked messages"
     ),
     Setting(
+        "tracking.regarding_categories",
+        Kind.INT,
+        10,
+        "tracking",
+        "Regarding categories in the mailbox",
+        'How many pinned and recent Regarding records get a category (e.g. "CRM ▸ Fabrikam, Inc.") '
+        "that tracks a message with that Regarding from any mail client; 0 turns them off.",
+        minimum=0,
+        maximum=50,
+        advanced=True,
+    ),
+    Setting(
         "tracking.tracked_folders",
         Kind.LIST,
         [],

@@ -119,6 +119,24 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 2: Regarding categories (category name in the mailbox's master list -> CRM record) and
+    # the records the user pinned; see addin/engine/regarding_categories.py
+    """
+    CREATE TABLE regarding_categories (
+        category TEXT PRIMARY KEY COLLATE NOCASE,  -- e.g. "CRM ▸ Fabrikam, Inc."
+        regarding TEXT NOT NULL,                   -- "table:id"
+        record_name TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,                       -- wanted, listed, retired, gone
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX regarding_categories_record ON regarding_categories(regarding);
+    CREATE TABLE regarding_pins (
+        regarding TEXT PRIMARY KEY,                -- "table:id"
+        record_name TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '',
+        pinned_at TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -19,6 +19,12 @@ fi
 "$VENV/bin/python" -m pip install -q -r requirements-test.lock
 "$VENV/bin/python" -m pip install -q --no-deps -e .
 
+# The add-ons' JavaScript tests need office-addin-mock (pinned in tests/js/package-lock.json).
+if command -v npm >/dev/null; then
+    npm ci --prefix tests/js --no-audit --no-fund --loglevel=error \
+        || echo "npm ci failed: the Outlook add-in's tests will say what is missing." >&2
+fi
+
 echo "== ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

@@ -85,6 +85,15 @@ class RegardingPicker(QDialog):
             clear.setAccessibleName("Remove Regarding")
             buttons.addButton(clear, QDialogButtonBox.ButtonRole.ActionRole)
             clear.clicked.connect(self._clear)
+        if hasattr(bridge, "pin_regarding"):
+            # Pin: the record keeps a "CRM ▸ name" category that any mail client can use.
+            self.pin_button = QPushButton("&Pin")
+            self.pin_button.setAccessibleName("Pin record")
+            self.pin_button.setToolTip(
+                "Keep a category for this record in your mailbox, for every mail client"
+            )
+            buttons.addButton(self.pin_button, QDialogButtonBox.ButtonRole.ActionRole)
+            self.pin_button.clicked.connect(lambda _c=False: self._pin())
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -197,6 +206,25 @@ class RegardingPicker(QDialog):
             self.run_search()
         elif self.results.currentItem() is not None:
             self.accept()
+
+    def _pin(self) -> None:
+        item = self.results.currentItem()
+        if item is None:
+            return
+        ref: RecordRef = item.data(Qt.ItemDataRole.UserRole)
+        self.status.info(f"Pinning {ref.label}…")
+
+        def work() -> None:
+            self.bridge.pin_regarding(ref)
+            self.bridge.refresh_regarding_categories()
+
+        tasks.run(
+            work,
+            on_done=lambda _r: self.status.info(f"Pinned {ref.label}: its category is in your mailbox."),
+            on_error=self.status.error,
+            timeout=SEARCH_TIMEOUT,
+            parent=self,
+        )
 
     def _clear(self) -> None:
         self.cleared = True

@@ -113,6 +113,14 @@ class SettingsDialog(QDialog):
             self.tabs.addTab(scroll, title)
             if group == self._initial_tab:
                 self.tabs.setCurrentWidget(scroll)
+        from ui.mail_clients_panel import MailClientsPanel  # acts at once; Save is not needed
+
+        self.mail_clients = MailClientsPanel(self.bridge)
+        pages.append(self.mail_clients)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.mail_clients)
+        self.tabs.addTab(scroll, "Mail clients")
         self.save_button.setEnabled(True)
         self.status.info("")
         self._fit(pages)

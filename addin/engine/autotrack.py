@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from addin.bridge_types import RecordRef, TrackResult
 from addin.engine.crm_gateway import CrmGateway, TrackedEmail, UserContext
+from addin.engine.regarding_categories import RegardingCategories
 from addin.engine.tracker import Accept, Tracker
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import ChangeKind, Folder, FolderKind, Message, MessageSummary, Sensitivity
@@ -47,8 +48,15 @@ class Watch:
 
 class AutoTrack:
     def __init__(
-        self, mailbox: Mailbox, tracker: Tracker, crm: CrmGateway, store: Store, settings: AutoTrackSettings
+        self,
+        mailbox: Mailbox,
+        tracker: Tracker,
+        crm: CrmGateway,
+        store: Store,
+        settings: AutoTrackSettings,
+        regarding_categories: RegardingCategories | None = None,
     ) -> None:
+        self.regarding_categories = regarding_categories
         self.mailbox = mailbox
         self.tracker = tracker
         self.crm = crm
@@ -106,8 +114,16 @@ class AutoTrack:
         self, watch: Watch, summaries: Sequence[tuple[ChangeKind, MessageSummary]], ctx: UserContext
     ) -> list[TrackResult]:
         explicit: dict[str | None, list[str]] = {}
+        chosen: dict[str, RecordRef] = {}  # spec -> Regarding asked for by a category
         automatic: list[str] = []
         for kind, s in summaries:
+            asked = self.regarding_categories.resolve(s.categories) if self.regarding_categories else None
+            if asked is not None:
+                # A Regarding category is an explicit choice even on a tracked message: the
+                # tracker then sets that Regarding and swaps the category for "Tracked in CRM".
+                chosen[asked.to_spec()] = asked
+                explicit.setdefault(asked.to_spec(), []).append(s.id)
+                continue
             if s.stamp or self.settings.tracked_category in s.categories or self.store.link_by_item(s.id):
                 continue
             if self.settings.request_category in s.categories:
@@ -122,8 +138,8 @@ class AutoTrack:
                 automatic.append(s.id)
         results: list[TrackResult] = []
         for spec, ids in explicit.items():
-            regarding = watch.regarding if spec else None
-            reason = "folder" if watch.reason == "folder" and spec is not None else "category"
+            regarding = chosen.get(spec) or watch.regarding if spec else None
+            reason = "folder" if watch.reason == "folder" and spec not in (None, *chosen) else "category"
             results += self.tracker.track_items(ids, regarding, reason=reason)
         if automatic:
             results += self.tracker.track_items(automatic, None, reason="auto", accept=self._accept(ctx))

@@ -64,6 +64,10 @@ class TrackSettings:
     tracked_category: str = "Tracked in CRM"
     request_category: str = "Track in CRM"
     user_email: str = ""
+    # Regarding categories ("CRM ▸ Fabrikam, Inc.") are requests too: tracking removes them,
+    # by prefix and, where given, by the journal's mapping (IMAP keyword forms included).
+    regarding_prefix: str = "CRM ▸ "
+    is_regarding: Callable[[str], bool] | None = None
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -384,7 +388,14 @@ class Tracker:
         )
         if self.mailbox is None or not m.id:
             return
-        categories = [c for c in m.categories if c != self.settings.request_category]
+        prefix = self.settings.regarding_prefix
+        categories = [
+            c
+            for c in m.categories
+            if c != self.settings.request_category
+            and not (prefix and c.startswith(prefix))
+            and not (self.settings.is_regarding and self.settings.is_regarding(c))
+        ]
         if self.settings.tracked_category not in categories:
             categories.append(self.settings.tracked_category)
         if tuple(categories) != m.categories or m.stamp != activity_id:

@@ -39,7 +39,7 @@ from exchangelib.services.sync_folder_hierarchy import SyncFolder
 from exchangelib.util import MNS
 
 from addin.errors import AuthError, BridgeError, ConfigError, MailboxError, MessageError
-from addin.mailbox import ews_connect, ews_evidence, ews_items, ews_watch
+from addin.mailbox import ews_categories, ews_connect, ews_evidence, ews_items, ews_watch
 from addin.mailbox.ews_errors import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_WAIT,
@@ -573,6 +573,12 @@ class EwsMailbox(Mailbox):
 
     def set_stamp(self, id: str, stamp: str | None) -> None:
         self._update(id, ews_items.STAMP_FIELD, stamp or None)
+
+    def master_categories(self) -> list[str]:
+        return ews_categories.names(self._run(lambda account: ews_categories.read(account)[1]))
+
+    def update_master_categories(self, add: Sequence[str], remove: Sequence[str]) -> None:
+        self._run(lambda account: ews_categories.update(account, add, remove))
 
     def send(self, message: OutgoingMessage) -> None:
         def work(account: Account) -> None:

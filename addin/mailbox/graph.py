@@ -334,6 +334,14 @@ class GraphMailbox(Mailbox):
         self._client.json("PATCH", message_path(id), json=body, what="message")
 
     @answers_checked
+    def master_categories(self) -> list[str]:
+        return self._categories.names()
+
+    @answers_checked
+    def update_master_categories(self, add: Sequence[str], remove: Sequence[str]) -> None:
+        self._categories.update(add, remove)
+
+    @answers_checked
     def set_stamp(self, id: str, stamp: str | None) -> None:
         self._client.json(
             "PATCH", message_path(id), json=graph_items.mark_body(None, stamp, set_stamp=True), what="message"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from addin.errors import BridgeError
 from addin.mailbox.graph_http import GraphClient
@@ -54,3 +55,41 @@ class MasterCategories:
                 self._known = known
         except BridgeError as exc:
             log.info("master category list not updated: %s", exc.message)
+
+    # -- explicit upkeep (the Regarding categories) ----------------------------------------
+    #
+    # Unlike ensure(), these raise: the caller keeps the list current and retries later.
+
+    def _rows(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        path: str | None = "/me/outlook/masterCategories"
+        while path:
+            body = self._client.json("GET", path, what="categories") or {}
+            rows += [v for v in body.get("value") or () if isinstance(v, dict)]
+            path = body.get("@odata.nextLink")
+        return rows
+
+    def names(self) -> list[str]:
+        names = [str(v.get("displayName") or "") for v in self._rows()]
+        with self._lock:
+            self._known = {n.lower() for n in names}
+        return names
+
+    def update(self, add: Sequence[str], remove: Sequence[str]) -> None:
+        rows = self._rows()
+        gone = {n.lower() for n in remove}
+        for row in rows:
+            name = str(row.get("displayName") or "")
+            if name.lower() in gone and row.get("id"):
+                # A category's display name cannot change once created: renames are add + remove.
+                self._client.json("DELETE", f"/me/outlook/masterCategories/{row['id']}", what="category")
+        with self._lock:
+            self._known = None
+        present = {str(r.get("displayName") or "").lower() for r in rows} - gone
+        for name in dict.fromkeys(n for n in add if n and n.lower() not in present):
+            self._client.json(
+                "POST",
+                "/me/outlook/masterCategories",
+                json={"displayName": name, "color": CATEGORY_COLOR},
+                what="category",
+            )

@@ -163,6 +163,21 @@ class Mailbox(ABC):
         absence of a copy (it marks the e-mail Failed for the user to check instead)."""
         return True
 
+    # -- the master category list (optional) -----------------------------------------------
+    #
+    # Categories a user can pick in any mail client come from the mailbox's master list; the
+    # bridge keeps its own there ("Track in CRM", one per pinned or recent Regarding record).
+
+    def master_categories(self) -> list[str]:
+        """Names in the mailbox's master category list.  Backends without one (IMAP keywords)
+        raise NotImplementedError."""
+        raise NotImplementedError
+
+    def update_master_categories(self, add: Sequence[str], remove: Sequence[str]) -> None:
+        """Add names that are missing and remove names (any case) that are present; other
+        categories in the list are left exactly as they are."""
+        raise NotImplementedError
+
     def hints(self) -> dict[str, str]:
         """Non-secret facts learnt while connecting (server URL, auth type, version) that
         make the next connect cheaper; persist them and pass them back in

@@ -116,6 +116,7 @@ def test_every_section_with_commands_is_covered() -> None:
         "(a) Exchange Server on premises + Dynamics 365 on premises",
         "(b) Exchange Online + Dynamics 365 online (Microsoft sign-in)",
         "(c) Any IMAP/SMTP provider",
+        "Track in CRM from your mail client",  # run by test_connect_doc_mail_clients.py
     }, titles
 
 

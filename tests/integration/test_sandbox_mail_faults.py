@@ -232,9 +232,17 @@ def test_control_endpoints_over_http(mail: MailSandbox) -> None:
 def test_unimplemented_operation_is_a_plain_soap_error(mail: MailSandbox) -> None:
     acct = account(mail)
     with pytest.raises(exchangelib.errors.SOAPError):
-        acct.inbox.get_user_configuration("CategoryList")
+        list(acct.protocol.get_roomlists())
     # One request: an unknown fault code must not make exchangelib walk every API version.
-    assert ops(mail).get("GetUserConfiguration") == 1
+    assert ops(mail).get("GetRoomLists") == 1
+
+
+def test_user_configuration_other_than_the_category_list_is_not_found(mail: MailSandbox) -> None:
+    acct = account(mail)
+    with pytest.raises(exchangelib.errors.ErrorItemNotFound):
+        acct.inbox.get_user_configuration("OWA.UserOptions")
+    with pytest.raises(exchangelib.errors.ErrorItemNotFound):  # no category list written yet
+        acct.inbox.get_user_configuration("CategoryList")
 
 
 def test_invalid_sync_state_is_reported(mail: MailSandbox) -> None:

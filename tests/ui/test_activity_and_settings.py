@@ -84,6 +84,7 @@ def test_settings_show_values_and_test_connections(qtbot: Any, demo: Any) -> Non
         "Tracking",
         "Sending",
         "General",
+        "Mail clients",
     ]
     assert dialog.tabs.tabText(dialog.tabs.currentIndex()) == "CRM"
     email = dialog.forms["mailbox"].editors["mailbox.email"]

@@ -24,7 +24,7 @@ from addin.sandbox.common import (
     drop_connection,
     json_response,
 )
-from addin.sandbox.mail import autodiscover, ops_events, ops_folders, ops_items, ops_sync
+from addin.sandbox.mail import autodiscover, ops_config, ops_events, ops_folders, ops_items, ops_sync
 from addin.sandbox.mail.context import Ctx
 from addin.sandbox.mail.graph import GraphApp
 from addin.sandbox.mail.mime import parse_mime
@@ -79,6 +79,10 @@ OPERATIONS: dict[str, Handler] = {
     "Subscribe": ops_events.subscribe,
     "GetEvents": ops_events.get_events,
     "Unsubscribe": ops_events.unsubscribe,
+    "GetUserConfiguration": ops_config.get_user_configuration,
+    "CreateUserConfiguration": ops_config.create_user_configuration,
+    "UpdateUserConfiguration": ops_config.update_user_configuration,
+    "DeleteUserConfiguration": ops_config.delete_user_configuration,
 }
 
 
