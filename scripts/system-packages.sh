@@ -11,9 +11,13 @@ group=${1:-app}
 command -v dpkg-query >/dev/null || exit 0
 
 wanted=()
-while read -r pkg grp _rest; do
+while read -r pkg grp rest; do
     case "$pkg" in ''|'#'*) continue ;; esac
-    if [ "$group" = test ] || [ "$grp" = app ]; then wanted+=("$pkg"); fi
+    [ "$group" = test ] || [ "$grp" = app ] || continue
+    # "cmd=NAME": the package is only a way to get the command NAME; where NAME already runs
+    # (e.g. Node.js and npm from another source), Debian's package is not wanted and may conflict.
+    case "$rest" in cmd=*) cmd=${rest#cmd=}; cmd=${cmd%% *}; command -v "$cmd" >/dev/null && continue ;; esac
+    wanted+=("$pkg")
 done < scripts/system-packages.txt
 
 missing=()

@@ -85,3 +85,23 @@ def test_demo_stops_before_starting_anything(no_installer: tuple[Path, dict[str,
     assert (
         done.stderr.count("\n") == 1 and "sudo apt-get install -y crm-bridge-no-such-package" in done.stderr
     )
+
+
+def test_a_package_that_only_brings_a_command_is_skipped_where_the_command_runs(
+    no_installer: tuple[Path, dict[str, str]],
+) -> None:
+    # Node.js from another source ships its own npm, and Debian's npm then conflicts with it: a
+    # package marked cmd=NAME is not wanted where NAME already runs.
+    tree, env = no_installer
+    listing = (
+        "crm-bridge-no-such-package  test  cmd=cat  # cat runs\ncrm-bridge-other-package  test  cmd=nope\n"
+    )
+    (tree / "scripts" / "system-packages.txt").write_text(listing)
+    done = subprocess.run(
+        ["bash", str(tree / "scripts" / "system-packages.sh"), "test"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "crm-bridge-other-package" in done.stderr and "crm-bridge-no-such-package" not in done.stderr
