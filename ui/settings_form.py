@@ -49,6 +49,15 @@ UNITS = (" (seconds)", " seconds")  # a label ending in the first gets the secon
 # Settings with their own editor, so nobody types paths, ids or syntax into a text box.
 PICKERS = ("tracking.tracked_folders", "tracking.never_track")
 PASSWORDS = ("basic", "ntlm")  # mailbox sign-in methods that take a password
+# Mailbox fields that only some mail server types use (the rest are shown for every type).
+MAILBOX_FIELDS: dict[str, tuple[str, ...]] = {
+    "mailbox.server": ("ews",),
+    "mailbox.autodiscover_url": ("ews",),
+    "mailbox.imap_server": ("imap",),
+    "mailbox.smtp_server": ("imap",),
+    "mailbox.sent_folder": ("imap",),
+    "mailbox.username": ("ews", "imap"),
+}
 
 
 def label_of(setting: Setting) -> str:
@@ -223,6 +232,7 @@ class SettingsForm(QWidget):
             self.secret.textChanged.connect(lambda _t: self.changed.emit())
         layout.addLayout(basic)
         self.basic = basic
+        self.advanced = advanced
         if "crm.url" in self.editors and "crm.auth" in self.editors:
             url = self.editors["crm.url"]
             assert isinstance(url, QLineEdit)
@@ -234,6 +244,11 @@ class SettingsForm(QWidget):
         self.backend_reason: QLabel | None = None
         if "mailbox.email" in self.editors and "mailbox.backend" in self.editors:
             self._setup_backend_choice()
+        for key in ("mailbox.backend", "mailbox.auth"):
+            combo = self.editors.get(key)
+            if isinstance(combo, QComboBox):
+                combo.currentIndexChanged.connect(lambda _i: self._show_mailbox_fields())
+        self._show_mailbox_fields()
         if advanced.rowCount():
             toggle = QToolButton()
             toggle.setText("Show advanced")
@@ -266,6 +281,32 @@ class SettingsForm(QWidget):
             auth.setCurrentIndex(max(0, auth.findData(kind)))
         self._show_crm_user()
 
+    def _row_visible(self, editor: QWidget, visible: bool) -> None:
+        cell = editor.parentWidget()
+        for layout in (self.basic, self.advanced):
+            if cell is not None and layout.indexOf(cell) >= 0:
+                layout.setRowVisible(cell, visible)
+
+    def _show_mailbox_fields(self) -> None:
+        """Only the fields the chosen mail server type and sign-in use (an IMAP server for IMAP,
+        an EWS URL for Exchange, no password for Microsoft 365 sign-in)."""
+        backend = self.editors.get("mailbox.backend")
+        if not isinstance(backend, QComboBox):
+            return
+        kind = backend.currentData()
+        for key, editor in self.editors.items():
+            backends = MAILBOX_FIELDS.get(key)
+            if backends is not None:
+                self._row_visible(editor, kind in backends)
+        auth = self.editors.get("mailbox.auth")
+        if self.secret is not None and isinstance(auth, QComboBox) and self.group == "mailbox":
+            self.basic.setRowVisible(self.secret, auth.currentData() != "oauth")
+            label = self.basic.labelForField(self.secret)
+            text = "Access token" if auth.currentData() == "token" else "Password"
+            if isinstance(label, QLabel):
+                label.setText(text + ":")
+            self.secret.setAccessibleName(text)
+
     def _setup_backend_choice(self) -> None:
         """The mail server type follows the address (Graph for Exchange Online, EWS on premises),
         with the reason shown under it; the person can still pick the other one."""
@@ -276,9 +317,11 @@ class SettingsForm(QWidget):
         reason.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         reason.setAccessibleName("Why this mail server type")
         reason.setVisible(False)
+        # A row of its own under the type: a wrapped label inside the type's cell is not given the
+        # height of its second line by the form layout.
         cell = backend.parentWidget()
-        if cell is not None and cell.layout() is not None:
-            cell.layout().addWidget(reason)
+        row = self.basic.getWidgetPosition(cell)[0] if cell is not None else -1
+        self.basic.insertRow(row + 1 if row >= 0 else self.basic.rowCount(), reason)
         self.backend_reason = reason
         self._backend_chosen_for: tuple[str, str] | None = None
         for key in ("mailbox.email", "mailbox.server"):
