@@ -268,3 +268,27 @@ def test_wizard_picks_the_mail_server_type_from_the_address(qtbot: Any, demo: An
     # Autodiscover pointing at Exchange Online: Graph.
     mf.editors["mailbox.server"].setText("https://outlook.office365.com/EWS/Exchange.asmx")
     assert backend.currentData() == "graph"
+
+
+def test_mailbox_settings_show_only_the_fields_of_the_chosen_server_type(qtbot: Any, demo: Any) -> None:
+    values = demo.bridge.settings()
+    wizard = SetupWizard(demo.bridge, {**values, "mailbox.email": "", "crm.url": ""})
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    mf = wizard.mailbox_form
+    backend, auth = mf.editors["mailbox.backend"], mf.editors["mailbox.auth"]
+
+    def shown(key: str) -> bool:
+        return mf.editors[key].isVisibleTo(mf)
+
+    backend.setCurrentIndex(backend.findData("imap"))
+    assert shown("mailbox.imap_server") and shown("mailbox.smtp_server") and not shown("mailbox.server")
+    backend.setCurrentIndex(backend.findData("ews"))
+    assert shown("mailbox.server") and not shown("mailbox.imap_server") and shown("mailbox.username")
+    backend.setCurrentIndex(backend.findData("graph"))
+    auth.setCurrentIndex(auth.findData("oauth"))
+    # Microsoft 365 sign-in asks for no password here: its own sign-in window does.
+    assert not mf.secret.isVisibleTo(mf) and not shown("mailbox.username")
+    auth.setCurrentIndex(auth.findData("token"))
+    assert mf.secret.isVisibleTo(mf) and mf.secret.accessibleName() == "Access token"
