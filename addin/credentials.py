@@ -78,6 +78,12 @@ def _backend() -> Any:
         backend = keyring.get_keyring()
     except keyring.errors.KeyringError as exc:
         raise CredentialStoreError(f"The system keyring could not be opened: {exc}. {KEYRING_HINT}") from exc
+    except (ImportError, AttributeError, ValueError) as exc:
+        # keyring imports the backend named in PYTHON_KEYRING_BACKEND (or its config file) as is.
+        raise CredentialStoreError(
+            "The keyring backend chosen in PYTHON_KEYRING_BACKEND or keyringrc.cfg cannot be loaded "
+            f"({type(exc).__name__}). Fix: unset it or name an installed backend. {KEYRING_HINT}"
+        ) from exc
     if isinstance(backend, ChainerBackend):
         # The chainer falls through to the next backend when one fails, which could be a
         # plaintext file: use its best acceptable backend directly so a failure stays a failure.

@@ -283,3 +283,32 @@ def test_redact_masks_whole_secrets_only_and_never_a_word() -> None:
         assert redact("xTr0ub4dor&3y") == "xTr0ub4dor&3y"
     finally:
         forget_secret("Tr0ub4dor&3")
+
+
+def test_an_unloadable_keyring_backend_is_a_clear_error(tmp_path: Path) -> None:
+    """keyring imports the backend PYTHON_KEYRING_BACKEND names as is; one that does not exist is
+    the user's to fix, said in words (exit 2), never an internal error."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "PYTHON_KEYRING_BACKEND": "no_such_module.Keyring",
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "addin", "--json", "config", "secret", "mailbox"],
+        input="pw\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    error = json.loads(done.stdout)["error"]
+    assert "PYTHON_KEYRING_BACKEND" in error["message"] and "Traceback" not in done.stderr
