@@ -143,9 +143,10 @@ def _customer_message(sender: str, subject: str, body: str, *, in_reply_to: str 
     return msg.as_bytes()
 
 
-def _crm_rows(env: DemoEnvironment, path: str) -> list[dict[str, Any]]:
+def crm_rows(crm: CrmSandbox, path: str) -> list[dict[str, Any]]:
+    """Rows of the sandbox CRM as the Web API returns them (the walk-throughs count with these)."""
     answer = requests.get(
-        env.crm.base_url + path,
+        crm.base_url + path,
         headers={"Authorization": f"Bearer {SANDBOX_TOKEN}", "Prefer": 'odata.include-annotations="*"'},
         timeout=30,
     )
@@ -219,7 +220,7 @@ def walkthrough(env: DemoEnvironment) -> dict[str, Any]:
     for _ in range(3):
         outbox.poll()
     sent_rows = {
-        row["activityid"]: row for row in _crm_rows(env, "emails?$select=activityid,statuscode,messageid")
+        row["activityid"]: row for row in crm_rows(env.crm, "emails?$select=activityid,statuscode,messageid")
     }
     report["sent"] = sum(1 for q in queued if sent_rows.get(q, {}).get("statuscode") == 3)
     sent_items = env.mail.items(USER, "sentitems")
@@ -245,14 +246,14 @@ def walkthrough(env: DemoEnvironment) -> dict[str, Any]:
     reply = next((r for r in reply_results if r.outcome is TrackOutcome.TRACKED), None)
     reply_regarding = None
     if reply is not None and reply.activity_id:
-        row = _crm_rows(
-            env, f"emails?$select=_regardingobjectid_value&$filter=activityid eq {reply.activity_id}"
+        row = crm_rows(
+            env.crm, f"emails?$select=_regardingobjectid_value&$filter=activityid eq {reply.activity_id}"
         )
         reply_regarding = row[0].get("_regardingobjectid_value") if row else None
     report["reply_correlated"] = bool(regarding and reply_regarding == regarding.id)
 
     # Counts: every message tracked once, every queued e-mail sent once with one copy.
-    emails = _crm_rows(env, "emails?$select=activityid,messageid,statuscode")
+    emails = crm_rows(env.crm, "emails?$select=activityid,messageid,statuscode")
     by_mid = Counter(e["messageid"] for e in emails if e.get("messageid"))
     report["duplicates"] = sum(n - 1 for n in by_mid.values() if n > 1) + sum(
         n - 1 for n in copies.values() if n > 1
@@ -287,7 +288,7 @@ def _address_of(sender: str) -> str:
 
 
 def _contact_addresses(env: DemoEnvironment) -> list[str]:
-    rows = _crm_rows(env, "contacts?$select=emailaddress1")
+    rows = crm_rows(env.crm, "contacts?$select=emailaddress1")
     return [r["emailaddress1"] for r in rows if r.get("emailaddress1")]
 
 

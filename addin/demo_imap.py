@@ -21,11 +21,10 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from addin.bridge import Bridge, MemorySecrets
 from addin.bridge_types import TrackOutcome
 from addin.config import Profile
+from addin.demo import crm_rows
 from addin.engine.outbox import OutboxSettings
 from addin.mailbox.types import FolderKind
 from addin.sandbox.crm import CrmSandbox
@@ -113,17 +112,6 @@ def start_imap_demo(
     return ImapDemo(base, crm, dovecot, smtp, bridge, owns_root=owns)
 
 
-def _crm_rows(env: ImapDemo, path: str) -> list[dict[str, Any]]:
-    answer = requests.get(
-        env.crm.base_url + path,
-        headers={"Authorization": f"Bearer {SANDBOX_TOKEN}", "Prefer": 'odata.include-annotations="*"'},
-        timeout=30,
-    )
-    answer.raise_for_status()
-    rows: list[dict[str, Any]] = answer.json()["value"]
-    return rows
-
-
 def walkthrough(env: ImapDemo) -> dict[str, Any]:
     """Both flows on IMAP + SMTP, counted where the mail really is (Dovecot's Maildirs)."""
     started = time.monotonic()
@@ -131,7 +119,7 @@ def walkthrough(env: ImapDemo) -> dict[str, Any]:
     mailbox = bridge.mailbox
     contacts = sorted(
         r["emailaddress1"].lower()
-        for r in _crm_rows(env, "contacts?$select=emailaddress1")
+        for r in crm_rows(env.crm, "contacts?$select=emailaddress1")
         if r.get("emailaddress1")
     )
     for i, sender in enumerate(contacts[:4]):
@@ -179,7 +167,8 @@ def walkthrough(env: ImapDemo) -> dict[str, Any]:
     for _ in range(3):
         bridge.outbox_engine.poll()
     status = {
-        r["activityid"]: r.get("statuscode") for r in _crm_rows(env, "emails?$select=activityid,statuscode")
+        r["activityid"]: r.get("statuscode")
+        for r in crm_rows(env.crm, "emails?$select=activityid,statuscode")
     }
     sent_folder = mailbox.folder(FolderKind.SENT).id
     copies = {a: len(mailbox.find_by_stamp(sent_folder, a)) for a, _ in queued}
@@ -190,7 +179,7 @@ def walkthrough(env: ImapDemo) -> dict[str, Any]:
     report["sent"] = sum(1 for a, _ in queued if status.get(a) == 3)
     report["sent_folder_copies"] = sum(copies.values())
     report["delivered"] = sum(delivered.values())
-    emails = _crm_rows(env, "emails?$select=messageid")
+    emails = crm_rows(env.crm, "emails?$select=messageid")
     by_mid = Counter(e["messageid"] for e in emails if e.get("messageid"))
     report["duplicates"] = sum(n - 1 for n in by_mid.values() if n > 1) + sum(
         n - 1 for n in (*copies.values(), *delivered.values()) if n > 1
