@@ -11,13 +11,16 @@ Two manifests (reference mail-clients.md §A):
   applies one to several selected messages; reading the master list and the selection needs
   ReadWriteMailbox, which a tenant may withhold from users, hence the separate manifest.
 
-:func:`problems` checks a manifest against the rules Microsoft documents for these elements
-(order, HTTPS, resource ids and string lengths, resid references); it is not a substitute for
-the MS-OWEMXML schemas, which the tests apply when a local copy is present.
+:func:`problems` checks a manifest against Microsoft's published XML schemas (MS-OWEMXML, a
+local copy under ``resources/mail-clients/outlook/schemas`` — see its SOURCE.md), offline, and
+then against the documented rules a schema cannot say (HTTPS under the base URL, resource ids
+of at most 32 characters, every resid naming a resource). A manifest that fails either is never
+written.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import uuid
@@ -30,6 +33,7 @@ from lxml import etree  # type: ignore[import-untyped]
 from addin.errors import ConfigError
 
 SOURCE = Path(__file__).resolve().parents[1] / "resources" / "mail-clients" / "outlook"
+SCHEMA = SOURCE / "schemas" / "OfficeAppManifestV1_1.xsd"
 VERSION = "1.0.0.0"
 NS = "http://schemas.microsoft.com/office/appforoffice/1.1"
 BT = "http://schemas.microsoft.com/office/officeappbasictypes/1.0"
@@ -170,10 +174,25 @@ def manifest(url: str, *, full: bool = False) -> bytes:
     return data
 
 
+@functools.cache
+def _schema() -> Any:
+    # The imports between the schema files are resolved from the same folder; no network.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    return etree.XMLSchema(etree.parse(str(SCHEMA), parser))
+
+
+def schema_errors(root: Any) -> list[str]:
+    """Where ``root`` breaks the MS-OWEMXML schemas (empty when it is valid)."""
+    schema = _schema()
+    if schema.validate(root):
+        return []
+    return [f"line {e.line}: {e.message}" for e in schema.error_log]
+
+
 def problems(data: bytes, url: str) -> list[str]:
-    """Documented rules the manifest breaks (empty when none)."""
-    out: list[str] = []
+    """Schema violations and documented rules the manifest breaks (empty when none)."""
     root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    out = schema_errors(root)
     if root.tag != f"{{{NS}}}OfficeApp" or root.get(f"{{{XSI}}}type") != "MailApp":
         return ["the root must be OfficeApp (appforoffice/1.1) of type MailApp"]
     names = [etree.QName(c).localname for c in root if isinstance(c.tag, str)]

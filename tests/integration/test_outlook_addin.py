@@ -4,8 +4,9 @@ CRM e-mail through the bridge, and the manifest ``crm-bridge outlook-addin manif
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +18,7 @@ from addin.bridge_types import RecordRef
 from addin.cli import main
 from addin.demo import DemoEnvironment, start_demo
 from addin.mailbox.types import FolderKind
-from addin.outlook_addin import NS, SOURCE, manifest, problems
+from addin.outlook_addin import NS, SCHEMA, SOURCE, VO10, VO11, manifest, problems, schema_errors
 
 pytestmark = pytest.mark.integration
 
@@ -108,6 +109,48 @@ def test_the_manifest_follows_the_documented_rules(
     assert bool(multi) is full
     # Same base URL, same add-in id: regenerating does not make users install a second copy.
     assert manifest("https://addins.example.com/crm/", full=full) == data
+
+
+def _broken(full: bool, change: Callable[[Any], None]) -> list[str]:
+    root = etree.fromstring(manifest("https://addins.example.com/crm/", full=full))
+    change(root)
+    return schema_errors(root)
+
+
+def test_the_manifest_is_checked_against_microsofts_schemas_offline() -> None:
+    """The generated manifests validate against the local MS-OWEMXML copy; the same check
+    refuses what Outlook refuses at install time and the documented-rules check cannot see."""
+    assert SCHEMA.is_file() and (SCHEMA.parent / "SOURCE.md").is_file()
+    for full in (False, True):
+        assert schema_errors(etree.fromstring(manifest("https://addins.example.com/crm/", full=full))) == []
+
+    def swap_first_two(root: Any) -> None:  # Version before Id: order is part of the schema
+        first, second = root[0], root[1]
+        root.remove(first)
+        second.addnext(first)
+
+    def pinning_in_1_0(root: Any) -> None:  # SupportsPinning is a VersionOverrides 1.1 element
+        action = root.find(f".//{{{VO10}}}Action[{{{VO10}}}SourceLocation]")
+        etree.SubElement(action, f"{{{VO10}}}SupportsPinning").text = "true"
+
+    def not_a_boolean(root: Any) -> None:
+        root.find(f".//{{{VO11}}}SupportsMultiSelect").text = "sometimes"
+
+    def unknown_permission(root: Any) -> None:
+        root.find(f"{{{NS}}}Permissions").text = "Everything"
+
+    def long_label(root: Any) -> None:  # a ShortString holds at most 125 characters
+        root.find(f"{{{NS}}}DisplayName").set("DefaultValue", "x" * 126)
+
+    for full, change in (
+        (False, swap_first_two),
+        (True, pinning_in_1_0),
+        (True, not_a_boolean),
+        (False, unknown_permission),
+        (False, long_label),
+    ):
+        errors = _broken(full, change)
+        assert errors and all(e.startswith("line ") for e in errors), change.__name__
 
 
 def test_bad_base_urls_are_refused_readably(capsys: pytest.CaptureFixture[str]) -> None:
