@@ -37,22 +37,16 @@ from addin.bridge_types import (
     TrackOutcome,
     TrackResult,
 )
+from addin.compose import mailbox_secret, microsoft_sign_in, open_crm
 from addin.config import Config, Profile
 from addin.credentials import register_secret
 from addin.crm.client import DataverseClient
+from addin.crm.dataverse_port import DataverseCrm
 from addin.engine.autotrack import AutoTrack
-from addin.engine.crm_gateway import CrmGateway
 from addin.engine.mime import parse_mime
 from addin.engine.msg_file import is_msg, parse_msg
 from addin.engine.outbox import Outbox, OutboxSettings
-from addin.engine.profile_settings import (
-    autotrack_settings,
-    crm_auth,
-    mailbox_secret,
-    microsoft_sign_in,
-    outbox_settings,
-    track_settings,
-)
+from addin.engine.profile_settings import autotrack_settings, outbox_settings, track_settings
 from addin.engine.scheduler import Job, Scheduler
 from addin.engine.tracker import Tracker, parse_record_spec
 from addin.errors import AuthError, BridgeError, ConfigError, MessageError
@@ -109,7 +103,7 @@ class Bridge(RegardingFacade):
         self._lock = threading.RLock()
         self._mailbox: Mailbox | None = None
         self._client: DataverseClient | None = None
-        self._gateway: CrmGateway | None = None
+        self._gateway: DataverseCrm | None = None
         self._dismissed: set[str] = set()
         self._outbox_lock = threading.Lock()
         self._autotrack_job: AutoTrack | None = None
@@ -170,14 +164,13 @@ class Bridge(RegardingFacade):
             self.store.put("mailbox_hints", hints)
 
     @property
-    def crm(self) -> CrmGateway:
+    def crm(self) -> DataverseCrm:
         with self._lock:
             if self._gateway is None:
-                if not self.profile.crm_api_url:
-                    raise ConfigError("No CRM organisation URL is set.", title="Set-up needed")
-                auth = crm_auth(self.profile, lambda: self._secret("crm"), lambda: self.secrets.get("crm"))
-                self._client = DataverseClient(self.profile.crm_api_url, auth)
-                self._gateway = CrmGateway(self._client)
+                self._gateway = open_crm(
+                    self.profile, lambda: self._secret("crm"), lambda: self.secrets.get("crm")
+                )
+                self._client = self._gateway.client
             return self._gateway
 
     @property
@@ -655,14 +648,12 @@ class Bridge(RegardingFacade):
                 raise AuthError("Enter the CRM password or token first.", service="crm")
             return given
 
-        client = DataverseClient(
-            trial.crm_api_url, crm_auth(trial, trial_secret, lambda: given or None), timeout=20
-        )
+        crm = open_crm(trial, trial_secret, lambda: given or None, timeout=20)
         try:
-            ctx = CrmGateway(client).context(refresh=True)
+            ctx = crm.context(refresh=True)
             return ctx.full_name or ctx.email
         finally:
-            client.close()
+            crm.close()
 
     def log_dir(self) -> Path:
         return paths.ensure_private_dir(paths.log_dir())
