@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -141,6 +141,8 @@ class MemoryMailbox(Mailbox):
         self.style = style
         self.sends_drafts = style == "graph"
         self.absence_is_evidence = style == "ews"
+        #: Called between an SMTP submission and the filing of its copy (tests kill here).
+        self.after_submit: Callable[[], None] = lambda: None
         server.box(address)
 
     @classmethod
@@ -260,7 +262,10 @@ class MemoryMailbox(Mailbox):
                 self.server.put(self.address, self._outgoing(message, OUTBOX))
                 return
             self.server.transmit(self.address, self._outgoing(message, FolderKind.SENT.value))
-            # EWS files the copy in the same operation; an SMTP client files it after DATA.
+        if self.style == "smtp":
+            # An SMTP client files the copy itself after DATA: the process can die in between.
+            self.after_submit()
+        with self.server.lock:
             self.server.put(self.address, self._outgoing(message, FolderKind.SENT.value))
 
     def create_draft(self, message: OutgoingMessage) -> str:

@@ -108,6 +108,7 @@ class World:
         port: Any = crm or self.crm
         journal: Any = store
         if wire is not None:
+            mailbox.after_submit = lambda: wire.tick("mailbox.send:submitted")
             mailbox, port, journal = (
                 Wired(mailbox, wire, "mailbox"),
                 Wired(port, wire, "crm"),
