@@ -163,6 +163,12 @@ class MemoryCrm:
         with self._lock:
             self._email(activity_id).send_after = when
 
+    def patch_email(self, activity_id: str, if_match: str | None = None, **changes: Any) -> None:
+        """Another client's PATCH of an e-mail (``state``, ``status``, ``subject``, ...), under
+        the same rules as the port's own writes."""
+        with self._lock:
+            self._write(activity_id, changes, if_match)
+
     def status(self, activity_id: str) -> tuple[EmailState, int]:
         with self._lock:
             email = self._email(activity_id)
@@ -362,23 +368,48 @@ class MemoryCrm:
                 "The version of the existing record doesn't match the RowVersion property provided.",
                 status=412,
             )
-        status = EmailStatus.of(changes.get("status", email.status))
-        if status is None:
-            raise CrmError(
-                f"A validation error occurred.  {changes['status']} is not a valid statuscode.", status=400
-            )
-        others = [k for k in changes if k != "status"]
-        status_change = "status" in changes and status != email.status
+        state, status = self._pair(email, changes)
+        others = [k for k in changes if k not in ("state", "status")]
+        status_change = ("state" in changes or "status" in changes) and status != email.status
         if email.state is not EmailState.OPEN and others and not status_change:
             raise CrmError(
                 f"This email is read-only and can't be edited: it is {EmailStatus(email.status).label}. "
                 "Reopen it first.",
                 status=400,
             )
-        email.state, email.status = status.state, status
+        email.state, email.status = state, status
         for key in others:
             setattr(email, key, changes[key])
         self._bump(email)
+
+    @staticmethod
+    def _pair(email: MemoryEmail, changes: dict[str, Any]) -> tuple[EmailState, EmailStatus]:
+        """The statecode/statuscode pair a change asks for: a status alone brings its state, a
+        state alone its default status; a pair the metadata does not allow is a 400."""
+        if "state" not in changes and "status" not in changes:
+            return email.state, EmailStatus(email.status)
+        status = EmailStatus.of(changes["status"]) if changes.get("status") is not None else None
+        if changes.get("status") is not None and status is None:
+            raise CrmError(
+                f"A validation error occurred.  {changes['status']} is not a valid statuscode.", status=400
+            )
+        if changes.get("state") is None:
+            assert status is not None
+            return status.state, status
+        try:
+            state = EmailState(int(changes["state"]))
+        except ValueError:
+            raise CrmError(
+                f"A validation error occurred.  {changes['state']} is not a valid statecode.", status=400
+            ) from None
+        status = status or state.default_status
+        if status.state is not state:
+            raise CrmError(
+                f"{int(status)} is not a valid status code for state code EmailState.{state.name.title()} "
+                f"on email with Id {email.activity_id}.",
+                status=400,
+            )
+        return state, status
 
     def _create(self, draft: EmailDraft) -> CrmError | None:
         with self._lock:

@@ -32,6 +32,8 @@ class CrmHarness:
     schedule: Callable[[str, datetime | None], None]
     # activity id -> (statecode, statuscode) as the server holds them
     status: Callable[[str], tuple[int, int]]
+    # Another client's PATCH of an e-mail's columns (statecode, statuscode, subject)
+    patch: Callable[[str, dict[str, Any]], None]
 
 
 @contextlib.contextmanager
@@ -50,7 +52,11 @@ def memory_harness() -> Iterator[CrmHarness]:
         state, code = crm.status(activity_id)
         return int(state), int(code)
 
-    yield CrmHarness("memory", crm, crm, add_record, queue_email, crm.schedule, status)
+    def patch(activity_id: str, columns: dict[str, Any]) -> None:
+        names = {"statecode": "state", "statuscode": "status", "subject": "subject"}
+        crm.patch_email(activity_id, **{names[k]: v for k, v in columns.items()})
+
+    yield CrmHarness("memory", crm, crm, add_record, queue_email, crm.schedule, status, patch)
 
 
 @contextlib.contextmanager
@@ -89,8 +95,11 @@ def dataverse_harness() -> Iterator[CrmHarness]:
             row = sandbox.db.get("emails", activity_id) or {}
             return int(row["statecode"]), int(row["statuscode"])
 
+        def patch(activity_id: str, columns: dict[str, Any]) -> None:
+            crm.client.update("emails", activity_id, columns, etag="*")
+
         try:
-            yield CrmHarness("dataverse", crm, other, add_record, queue_email, schedule, status)
+            yield CrmHarness("dataverse", crm, other, add_record, queue_email, schedule, status, patch)
         finally:
             crm.close()
             other.close()

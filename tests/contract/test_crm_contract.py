@@ -261,3 +261,26 @@ def test_a_deleted_email_is_gone_and_deleting_again_is_fine(crm_harness: CrmHarn
     crm_harness.crm.delete_email(d.activity_id)
     assert crm_harness.crm.current(d.activity_id) is None
     assert crm_harness.crm.lookup([], [], [d.activity_id])[0] == {}
+
+
+def test_state_and_status_follow_the_email_metadata(crm_harness: CrmHarness) -> None:
+    """The pairs Dataverse allows for an e-mail, and what it refuses (reference dataverse.md §1.2)."""
+    d = draft()
+    assert crm_harness.crm.create_emails([d]) == [None]
+    aid, patch = d.activity_id, crm_harness.patch
+    for refused in ({"statecode": 0, "statuscode": 4}, {"statuscode": 99}, {"subject": "edited"}):
+        with pytest.raises(CrmError) as caught:
+            patch(aid, refused)  # a mismatched pair, an unknown status, a closed e-mail's column
+        assert caught.value.status == 400 and not isinstance(caught.value, ConflictError)
+        assert crm_harness.status(aid) == (EmailState.COMPLETED, EmailStatus.RECEIVED)
+    patch(aid, {"statecode": 0, "statuscode": 1})  # reopened as Draft
+    patch(aid, {"subject": "edited"})  # an open e-mail can be edited
+    assert crm_harness.status(aid) == (EmailState.OPEN, EmailStatus.DRAFT)
+    patch(aid, {"statecode": 2, "statuscode": 5})
+    assert crm_harness.status(aid) == (EmailState.CANCELED, EmailStatus.CANCELED)
+    patch(aid, {"statuscode": 8})  # a status alone brings its own state
+    assert crm_harness.status(aid) == (EmailState.OPEN, EmailStatus.FAILED)
+    patch(aid, {"statecode": 1})  # a state alone brings its default status
+    assert crm_harness.status(aid) == (EmailState.COMPLETED, EmailStatus.COMPLETED)
+    patch(aid, {"statuscode": 6})  # Pending Send is a Completed status
+    assert crm_harness.status(aid) == (EmailState.COMPLETED, EmailStatus.PENDING_SEND)
