@@ -283,6 +283,37 @@ def test_held_in_outbox_is_waited_for_shown_waiting_then_stuck(world: World) -> 
     assert world.copies(aid) == 1 and len(world.server.transmitted) == 1
 
 
+def test_graph_waits_for_a_late_copy_to_keep_the_message_id_the_server_kept(world: World) -> None:
+    world.style = "graph"
+    world.server.hold = True  # the copy reaches Sent Items late
+    aid = world.crm.queue_email(CUSTOMER, "Late copy", "")
+    store = world.store()
+    assert world.outbox(store).poll().sent == 1
+    rec = store.outbox_get(aid)
+    assert rec is not None and rec.state == "sent"  # sent, the CRM not marked yet
+    assert world.status(aid) == EmailStatus.SENDING
+    [item] = world.outbox(store).items()
+    assert item.state is OutboxState.SENDING
+    world.server.release_held()
+    assert world.outbox(store).poll().settled == 1
+    [copy] = world.mailbox().sent_copies(aid)
+    assert world.status(aid) == EmailStatus.SENT and world.crm.emails[aid].message_id == copy.message_id
+
+
+def test_graph_a_copy_that_never_comes_is_marked_sent_after_copy_wait(world: World) -> None:
+    world.style = "graph"
+    world.server.hold = True
+    aid = world.crm.queue_email(CUSTOMER, "No copy", "")
+    store = world.store()
+    world.outbox(store).poll()
+    assert world.outbox(store).poll().settled == 0  # still within copy_wait
+    world.clock.advance(minutes=6)
+    assert world.outbox(store).poll().settled == 1
+    rec = store.outbox_get(aid)
+    assert world.status(aid) == EmailStatus.SENT and rec is not None and rec.state == "done"
+    assert world.crm.emails[aid].message_id == rec.message_id
+
+
 # -- stale claims without a journal entry of ours ------------------------------------------------
 
 
