@@ -284,3 +284,26 @@ def test_state_and_status_follow_the_email_metadata(crm_harness: CrmHarness) -> 
     assert crm_harness.status(aid) == (EmailState.COMPLETED, EmailStatus.COMPLETED)
     patch(aid, {"statuscode": 6})  # Pending Send is a Completed status
     assert crm_harness.status(aid) == (EmailState.COMPLETED, EmailStatus.PENDING_SEND)
+
+
+def test_party_lists_keep_every_recipient_in_its_role(crm_harness: CrmHarness) -> None:
+    t = tag()
+    contact = crm_harness.add_record("contact", f"Pat {t}", f"pat.{t}@fabrikam.example")
+    parties = [
+        Party(PartyRole.SENDER, "alex@contoso.example"),
+        Party(PartyRole.TO, f"pat.{t}@fabrikam.example", contact),
+        Party(PartyRole.TO, f"quinn.{t}@nowhere.example"),
+        Party(PartyRole.CC, f"rae.{t}@nowhere.example"),
+        Party(PartyRole.BCC, f"sol.{t}@nowhere.example"),
+    ]
+    d = draft(outgoing=True, parties=parties)
+    assert crm_harness.crm.create_emails([d]) == [None]
+    now = crm_harness.crm.current(d.activity_id)
+    assert now is not None
+    assert sorted(now.to) == sorted([f"pat.{t}@fabrikam.example", f"quinn.{t}@nowhere.example"])
+    assert now.cc == (f"rae.{t}@nowhere.example",) and now.bcc == (f"sol.{t}@nowhere.example",)
+    # A party bound to a record that does not exist is refused, and nothing is created.
+    ghost = draft(parties=[Party(PartyRole.TO, "x@nowhere.example", RecordRef("contact", str(uuid.uuid4())))])
+    [error] = crm_harness.crm.create_emails([ghost])
+    assert isinstance(error, CrmError)
+    assert crm_harness.crm.current(ghost.activity_id) is None
