@@ -37,7 +37,7 @@ from addin.bridge_types import (
     TrackOutcome,
     TrackResult,
 )
-from addin.compose import mailbox_secret, microsoft_sign_in, open_crm
+from addin.compose import microsoft_sign_in, open_crm, open_profile_mailbox
 from addin.config import Config, Profile
 from addin.credentials import register_secret
 from addin.crm.client import DataverseClient
@@ -51,7 +51,6 @@ from addin.engine.scheduler import Job, Scheduler
 from addin.engine.tracker import Tracker, parse_record_spec
 from addin.errors import AuthError, BridgeError, ConfigError, MessageError
 from addin.mailbox.port import Mailbox
-from addin.mailbox.registry import open_mailbox
 from addin.mailbox.types import FetchFailure, Folder, MailboxInfo, Message
 from addin.secrets import KeyringSecrets, MemorySecrets, SecretStore
 from addin.signin import SignInMethod
@@ -150,8 +149,7 @@ class Bridge(RegardingFacade):
                 # hints recorded for another address or server).
                 hints = self.store.get("mailbox_hints") or {}
                 settings = replace(settings, options={**hints, **settings.options})
-                secret = mailbox_secret(self.profile, lambda: self._secret("mailbox"))
-                self._mailbox = open_mailbox(settings, secret)
+                self._mailbox = open_profile_mailbox(settings, self.profile, lambda: self._secret("mailbox"))
             return self._mailbox
 
     def _remember_hints(self) -> None:
@@ -630,7 +628,7 @@ class Bridge(RegardingFacade):
         trial.update(values)
         source = secret or self.secrets.get("mailbox") or ""
         # A Graph mailbox is tested with a token from the profile's Microsoft sign-in.
-        mailbox = open_mailbox(trial.mailbox_settings(), mailbox_secret(trial, lambda: source))
+        mailbox = open_profile_mailbox(trial.mailbox_settings(), trial, lambda: source)
         try:
             return mailbox.check()
         finally:
