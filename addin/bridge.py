@@ -37,27 +37,20 @@ from addin.bridge_types import (
     TrackOutcome,
     TrackResult,
 )
+from addin.compose import microsoft_sign_in, open_crm, open_profile_mailbox
 from addin.config import Config, Profile
 from addin.credentials import register_secret
 from addin.crm.client import DataverseClient
+from addin.crm.dataverse_port import DataverseCrm
 from addin.engine.autotrack import AutoTrack
-from addin.engine.crm_gateway import CrmGateway
 from addin.engine.mime import parse_mime
 from addin.engine.msg_file import is_msg, parse_msg
 from addin.engine.outbox import Outbox, OutboxSettings
-from addin.engine.profile_settings import (
-    autotrack_settings,
-    crm_auth,
-    mailbox_secret,
-    microsoft_sign_in,
-    outbox_settings,
-    track_settings,
-)
+from addin.engine.profile_settings import autotrack_settings, outbox_settings, track_settings
 from addin.engine.scheduler import Job, Scheduler
 from addin.engine.tracker import Tracker, parse_record_spec
 from addin.errors import AuthError, BridgeError, ConfigError, MessageError
 from addin.mailbox.port import Mailbox
-from addin.mailbox.registry import open_mailbox
 from addin.mailbox.types import FetchFailure, Folder, MailboxInfo, Message
 from addin.secrets import KeyringSecrets, MemorySecrets, SecretStore
 from addin.signin import SignInMethod
@@ -109,7 +102,7 @@ class Bridge(RegardingFacade):
         self._lock = threading.RLock()
         self._mailbox: Mailbox | None = None
         self._client: DataverseClient | None = None
-        self._gateway: CrmGateway | None = None
+        self._gateway: DataverseCrm | None = None
         self._dismissed: set[str] = set()
         self._outbox_lock = threading.Lock()
         self._autotrack_job: AutoTrack | None = None
@@ -156,8 +149,7 @@ class Bridge(RegardingFacade):
                 # hints recorded for another address or server).
                 hints = self.store.get("mailbox_hints") or {}
                 settings = replace(settings, options={**hints, **settings.options})
-                secret = mailbox_secret(self.profile, lambda: self._secret("mailbox"))
-                self._mailbox = open_mailbox(settings, secret)
+                self._mailbox = open_profile_mailbox(settings, self.profile, lambda: self._secret("mailbox"))
             return self._mailbox
 
     def _remember_hints(self) -> None:
@@ -170,14 +162,13 @@ class Bridge(RegardingFacade):
             self.store.put("mailbox_hints", hints)
 
     @property
-    def crm(self) -> CrmGateway:
+    def crm(self) -> DataverseCrm:
         with self._lock:
             if self._gateway is None:
-                if not self.profile.crm_api_url:
-                    raise ConfigError("No CRM organisation URL is set.", title="Set-up needed")
-                auth = crm_auth(self.profile, lambda: self._secret("crm"), lambda: self.secrets.get("crm"))
-                self._client = DataverseClient(self.profile.crm_api_url, auth)
-                self._gateway = CrmGateway(self._client)
+                self._gateway = open_crm(
+                    self.profile, lambda: self._secret("crm"), lambda: self.secrets.get("crm")
+                )
+                self._client = self._gateway.client
             return self._gateway
 
     @property
@@ -637,7 +628,7 @@ class Bridge(RegardingFacade):
         trial.update(values)
         source = secret or self.secrets.get("mailbox") or ""
         # A Graph mailbox is tested with a token from the profile's Microsoft sign-in.
-        mailbox = open_mailbox(trial.mailbox_settings(), mailbox_secret(trial, lambda: source))
+        mailbox = open_profile_mailbox(trial.mailbox_settings(), trial, lambda: source)
         try:
             return mailbox.check()
         finally:
@@ -655,14 +646,12 @@ class Bridge(RegardingFacade):
                 raise AuthError("Enter the CRM password or token first.", service="crm")
             return given
 
-        client = DataverseClient(
-            trial.crm_api_url, crm_auth(trial, trial_secret, lambda: given or None), timeout=20
-        )
+        crm = open_crm(trial, trial_secret, lambda: given or None, timeout=20)
         try:
-            ctx = CrmGateway(client).context(refresh=True)
+            ctx = crm.context(refresh=True)
             return ctx.full_name or ctx.email
         finally:
-            client.close()
+            crm.close()
 
     def log_dir(self) -> Path:
         return paths.ensure_private_dir(paths.log_dir())

@@ -14,7 +14,7 @@ from addin.errors import BridgeError, ConfigError
 
 if TYPE_CHECKING:
     from addin.config import Profile
-    from addin.engine.crm_gateway import CrmGateway
+    from addin.crm.dataverse_port import DataverseCrm
     from addin.mailbox.port import Mailbox
     from addin.store import Store
 
@@ -46,7 +46,7 @@ class RegardingFacade:
         raise NotImplementedError
 
     @property
-    def crm(self) -> CrmGateway:
+    def crm(self) -> DataverseCrm:
         raise NotImplementedError
 
     def _regarding_init(self) -> None:

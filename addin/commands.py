@@ -157,7 +157,7 @@ def log(args: Any) -> int:
 
 def sign_in(args: Any) -> int:
     """Microsoft sign-in for the profile, without the engine: the tokens go to the keyring cache."""
-    from addin.engine.profile_settings import microsoft_sign_in
+    from addin.compose import microsoft_sign_in
     from addin.signin import SignInMethod
 
     profile = Config.load().profile(args.profile)

@@ -28,6 +28,7 @@ import requests
 from addin.bridge import Bridge, MemorySecrets
 from addin.bridge_types import RecordRef, TrackOutcome
 from addin.config import Profile
+from addin.crm.codes import EmailStatus
 from addin.crm.records import REGARDING_TABLES
 from addin.engine.outbox import OutboxSettings
 from addin.mailbox.types import FolderKind, Sensitivity
@@ -222,7 +223,7 @@ def walkthrough(env: DemoEnvironment) -> dict[str, Any]:
     sent_rows = {
         row["activityid"]: row for row in crm_rows(env.crm, "emails?$select=activityid,statuscode,messageid")
     }
-    report["sent"] = sum(1 for q in queued if sent_rows.get(q, {}).get("statuscode") == 3)
+    report["sent"] = sum(1 for q in queued if sent_rows.get(q, {}).get("statuscode") == EmailStatus.SENT)
     sent_items = env.mail.items(USER, "sentitems")
     copies = Counter(
         item["extended_properties"].get("CrmBridgeActivityId")
@@ -265,7 +266,9 @@ def walkthrough(env: DemoEnvironment) -> dict[str, Any]:
     ]
     known = {e["activityid"] for e in emails}
     lost = sum(1 for r in expected_tracked if r.activity_id not in known)
-    lost += sum(1 for q in queued if sent_rows.get(q, {}).get("statuscode") != 3 or copies[q] != 1)
+    lost += sum(
+        1 for q in queued if sent_rows.get(q, {}).get("statuscode") != EmailStatus.SENT or copies[q] != 1
+    )
     lost += len(tracker.store.queued_tracks())
     report["lost"] = lost
     report["crm_requests"] = env.crm.stats.snapshot()["requests"]

@@ -24,6 +24,7 @@ from typing import Any
 from addin.bridge import Bridge, MemorySecrets
 from addin.bridge_types import TrackOutcome
 from addin.config import Profile
+from addin.crm.codes import EmailStatus
 from addin.demo import crm_rows
 from addin.engine.outbox import OutboxSettings
 from addin.mailbox.types import FolderKind
@@ -176,7 +177,7 @@ def walkthrough(env: ImapDemo) -> dict[str, Any]:
         a: sum(1 for p in env.dovecot.maildir_files(to) if f"Proposal #{i + 1}".encode() in p.read_bytes())
         for i, (a, to) in enumerate(queued)
     }
-    report["sent"] = sum(1 for a, _ in queued if status.get(a) == 3)
+    report["sent"] = sum(1 for a, _ in queued if status.get(a) == EmailStatus.SENT)
     report["sent_folder_copies"] = sum(copies.values())
     report["delivered"] = sum(delivered.values())
     emails = crm_rows(env.crm, "emails?$select=messageid")

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from addin.crm.codes import EmailStatus, PartyRole
+
 # -- literals ------------------------------------------------------------------------------------
 
 
@@ -40,7 +42,9 @@ def odata_literal(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return str(int(value))  # an IntEnum member too (its repr names the member)
+    if isinstance(value, float):
         return repr(value)
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
@@ -113,20 +117,19 @@ EMAIL_PARTIES = "email_activity_parties"
 EMAIL_ATTACHMENTS = "activitymimeattachments"
 ATTACHMENT_TO_EMAIL_BIND = "objectid_email@odata.bind"
 
-# email.statuscode values (reference dataverse.md §1 and §3.4).
-STATUS_DRAFT = 1
-STATUS_COMPLETED = 2
-STATUS_SENT = 3
-STATUS_RECEIVED = 4
-STATUS_PENDING_SEND = 6
-STATUS_SENDING = 7
-STATUS_FAILED = 8
+# email.statuscode values and party roles (their one definition: addin.crm.codes).
+STATUS_DRAFT = EmailStatus.DRAFT
+STATUS_COMPLETED = EmailStatus.COMPLETED
+STATUS_SENT = EmailStatus.SENT
+STATUS_RECEIVED = EmailStatus.RECEIVED
+STATUS_PENDING_SEND = EmailStatus.PENDING_SEND
+STATUS_SENDING = EmailStatus.SENDING
+STATUS_FAILED = EmailStatus.FAILED
 
-# activityparty.participationtypemask.
-PARTY_SENDER = 1
-PARTY_TO = 2
-PARTY_CC = 3
-PARTY_BCC = 4
+PARTY_SENDER = PartyRole.SENDER
+PARTY_TO = PartyRole.TO
+PARTY_CC = PartyRole.CC
+PARTY_BCC = PartyRole.BCC
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from addin.bridge_types import RecordRef, TrackResult
-from addin.engine.crm_gateway import CrmGateway, TrackedEmail, UserContext
+from addin.crm.port import CrmPort, TrackedEmail, UserContext
 from addin.engine.regarding_categories import RegardingCategories
 from addin.engine.tracker import Accept, Tracker
 from addin.mailbox.port import Mailbox
@@ -51,7 +51,7 @@ class AutoTrack:
         self,
         mailbox: Mailbox,
         tracker: Tracker,
-        crm: CrmGateway,
+        crm: CrmPort,
         store: Store,
         settings: AutoTrackSettings,
         regarding_categories: RegardingCategories | None = None,

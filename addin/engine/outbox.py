@@ -48,8 +48,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from addin.bridge_types import OutboxItem, OutboxState
-from addin.crm import records as r
-from addin.engine.crm_gateway import CrmGateway, PendingEmail, UserContext
+from addin.crm.codes import EmailStatus
+from addin.crm.port import CrmPort, PendingEmail, UserContext
 from addin.engine.headers import check_address, check_subject
 from addin.engine.html_text import html_to_text
 from addin.engine.outbox_evidence import ClaimEvidence
@@ -123,7 +123,7 @@ class Outbox:
     def __init__(
         self,
         mailbox: Mailbox,
-        crm: CrmGateway,
+        crm: CrmPort,
         store: Store,
         settings: OutboxSettings,
         *,
@@ -157,11 +157,14 @@ class Outbox:
             return PollReport(requests_idle=True)
         settled = self.recover()
         pending = self.crm.outbox(
-            ctx, (r.STATUS_PENDING_SEND, r.STATUS_SENDING), top=self.settings.page_size, due_by=self._now()
+            ctx,
+            (EmailStatus.PENDING_SEND, EmailStatus.SENDING),
+            top=self.settings.page_size,
+            due_by=self._now(),
         )
         sent = failed = skipped = 0
         for item in pending:
-            if item.statuscode == r.STATUS_SENDING:
+            if item.statuscode == EmailStatus.SENDING:
                 settled += self._settle_claim(item)
                 continue
             if item.send_after and item.send_after > self._now():
@@ -325,7 +328,7 @@ class Outbox:
             current = self.crm.current(rec.activity_id)
             if (
                 current is None
-                or current.statuscode != r.STATUS_SENDING
+                or current.statuscode != EmailStatus.SENDING
                 or current.message_id != rec.message_id
             ):
                 # The claim is no longer ours (released by another machine, or the record moved on).
@@ -448,16 +451,18 @@ class Outbox:
 
     def items(self) -> list[OutboxItem]:
         ctx = self.crm.context()
-        rows = self.crm.outbox(ctx, (r.STATUS_PENDING_SEND, r.STATUS_SENDING, r.STATUS_FAILED), top=200)
+        rows = self.crm.outbox(
+            ctx, (EmailStatus.PENDING_SEND, EmailStatus.SENDING, EmailStatus.FAILED), top=200
+        )
         journal = {rec.activity_id: rec for rec in self.store.outbox_all()}
         waiting = self._evidence.waiting()
         out: list[OutboxItem] = []
         now = self._now()
         for row in rows:
             rec = journal.get(row.activity_id)
-            if row.statuscode == r.STATUS_FAILED:
+            if row.statuscode == EmailStatus.FAILED:
                 state = OutboxState.FAILED
-            elif row.statuscode == r.STATUS_SENDING:
+            elif row.statuscode == EmailStatus.SENDING:
                 state = OutboxState.WAITING if row.activity_id in waiting else OutboxState.SENDING
             elif row.send_after and row.send_after > now:
                 state = OutboxState.SCHEDULED

@@ -20,7 +20,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from addin.engine.crm_gateway import PendingEmail
+from addin.crm.port import PendingEmail
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import SendEvidence, SendState
 from addin.store import Store

@@ -18,7 +18,8 @@ from datetime import timedelta
 
 from addin.bridge_types import RecordRef, TrackOutcome, TrackResult
 from addin.crm import records as r
-from addin.engine.crm_gateway import CrmGateway, EmailDraft, Party, TrackedEmail, UserContext
+from addin.crm.codes import PartyRole
+from addin.crm.port import CrmPort, EmailDraft, Party, TrackedEmail, UserContext
 from addin.engine.keys import activity_id_for, message_key, normalize_message_id
 from addin.errors import (
     BridgeError,
@@ -77,9 +78,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class Tracker:
-    def __init__(
-        self, mailbox: Mailbox | None, crm: CrmGateway, store: Store, settings: TrackSettings
-    ) -> None:
+    def __init__(self, mailbox: Mailbox | None, crm: CrmPort, store: Store, settings: TrackSettings) -> None:
         self.mailbox = mailbox
         self.crm = crm
         self.store = store
@@ -269,7 +268,7 @@ class Tracker:
         if not self.store.deferred_tracks():
             return
         try:
-            self.crm.client.whoami()
+            self.crm.ping()
         except BridgeError:
             return  # still unreachable (or refusing): the back-off stands
         reset = self.store.reset_track_backoff()
@@ -335,10 +334,10 @@ class Tracker:
         outgoing = bool(m.sender and m.sender.email.lower() == me)
         parties: list[Party] = []
         for mask, addrs in (
-            (r.PARTY_SENDER, (m.sender,) if m.sender else ()),
-            (r.PARTY_TO, m.to),
-            (r.PARTY_CC, m.cc),
-            (r.PARTY_BCC, m.bcc),
+            (PartyRole.SENDER, (m.sender,) if m.sender else ()),
+            (PartyRole.TO, m.to),
+            (PartyRole.CC, m.cc),
+            (PartyRole.BCC, m.bcc),
         ):
             for a in addrs:
                 record, note = _pick(a.email.lower(), resolved.get(a.email.lower(), []))

@@ -30,10 +30,13 @@ class Harness:
     deliver: Callable[[str, bytes, str], str]
     server: Any = None
     opened: list[Mailbox] = field(default_factory=list)
+    # How settings become a backend: through the installed plug-ins, as the app does; the
+    # in-memory mailbox (not a plug-in a user could pick) connects to its harness's server.
+    connect: Callable[[MailboxSettings, Callable[[], str]], Mailbox] = open_mailbox
 
     def open(self, address: str | None = None) -> Mailbox:
         address = address or self.address
-        mailbox = open_mailbox(self.settings_for(address), self.secret_for(address))
+        mailbox = self.connect(self.settings_for(address), self.secret_for(address))
         self.opened.append(mailbox)
         return mailbox
 
@@ -185,3 +188,45 @@ def imap_harness() -> Iterator[Harness]:
 
 
 BACKENDS["imap"] = imap_harness
+
+
+@contextlib.contextmanager
+def memory_harness() -> Iterator[Harness]:
+    """The in-memory mailbox (addin.mailbox.memory) that the engine's unit tests run on: held to
+    the same contract as the real backends, so those tests can trust it."""
+    from addin.engine.mime import parse_mime
+    from addin.mailbox.memory import MemoryMailbox, MemoryMailServer
+
+    server = MemoryMailServer()
+    for address in PASSWORDS:
+        server.box(address)
+
+    def settings_for(address: str) -> MailboxSettings:
+        return MailboxSettings(backend="memory", email=address, server="memory")
+
+    def secret_for(address: str) -> Callable[[], str]:
+        return lambda: PASSWORDS[address]
+
+    def connect(settings: MailboxSettings, secret: Callable[[], str]) -> Mailbox:
+        return MemoryMailbox(server, settings.email)
+
+    def deliver(address: str, mime: bytes, folder: str = "inbox") -> str:
+        return MemoryMailbox(server, address).deliver(parse_mime(mime), folder)
+
+    harness = Harness(
+        backend="memory",
+        address="alex@contoso.example",
+        peer="bob@contoso.example",
+        settings_for=settings_for,
+        secret_for=secret_for,
+        deliver=deliver,
+        server=server,
+        connect=connect,
+    )
+    try:
+        yield harness
+    finally:
+        harness.close_all()
+
+
+BACKENDS["memory"] = memory_harness

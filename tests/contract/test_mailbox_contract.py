@@ -16,7 +16,6 @@ from mailbox_harness import Harness
 
 from addin.errors import BridgeError
 from addin.mailbox.port import Mailbox
-from addin.mailbox.registry import open_mailbox
 from addin.mailbox.types import (
     TRACKED_CATEGORY,
     Address,
@@ -84,7 +83,7 @@ def test_hints_given_back_still_connect(harness: Harness, mailbox: Mailbox) -> N
     hints = mailbox.hints()
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in hints.items())
     settings = dataclasses.replace(harness.settings_for(harness.address), options=dict(hints))
-    again = open_mailbox(settings, harness.secret_for(harness.address))
+    again = harness.connect(settings, harness.secret_for(harness.address))
     try:
         assert again.check().address.lower() == harness.address
         assert again.folder(FolderKind.INBOX).id == mailbox.folder(FolderKind.INBOX).id

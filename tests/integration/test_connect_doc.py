@@ -185,7 +185,7 @@ def test_exchange_online_and_dynamics_online(
     assert re.search(r"^Profile +cloud$", status_out, re.M), status_out
     # The mailbox half: Exchange Online over Graph with the same Microsoft sign-in.
     assert values["mailbox.backend"] == "graph" and values["mailbox.auth"] == "oauth"
-    from addin.engine.profile_settings import graph_signs_in
+    from addin.compose import graph_signs_in
 
     # The mailbox's token comes from the profile's Microsoft sign-in, the one the CRM uses.
     assert graph_signs_in(Config.load().profile("cloud"))

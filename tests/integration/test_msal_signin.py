@@ -30,10 +30,10 @@ from identity_standin import (
     TestAuthority,
 )
 
+from addin.compose import crm_auth, mailbox_secret, microsoft_sign_in
 from addin.config import Profile
 from addin.credentials import CredentialStore
 from addin.crm.auth import MsalAuth
-from addin.engine.profile_settings import crm_auth, mailbox_secret, microsoft_sign_in
 from addin.errors import AuthError, ConfigError
 from addin.signin import (
     GRAPH_MAIL_SCOPES,

@@ -1,4 +1,4 @@
-"""The CRM operations the engine needs, in the engine's terms, over the Dataverse client.
+"""The CRM port (``addin.crm.port``) over the Dataverse Web API client.
 
 Round trips are the cost (DESIGN §3), so look-ups for a whole batch of messages go in
 one ``$batch`` of GETs, and the e-mails themselves go in ``$batch`` change sets: one
@@ -10,16 +10,28 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from addin.bridge_types import REGARDING_TABLES, RecordRef
 from addin.crm import records as r
 from addin.crm.client import DataverseClient
-from addin.crm.query import encode_query
+from addin.crm.codes import EmailState, EmailStatus
+from addin.crm.dataverse_rows import (
+    annotated_get,
+    bracket,
+    changeset_outcomes,
+    chunks,
+    email_body,
+    parts_groups,
+    pending_email,
+    status_pair,
+    tracked_email,
+)
+from addin.crm.port import EmailDraft, PendingEmail, Resolved, Tracked, UserContext
 from addin.errors import ConflictError, CrmError, NotFoundError
 from addin.mailbox.types import Attachment
 
@@ -30,85 +42,38 @@ CONTEXT_TTL = 15 * 60.0
 MAILBOX_METHODS = "incomingemaildeliverymethod,outgoingemaildeliverymethod"
 # The outbox needs what the CRM's own pickup reads (records.OUTBOX_SELECT) plus its bookkeeping.
 OUTBOX_COLUMNS = [*r.OUTBOX_SELECT, "modifiedon", "deliveryattempts"]
-ANNOTATIONS = {"Prefer": 'odata.include-annotations="*"'}
 
 
-@dataclass(frozen=True)
-class UserContext:
-    user_id: str
-    full_name: str
-    email: str
-    mailbox_id: str | None
-    incoming_method: int  # mailbox.incomingemaildeliverymethod: 1 = this app, 2 = server-side sync
-    outgoing_method: int
-    filtering_method: int  # usersettings.incomingemailfilteringmethod
-    max_upload_bytes: int
-    blocked_extensions: frozenset[str]
-    colleague_domains: frozenset[str] = frozenset()
-    tracking_prefixes: tuple[str, ...] = ("CRM",)
+class DataverseCrm:
+    """The Dataverse adapter behind :class:`addin.crm.port.CrmPort`."""
 
-
-@dataclass(frozen=True)
-class TrackedEmail:
-    activity_id: str
-    message_id: str | None
-    regarding: RecordRef | None
-    statuscode: int | None = None
-
-
-@dataclass(frozen=True)
-class Party:
-    mask: int
-    address: str
-    record: RecordRef | None = None
-
-
-@dataclass
-class EmailDraft:
-    """One CRM e-mail the engine wants to exist (a tracked message)."""
-
-    activity_id: str
-    subject: str
-    description: str
-    outgoing: bool
-    message_id: str
-    parties: list[Party]
-    when: datetime | None
-    regarding: RecordRef | None = None
-    attachments: list[Attachment] = field(default_factory=list)
-    submitted_by: str = ""
-    owner_id: str | None = None
-
-
-@dataclass(frozen=True)
-class PendingEmail:
-    activity_id: str
-    etag: str
-    subject: str
-    description: str
-    to: tuple[str, ...]
-    cc: tuple[str, ...]
-    bcc: tuple[str, ...]
-    statuscode: int
-    message_id: str | None
-    send_after: datetime | None
-    modified: datetime | None
-    attempts: int
-    regarding: RecordRef | None = None
-
-
-class CrmGateway:
     def __init__(self, client: DataverseClient, *, clock: Any = time.monotonic) -> None:
         self.client = client
         self._clock = clock
         self._context: UserContext | None = None
         self._context_at = 0.0
+        # The cached context is read by the engine thread and the UI's pool alike.
+        self._context_lock = threading.Lock()
 
     # -- who am I, and what does the CRM allow ----------------------------------------
 
     def context(self, *, refresh: bool = False) -> UserContext:
-        if self._context is not None and not refresh and self._clock() - self._context_at < CONTEXT_TTL:
-            return self._context
+        with self._context_lock:
+            cached, at = self._context, self._context_at
+        if cached is not None and not refresh and self._clock() - at < CONTEXT_TTL:
+            return cached
+        fresh = self._read_context()
+        with self._context_lock:
+            self._context, self._context_at = fresh, self._clock()
+        return fresh
+
+    def ping(self) -> None:
+        self.client.whoami()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _read_context(self) -> UserContext:
         who = self.client.whoami()
         # The rest in one round trip: the user with their CRM mailbox, their settings, the org.
         batch = self.client.batch()
@@ -141,7 +106,7 @@ class CrmGateway:
             if ext.strip()
         )
         email = str(user.get("internalemailaddress") or "")
-        self._context = UserContext(
+        return UserContext(
             user_id=who.user_id,
             full_name=str(user.get("fullname") or ""),
             email=email,
@@ -157,8 +122,6 @@ class CrmGateway:
                 p.strip() for p in str(org.get("trackingprefix") or "CRM").split(";") if p.strip()
             ),
         )
-        self._context_at = self._clock()
-        return self._context
 
     # -- look-ups, batched ------------------------------------------------------------
 
@@ -168,21 +131,21 @@ class CrmGateway:
         addresses: Sequence[str],
         activity_ids: Sequence[str] = (),
         tokens: Sequence[str] = (),
-    ) -> tuple[dict[str, TrackedEmail], dict[str, list[RecordRef]]]:
+    ) -> tuple[Tracked, Resolved]:
         """Already-tracked e-mails (by Message-ID or activity id) and address resolution, in one $batch."""
         batch = self.client.batch()
         plan: list[tuple[str, str]] = []
         select_email = "activityid,messageid,statuscode,_regardingobjectid_value"
         for flt in r.email_filter_message_ids(list(message_ids)) if message_ids else []:
-            _annotated_get(batch, "emails", {"$select": select_email, "$filter": flt})
+            annotated_get(batch, "emails", {"$select": select_email, "$filter": flt})
             plan.append(("email", ""))
-        for chunk in _chunks(list(activity_ids), r.IN_CHUNK):
-            _annotated_get(
+        for chunk in chunks(list(activity_ids), r.IN_CHUNK):
+            annotated_get(
                 batch, "emails", {"$select": select_email, "$filter": r.in_filter("activityid", chunk)}
             )
             plan.append(("email", ""))
-        for chunk in _chunks(sorted(set(tokens)), r.IN_CHUNK):
-            _annotated_get(
+        for chunk in chunks(sorted(set(tokens)), r.IN_CHUNK):
+            annotated_get(
                 batch,
                 "emails",
                 {"$select": select_email + ",trackingtoken", "$filter": r.in_filter("trackingtoken", chunk)},
@@ -195,8 +158,8 @@ class CrmGateway:
             for flt in r.address_filter(table, lowered) if lowered else []:
                 batch.get(table.entity_set, params={"$select": cols, "$filter": flt})
                 plan.append(("party", name))
-        tracked: dict[str, TrackedEmail] = {}
-        resolved: dict[str, list[RecordRef]] = {}
+        tracked: Tracked = {}
+        resolved: Resolved = {}
         if not plan:
             return tracked, resolved
         results = batch.execute()
@@ -206,10 +169,10 @@ class CrmGateway:
             rows = (result.json or {}).get("value", [])
             if kind == "email":
                 for row in rows:
-                    te = _tracked(row)
+                    te = tracked_email(row)
                     tracked[te.activity_id] = te
                     if te.message_id:
-                        tracked[_bracket(te.message_id)] = te
+                        tracked[bracket(te.message_id)] = te
                     if row.get("trackingtoken"):
                         # Only a token lookup selects trackingtoken; keep the first (oldest) match.
                         tracked.setdefault("token:" + str(row["trackingtoken"]).lower(), te)
@@ -232,11 +195,11 @@ class CrmGateway:
     def create_emails(self, drafts: Sequence[EmailDraft]) -> list[CrmError | None]:
         """Create each draft atomically; a duplicate key is ConflictError (already tracked)."""
         outcomes: list[CrmError | None] = []
-        for group in _parts_groups(drafts, 900):
+        for group in parts_groups(drafts, 900):
             batch = self.client.batch()
             for draft in group:
                 cs = batch.changeset()
-                cs.create("emails", _email_body(draft), content_id="1")
+                cs.create("emails", email_body(draft), content_id="1")
                 for att in draft.attachments:
                     cs.create(
                         "activitymimeattachments",
@@ -255,10 +218,10 @@ class CrmGateway:
                             ),
                         },
                     )
-                state = r.STATUS_SENT if draft.outgoing else r.STATUS_RECEIVED
-                cs.update("$1", data={"statecode": 1, "statuscode": state})
+                state = EmailStatus.SENT if draft.outgoing else EmailStatus.RECEIVED
+                cs.update("$1", data={"statecode": state.state, "statuscode": state})
             results = batch.execute(continue_on_error=True)
-            outcomes.extend(_changeset_outcomes(results, len(group)))
+            outcomes.extend(changeset_outcomes(results, len(group)))
         return outcomes
 
     def set_regarding(self, activity_id: str, regarding: RecordRef | None) -> None:
@@ -276,9 +239,9 @@ class CrmGateway:
         path = r.entity_path("emails", activity_id)
         batch = self.client.batch()
         cs = batch.changeset()
-        closed = current.get("statecode") == 1
+        closed = current.get("statecode") == EmailState.COMPLETED
         if closed:
-            cs.update("emails", activity_id, data={"statecode": 0, "statuscode": r.STATUS_DRAFT})
+            cs.update("emails", activity_id, data=status_pair(EmailStatus.DRAFT))
         if regarding is None:
             table = current.get("_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname")
             if not current.get("_regardingobjectid_value") or not table:
@@ -291,7 +254,10 @@ class CrmGateway:
             cs.update(
                 "emails",
                 activity_id,
-                data={"statecode": 1, "statuscode": int(current.get("statuscode") or 4)},
+                data={
+                    "statecode": EmailState.COMPLETED,
+                    "statuscode": int(current.get("statuscode") or EmailStatus.RECEIVED),
+                },
             )
         for result in batch.execute():
             if result.error is not None:
@@ -373,7 +339,7 @@ class CrmGateway:
         clauses = []
         for code in statuscodes:
             clause = r.eq("statuscode", code)
-            if code == r.STATUS_PENDING_SEND and due_by is not None:
+            if code == EmailStatus.PENDING_SEND and due_by is not None:
                 when = r.odata_literal(due_by)
                 clause = r.all_of(clause, f"(delayedemailsendtime eq null or delayedemailsendtime le {when})")
             clauses.append(clause)
@@ -390,7 +356,7 @@ class CrmGateway:
             page_size=top,
             annotations=True,
         )
-        return [_pending(row) for row in page.records]
+        return [pending_email(row) for row in page.records]
 
     def _update_if(self, activity_id: str, data: dict[str, Any], etag: str) -> bool:
         """PATCH under If-Match; False when the record changed since ``etag`` (412)."""
@@ -402,7 +368,7 @@ class CrmGateway:
 
     def claim(self, pending: PendingEmail, message_id: str) -> bool:
         """Pending Send -> Sending, naming the Message-ID; False if another copy claimed it first."""
-        data = {"statecode": 1, "statuscode": r.STATUS_SENDING, "messageid": message_id}
+        data = {**status_pair(EmailStatus.SENDING), "messageid": message_id}
         return self._update_if(pending.activity_id, data, pending.etag)
 
     def current(self, activity_id: str) -> PendingEmail | None:
@@ -412,34 +378,34 @@ class CrmGateway:
             )
         except NotFoundError:
             return None
-        return _pending(row)
+        return pending_email(row)
 
     def mark_sent(self, activity_id: str, message_id: str) -> None:
         """Sending -> Sent; a no-op when another copy of the bridge already marked it."""
         try:
             self.client.update(
-                "emails", activity_id, {"statecode": 1, "statuscode": r.STATUS_SENT, "messageid": message_id}
+                "emails", activity_id, {**status_pair(EmailStatus.SENT), "messageid": message_id}
             )
         except CrmError as exc:
             if exc.status != 400:
                 raise
             current = self.client.retrieve("emails", activity_id, select=["statuscode"])
-            if current.get("statuscode") != r.STATUS_SENT:
+            if current.get("statuscode") != EmailStatus.SENT:
                 raise
 
     def mark_failed(self, activity_id: str, attempts: int, etag: str = "*") -> bool:
         """-> Failed; with an ETag, False if the e-mail changed (another machine took it)."""
-        data = {"statecode": 0, "statuscode": r.STATUS_FAILED, "deliveryattempts": attempts}
+        data = {**status_pair(EmailStatus.FAILED), "deliveryattempts": attempts}
         return self._update_if(activity_id, data, etag)
 
     def release(self, pending: PendingEmail) -> bool:
         """Sending -> Pending Send (a stale claim with no copy in Sent Items); False if it moved on."""
-        data = {"statecode": 1, "statuscode": r.STATUS_PENDING_SEND, "messageid": None}
+        data = {**status_pair(EmailStatus.PENDING_SEND), "messageid": None}
         return self._update_if(pending.activity_id, data, pending.etag)
 
     def requeue(self, activity_id: str) -> None:
         """Failed -> Pending Send (the user pressed Retry)."""
-        self.client.update("emails", activity_id, {"statecode": 1, "statuscode": r.STATUS_PENDING_SEND})
+        self.client.update("emails", activity_id, status_pair(EmailStatus.PENDING_SEND))
 
     def attachments(self, activity_id: str) -> list[Attachment]:
         rows = self.client.query(
@@ -457,120 +423,3 @@ class CrmGateway:
             )
             for row in rows
         ]
-
-
-def _annotated_get(batch: Any, path: str, params: dict[str, str]) -> None:
-    batch.request("GET", path + "?" + encode_query(params), headers=ANNOTATIONS)
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _bracket(mid: str) -> str:
-    return f"<{mid.strip().strip('<>')}>"
-
-
-def _regarding_of(row: dict[str, Any]) -> RecordRef | None:
-    value = row.get("_regardingobjectid_value")
-    if not value:
-        return None
-    table = str(row.get("_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname") or "")
-    name = str(row.get("_regardingobjectid_value@OData.Community.Display.V1.FormattedValue") or "")
-    return RecordRef(table, str(value), name)
-
-
-def _tracked(row: dict[str, Any]) -> TrackedEmail:
-    return TrackedEmail(
-        str(row["activityid"]), row.get("messageid"), _regarding_of(row), row.get("statuscode")
-    )
-
-
-def _email_body(draft: EmailDraft) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "activityid": draft.activity_id,
-        "subject": draft.subject[:800],
-        "description": draft.description,
-        "directioncode": draft.outgoing,
-        "messageid": draft.message_id[:320],
-        "email_activity_parties": [
-            r.party(p.mask, table=p.record.table, id=p.record.id, address=p.address)
-            if p.record is not None
-            else r.party(p.mask, address=p.address)
-            for p in draft.parties
-        ],
-    }
-    if draft.submitted_by:
-        body["submittedby"] = draft.submitted_by[:250]
-    if draft.when is not None:
-        body["actualend"] = r.odata_literal(draft.when) if draft.when.tzinfo else None
-    if draft.regarding is not None:
-        table = r.regarding_table(draft.regarding.table)
-        body[table.regarding_bind_key] = table.bind(draft.regarding.id)
-    if draft.owner_id:
-        body["ownerid@odata.bind"] = r.bind("systemusers", draft.owner_id)
-    return {k: v for k, v in body.items() if v is not None}
-
-
-def _parts_groups(drafts: Sequence[EmailDraft], max_parts: int) -> Iterable[list[EmailDraft]]:
-    group: list[EmailDraft] = []
-    count = 0
-    for draft in drafts:
-        size = 2 + len(draft.attachments)
-        if group and count + size > max_parts:
-            yield group
-            group, count = [], 0
-        group.append(draft)
-        count += size
-    if group:
-        yield group
-
-
-def _changeset_outcomes(results: Sequence[Any], expected: int) -> list[CrmError | None]:
-    outcomes: list[CrmError | None] = []
-    by_changeset: dict[int, list[Any]] = {}
-    for result in results:
-        if result.request.changeset is not None:
-            by_changeset.setdefault(int(result.request.changeset), []).append(result)
-    for index in range(expected):
-        parts = by_changeset.get(index, [])
-        error = next((p.error for p in parts if p.error is not None), None)
-        if not parts:
-            error = CrmError("The CRM did not answer for this message (the batch stopped early).")
-        outcomes.append(error)
-    return outcomes
-
-
-def _pending(row: dict[str, Any]) -> PendingEmail:
-    parties = row.get("email_activity_parties") or []
-
-    def addresses(mask: int) -> tuple[str, ...]:
-        return tuple(
-            str(p.get("addressused") or "") for p in parties if p.get("participationtypemask") == mask
-        )
-
-    return PendingEmail(
-        activity_id=str(row["activityid"]),
-        etag=str(row.get("@odata.etag") or ""),
-        subject=str(row.get("subject") or ""),
-        description=str(row.get("description") or ""),
-        to=addresses(r.PARTY_TO),
-        cc=addresses(r.PARTY_CC),
-        bcc=addresses(r.PARTY_BCC),
-        statuscode=int(row.get("statuscode") or 0),
-        message_id=row.get("messageid"),
-        send_after=_parse_dt(row.get("delayedemailsendtime")),
-        modified=_parse_dt(row.get("modifiedon")),
-        attempts=int(row.get("deliveryattempts") or 0),
-        regarding=_regarding_of(row),
-    )
-
-
-def _parse_dt(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
