@@ -62,6 +62,7 @@ from addin.mailbox.types import FetchFailure, Folder, MailboxInfo, Message
 from addin.secrets import KeyringSecrets, MemorySecrets, SecretStore
 from addin.signin import SignInMethod
 from addin.state import BridgeState
+from addin.states import IssueAction, JournalState
 from addin.store import AuditRow, Store
 
 log = logging.getLogger(__name__)
@@ -318,7 +319,7 @@ class Bridge(RegardingFacade):
 
     def status(self) -> Status:
         s = self.scheduler
-        failed = len(self.store.outbox_in_states("failed"))
+        failed = len(self.store.outbox_in_states(JournalState.FAILED))
         return Status(
             state=s.state,
             detail=s.detail,
@@ -327,7 +328,7 @@ class Bridge(RegardingFacade):
             crm_url=self.profile.crm_org_url,
             last_synced=s.last_synced,
             paused_until=s.paused_until,
-            outbox_queued=len(self.store.outbox_in_states("sending", "submitting", "sent")),
+            outbox_queued=len(self.store.outbox_in_states(*JournalState.in_flight())),
             outbox_failed=failed,
             track_queue=len(self.store.queued_tracks()),
             issues=len(self.issues()),
@@ -531,7 +532,7 @@ class Bridge(RegardingFacade):
     def retry_outbox(self, activity_id: str) -> None:
         self.outbox_engine.retry(activity_id)
         self._dismissed.discard(f"outbox:{activity_id}")
-        self.store.outbox_put(activity_id, message_id="", state="released")
+        self.store.outbox_put(activity_id, message_id="", state=JournalState.RELEASED)
         self.sync_now()
 
     def recent_activity(self, limit: int = 200, text: str | None = None) -> list[AuditEntry]:
@@ -541,17 +542,17 @@ class Bridge(RegardingFacade):
         found: list[Issue] = []
         s = self.scheduler
         if s.state is BridgeState.CREDENTIALS_NEEDED:
-            action = getattr(s.auth_error, "fix_action", None) or "open_settings"
+            action = getattr(s.auth_error, "fix_action", None) or IssueAction.OPEN_SETTINGS
             found.append(Issue("credentials", "Sign-in needed", s.detail, action))
         elif s.state is BridgeState.ERROR:
-            found.append(Issue("error", "CRM Bridge needs attention", s.detail, "open_settings"))
-        for rec in self.store.outbox_in_states("failed"):
+            found.append(Issue("error", "CRM Bridge needs attention", s.detail, IssueAction.OPEN_SETTINGS))
+        for rec in self.store.outbox_in_states(JournalState.FAILED):
             found.append(
                 Issue(
                     f"outbox:{rec.activity_id}",
                     f"Not sent: {rec.subject}",
                     rec.reason,
-                    "retry_outbox",
+                    IssueAction.RETRY_OUTBOX,
                     rec.activity_id,
                     rec.updated_at,
                 )

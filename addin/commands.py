@@ -11,7 +11,7 @@ from typing import Any
 
 from addin import cli_render as render
 from addin.bridge import Bridge
-from addin.bridge_types import RecordRef
+from addin.bridge_types import RecordRef, TrackOutcome
 from addin.cli_output import emit, quoted, terminal_text, to_plain
 from addin.config import Config
 from addin.engine.tracker import parse_record_spec
@@ -114,7 +114,7 @@ def track(args: Any) -> int:
             )
         results = bridge.track(ids, _regarding(args))
         emit(args, results, render.track_text(results))
-        return 0 if all(r.outcome.value != "failed" for r in results) else 1
+        return 0 if all(r.outcome is not TrackOutcome.FAILED for r in results) else 1
     finally:
         bridge.stop()
 
@@ -126,7 +126,7 @@ def untrack(args: Any) -> int:
         emit(args, results, render.untrack_text(results))
     finally:
         bridge.stop()
-    return 0 if all(r.outcome.value != "failed" for r in results) else 1
+    return 0 if all(r.outcome is not TrackOutcome.FAILED for r in results) else 1
 
 
 def outbox(args: Any) -> int:

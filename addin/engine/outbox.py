@@ -49,6 +49,7 @@ from datetime import datetime, timedelta
 
 from addin.bridge_types import OutboxItem, OutboxState
 from addin.crm import records as r
+from addin.crm.mail_methods import DeliveryMethod
 from addin.engine.crm_gateway import CrmGateway, PendingEmail, UserContext
 from addin.engine.headers import check_address, check_subject
 from addin.engine.html_text import html_to_text
@@ -72,6 +73,7 @@ from addin.mailbox.types import (
     SendEvidence,
     SendState,
 )
+from addin.states import JournalState, SendOutcome
 from addin.store import AuditNote, Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -145,7 +147,9 @@ class Outbox:
 
     def allowed(self, ctx: UserContext) -> bool:
         """Never send when server-side synchronization owns outgoing mail (method 2)."""
-        return self.settings.enabled and ctx.outgoing_method == 1 and bool(ctx.mailbox_id)
+        return (
+            self.settings.enabled and ctx.outgoing_method == DeliveryMethod.THIS_APP and bool(ctx.mailbox_id)
+        )
 
     def poll(self) -> PollReport:
         with self._lock:
@@ -168,9 +172,9 @@ class Outbox:
                 skipped += 1
                 continue
             outcome = self.send_one(item)
-            sent += outcome == "sent"
-            failed += outcome == "failed"
-            if outcome == "pending":
+            sent += outcome is SendOutcome.SENT
+            failed += outcome is SendOutcome.FAILED
+            if outcome is SendOutcome.PENDING:
                 # The connection broke mid-send: do not claim the next one on a failing line.
                 break
         if sent or failed or settled:
@@ -179,7 +183,7 @@ class Outbox:
 
     # -- one e-mail ---------------------------------------------------------------------
 
-    def send_one(self, item: PendingEmail) -> str:
+    def send_one(self, item: PendingEmail) -> SendOutcome:
         message_id = make_message_id(
             item.activity_id, self.settings.message_id_domain, self._evidence.machine()
         )
@@ -188,16 +192,16 @@ class Outbox:
             outgoing = self._compose(item, message_id)
         except (HeaderInjectionError, MessageError) as exc:
             self._fail(item, exc.message, claimed=False)
-            return "failed"
+            return SendOutcome.FAILED
         if not self.crm.claim(item, message_id):
             log.info("another copy of the bridge claimed %s", item.activity_id)
-            return "skipped"
+            return SendOutcome.SKIPPED
         # The intent is durable before anything leaves: a crash from here on is settled
         # from Sent Items, never by blindly sending again.
         self.store.outbox_put(
             item.activity_id,
             message_id=message_id,
-            state="sending",
+            state=JournalState.SENDING,
             subject=item.subject,
             recipients=recipients,
         )
@@ -207,7 +211,7 @@ class Outbox:
             self._submit(item.activity_id, outgoing)
         except (MessageError, HeaderInjectionError) as exc:
             self._fail(item, exc.message, claimed=True)
-            return "failed"
+            return SendOutcome.FAILED
         except BridgeError as exc:
             # A backend whose missing copy proves nothing raises UnknownOutcomeError whenever the
             # message may have left, so any other error from it means it did not.
@@ -227,10 +231,10 @@ class Outbox:
             else:
                 # Unknown whether it left: keep the journal in "sending"; recovery decides.
                 log.warning("send of %s interrupted: %s", item.activity_id, exc.message)
-            return "pending"
-        self.store.outbox_put(item.activity_id, message_id=message_id, state="sent")
+            return SendOutcome.PENDING
+        self.store.outbox_put(item.activity_id, message_id=message_id, state=JournalState.SENT)
         self._finish(item.activity_id, message_id, item.subject)
-        return "sent"
+        return SendOutcome.SENT
 
     def _submit(self, activity_id: str, outgoing: OutgoingMessage) -> None:
         if not self.mailbox.sends_drafts:
@@ -238,7 +242,7 @@ class Outbox:
             return
         draft_id = self.mailbox.create_draft(outgoing)
         # From here on the message may leave: recovery needs evidence before sending anything.
-        self.store.outbox_put(activity_id, message_id=outgoing.message_id, state="submitting")
+        self.store.outbox_put(activity_id, message_id=outgoing.message_id, state=JournalState.SUBMITTING)
         self.mailbox.send_draft(draft_id)
 
     def _compose(self, item: PendingEmail, message_id: str) -> OutgoingMessage:
@@ -275,7 +279,7 @@ class Outbox:
         self.store.outbox_put(
             activity_id,
             message_id=copy_id,
-            state="done",
+            state=JournalState.DONE,
             audit=AuditNote(
                 "sent", subject=subject, detail=detail, activity_id=activity_id, message_id=copy_id
             ),
@@ -285,7 +289,7 @@ class Outbox:
     def _release_own(self, item: PendingEmail, message_id: str) -> None:
         """Our claim, and the backend says nothing left: Sending -> Pending Send."""
         if self.crm.release(replace(item, etag="*")):
-            self.store.outbox_put(item.activity_id, message_id=message_id, state="released")
+            self.store.outbox_put(item.activity_id, message_id=message_id, state=JournalState.RELEASED)
 
     def _fail(self, item: PendingEmail, reason: str, *, claimed: bool) -> None:
         attempts = item.attempts + 1
@@ -295,7 +299,7 @@ class Outbox:
         self.store.outbox_put(
             item.activity_id,
             message_id=item.message_id or "",
-            state="failed",
+            state=JournalState.FAILED,
             subject=item.subject,
             recipients=", ".join(item.to),
             reason=reason,
@@ -310,14 +314,14 @@ class Outbox:
     def recover(self) -> int:
         """Settle our own journal entries left in ``sending``, ``submitting`` or ``sent``."""
         settled = 0
-        for rec in self.store.outbox_in_states("sending", "submitting", "sent"):
-            if rec.state == "sent":
+        for rec in self.store.outbox_in_states(*JournalState.in_flight()):
+            if rec.state == JournalState.SENT:
                 settled += self._finish(rec.activity_id, rec.message_id, rec.subject, RECOVERED)
                 continue
             evidence = self.mailbox.send_evidence(rec.activity_id)
             self._evidence.note(rec.activity_id, evidence, self._now())
             if evidence.state is SendState.SENT:
-                self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="sent")
+                self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state=JournalState.SENT)
                 settled += self._finish(rec.activity_id, rec.message_id, rec.subject, RECOVERED)
                 continue
             if self._now() - rec.updated_at < self.settings.grace:
@@ -329,12 +333,12 @@ class Outbox:
                 or current.message_id != rec.message_id
             ):
                 # The claim is no longer ours (released by another machine, or the record moved on).
-                self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="released")
+                self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state=JournalState.RELEASED)
                 continue
             if evidence.state is SendState.DRAFT and evidence.item_id:
                 settled += self._send_saved_draft(current, rec.message_id, evidence)
                 continue
-            if evidence.state is SendState.SUBMITTED or rec.state == "submitting":
+            if evidence.state is SendState.SUBMITTED or rec.state == JournalState.SUBMITTING:
                 # The server has it, or may: its copy can still arrive.  Never a second message.
                 stuck = evidence.state is SendState.SUBMITTED
                 limit = self.settings.stuck_limit if stuck else self.settings.unknown_limit
@@ -354,12 +358,12 @@ class Outbox:
                 outgoing = _with_attachments(
                     self._compose(current, rec.message_id), self.crm.attachments(rec.activity_id)
                 )
-                self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="sending")
+                self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state=JournalState.SENDING)
                 self._submit(rec.activity_id, outgoing)
             except (HeaderInjectionError, MessageError) as exc:
                 self._fail(current, exc.message, claimed=True)
                 continue
-            self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state="sent")
+            self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state=JournalState.SENT)
             self._finish(rec.activity_id, rec.message_id, rec.subject, RESENT)
             settled += 1
         return settled
@@ -367,20 +371,20 @@ class Outbox:
     def _send_saved_draft(self, item: PendingEmail, message_id: str, evidence: SendEvidence) -> int:
         """A stamped draft never submitted: send that very draft (it can be sent only once)."""
         assert evidence.item_id
-        self.store.outbox_put(item.activity_id, message_id=message_id, state="submitting")
+        self.store.outbox_put(item.activity_id, message_id=message_id, state=JournalState.SUBMITTING)
         try:
             self.mailbox.send_draft(evidence.item_id)
         except (HeaderInjectionError, MessageError) as exc:
             self._fail(item, exc.message, claimed=True)
             return 1
-        self.store.outbox_put(item.activity_id, message_id=message_id, state="sent")
+        self.store.outbox_put(item.activity_id, message_id=message_id, state=JournalState.SENT)
         self._finish(item.activity_id, message_id, item.subject, DRAFT_SENT)
         return 1
 
     def _settle_claim(self, item: PendingEmail) -> int:
         """A CRM claim (Sending) that is not in our journal: settle it once it is stale."""
         own = self.store.outbox_get(item.activity_id)
-        if own is not None and own.state in ("sending", "submitting", "sent"):
+        if own is not None and own.state in JournalState.in_flight():
             return 0  # ours: recover() handles it
         evidence = self.mailbox.send_evidence(item.activity_id)
         self._evidence.note(item.activity_id, evidence, self._now())
@@ -388,7 +392,11 @@ class Outbox:
             copy_id = evidence.message_id or item.message_id or ""
             # Journal it as ours first, so a crash before the audit row is settled by recover().
             self.store.outbox_put(
-                item.activity_id, message_id=copy_id, state="sent", subject=item.subject, recipients=""
+                item.activity_id,
+                message_id=copy_id,
+                state=JournalState.SENT,
+                subject=item.subject,
+                recipients="",
             )
             self._finish(item.activity_id, copy_id, item.subject, CONFIRMED)
             return 1
@@ -407,7 +415,11 @@ class Outbox:
             message_id = evidence.message_id or item.message_id or ""
             # Ours from here: a late copy or a crash before the audit row is settled by recover().
             self.store.outbox_put(
-                item.activity_id, message_id=message_id, state="sent", subject=item.subject, recipients=""
+                item.activity_id,
+                message_id=message_id,
+                state=JournalState.SENT,
+                subject=item.subject,
+                recipients="",
             )
             self._finish(item.activity_id, message_id, item.subject, DRAFT_SENT)
             return 1
