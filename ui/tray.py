@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon,
 from addin import __version__
 from addin.bridge_types import AuditEntry, Issue, Status
 from addin.errors import BridgeError
+from addin.facade import BridgeFacade
 from addin.state import BridgeState
 from addin.states import IssueAction
 from ui import tasks
@@ -49,7 +50,7 @@ class Tray(QObject):
     quitRequested = Signal()
 
     def __init__(
-        self, bridge: Any, adapter: BridgeAdapter | None = None, parent: QObject | None = None
+        self, bridge: BridgeFacade, adapter: BridgeAdapter | None = None, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge

@@ -69,8 +69,9 @@ class AutoTrack:
                 Watch(self.mailbox.folder(FolderKind.SENT), "sent"),
             ]
             if self.settings.tracked_folders:
-                by_path = {f.path.strip("/").lower(): f for f in self.mailbox.list_folders()}
-                by_name = {f.name.lower(): f for f in self.mailbox.list_folders()}
+                folders = self.mailbox.list_folders()  # one listing serves both look-ups
+                by_path = {f.path.strip("/").lower(): f for f in folders}
+                by_name = {f.name.lower(): f for f in folders}
                 for path, regarding in self.settings.tracked_folders.items():
                     key = path.strip("/").lower()
                     folder = by_path.get(key) or by_name.get(key)
