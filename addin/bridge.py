@@ -105,7 +105,7 @@ class Bridge(MailFacade, TrackedFacade, SettingsFacade, RegardingFacade):
         self._engine = Engine(
             profile,
             self._store,
-            secrets,
+            lambda: self.secrets,
             self.regarding_categories,
             outbox_overrides=outbox_settings,
             on_outbox_change=lambda: self._emit(OutboxChanged()),

@@ -41,7 +41,7 @@ class Engine:
         self,
         profile: Profile,
         store: Store,
-        secrets: SecretStore,
+        secrets: Callable[[], SecretStore],
         regarding_categories: RegardingCategories,
         *,
         outbox_overrides: OutboxSettings | None = None,
@@ -49,7 +49,7 @@ class Engine:
     ) -> None:
         self._profile = profile
         self._store = store
-        self._secrets = secrets
+        self._secrets = secrets  # read at each use: the facade's secret store can be replaced
         self._regarding_categories = regarding_categories
         self._outbox_overrides = outbox_overrides
         self._on_outbox_change = on_outbox_change
@@ -65,7 +65,7 @@ class Engine:
         self._autotrack: AutoTrack | None = None
 
     def secret(self, kind: str) -> str:
-        value = self._secrets.get(kind)
+        value = self._secrets().get(kind)
         if not value:
             raise AuthError(f"No {kind} password or token is stored yet; enter it in Settings.", service=kind)
         # From now on the value is masked wherever it could reach a log line or a message.
@@ -93,7 +93,7 @@ class Engine:
             if self._crm is None:
                 if not self._profile.crm_api_url:
                     raise ConfigError("No CRM organisation URL is set.", title="Set-up needed")
-                auth = crm_auth(self._profile, lambda: self.secret("crm"), lambda: self._secrets.get("crm"))
+                auth = crm_auth(self._profile, lambda: self.secret("crm"), lambda: self._secrets().get("crm"))
                 self._client = DataverseClient(self._profile.crm_api_url, auth)
                 self._crm = CrmGateway(self._client)
             return self._crm
