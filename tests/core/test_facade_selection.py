@@ -18,7 +18,7 @@ from addin.bridge import Bridge
 from addin.bridge_types import RecordRef, TrackOutcome, TrackResult
 from addin.config import Config, Profile
 from addin.errors import ConfigError, CrmError
-from addin.mailbox.types import Address, FetchFailure, Mark, Message
+from addin.mailbox.types import Address, FetchFailure, Folder, FolderKind, Mark, Message, MessageSummary
 from addin.secrets import KeyringSecrets, MemorySecrets
 
 TRACKED = "Tracked in CRM"
@@ -45,6 +45,15 @@ class FakeMailbox:
 
     def close(self) -> None:
         pass
+
+    folder_calls = 0
+
+    def folder(self, kind: FolderKind) -> Folder:
+        self.folder_calls += 1
+        return Folder(f"{kind.value}-id", kind.value, kind)
+
+    def find_by_stamp(self, folder_id: str, stamp: str) -> list[MessageSummary]:
+        return []
 
 
 class FakeCrm:
@@ -189,6 +198,14 @@ def test_engine_objects_are_built_once_per_connect(bridge: Any) -> None:
     assert bridge._tracker is not tracker and bridge._autotrack is not autotrack
     assert bridge._autotrack.settings.never_track == ("boss@contoso.example",)
     assert bridge._outbox_engine.mailbox is bridge._engine.mailbox
+
+
+def test_the_outbox_keeps_its_sent_items_folder_across_polls(bridge: Any) -> None:
+    mailbox = FakeMailbox([])
+    _wire(bridge, mailbox, FakeCrm())
+    for activity_id in ("a1", "a2", "a3"):  # each poll asks Sent Items for the stamped copy
+        assert bridge._outbox_engine._copy_message_id(activity_id) is None
+    assert mailbox.folder_calls == 1
 
 
 def test_dropped_files_are_tracked_without_opening_the_mailbox(bridge: Any) -> None:
