@@ -4,57 +4,53 @@ It returns plain values (:mod:`addin.bridge_types`) and raises only
 :class:`addin.errors.BridgeError` subclasses, each with a title and a message a user
 can read.  Listeners registered with :meth:`Bridge.subscribe` are called from worker
 threads; a UI must marshal them to its own thread.
+
+The facade owns its engine: the connections, Tracker, Outbox and AutoTrack are built once
+per (re)connect (:mod:`addin.bridge_engine`) and are private; mail (:mod:`addin.bridge_mail`),
+changes to tracked mail (:mod:`addin.bridge_tracked`), settings (:mod:`addin.bridge_settings`)
+and Regarding categories (:mod:`addin.bridge_regarding`) are its parts.
+:class:`addin.facade.BridgeFacade` is the interface the UI types against.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock, Timeout
 
 from addin import engine_state, paths
+from addin.bridge_engine import Engine
+from addin.bridge_mail import MailFacade
 from addin.bridge_regarding import RegardingFacade
+from addin.bridge_settings import POLL_SETTINGS, SettingsFacade
+from addin.bridge_tracked import TrackedFacade
 from addin.bridge_types import (
-    REGARDING_TABLES,
     ActivityLogged,
     AuditEntry,
     BridgeEvent,
     Issue,
     IssuesChanged,
-    MailItem,
-    MailList,
     OutboxChanged,
     OutboxItem,
     RecordRef,
     StateChanged,
     Status,
-    TrackOutcome,
-    TrackResult,
 )
-from addin.compose import microsoft_sign_in, open_crm, open_profile_mailbox
 from addin.config import Config, Profile
-from addin.credentials import register_secret
-from addin.crm.client import DataverseClient
-from addin.crm.dataverse_port import DataverseCrm
+from addin.crm.port import CrmPort
 from addin.engine.autotrack import AutoTrack
-from addin.engine.mime import parse_mime
-from addin.engine.msg_file import is_msg, parse_msg
 from addin.engine.outbox import Outbox, OutboxSettings
-from addin.engine.profile_settings import autotrack_settings, outbox_settings, track_settings
 from addin.engine.scheduler import Job, Scheduler
-from addin.engine.tracker import Tracker, parse_record_spec
-from addin.errors import AuthError, BridgeError, ConfigError, MessageError
+from addin.engine.tracker import Tracker
+from addin.errors import BridgeError, ConfigError
 from addin.mailbox.port import Mailbox
-from addin.mailbox.types import FetchFailure, Folder, MailboxInfo, Message
 from addin.secrets import KeyringSecrets, MemorySecrets, SecretStore
-from addin.signin import SignInMethod
 from addin.state import BridgeState
+from addin.states import IssueAction, JournalState
 from addin.store import AuditRow, Store
 
 log = logging.getLogger(__name__)
@@ -77,7 +73,7 @@ def _to_entry(row: AuditRow) -> AuditEntry:
     )
 
 
-class Bridge(RegardingFacade):
+class Bridge(MailFacade, TrackedFacade, SettingsFacade, RegardingFacade):
     def __init__(
         self,
         profile: Profile,
@@ -95,130 +91,90 @@ class Bridge(RegardingFacade):
             self.data_dir = paths.ensure_private_dir(root / "profiles" / profile.name, root=root)
         else:
             self.data_dir = paths.ensure_private_dir(data_dir)
-        self.store = Store(self.data_dir / "journal.sqlite3")
-        self.store.on_audit = lambda row: self._emit(ActivityLogged(_to_entry(row)))
-        self._outbox_overrides = outbox_settings
+        self._store = Store(self.data_dir / "journal.sqlite3")
+        self._store.on_audit = lambda row: self._emit(ActivityLogged(_to_entry(row)))
         self._listeners: list[Listener] = []
-        self._lock = threading.RLock()
-        self._mailbox: Mailbox | None = None
-        self._client: DataverseClient | None = None
-        self._gateway: DataverseCrm | None = None
+        self._lock = threading.RLock()  # the listeners
         self._dismissed: set[str] = set()
-        self._outbox_lock = threading.Lock()
-        self._autotrack_job: AutoTrack | None = None
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._engine_lock = FileLock(
             str(paths.private_file(self.data_dir / "engine.lock")), mode=paths.PRIVATE_FILE
         )
         self._regarding_init()
-        self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed, on_synced=self._publish_state)
+        self._engine = Engine(
+            profile,
+            self._store,
+            lambda: self.secrets,
+            self.regarding_categories,
+            outbox_overrides=outbox_settings,
+            on_outbox_change=lambda: self._emit(OutboxChanged()),
+        )
+        self._scheduler = Scheduler(self._jobs(), on_state=self._state_changed, on_synced=self._publish_state)
 
     @classmethod
-    def open(cls, profile: str | None = None) -> Bridge:
+    def open(cls, profile: str | None = None, *, allow_unconfigured: bool = False) -> Bridge:
+        """The user's profile with its secrets in the OS keyring.
+
+        A profile not set up yet is refused with what is missing, unless ``allow_unconfigured``
+        (the set-up wizard: it opens the facade to test and save the settings it collects).
+        """
         from addin.credentials import CredentialStore
 
         config = Config.load()
         chosen = config.profile(profile)
-        config.check(chosen)
         missing = chosen.missing()
-        if missing:
-            raise ConfigError(
-                f"Profile {chosen.name!r} is not set up yet: {', '.join(missing)}. "
-                "Run 'crm-bridge config set' or open Settings.",
-                title="Set-up needed",
-            )
+        if not (missing and allow_unconfigured):
+            config.check(chosen)
+            if missing:
+                raise ConfigError(
+                    f"Profile {chosen.name!r} is not set up yet: {', '.join(missing)}. "
+                    "Run 'crm-bridge config set' or open Settings.",
+                    title="Set-up needed",
+                )
         return cls(chosen, secrets=KeyringSecrets(CredentialStore(chosen.name)), config=config)
 
-    # -- wiring ---------------------------------------------------------------------------
-
-    def _secret(self, kind: str) -> str:
-        value = self.secrets.get(kind)
-        if not value:
-            raise AuthError(f"No {kind} password or token is stored yet; enter it in Settings.", service=kind)
-        # From now on the value is masked wherever it could reach a log line or a message.
-        register_secret(value)
-        return value
+    # -- the engine (private: for this package's drivers and tests) -----------------------
 
     @property
-    def mailbox(self) -> Mailbox:
-        with self._lock:
-            if self._mailbox is None:
-                settings = self.profile.mailbox_settings()
-                # Remembered server hints skip autodiscover and probing (the backend ignores
-                # hints recorded for another address or server).
-                hints = self.store.get("mailbox_hints") or {}
-                settings = replace(settings, options={**hints, **settings.options})
-                self._mailbox = open_profile_mailbox(settings, self.profile, lambda: self._secret("mailbox"))
-            return self._mailbox
-
-    def _remember_hints(self) -> None:
-        with self._lock:
-            mailbox = self._mailbox
-        if mailbox is None:
-            return
-        hints = mailbox.hints()
-        if hints and hints != self.store.get("mailbox_hints"):
-            self.store.put("mailbox_hints", hints)
+    def _mailbox(self) -> Mailbox:
+        return self._engine.mailbox
 
     @property
-    def crm(self) -> DataverseCrm:
-        with self._lock:
-            if self._gateway is None:
-                self._gateway = open_crm(
-                    self.profile, lambda: self._secret("crm"), lambda: self.secrets.get("crm")
-                )
-                self._client = self._gateway.client
-            return self._gateway
+    def _crm(self) -> CrmPort:
+        return self._engine.crm
 
     @property
-    def tracker(self) -> Tracker:
-        settings = replace(
-            track_settings(self.profile), is_regarding=self.regarding_categories.is_regarding_category
-        )
-        return Tracker(self.mailbox, self.crm, self.store, settings)
+    def _tracker(self) -> Tracker:
+        return self._engine.tracker
 
     @property
-    def outbox_engine(self) -> Outbox:
-        return Outbox(
-            self.mailbox,
-            self.crm,
-            self.store,
-            outbox_settings(self.profile, self._outbox_overrides),
-            on_change=lambda: self._emit(OutboxChanged()),
-            lock=self._outbox_lock,
-        )
+    def _outbox_engine(self) -> Outbox:
+        return self._engine.outbox
 
+    @property
     def _autotrack(self) -> AutoTrack:
-        return AutoTrack(
-            self.mailbox,
-            self.tracker,
-            self.crm,
-            self.store,
-            autotrack_settings(self.profile),
-            self.regarding_categories,
-        )
+        return self._engine.autotrack
 
     def _jobs(self) -> list[Job]:
         def mail_job() -> None:
-            with self._lock:
-                if self._autotrack_job is None:
-                    self._autotrack_job = self._autotrack()
-                autotrack = self._autotrack_job
-            self.tracker.drain_queue()
-            autotrack.run_once()
+            self._engine.tracker.drain_queue()
+            self._engine.autotrack.run_once()
             self._refresh_regarding_if_due()
-            self._remember_hints()
+            self._engine.remember_hints()
 
         def outbox_job() -> None:
-            self.outbox_engine.poll()
-            self._remember_hints()  # e.g. whether the provider files Sent copies itself
+            self._engine.outbox.poll()
+            self._engine.remember_hints()  # e.g. whether the provider files Sent copies itself
+
+        def every(job: str) -> timedelta:
+            return timedelta(seconds=int(self.profile.get(POLL_SETTINGS[job])))
 
         return [
-            Job("mailbox", timedelta(seconds=int(self.profile.get("tracking.poll_seconds"))), mail_job),
+            Job("mailbox", every("mailbox"), mail_job),
             Job(
                 "outbox",
-                timedelta(seconds=int(self.profile.get("sending.poll_seconds"))),
+                every("outbox"),
                 outbox_job,
                 enabled=lambda: bool(self.profile.get("sending.enabled")),
             ),
@@ -265,8 +221,8 @@ class Bridge(RegardingFacade):
             ) from None
         self._publish_state()
         # The audit log keeps 90 days; pruning once per start is enough for a log this small.
-        self.store.prune_audit()
-        self.scheduler.start()
+        self._store.prune_audit()
+        self._scheduler.start()
         from addin.native.actions import start_channel  # the native host's way in
 
         self._channel = start_channel(self)
@@ -280,8 +236,10 @@ class Bridge(RegardingFacade):
         poll.  The poll stays the safety net: any failure here only waits and watches again."""
         while not self._watch_stop.is_set():
             try:
-                folder_ids = [w.folder.id for w in self._autotrack().watches()]
-                self.mailbox.watch(folder_ids, lambda: self.scheduler.run_now("mailbox"), self._watch_stop)
+                folder_ids = [w.folder.id for w in self._engine.autotrack.watches()]
+                self._engine.mailbox.watch(
+                    folder_ids, lambda: self._scheduler.run_now("mailbox"), self._watch_stop
+                )
             except NotImplementedError:
                 return
             except BridgeError as exc:
@@ -296,20 +254,16 @@ class Bridge(RegardingFacade):
         if channel is not None:
             channel.stop()
         self._watch_stop.set()
-        self.scheduler.stop()
+        self._scheduler.stop()
         if self._engine_lock.is_locked:
-            engine_state.withdraw(self.store)
+            engine_state.withdraw(self._store)
             self._engine_lock.release()
-        with self._lock:
-            if self._mailbox is not None:
-                self._mailbox.close()
-            if self._client is not None:
-                self._client.close()
-        self.store.close()
+        self._engine.close()
+        self._store.close()
 
     def status(self) -> Status:
-        s = self.scheduler
-        failed = len(self.store.outbox_in_states("failed"))
+        s = self._scheduler
+        failed = len(self._store.outbox_in_states(JournalState.FAILED))
         return Status(
             state=s.state,
             detail=s.detail,
@@ -318,16 +272,16 @@ class Bridge(RegardingFacade):
             crm_url=self.profile.crm_org_url,
             last_synced=s.last_synced,
             paused_until=s.paused_until,
-            outbox_queued=len(self.store.outbox_in_states("sending", "submitting", "sent")),
+            outbox_queued=len(self._store.outbox_in_states(*JournalState.in_flight())),
             outbox_failed=failed,
-            track_queue=len(self.store.queued_tracks()),
+            track_queue=len(self._store.queued_tracks()),
             issues=len(self.issues()),
             sending_enabled=bool(self.profile.get("sending.enabled")),
             autotrack_enabled=bool(self.profile.get("tracking.autotrack")),
         )
 
     def _publish_state(self) -> None:
-        engine_state.publish(self.store, self.scheduler)
+        engine_state.publish(self._store, self._scheduler)
 
     def engine_status(self) -> Status:
         """The status of the engine for this profile, whether it runs here, in another process
@@ -335,214 +289,46 @@ class Bridge(RegardingFacade):
         status = self.status()
         if self._engine_lock.is_locked:
             return status
-        return engine_state.read(status, self.store, self._engine_lock)
+        return engine_state.read(status, self._store, self._engine_lock)
 
     def pause(self, until: datetime | None = None) -> None:
-        self.scheduler.pause(until)
+        self._scheduler.pause(until)
 
     def resume(self) -> None:
-        self.scheduler.resume()
+        self._scheduler.resume()
 
     def sync_now(self) -> None:
-        self.scheduler.run_now()
-
-    # -- mail -----------------------------------------------------------------------------
-
-    def folders(self) -> list[Folder]:
-        return self.mailbox.list_folders()
-
-    def messages(
-        self, folder_id: str, *, offset: int = 0, limit: int = 50, text: str | None = None
-    ) -> MailList:
-        page = self.mailbox.list_messages(folder_id, offset=offset, limit=limit, text=text)
-        links = self.store.links_by_items([m.id for m in page.items])
-        queued = {q.item_id: q for q in self.store.queued_tracks()}
-        tracked_category = str(self.profile.get("tracking.tracked_category"))
-        items = []
-        for m in page.items:
-            link = links.get(m.id)
-            regarding = None
-            if link and link.regarding:
-                ref = parse_record_spec(link.regarding)
-                regarding = RecordRef(ref.table, ref.id, link.regarding_name or "")
-            q = queued.get(m.id)
-            items.append(
-                MailItem(
-                    id=m.id,
-                    folder_id=m.folder_id,
-                    subject=m.subject,
-                    sender=str(m.sender) if m.sender else "",
-                    received=m.received,
-                    message_id=m.message_id,
-                    tracked=bool(link) or bool(m.stamp) or tracked_category in m.categories,
-                    activity_id=link.activity_id if link else m.stamp,
-                    regarding=regarding,
-                    queued=q is not None,
-                    error=q.last_error or None if q else None,
-                    categories=m.categories,
-                    private=m.sensitivity.value in ("private", "personal", "confidential"),
-                    has_attachments=m.has_attachments,
-                )
-            )
-        return MailList(tuple(items), page.total, page.offset, page.more)
-
-    def track(self, item_ids: Sequence[str], regarding: RecordRef | None = None) -> list[TrackResult]:
-        results = self.tracker.track_items(list(item_ids), regarding, reason="manual")
-        if regarding is not None:
-            self._remember_regarding(regarding)
-        self._emit(StateChanged(self.status()))
-        return results
-
-    def track_file(self, data: bytes, filename: str, regarding: RecordRef | None = None) -> TrackResult:
-        """Track one dropped .eml/.msg file; a file that is not mail raises MessageError."""
-        return self._track_dropped([(filename, _read_dropped(data, filename))], regarding)[0]
-
-    def track_files(
-        self, files: Sequence[tuple[bytes, str]], regarding: RecordRef | None = None
-    ) -> list[TrackResult]:
-        """Track dropped files in one CRM round; a file that is not mail fails alone, with why."""
-        out: list[TrackResult | None] = []
-        readable: list[tuple[str, Message]] = []
-        for data, filename in files:
-            try:
-                readable.append((filename, _read_dropped(data, filename)))
-                out.append(None)
-            except MessageError as exc:
-                out.append(TrackResult(filename, TrackOutcome.FAILED, subject=filename, message=exc.message))
-        tracked = iter(self._track_dropped(readable, regarding))
-        return [result if result is not None else next(tracked) for result in out]
-
-    def _track_dropped(
-        self, files: Sequence[tuple[str, Message]], regarding: RecordRef | None
-    ) -> list[TrackResult]:
-        tracker = Tracker(None, self.crm, self.store, self.tracker.settings)
-        results = tracker.track_messages([m for _, m in files], regarding, reason="file")
-        return [
-            TrackResult(filename, r.outcome, r.activity_id, r.subject, r.message, r.warnings)
-            for (filename, _), r in zip(files, results, strict=True)
-        ]
-
-    def untrack(self, item_ids: Sequence[str], *, delete_activity: bool | None = None) -> list[TrackResult]:
-        delete = (
-            bool(self.profile.get("tracking.untrack_deletes")) if delete_activity is None else delete_activity
-        )
-        tracked_category = str(self.profile.get("tracking.tracked_category"))
-        request_category = str(self.profile.get("tracking.request_category"))
-        results = []
-        for item in self.mailbox.fetch(list(item_ids), with_attachments=False):
-            if isinstance(item, FetchFailure):
-                results.append(TrackResult(item.id, TrackOutcome.FAILED, message=item.reason))
-                continue
-            link = self.store.link_by_item(item.id)
-            activity_id = link.activity_id if link else item.stamp
-            if not (link or activity_id or tracked_category in item.categories):
-                # Nothing to undo: say so, and write no audit row for something that did not happen.
-                results.append(
-                    TrackResult(
-                        item.id, TrackOutcome.SKIPPED, None, item.subject, "Not tracked; nothing to undo"
-                    )
-                )
-                continue
-            if activity_id and delete:
-                self.crm.delete_email(activity_id)
-            categories = [c for c in item.categories if c not in (tracked_category, request_category)]
-            self.mailbox.set_categories(item.id, categories)
-            self.mailbox.set_stamp(item.id, None)
-            if link:
-                self.store.remove_link(link.message_key)
-            self.store.audit(
-                "untracked",
-                subject=item.subject,
-                detail="CRM e-mail deleted" if delete else "CRM e-mail kept; link removed",
-                activity_id=activity_id,
-                item_id=item.id,
-            )
-            results.append(TrackResult(item.id, TrackOutcome.SKIPPED, activity_id, item.subject, "Untracked"))
-        return results
-
-    def set_regarding(self, item_ids: Sequence[str], regarding: RecordRef | None) -> list[TrackResult]:
-        results = []
-        for item_id in item_ids:
-            link = self.store.link_by_item(item_id)
-            if link is None and regarding is None:
-                results.append(
-                    TrackResult(
-                        item_id, TrackOutcome.FAILED, message="Not tracked; there is no Regarding to remove"
-                    )
-                )
-                continue
-            if link is None:
-                # Not tracked yet: Set Regarding tracks it with that Regarding.
-                results += self.track([item_id], regarding)
-                continue
-            self.crm.set_regarding(link.activity_id, regarding)
-            self.store.set_link_regarding(
-                link.message_key,
-                regarding.to_spec() if regarding else None,
-                regarding.name if regarding else None,
-            )
-            self.store.audit(
-                "regarding",
-                subject=link.subject,
-                detail=f"Regarding set to {regarding.label}" if regarding else "Regarding removed",
-                activity_id=link.activity_id,
-                item_id=item_id,
-            )
-            results.append(
-                TrackResult(item_id, TrackOutcome.TRACKED, link.activity_id, link.subject, "Regarding set")
-            )
-        if regarding is not None:
-            self._remember_regarding(regarding)
-        return results
-
-    def search_records(
-        self, text: str, tables: Sequence[str] = REGARDING_TABLES, limit: int = 20
-    ) -> list[RecordRef]:
-        return self.crm.search_records(text, tables, limit)
-
-    def describe_records(self, refs: Sequence[RecordRef]) -> list[RecordRef]:
-        """Saved Regarding choices (``table:id``) with their names, to show instead of ids."""
-        return self.crm.named(refs)
-
-    def recent_regarding(self, limit: int = 8) -> list[RecordRef]:
-        stored = self.store.get("recent_regarding") or []
-        return [RecordRef(**r) for r in stored[:limit]]
-
-    def _remember_regarding(self, ref: RecordRef) -> None:
-        stored = [r for r in (self.store.get("recent_regarding") or []) if r.get("id") != ref.id]
-        entry = {"table": ref.table, "id": ref.id, "name": ref.name, "detail": ref.detail}
-        self.store.put("recent_regarding", [entry, *stored][:20])
-        self._regarding_changed()
+        self._scheduler.run_now()
 
     # -- outbox, activity, issues ---------------------------------------------------------
 
     def outbox(self) -> list[OutboxItem]:
-        return self.outbox_engine.items()
+        return self._engine.outbox.items()
 
     def retry_outbox(self, activity_id: str) -> None:
-        self.outbox_engine.retry(activity_id)
+        self._engine.outbox.retry(activity_id)
         self._dismissed.discard(f"outbox:{activity_id}")
-        self.store.outbox_put(activity_id, message_id="", state="released")
+        self._store.outbox_put(activity_id, message_id="", state=JournalState.RELEASED)
         self.sync_now()
 
     def recent_activity(self, limit: int = 200, text: str | None = None) -> list[AuditEntry]:
-        return [_to_entry(r) for r in self.store.recent_audit(limit, text)]
+        return [_to_entry(r) for r in self._store.recent_audit(limit, text)]
 
     def issues(self) -> list[Issue]:
         found: list[Issue] = []
-        s = self.scheduler
+        s = self._scheduler
         if s.state is BridgeState.CREDENTIALS_NEEDED:
-            action = getattr(s.auth_error, "fix_action", None) or "open_settings"
+            action = getattr(s.auth_error, "fix_action", None) or IssueAction.OPEN_SETTINGS
             found.append(Issue("credentials", "Sign-in needed", s.detail, action))
         elif s.state is BridgeState.ERROR:
-            found.append(Issue("error", "CRM Bridge needs attention", s.detail, "open_settings"))
-        for rec in self.store.outbox_in_states("failed"):
+            found.append(Issue("error", "CRM Bridge needs attention", s.detail, IssueAction.OPEN_SETTINGS))
+        for rec in self._store.outbox_in_states(JournalState.FAILED):
             found.append(
                 Issue(
                     f"outbox:{rec.activity_id}",
                     f"Not sent: {rec.subject}",
                     rec.reason,
-                    "retry_outbox",
+                    IssueAction.RETRY_OUTBOX,
                     rec.activity_id,
                     rec.updated_at,
                 )
@@ -559,108 +345,5 @@ class Bridge(RegardingFacade):
     def activity_url(self, activity_id: str) -> str:
         return f"{self.profile.crm_org_url}/main.aspx?etn=email&id={activity_id}&pagetype=entityrecord"
 
-    # -- settings -------------------------------------------------------------------------
 
-    def settings(self) -> dict[str, Any]:
-        return dict(self.profile.values)
-
-    def update_settings(self, changes: dict[str, Any]) -> None:
-        self.profile.update(changes)
-        if self.config is not None:
-            self.config.save()
-        signin = any(k.startswith("auth.") for k in changes)  # shared by both sides
-        self._reconnect(
-            # sending.bcc_self is a mailbox option (the hidden copy is the backend's job).
-            mailbox=signin or any(k.startswith("mailbox.") or k == "sending.bcc_self" for k in changes),
-            crm=signin or any(k.startswith("crm.") for k in changes),
-        )
-        self.sync_now()
-
-    def set_secret(self, kind: str, secret: str) -> None:
-        if kind not in ("mailbox", "crm"):
-            raise ConfigError(f"Unknown secret kind {kind!r}.")
-        self.secrets.set(kind, secret)
-        self._reconnect(mailbox=kind == "mailbox", crm=kind == "crm")
-        if self.scheduler.state is BridgeState.CREDENTIALS_NEEDED:
-            self.scheduler.resume()
-
-    def sign_in(self, method: str | None = None, on_device_code: Callable[[str], None] | None = None) -> str:
-        """Microsoft sign-in now (the Fix of "Sign-in needed"): browser or device code; the user name.
-
-        One sign-in serves the CRM online and a Graph mailbox; the engine resumes afterwards.
-        """
-        sign_in = microsoft_sign_in(self.profile)
-        if not sign_in.resources:
-            raise ConfigError(
-                "This profile uses no Microsoft sign-in (CRM sign-in method or mail server type).",
-                title="Nothing to sign in to",
-            )
-        if on_device_code is not None:
-            sign_in.on_device_code = on_device_code
-        sign_in.sign_in(method=SignInMethod(method) if method else None)
-        if self.scheduler.state is BridgeState.CREDENTIALS_NEEDED:
-            self.scheduler.resume()
-        return ", ".join(sign_in.accounts())
-
-    def sign_out(self) -> None:
-        """Forget the profile's Microsoft sign-in (the keyring's token cache is deleted)."""
-        microsoft_sign_in(self.profile).sign_out()
-
-    def _reconnect(self, *, mailbox: bool, crm: bool) -> None:
-        """Drop what the changed settings invalidate; the next use rebuilds it from the profile."""
-        with self._lock:
-            old_mailbox, old_client = (self._mailbox if mailbox else None), (self._client if crm else None)
-            if mailbox:
-                self._mailbox = None
-            if crm:
-                self._gateway, self._client = None, None
-            # Tracking rules, folders and intervals are read from the profile again.
-            self._autotrack_job = None
-            for job in self.scheduler.jobs:
-                key = "tracking.poll_seconds" if job.name == "mailbox" else "sending.poll_seconds"
-                job.interval = timedelta(seconds=int(self.profile.get(key)))
-        for resource in (old_mailbox, old_client):
-            if resource is not None:
-                resource.close()
-
-    def test_mailbox(self, values: dict[str, Any], secret: str | None = None) -> MailboxInfo:
-        trial = Profile(self.profile.name, dict(self.profile.values))
-        trial.update(values)
-        source = secret or self.secrets.get("mailbox") or ""
-        # A Graph mailbox is tested with a token from the profile's Microsoft sign-in.
-        mailbox = open_profile_mailbox(trial.mailbox_settings(), trial, lambda: source)
-        try:
-            return mailbox.check()
-        finally:
-            mailbox.close()
-
-    def test_crm(self, values: dict[str, Any], secret: str | None = None) -> str:
-        trial = Profile(self.profile.name, dict(self.profile.values))
-        trial.update(values)
-        if not trial.crm_api_url:
-            raise ConfigError("Enter the organisation URL first.")
-        given = secret or self.secrets.get("crm") or ""
-
-        def trial_secret() -> str:
-            if not given:
-                raise AuthError("Enter the CRM password or token first.", service="crm")
-            return given
-
-        crm = open_crm(trial, trial_secret, lambda: given or None, timeout=20)
-        try:
-            ctx = crm.context(refresh=True)
-            return ctx.full_name or ctx.email
-        finally:
-            crm.close()
-
-    def log_dir(self) -> Path:
-        return paths.ensure_private_dir(paths.log_dir())
-
-
-__all__ = ["Bridge", "BridgeError", "MemorySecrets", "SecretStore"]
-
-
-def _read_dropped(data: bytes, filename: str) -> Message:
-    # The OLE signature decides, not the name: a .msg renamed .eml is still a .msg.
-    is_outlook = is_msg(data) or filename.lower().endswith(".msg")
-    return parse_msg(data) if is_outlook else parse_mime(data)
+__all__ = ["Bridge", "BridgeError", "MemorySecrets", "RecordRef", "SecretStore"]

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from addin.bridge_types import RecordRef
-from addin.engine.regarding_categories import CategoryState, RegardingCategories, record_names
+from addin.engine.regarding_categories import CategoryState, RegardingCategories
 from addin.errors import BridgeError, ConfigError
 
 if TYPE_CHECKING:
+    from addin.bridge_engine import Engine
     from addin.config import Profile
-    from addin.crm.dataverse_port import DataverseCrm
-    from addin.mailbox.port import Mailbox
     from addin.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,21 +35,14 @@ class RegardingCategory:
 
 
 class RegardingFacade:
-    """Needs ``store``, ``profile``, ``mailbox``, ``crm`` and ``_remember_regarding`` of the Bridge."""
+    """Needs the Bridge's ``_store``, ``profile`` and ``_engine`` (its mailbox and CRM)."""
 
-    store: Store
+    _store: Store
+    _engine: Engine
     profile: Profile
 
-    @property
-    def mailbox(self) -> Mailbox:
-        raise NotImplementedError
-
-    @property
-    def crm(self) -> DataverseCrm:
-        raise NotImplementedError
-
     def _regarding_init(self) -> None:
-        self.regarding_categories = RegardingCategories(self.store)
+        self.regarding_categories = RegardingCategories(self._store)
         self._regarding_due = 0.0  # monotonic time of the next refresh; 0 = at the next round
         self._regarding_lock = threading.Lock()
 
@@ -60,7 +52,7 @@ class RegardingFacade:
     def pin_regarding(self, ref: RecordRef) -> RecordRef:
         """Pin a record so it keeps a category in the mailbox; returns it with its CRM name."""
         if not ref.name:
-            names = record_names(self.crm.client, [ref])
+            names = self._engine.crm.current_names([ref])
             if ref.to_spec() not in names:
                 raise ConfigError(f"No {ref.table} with id {ref.id} in the CRM.", title="Cannot pin")
             ref = RecordRef(ref.table, ref.id, names[ref.to_spec()], ref.detail)
@@ -89,8 +81,8 @@ class RegardingFacade:
         """Bring the mailbox's master list in step now; returns (added, removed)."""
         with self._regarding_lock:
             result = self.regarding_categories.refresh(
-                self.mailbox,
-                self.crm.client,
+                self._engine.mailbox,
+                self._engine.crm,
                 limit=int(self.profile.get("tracking.regarding_categories")),
                 request_category=str(self.profile.get("tracking.request_category")),
             )

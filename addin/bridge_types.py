@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from addin.state import BridgeState
+from addin.states import IssueAction
 
 # Tables a message can be "regarding", in the order the Regarding picker offers them.
 REGARDING_TABLES = ("account", "contact", "opportunity", "incident", "lead")
@@ -142,9 +143,8 @@ class Issue:
     key: str
     title: str
     message: str
-    action: str | None = None  # "retry_outbox", "sign_in_crm", "sign_in_mailbox", "sign_in_microsoft",
-    # "open_settings"
-    target: str | None = None  # e.g. the activity id for "retry_outbox"
+    action: IssueAction | None = None  # the fix the tray offers
+    target: str | None = None  # e.g. the activity id for IssueAction.RETRY_OUTBOX
     since: datetime | None = None
 
 

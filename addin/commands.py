@@ -11,12 +11,11 @@ from typing import Any
 
 from addin import cli_render as render
 from addin.bridge import Bridge
-from addin.bridge_types import RecordRef
+from addin.bridge_types import RecordRef, TrackOutcome
 from addin.cli_output import emit, quoted, terminal_text, to_plain
 from addin.config import Config
 from addin.engine.tracker import parse_record_spec
 from addin.errors import ConfigError
-from addin.mailbox.types import FolderKind
 from addin.settings_schema import BY_KEY
 
 
@@ -98,23 +97,17 @@ def track(args: Any) -> int:
     bridge = Bridge.open(args.profile)
     try:
         ids = list(args.item_id or [])
-        mailbox = bridge.mailbox
-        folders = [mailbox.folder(FolderKind.INBOX), mailbox.folder(FolderKind.SENT)]
         for mid in args.message_id or []:
-            for folder in folders:
-                ids += [m.id for m in mailbox.find_by_message_id(folder.id, mid)]
+            ids += bridge.find_items(mid)
         if args.search:
-            for folder in folders:
-                ids += [
-                    m.id for m in mailbox.list_messages(folder.id, limit=args.limit, text=args.search).items
-                ]
+            ids += bridge.search_items(args.search, limit=args.limit)
         if not ids:
             raise ConfigError(
                 "No message matched; give --message-id, --item-id or --search.", title="Nothing to track"
             )
         results = bridge.track(ids, _regarding(args))
         emit(args, results, render.track_text(results))
-        return 0 if all(r.outcome.value != "failed" for r in results) else 1
+        return 0 if all(r.outcome is not TrackOutcome.FAILED for r in results) else 1
     finally:
         bridge.stop()
 
@@ -126,7 +119,7 @@ def untrack(args: Any) -> int:
         emit(args, results, render.untrack_text(results))
     finally:
         bridge.stop()
-    return 0 if all(r.outcome.value != "failed" for r in results) else 1
+    return 0 if all(r.outcome is not TrackOutcome.FAILED for r in results) else 1
 
 
 def outbox(args: Any) -> int:

@@ -160,9 +160,9 @@ def walkthrough(env: DemoEnvironment) -> dict[str, Any]:
     """Drive both flows the way a salesperson would, then count what the CRM and mailbox hold."""
     started = time.monotonic()
     bridge = env.bridge
-    mailbox = bridge.mailbox
-    autotrack = bridge._autotrack()
-    tracker = bridge.tracker
+    mailbox = bridge._mailbox
+    autotrack = bridge._autotrack
+    tracker = bridge._tracker
     autotrack.run_once()  # first sync: establishes "now", tracks nothing retroactively
     report: dict[str, Any] = {}
 
@@ -217,7 +217,7 @@ def walkthrough(env: DemoEnvironment) -> dict[str, Any]:
         )
         for i in range(3)
     ]
-    outbox = bridge.outbox_engine
+    outbox = bridge._outbox_engine
     for _ in range(3):
         outbox.poll()
     sent_rows = {

@@ -117,7 +117,7 @@ def walkthrough(env: ImapDemo) -> dict[str, Any]:
     """Both flows on IMAP + SMTP, counted where the mail really is (Dovecot's Maildirs)."""
     started = time.monotonic()
     bridge = env.bridge
-    mailbox = bridge.mailbox
+    mailbox = bridge._mailbox
     contacts = sorted(
         r["emailaddress1"].lower()
         for r in crm_rows(env.crm, "contacts?$select=emailaddress1")
@@ -127,7 +127,7 @@ def walkthrough(env: ImapDemo) -> dict[str, Any]:
         env.dovecot.lmtp_deliver(
             sender, [USER], customer_message(sender, f"Enquiry {i + 1}", "Prices, please.")
         )
-    autotrack = bridge._autotrack()
+    autotrack = bridge._autotrack
     autotrack.run_once()  # first sync: "now"; nothing old is tracked by rule
     report: dict[str, Any] = {}
     inbox = mailbox.folder(FolderKind.INBOX)
@@ -166,7 +166,7 @@ def walkthrough(env: ImapDemo) -> dict[str, Any]:
         for i in range(3)
     ]
     for _ in range(3):
-        bridge.outbox_engine.poll()
+        bridge._outbox_engine.poll()
     status = {
         r["activityid"]: r.get("statuscode")
         for r in crm_rows(env.crm, "emails?$select=activityid,statuscode")

@@ -37,7 +37,7 @@ class HeadlessSignIn:
     def on_event(self, event: object) -> None:
         if not isinstance(event, StateChanged) or event.status.state is not BridgeState.CREDENTIALS_NEEDED:
             return
-        if not isinstance(self._bridge.scheduler.auth_error, MicrosoftSignInNeeded):
+        if not isinstance(self._bridge.auth_error(), MicrosoftSignInNeeded):
             return  # a password problem: only Settings or 'crm-bridge config secret' can fix it
         with self._lock:
             if self._worker is not None and self._worker.is_alive():

@@ -6,6 +6,8 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from addin.states import JournalState
+
 AUDIT_RETENTION = timedelta(days=90)
 
 
@@ -39,7 +41,7 @@ class OutboxRecord:
     message_id: str
     subject: str
     recipients: str
-    state: str
+    state: JournalState
     reason: str
     attempts: int
     updated_at: datetime
@@ -101,7 +103,7 @@ def outbox_row(row: sqlite3.Row) -> OutboxRecord:
         row["message_id"],
         row["subject"],
         row["recipients"],
-        row["state"],
+        JournalState(row["state"]),
         row["reason"],
         int(row["attempts"]),
         parse_ts(row["updated_at"]),

@@ -31,6 +31,7 @@ import requests
 
 from addin.credentials import CredentialStore, DamagedSecretError, redact, register_secret
 from addin.errors import AuthError, ConfigError, OfflineError
+from addin.states import IssueAction
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class MicrosoftSignInNeeded(AuthError):
     """No usable Microsoft sign-in: none yet, expired or withdrawn.  Fixed by signing in again."""
 
     #: The Issue action the tray offers ("Sign in…"): ``Bridge.sign_in()``.
-    fix_action = "sign_in_microsoft"
+    fix_action = IssueAction.SIGN_IN_MICROSOFT
 
 
 class SignInMethod(StrEnum):

@@ -44,6 +44,7 @@ from addin.journal_rows import (
     ts,
     utcnow,
 )
+from addin.states import JournalState
 
 # The row types and time helpers are part of this module's interface (callers import them from here).
 __all__ = [
@@ -81,7 +82,7 @@ MIGRATIONS: tuple[str, ...] = (
         message_id TEXT NOT NULL,
         subject TEXT NOT NULL DEFAULT '',
         recipients TEXT NOT NULL DEFAULT '',
-        state TEXT NOT NULL,               -- claimed, sending, sent, marked, failed, released
+        state TEXT NOT NULL,               -- JournalState: sending, submitting, sent, done, failed, released
         reason TEXT NOT NULL DEFAULT '',
         attempts INTEGER NOT NULL DEFAULT 0,
         updated_at TEXT NOT NULL
@@ -307,7 +308,7 @@ class Store:
         activity_id: str,
         *,
         message_id: str,
-        state: str,
+        state: JournalState,
         subject: str = "",
         recipients: str = "",
         reason: str = "",
@@ -344,7 +345,7 @@ class Store:
         rows = self._query("SELECT * FROM outbox WHERE activity_id=?", (activity_id,))
         return outbox_row(rows[0]) if rows else None
 
-    def outbox_in_states(self, *states: str) -> list[OutboxRecord]:
+    def outbox_in_states(self, *states: JournalState) -> list[OutboxRecord]:
         marks = ",".join("?" * len(states))
         rows = self._query(
             f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY updated_at", tuple(states)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from addin.bridge_types import AuditEntry
 from addin.errors import BridgeError
+from addin.facade import BridgeFacade
 from ui import tasks
 from ui.common import (
     StatusLabel,
@@ -55,7 +56,7 @@ class ActivityWindow(QWidget):
     refreshed = Signal()
     untracked = Signal()
 
-    def __init__(self, bridge: Any, adapter: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: BridgeFacade, adapter: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.entries: list[AuditEntry] = []

@@ -14,7 +14,8 @@ from typing import Any
 from PySide6.QtCore import QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QBoxLayout, QLabel, QSystemTrayIcon
 
-from addin.errors import BridgeError, ConfigError
+from addin.errors import BridgeError
+from addin.facade import BridgeFacade
 from ui import crash_dialog, tasks, theme
 from ui.icons import app_icon
 from ui.notifications import Note
@@ -51,7 +52,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 class TrayApp:
     """Wires the bridge, the tray and the single-instance channel; kept apart from main() for tests."""
 
-    def __init__(self, bridge: Any, *, show: str | None = None, owns_bridge: bool = True) -> None:
+    def __init__(self, bridge: BridgeFacade, *, show: str | None = None, owns_bridge: bool = True) -> None:
         self.bridge = bridge
         self.owns_bridge = owns_bridge
         self.tray = Tray(bridge)
@@ -160,35 +161,11 @@ class TrayApp:
         tasks.wait_idle(3000)
 
 
-class _KeyringSecrets:
-    """The facade's secret-store shape over the keyring wrapper (for a profile not set up yet)."""
-
-    def __init__(self, profile: str) -> None:
-        from addin.credentials import CredentialStore
-
-        self._store = CredentialStore(profile)
-
-    def get(self, kind: str) -> str | None:
-        value = self._store.get(kind)
-        return str(value) if value else None
-
-    def set(self, kind: str, value: str) -> None:
-        self._store.set(kind, value)
-
-
-def open_bridge(profile: str | None) -> Any:
+def open_bridge(profile: str | None) -> BridgeFacade:
     """The user's bridge; a profile that is not set up yet still opens, so the wizard can run."""
     from addin.bridge import Bridge
-    from addin.config import Config
 
-    try:
-        return Bridge.open(profile)
-    except ConfigError:
-        config = Config.load()
-        chosen = config.profile(profile)
-        if not chosen.missing():
-            raise
-        return Bridge(chosen, secrets=_KeyringSecrets(chosen.name), config=config)
+    return Bridge.open(profile, allow_unconfigured=True)
 
 
 _keep_alive: list[object] = []
@@ -222,7 +199,7 @@ def quit_on_signals(app: QApplication) -> None:
     app.aboutToQuit.connect(lambda: signal.set_wakeup_fd(-1))
 
 
-def main(argv: Sequence[str] | None = None, bridge: Any = None) -> int:
+def main(argv: Sequence[str] | None = None, bridge: BridgeFacade | None = None) -> int:
     """Run the tray until Quit; ``bridge`` is given by ``crm-bridge demo`` (already started)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(argv)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable
-from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from addin.bridge_types import ActivityLogged, BridgeEvent, IssuesChanged, OutboxChanged, StateChanged, Status
+from addin.facade import BridgeFacade
 
 
 class _Relay(QObject):
@@ -59,7 +59,7 @@ class BridgeAdapter(QObject):
     outboxChanged = Signal()
     issuesChanged = Signal(object)  # tuple[Issue, ...]
 
-    def __init__(self, bridge: Any, parent: QObject | None = None) -> None:
+    def __init__(self, bridge: BridgeFacade, parent: QObject | None = None) -> None:
         global _relay
         super().__init__(parent)
         self.bridge = bridge

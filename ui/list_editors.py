@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from addin.bridge_types import TABLE_LABELS, RecordRef
 from addin.errors import BridgeError
+from addin.facade import BridgeFacade
 from addin.mailbox.types import Folder, FolderKind
 from ui import tasks
 from ui.common import StatusLabel, theme_icon
@@ -65,7 +66,7 @@ class FolderPicker(QWidget):
     changed = Signal()
     loaded = Signal()
 
-    def __init__(self, bridge: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: BridgeFacade, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self._pending: list[str] = []  # the saved lines, until the tree is there to show them

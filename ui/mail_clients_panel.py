@@ -3,8 +3,6 @@ and the pinned Regarding records whose categories every mail client can use."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGroupBox,
@@ -18,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from addin.bridge_types import RecordRef
 from addin.errors import BridgeError
+from addin.facade import BridgeFacade
 from addin.native.registration import HostRegistry, Registration
 from ui import tasks
 from ui.common import StatusLabel, button
@@ -27,7 +26,7 @@ class MailClientsPanel(QWidget):
     changed = Signal()  # after a registration, a pin or an unpin has been shown
 
     def __init__(
-        self, bridge: Any, parent: QWidget | None = None, *, registry: HostRegistry | None = None
+        self, bridge: BridgeFacade, parent: QWidget | None = None, *, registry: HostRegistry | None = None
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge

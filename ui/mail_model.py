@@ -9,6 +9,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 
 from addin.bridge_types import MailItem, MailList, TrackOutcome, TrackResult
 from addin.errors import BridgeError
+from addin.facade import BridgeFacade
 from ui import tasks
 from ui.common import one_line, when
 
@@ -51,7 +52,7 @@ class MailModel(QAbstractTableModel):
     loaded = Signal()  # a page arrived (or a reload finished)
     failed = Signal(object)  # BridgeError
 
-    def __init__(self, bridge: Any, parent: QObject | None = None) -> None:
+    def __init__(self, bridge: BridgeFacade, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.items: list[MailItem] = []

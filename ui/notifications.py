@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from addin.bridge_types import AuditEntry, Issue
+from addin.states import IssueAction
 
 LEVELS = ("all", "errors", "none")
 
@@ -24,7 +25,7 @@ class Note:
     title: str
     message: str
     error: bool
-    action: str | None = None  # what clicking the notification does (an Issue action)
+    action: IssueAction | None = None  # what clicking the notification does
     target: str | None = None
 
 
@@ -103,7 +104,9 @@ class Notifier(QObject):
                         entry.subject or "(no subject)",
                         entry.detail,
                         True,
-                        "retry_outbox" if entry.action == "send_failed" else "open_activity",
+                        IssueAction.RETRY_OUTBOX
+                        if entry.action == "send_failed"
+                        else IssueAction.OPEN_ACTIVITY,
                         entry.activity_id,
                     )
                 )
@@ -140,7 +143,9 @@ class Notifier(QObject):
             if other:
                 parts.append(f"{other} other problem{'s' if other > 1 else ''}")
             first = errors[0]
-            action = first.action if all(e.action == first.action for e in errors) else "open_issues"
+            action = (
+                first.action if all(e.action == first.action for e in errors) else IssueAction.OPEN_ISSUES
+            )
             self.show.emit(Note("CRM Bridge needs attention", "; ".join(parts) + ".", True, action, None))
         else:
             titles = ", ".join(n.title for n in notes[:3])

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from addin.bridge_types import OutboxItem, OutboxState
 from addin.errors import BridgeError
+from addin.facade import BridgeFacade
 from addin.state import BridgeState
 from ui import tasks
 from ui.common import (
@@ -49,7 +50,7 @@ class OutboxWindow(QWidget):
     refreshed = Signal()
     retried = Signal(str)  # activity id, after the retry call returned (or failed)
 
-    def __init__(self, bridge: Any, adapter: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: BridgeFacade, adapter: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.items: list[OutboxItem] = []

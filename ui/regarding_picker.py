@@ -7,8 +7,6 @@ text the recent choices are shown; with text, recent matches come first.
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from addin.bridge_types import REGARDING_TABLES, TABLE_LABELS, RecordRef
 from addin.errors import BridgeError
+from addin.facade import BridgeFacade
 from ui import tasks
 from ui.common import StatusLabel, theme_buttons
 
@@ -36,7 +35,9 @@ SEARCH_TIMEOUT = 20.0
 class RegardingPicker(QDialog):
     searchFinished = Signal()  # after results (or an error) for the latest search are shown
 
-    def __init__(self, bridge: Any, parent: QWidget | None = None, *, allow_clear: bool = False) -> None:
+    def __init__(
+        self, bridge: BridgeFacade, parent: QWidget | None = None, *, allow_clear: bool = False
+    ) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.selected: RecordRef | None = None

@@ -19,7 +19,9 @@ from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyleFactory, QSystemTrayIcon, QWidget
 
+from addin.bridge_types import OutboxState
 from addin.mailbox.types import FolderKind
+from addin.states import IssueAction
 from ui import tasks, theme
 from ui.icons import IconState, draw
 
@@ -180,7 +182,7 @@ def run(out: Path, dark: bool) -> int:
         contacts = stage(env)
         tray = Tray(bridge)
         tray.show()
-        wait(lambda: any(i.action == "retry_outbox" for i in tray.issues))
+        wait(lambda: any(i.action == IssueAction.RETRY_OUTBOX for i in tray.issues))
         wait(lambda: tray.status is not None and tray.status.last_synced is not None)
         settle(1.0)
 
@@ -190,7 +192,7 @@ def run(out: Path, dark: bool) -> int:
         tray.menu.hide()
         if QSystemTrayIcon.isSystemTrayAvailable():
             panel_shot(tray, out, suffix)
-            unsent = next(i for i in tray.issues if i.action == "retry_outbox")
+            unsent = next(i for i in tray.issues if i.action == IssueAction.RETRY_OUTBOX)
             tray._notify(Note(unsent.title, unsent.message, True, unsent.action, unsent.target))
             if wait(lambda: balloon() is not None and balloon().isVisible(), 5):  # type: ignore[union-attr]
                 save(balloon(), out, f"notification{suffix}")  # type: ignore[arg-type]
@@ -235,7 +237,7 @@ def run(out: Path, dark: bool) -> int:
         windows.append(outbox)
         outbox.show()
         wait(lambda: len(outbox.items) >= 2)
-        failed = next((i for i in outbox.items if i.state.value == "failed"), None)
+        failed = next((i for i in outbox.items if i.state is OutboxState.FAILED), None)
         if failed is not None:
             outbox.select_activity(failed.activity_id)
         save(outbox, out, f"outbox{suffix}")

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from addin import autostart
 from addin.errors import BridgeError
+from addin.facade import BridgeFacade
 from addin.settings_schema import GROUPS
 from ui import tasks
 from ui.common import StatusLabel, theme_buttons
@@ -38,7 +39,9 @@ class SettingsDialog(QDialog):
     saved = Signal()
     loaded = Signal()
 
-    def __init__(self, bridge: Any, parent: QWidget | None = None, *, tab: str | None = None) -> None:
+    def __init__(
+        self, bridge: BridgeFacade, parent: QWidget | None = None, *, tab: str | None = None
+    ) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.original: dict[str, Any] = {}

@@ -36,6 +36,7 @@ from addin.errors import (
     OfflineError,
     ThrottledError,
 )
+from addin.facade import BridgeFacade
 from addin.mailbox.choose import choose_backend
 from addin.settings_schema import SETTINGS, Kind, Setting, coerce
 from ui import tasks
@@ -64,7 +65,7 @@ def label_of(setting: Setting) -> str:
     return setting.label.removesuffix(UNITS[0])
 
 
-def _editor(setting: Setting, bridge: Any = None) -> QWidget:
+def _editor(setting: Setting, bridge: BridgeFacade | None = None) -> QWidget:
     kind = setting.kind
     w: QWidget
     if setting.key == "tracking.tracked_folders" and bridge is not None:
@@ -162,7 +163,7 @@ class SettingsForm(QWidget):
         *,
         with_secret: bool = False,
         include_advanced: bool = True,
-        bridge: Any = None,
+        bridge: BridgeFacade | None = None,
         first_run: bool = False,
         leave_out: tuple[str, ...] = (),
         parent: QWidget | None = None,

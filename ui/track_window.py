@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from addin.bridge_types import MailItem, RecordRef, TrackOutcome, TrackResult
+from addin.facade import BridgeFacade
 from addin.mailbox.types import Folder, FolderKind
 from ui import batches as batches_module
 from ui import tasks
@@ -90,7 +91,7 @@ class TrackWindow(QWidget):
     actionProgress = Signal(int, int)  # done, total: after each batch of a running action
     foldersLoaded = Signal()
 
-    def __init__(self, bridge: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: BridgeFacade, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.setWindowTitle("Track in CRM")

@@ -15,7 +15,9 @@ from PySide6.QtWidgets import QApplication, QMenu, QMessageBox, QSystemTrayIcon,
 from addin import __version__
 from addin.bridge_types import AuditEntry, Issue, Status
 from addin.errors import BridgeError
+from addin.facade import BridgeFacade
 from addin.state import BridgeState
+from addin.states import IssueAction
 from ui import tasks
 from ui.bridge_adapter import BridgeAdapter
 from ui.common import one_line, problem_icon, when
@@ -27,11 +29,11 @@ log = logging.getLogger(__name__)
 
 MAX_ISSUES_IN_MENU = 5
 FIX_ACTIONS = {
-    "retry_outbox": "Retry",
-    "sign_in_crm": "Sign in…",
-    "sign_in_mailbox": "Sign in…",
-    "sign_in_microsoft": "Sign in…",
-    "open_settings": "Fix…",
+    IssueAction.RETRY_OUTBOX: "Retry",
+    IssueAction.SIGN_IN_CRM: "Sign in…",
+    IssueAction.SIGN_IN_MAILBOX: "Sign in…",
+    IssueAction.SIGN_IN_MICROSOFT: "Sign in…",
+    IssueAction.OPEN_SETTINGS: "Fix…",
 }
 
 
@@ -48,7 +50,7 @@ class Tray(QObject):
     quitRequested = Signal()
 
     def __init__(
-        self, bridge: Any, adapter: BridgeAdapter | None = None, parent: QObject | None = None
+        self, bridge: BridgeFacade, adapter: BridgeAdapter | None = None, parent: QObject | None = None
     ) -> None:
         super().__init__(parent)
         self.bridge = bridge
@@ -216,7 +218,7 @@ class Tray(QObject):
         if state in (BridgeState.CREDENTIALS_NEEDED, BridgeState.ERROR):
             return lambda: self.open_settings()
         if head.problem and state is not BridgeState.OFFLINE:
-            if any(i.action == "retry_outbox" for i in self.issues):
+            if any(i.action == IssueAction.RETRY_OUTBOX for i in self.issues):
                 return self.open_outbox
             return self.open_activity
         return None  # information only
@@ -255,12 +257,12 @@ class Tray(QObject):
         )
 
     def run_issue_action(self, action: str | None, target: str | None) -> None:
-        if action == "retry_outbox" and target:
+        if action == IssueAction.RETRY_OUTBOX and target:
             window = self.open_outbox()
             window.retry(target)
-        elif action == "retry_outbox":
+        elif action == IssueAction.RETRY_OUTBOX:
             self.open_outbox()
-        elif action == "sign_in_microsoft":
+        elif action == IssueAction.SIGN_IN_MICROSOFT:
             # Opens the system browser (or the Windows account broker); the engine resumes after.
             tasks.run(
                 self.bridge.sign_in,
@@ -269,8 +271,10 @@ class Tray(QObject):
                 timeout=None,  # the person may take minutes; MSAL itself gives up after five
                 parent=self,
             )
-        elif action in ("sign_in_crm", "sign_in_mailbox", "open_settings"):
-            tab = {"sign_in_crm": "crm", "sign_in_mailbox": "mailbox"}.get(action)
+        elif action in (IssueAction.SIGN_IN_CRM, IssueAction.SIGN_IN_MAILBOX, IssueAction.OPEN_SETTINGS):
+            tab = {IssueAction.SIGN_IN_CRM: "crm", IssueAction.SIGN_IN_MAILBOX: "mailbox"}.get(
+                IssueAction(action)
+            )
             self.open_settings(tab)
         else:
             self.open_activity()
@@ -279,7 +283,7 @@ class Tray(QObject):
         """A problem the facade could not turn into state (e.g. the engine did not start)."""
         self.issues = (
             *self.issues,
-            Issue(f"local:{error.title}", error.title, error.message, "open_settings"),
+            Issue(f"local:{error.title}", error.title, error.message, IssueAction.OPEN_SETTINGS),
         )
         self._update_icon()
         self._error(error)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from addin import autostart
 from addin.errors import BridgeError, ConfigError
+from addin.facade import BridgeFacade
 from addin.settings_schema import defaults
 from addin.thunderbird import ThunderbirdAccount, read_accounts
 from ui import tasks
@@ -152,7 +153,7 @@ class SetupWizard(QWizard):
 
     def __init__(
         self,
-        bridge: Any,
+        bridge: BridgeFacade,
         values: dict[str, Any] | None = None,
         parent: QWidget | None = None,
         *,

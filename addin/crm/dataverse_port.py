@@ -287,6 +287,33 @@ class DataverseCrm:
             for ref in refs
         ]
 
+    def current_names(self, refs: Sequence[RecordRef]) -> dict[str, str]:
+        """Current primary names (spec -> name) in one ``$batch``; deleted records are absent."""
+        by_table: dict[str, list[str]] = {}
+        for ref in refs:
+            if ref.table in r.REGARDING_TABLES:
+                by_table.setdefault(ref.table, []).append(ref.id)
+        if not by_table:
+            return {}
+        batch = self.client.batch()
+        asked: list[str] = []
+        for table_name, ids in by_table.items():
+            table = r.REGARDING_TABLES[table_name]
+            for clause in r.in_filters(table.primary_id, ids):
+                batch.get(
+                    table.entity_set,
+                    params={"$select": f"{table.primary_id},{table.primary_name}", "$filter": clause},
+                )
+                asked.append(table_name)
+        found: dict[str, str] = {}
+        for table_name, result in zip(asked, batch.execute(), strict=True):
+            if result.error is not None:
+                raise result.error
+            table = r.REGARDING_TABLES[table_name]
+            for row in (result.json or {}).get("value", []):
+                found[f"{table_name}:{row[table.primary_id]}"] = str(row.get(table.primary_name) or "")
+        return found
+
     def search_records(self, text: str, tables: Sequence[str], limit: int) -> list[RecordRef]:
         text = text.strip()
         if not text:

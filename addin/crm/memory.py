@@ -252,6 +252,16 @@ class MemoryCrm:
                 out.append(replace(ref, name=record.name or ref.name) if record else ref)
             return out
 
+    def current_names(self, refs: Sequence[RecordRef]) -> dict[str, str]:
+        self._gate()
+        with self._lock:
+            out: dict[str, str] = {}
+            for ref in refs:
+                record = self.records.get((ref.table, ref.id)) if ref.table in r.REGARDING_TABLES else None
+                if record is not None:
+                    out[ref.to_spec()] = record.name
+            return out
+
     def search_records(self, text: str, tables: Sequence[str], limit: int) -> list[RecordRef]:
         self._gate()
         text = text.strip()

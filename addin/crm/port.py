@@ -146,6 +146,10 @@ class CrmPort(Protocol):
         """The records with their current names; a record that is gone keeps what it had."""
         ...
 
+    def current_names(self, refs: Sequence[RecordRef]) -> dict[str, str]:
+        """Current names of the records that still exist (``table:id`` -> name); gone ones absent."""
+        ...
+
     def search_records(self, text: str, tables: Sequence[str], limit: int) -> list[RecordRef]:
         """Records of these tables whose name contains (or first e-mail starts with) ``text``,
         names starting with it first."""

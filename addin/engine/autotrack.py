@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from addin.bridge_types import RecordRef, TrackResult
+from addin.crm.mail_methods import DeliveryMethod, FilteringMethod
 from addin.crm.port import CrmPort, TrackedEmail, UserContext
 from addin.engine.regarding_categories import RegardingCategories
 from addin.engine.tracker import Accept, Tracker
@@ -23,9 +24,6 @@ from addin.mailbox.types import ChangeKind, Folder, FolderKind, Message, Message
 from addin.store import Store
 
 log = logging.getLogger(__name__)
-
-# usersettings.incomingemailfilteringmethod
-ALL_MAIL, RESPONSES, FROM_CONTACTS, FROM_EMAIL_ENABLED, NO_MAIL = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -71,8 +69,9 @@ class AutoTrack:
                 Watch(self.mailbox.folder(FolderKind.SENT), "sent"),
             ]
             if self.settings.tracked_folders:
-                by_path = {f.path.strip("/").lower(): f for f in self.mailbox.list_folders()}
-                by_name = {f.name.lower(): f for f in self.mailbox.list_folders()}
+                folders = self.mailbox.list_folders()  # one listing serves both look-ups
+                by_path = {f.path.strip("/").lower(): f for f in folders}
+                by_name = {f.name.lower(): f for f in folders}
                 for path, regarding in self.settings.tracked_folders.items():
                     key = path.strip("/").lower()
                     folder = by_path.get(key) or by_name.get(key)
@@ -146,7 +145,11 @@ class AutoTrack:
         return results
 
     def _auto_candidate(self, s: MessageSummary, ctx: UserContext) -> bool:
-        if not self.settings.enabled or ctx.incoming_method != 1 or ctx.filtering_method == NO_MAIL:
+        if (
+            not self.settings.enabled
+            or ctx.incoming_method != DeliveryMethod.THIS_APP
+            or ctx.filtering_method == FilteringMethod.NO_MAIL
+        ):
             return False
         if s.sensitivity in (Sensitivity.PRIVATE, Sensitivity.PERSONAL, Sensitivity.CONFIDENTIAL):
             return False
@@ -181,9 +184,9 @@ class AutoTrack:
                 [p for p in parties if p != me] if outgoing else [m.sender.email.lower()] if m.sender else []
             )
             method = ctx.filtering_method
-            if method == ALL_MAIL:
+            if method == FilteringMethod.ALL_MAIL:
                 return None
-            if method == RESPONSES:
+            if method == FilteringMethod.RESPONSES:
                 chain = [m.in_reply_to, *m.references]
                 return (
                     None
@@ -192,7 +195,7 @@ class AutoTrack:
                 )
             wanted = (
                 {"contact", "lead", "account"}
-                if method == FROM_CONTACTS
+                if method == FilteringMethod.FROM_CONTACTS
                 else {"contact", "lead", "account", "systemuser", "queue"}
             )
             for p in others:

@@ -21,13 +21,16 @@ import re
 from collections.abc import Sequence
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 
 from addin.bridge_types import TABLE_LABELS, RecordRef
 from addin.crm import records as r
 from addin.errors import ConfigError
 from addin.mailbox.port import Mailbox
 from addin.store import Store, parse_ts, utcnow
+
+if TYPE_CHECKING:
+    from addin.crm.port import CrmPort
 
 log = logging.getLogger(__name__)
 
@@ -77,34 +80,6 @@ def keyword_of(name: str) -> str:
     """The ASCII keyword form of a category name, for mailboxes without a master list (IMAP
     keywords are atoms): lower case, every run of other characters one ``_``."""
     return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
-
-
-def record_names(client: Any, refs: Sequence[RecordRef]) -> dict[str, str]:
-    """Current primary names of records (spec -> name), one ``$batch``; deleted records are absent."""
-    by_table: dict[str, list[str]] = {}
-    for ref in refs:
-        if ref.table in r.REGARDING_TABLES:
-            by_table.setdefault(ref.table, []).append(ref.id)
-    if not by_table:
-        return {}
-    batch = client.batch()
-    asked: list[str] = []
-    for table_name, ids in by_table.items():
-        table = r.REGARDING_TABLES[table_name]
-        for clause in r.in_filters(table.primary_id, ids):
-            batch.get(
-                table.entity_set,
-                params={"$select": f"{table.primary_id},{table.primary_name}", "$filter": clause},
-            )
-            asked.append(table_name)
-    found: dict[str, str] = {}
-    for table_name, result in zip(asked, batch.execute(), strict=True):
-        if result.error is not None:
-            raise result.error
-        table = r.REGARDING_TABLES[table_name]
-        for row in (result.json or {}).get("value", []):
-            found[f"{table_name}:{row[table.primary_id]}"] = str(row.get(table.primary_name) or "")
-    return found
 
 
 class RegardingCategories:
@@ -263,12 +238,12 @@ class RegardingCategories:
         return add, remove
 
     def refresh(
-        self, mailbox: Mailbox, crm_client: Any, *, limit: int, request_category: str
+        self, mailbox: Mailbox, crm: CrmPort, *, limit: int, request_category: str
     ) -> tuple[list[str], list[str]]:
         """Fresh record names from the CRM, the journal's plan, then the master list."""
         refs = self.wanted_records(limit)
         if refs:
-            names = record_names(crm_client, refs)
+            names = crm.current_names(refs)
             missing = [ref for ref in refs if ref.to_spec() not in names]
             for ref in missing:
                 log.info("Regarding %s no longer exists in the CRM; its category is removed", ref.to_spec())

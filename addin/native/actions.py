@@ -10,7 +10,6 @@ from addin import __version__
 from addin.bridge_types import TrackOutcome, TrackResult
 from addin.engine.keys import normalize_message_id
 from addin.errors import BridgeError
-from addin.mailbox.types import FolderKind
 from addin.native.channel import ChannelServer
 from addin.native.protocol import Request, TrackItem, error_reply, record_json
 
@@ -54,11 +53,8 @@ def _result(mid: str, res: TrackResult) -> dict[str, Any]:
 
 def _find(bridge: Bridge, mid: str) -> str | None:
     """The mailbox item with this Message-ID in Inbox or Sent Items (the folders the bridge watches)."""
-    for kind in (FolderKind.INBOX, FolderKind.SENT):
-        hits = bridge.mailbox.find_by_message_id(bridge.mailbox.folder(kind).id, mid)
-        if hits:
-            return hits[0].id
-    return None
+    hits = bridge.find_items(mid, first=True)
+    return hits[0] if hits else None
 
 
 def _track(bridge: Bridge, req: Request) -> list[dict[str, Any]]:
@@ -67,7 +63,7 @@ def _track(bridge: Bridge, req: Request) -> list[dict[str, Any]]:
     raw: list[tuple[int, TrackItem]] = []
     for n, item in enumerate(req.items):
         key = normalize_message_id(item.message_id) or ""
-        link = bridge.store.link_by_key(key)
+        link = bridge.tracked_link(key)
         if link is not None and req.regarding is None:
             answers[n] = {
                 "messageId": item.message_id,

@@ -37,7 +37,7 @@ def _crm_requests(env: DemoEnvironment) -> int:
 def test_bulk_tracking_uses_a_handful_of_crm_requests(env: DemoEnvironment) -> None:
     ids = deliver_many(env, MESSAGES + BASELINE)
     bulk_ids, sample_ids = ids[:MESSAGES], ids[MESSAGES:]
-    env.bridge.crm.context()  # warm: who am I, mailbox, settings (once per 15 minutes)
+    env.bridge._crm.context()  # warm: who am I, mailbox, settings (once per 15 minutes)
     env.crm.faults.update({"latency_ms": LATENCY_MS})
 
     before, started = _crm_requests(env), time.perf_counter()

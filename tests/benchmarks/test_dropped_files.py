@@ -39,7 +39,7 @@ def _crm_requests(env: DemoEnvironment) -> int:
 
 def test_dropping_the_corpus_is_a_handful_of_crm_requests(env: DemoEnvironment) -> None:
     files = [(p.read_bytes(), p.name) for p in corpus_files()]
-    env.bridge.crm.context()  # warm: who am I, organisation settings
+    env.bridge._crm.context()  # warm: who am I, organisation settings
 
     started = time.perf_counter()
     for data, _ in files:

@@ -43,7 +43,7 @@ def _graph(env: DemoEnvironment) -> GraphMailbox:
 
 
 def _graph_of(bridge: Bridge) -> GraphMailbox:
-    mailbox = bridge.mailbox
+    mailbox = bridge._mailbox
     assert isinstance(mailbox, GraphMailbox)
     return mailbox
 
@@ -80,7 +80,7 @@ def test_category_set_in_another_client_is_tracked_soon(env: DemoEnvironment, tm
         lambda: DEMO_PASSWORD,
     )
     try:
-        inbox = bridge.mailbox.folder(FolderKind.INBOX)
+        inbox = bridge._mailbox.folder(FolderKind.INBOX)
         contacts = {a.lower() for a in contact_addresses(env)}
         candidates = [
             m
@@ -88,7 +88,7 @@ def test_category_set_in_another_client_is_tracked_soon(env: DemoEnvironment, tm
             if not m.tracked and not m.private and m.sender.rpartition("<")[2].rstrip(">").lower() in contacts
         ][:samples]
         assert candidates, "the demo mailbox has untracked messages from contacts"
-        bridge._autotrack().run_once()  # the first sync establishes "now"
+        bridge._autotrack.run_once()  # the first sync establishes "now"
         bridge.start()
         time.sleep(1.0)  # the watcher has drained its delta links
         latencies = []

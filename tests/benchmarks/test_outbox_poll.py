@@ -21,7 +21,7 @@ def env(tmp_path: Path) -> Iterator[DemoEnvironment]:
 
 
 def test_an_idle_poll_costs_one_crm_request_and_no_mailbox_request(env: DemoEnvironment) -> None:
-    outbox = env.bridge.outbox_engine
+    outbox = env.bridge._outbox_engine
     outbox.poll()  # warm: who am I, mailbox settings
     crm_before = env.crm.stats.snapshot()["requests"]
     mail_before = env.mail.stats.snapshot()["requests"]
@@ -33,7 +33,7 @@ def test_an_idle_poll_costs_one_crm_request_and_no_mailbox_request(env: DemoEnvi
 
 def test_time_from_pending_send_to_sent_items_copy(env: DemoEnvironment) -> None:
     """Reported, not asserted: the send latency once a poll picks the e-mail up."""
-    outbox = env.bridge.outbox_engine
+    outbox = env.bridge._outbox_engine
     outbox.poll()
     env.crm.faults.update({"latency_ms": 20})
     env.mail.faults.update({"latency_ms": 20})

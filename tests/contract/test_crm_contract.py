@@ -254,6 +254,18 @@ def test_search_and_names_of_records(crm_harness: CrmHarness) -> None:
     assert named[1] == gone
 
 
+def test_current_names_leave_out_records_that_are_gone(crm_harness: CrmHarness) -> None:
+    t = tag()
+    acct = crm_harness.add_record("account", f"Quill {t} plc", f"sales.{t}@quill.example")
+    contact = crm_harness.add_record("contact", f"Ida Quill{t}", f"ida.{t}@quill.example")
+    gone = RecordRef("account", str(uuid.uuid4()), "Old name")
+    names = crm_harness.crm.current_names(
+        [RecordRef("account", acct.id, "stale"), RecordRef("contact", contact.id), gone]
+    )
+    assert names == {f"account:{acct.id}": f"Quill {t} plc", f"contact:{contact.id}": f"Ida Quill{t}"}
+    assert crm_harness.crm.current_names([RecordRef("nosuchtable", acct.id)]) == {}
+
+
 def test_a_deleted_email_is_gone_and_deleting_again_is_fine(crm_harness: CrmHarness) -> None:
     d = draft()
     assert crm_harness.crm.create_emails([d]) == [None]

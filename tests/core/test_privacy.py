@@ -37,7 +37,7 @@ def test_a_start_tightens_loosened_folders_and_files(tmp_path: Path, monkeypatch
     cfg.profiles["work"] = profile
     cfg.save()
     bridge = Bridge(profile, secrets=MemorySecrets(), config=cfg)
-    bridge.store.audit("tracked", subject="Quarterly numbers")
+    bridge._store.audit("tracked", subject="Quarterly numbers")
     bridge.start()
     bridge.stop()
     log_path = setup_logging(log_dir=tmp_path / "logs")

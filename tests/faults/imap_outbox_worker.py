@@ -50,8 +50,8 @@ def main() -> None:
     )
     # An account that has sent before: the bridge learnt that this server does not file
     # Sent copies itself (Dovecot), so every send appends its own copy at once.
-    bridge.store.put("mailbox_hints", {"provider_files_sent": "no"})
-    outbox = bridge.outbox_engine
+    bridge._store.put("mailbox_hints", {"provider_files_sent": "no"})
+    outbox = bridge._outbox_engine
     print("ready", flush=True)
     while True:
         outbox.poll()

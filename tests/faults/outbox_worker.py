@@ -41,7 +41,7 @@ def main() -> None:
         # sandbox finishes a send long before the next worker process has started.
         outbox_settings=OutboxSettings(grace=timedelta(seconds=1), stale_claim=timedelta(seconds=2)),
     )
-    outbox = bridge.outbox_engine
+    outbox = bridge._outbox_engine
     print("ready", flush=True)
     while True:
         outbox.poll()

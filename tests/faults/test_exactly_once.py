@@ -75,7 +75,7 @@ def test_two_machines_send_each_email_once(any_env: DemoEnvironment, tmp_path: P
     def run(bridge: Bridge) -> None:
         try:
             for _ in range(4):
-                bridge.outbox_engine.poll()
+                bridge._outbox_engine.poll()
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -93,34 +93,34 @@ def test_two_machines_send_each_email_once(any_env: DemoEnvironment, tmp_path: P
 
 
 def test_track_retried_after_a_lost_response_creates_one_activity(env: DemoEnvironment) -> None:
-    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = env.bridge._mailbox.folder(FolderKind.INBOX)
     message = env.bridge.messages(inbox.id, limit=5).items[0]
-    env.bridge.crm.context()  # who am I: fetched once and cached, so the next batches are the track's own
+    env.bridge._crm.context()  # who am I: fetched once and cached, so the next batches are the track's own
     # The look-up batch passes; the create batch is committed, then the connection drops.
     env.crm.faults.update({"fail_next": [{}, {"drop": "after"}], "match": "$batch"})
     [first] = env.bridge.track([message.id])
     assert first.outcome is TrackOutcome.QUEUED, first
     assert env.bridge.status().track_queue == 1
     env.crm.faults.clear()
-    drained = env.bridge.tracker.drain_queue()
+    drained = env.bridge._tracker.drain_queue()
     assert [r.outcome for r in drained] == [TrackOutcome.ALREADY_TRACKED]
     assert env.bridge.status().track_queue == 0
     assert len(emails(env, f"subject eq '{message.subject.replace(chr(39), chr(39) * 2)}'")) == 1
 
 
 def test_a_throttling_storm_loses_nothing(env: DemoEnvironment) -> None:
-    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = env.bridge._mailbox.folder(FolderKind.INBOX)
     items = [m for m in env.bridge.messages(inbox.id, limit=30).items if not m.tracked][:12]
     env.crm.faults.update({"throttle": "3/1"})
     results = env.bridge.track([m.id for m in items])
     env.crm.faults.clear()
     for _ in range(3):
-        if not env.bridge.store.queued_tracks():
+        if not env.bridge._store.queued_tracks():
             break
-        for q in env.bridge.store.queued_tracks():
-            env.bridge.store.defer_track(q.id, "", q.not_before - timedelta(days=1))
-        env.bridge.tracker.drain_queue()
-    assert env.bridge.store.queued_tracks() == []
+        for q in env.bridge._store.queued_tracks():
+            env.bridge._store.defer_track(q.id, "", q.not_before - timedelta(days=1))
+        env.bridge._tracker.drain_queue()
+    assert env.bridge._store.queued_tracks() == []
     assert all(r.outcome in (TrackOutcome.TRACKED, TrackOutcome.QUEUED) for r in results), results
     subjects = Counter(e["subject"] for e in emails(env))
     for m in items:
@@ -133,9 +133,9 @@ def test_a_dropped_connection_during_send_is_settled_from_sent_items(any_env: De
     env = any_env
     activity_id = env.crm.queue_email(contact_addresses(env)[0], "Dropped", "<p>x</p>")
     env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": SEND_OPERATION[env.backend]})
-    env.bridge.outbox_engine.poll()  # the copy is saved, but the answer never arrives
+    env.bridge._outbox_engine.poll()  # the copy is saved, but the answer never arrives
     env.mail.faults.clear()
-    env.bridge.outbox_engine.poll()  # recovery finds the stamped copy instead of sending again
+    env.bridge._outbox_engine.poll()  # recovery finds the stamped copy instead of sending again
     assert Counter(stamps(env))[activity_id] == 1
     assert crm_get(env, f"emails({activity_id})?$select=statuscode")["statuscode"] == 3
 
@@ -143,7 +143,7 @@ def test_a_dropped_connection_during_send_is_settled_from_sent_items(any_env: De
 def test_crm_outage_while_tracking_queues_durably_across_a_restart(
     env: DemoEnvironment, tmp_path: Path
 ) -> None:
-    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = env.bridge._mailbox.folder(FolderKind.INBOX)
     message = env.bridge.messages(inbox.id, limit=5).items[1]
     env.crm.faults.update({"fail_next": [{"status": 503}] * 30})
     [result] = env.bridge.track([message.id])
@@ -156,9 +156,9 @@ def test_crm_outage_while_tracking_queues_durably_across_a_restart(
         data_dir=env.bridge.data_dir,
     )
     try:
-        for q in again.store.queued_tracks():
-            again.store.defer_track(q.id, "", q.not_before - timedelta(days=1))
-        drained = again.tracker.drain_queue()
+        for q in again._store.queued_tracks():
+            again._store.defer_track(q.id, "", q.not_before - timedelta(days=1))
+        drained = again._tracker.drain_queue()
         assert [r.outcome for r in drained] == [TrackOutcome.TRACKED]
     finally:
         again.stop()
@@ -329,7 +329,7 @@ def test_no_secret_reaches_any_file_the_bridge_writes(
         bridge = Bridge(
             profile, secrets=MemorySecrets({"mailbox": password, "crm": "sandbox"}), data_dir=tmp_path / "sam"
         )
-        inbox = bridge.mailbox.folder(FolderKind.INBOX)
+        inbox = bridge._mailbox.folder(FolderKind.INBOX)
         env.mail.deliver(
             "sam@contoso.example", mime(contact_addresses(env)[0], "For Sam", to="sam@contoso.example")
         )
@@ -348,7 +348,7 @@ def test_no_secret_reaches_any_file_the_bridge_writes(
         )
         with pytest.raises(AuthError) as denied:
             refused.track(
-                [m.id for m in refused.messages(refused.mailbox.folder(FolderKind.INBOX).id).items][:2]
+                [m.id for m in refused.messages(refused._mailbox.folder(FolderKind.INBOX).id).items][:2]
             )
         assert token not in str(denied.value) and token not in denied.value.title
         refused.stop()

@@ -60,21 +60,21 @@ def test_a_draft_whose_send_never_left_is_sent_itself_not_recomposed(env: DemoEn
     activity_id = env.crm.queue_email(recipient, "Draft left behind", "<p>x</p>")
     # The draft is saved; the connection drops before the send request reaches the server.
     env.mail.faults.update({"fail_next": [{"drop": "before"}], "match": "graph:SendDraft"})
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     env.mail.faults.clear()
     assert _status(env, activity_id) != 3
-    evidence = env.bridge.mailbox.send_evidence(activity_id)
+    evidence = env.bridge._mailbox.send_evidence(activity_id)
     assert evidence.state is SendState.DRAFT, "the stamped, unsent draft is the evidence"
     drafts_made = _operations(env)["graph:CreateMessage"]
 
-    env.bridge.outbox_engine.poll()  # recovery sends that very draft
+    env.bridge._outbox_engine.poll()  # recovery sends that very draft
 
     assert _operations(env)["graph:CreateMessage"] == drafts_made, "no second message was composed"
     assert Counter(stamps(env))[activity_id] == 1
     assert Counter(stamps(env, "drafts"))[activity_id] == 0
     assert _status(env, activity_id) == 3
     assert _delivered(env, recipient, "Draft left behind") == 1
-    details = [e.detail for e in env.bridge.store.recent_audit(20) if e.activity_id == activity_id]
+    details = [e.detail for e in env.bridge._store.recent_audit(20) if e.activity_id == activity_id]
     assert DRAFT_SENT in details
 
 
@@ -82,9 +82,9 @@ def test_a_lost_202_is_settled_from_sent_items_without_a_second_send(env: DemoEn
     recipient = _recipient(env, 1)
     activity_id = env.crm.queue_email(recipient, "Answer lost", "<p>x</p>")
     env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
-    env.bridge.outbox_engine.poll()  # sent, but the 202 never arrives
+    env.bridge._outbox_engine.poll()  # sent, but the 202 never arrives
     env.mail.faults.clear()
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     assert _operations(env)["graph:SendDraft"] == 1
     assert Counter(stamps(env))[activity_id] == 1
     assert _status(env, activity_id) == 3
@@ -98,11 +98,11 @@ def test_a_late_sent_copy_is_waited_for_never_resent(env: DemoEnvironment) -> No
     env.mail.faults.update({"sent_copy_delay_seconds": 3.0})
     activity_id = env.crm.queue_email(recipient, "Copy arrives late", "<p>x</p>")
     env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
-    env.bridge.outbox_engine.poll()  # accepted; the answer is lost and no copy exists yet
-    assert env.bridge.mailbox.send_evidence(activity_id).state is SendState.SUBMITTED
+    env.bridge._outbox_engine.poll()  # accepted; the answer is lost and no copy exists yet
+    assert env.bridge._mailbox.send_evidence(activity_id).state is SendState.SUBMITTED
     for _ in range(5):  # recovery polls while the copy is on its way: it must only wait
-        env.bridge.outbox_engine.poll()
-        assert env.bridge.mailbox.send_evidence(activity_id).state in (
+        env.bridge._outbox_engine.poll()
+        assert env.bridge._mailbox.send_evidence(activity_id).state in (
             SendState.SUBMITTED,
             SendState.NONE,
             SendState.SENT,
@@ -112,7 +112,7 @@ def test_a_late_sent_copy_is_waited_for_never_resent(env: DemoEnvironment) -> No
     deadline = time.monotonic() + 30
     while _status(env, activity_id) != 3 and time.monotonic() < deadline:
         time.sleep(0.5)
-        env.bridge.outbox_engine.poll()
+        env.bridge._outbox_engine.poll()
     assert _status(env, activity_id) == 3
     assert Counter(stamps(env))[activity_id] == 1
     assert _delivered(env, recipient, "Copy arrives late") == 1
@@ -131,11 +131,11 @@ def test_a_send_that_never_shows_a_copy_fails_as_unknown_after_the_limit(tmp_pat
         env.mail.faults.update({"sent_copy_delay_seconds": 3600.0})  # the server holds it (an outage)
         activity_id = env.crm.queue_email(contact_addresses(env)[0], "Never copied", "<p>x</p>")
         env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
-        env.bridge.outbox_engine.poll()
-        env.bridge.outbox_engine.poll()
+        env.bridge._outbox_engine.poll()
+        env.bridge._outbox_engine.poll()
         assert _operations(env)["graph:SendDraft"] == 1, "never a second send"
         assert _status(env, activity_id) != 3
-        record = env.bridge.store.outbox_get(activity_id)
+        record = env.bridge._store.outbox_get(activity_id)
         assert record is not None and record.state == "failed"
         assert record.reason == STUCK, "the stamped item waits in Outbox: the reason says so"
         assert Counter(stamps(env))[activity_id] == 0
@@ -156,16 +156,16 @@ def test_a_send_with_no_trace_after_submitting_fails_as_unknown(tmp_path: Path) 
         activity_id = env.crm.queue_email(contact_addresses(env)[0], "Vanished", "<p>x</p>")
         env.mail.faults.update({"sent_copy_delay_seconds": 3600.0})
         env.mail.faults.update({"fail_next": [{"drop": "after"}], "match": "graph:SendDraft"})
-        env.bridge.outbox_engine.poll()
+        env.bridge._outbox_engine.poll()
         # The item the server holds disappears from every folder the bridge can see.
         held = env.mail.items(USER, "outbox")
         assert len(held) == 1
-        graph = env.bridge.mailbox
+        graph = env.bridge._mailbox
         graph_client = graph._client  # type: ignore[attr-defined]
         graph_client.request("DELETE", f"/me/messages/{held[0]['id']}")
-        env.bridge.outbox_engine.poll()
+        env.bridge._outbox_engine.poll()
         assert _operations(env)["graph:SendDraft"] == 1 and _operations(env)["graph:CreateMessage"] == 1
-        record = env.bridge.store.outbox_get(activity_id)
+        record = env.bridge._store.outbox_get(activity_id)
         assert record is not None and record.state == "failed" and record.reason == UNKNOWN
     finally:
         env.close()
@@ -173,7 +173,7 @@ def test_a_send_with_no_trace_after_submitting_fails_as_unknown(tmp_path: Path) 
 
 def test_sent_through_graph_is_found_through_ews(env: DemoEnvironment) -> None:
     activity_id = env.crm.queue_email(contact_addresses(env)[0], "Both ways", "<p>x</p>")
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     assert _status(env, activity_id) == 3
     outlook = open_mailbox(
         MailboxSettings(backend="ews", email=USER, server=env.mail.ews_url, timeout=10.0),
@@ -204,8 +204,8 @@ def test_two_machines_with_late_copies_send_each_email_once(env: DemoEnvironment
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and any(_status(env, a) != 3 for a in queued):
-            env.bridge.outbox_engine.poll()
-            laptop.outbox_engine.poll()
+            env.bridge._outbox_engine.poll()
+            laptop._outbox_engine.poll()
             time.sleep(0.2)
     finally:
         laptop.stop()

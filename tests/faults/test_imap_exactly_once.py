@@ -66,14 +66,14 @@ def _delivered(env: ImapDemo, address: str, subject: str) -> int:
 
 
 def _sent_copies(env: ImapDemo, activity_id: str) -> int:
-    mailbox = env.bridge.mailbox
+    mailbox = env.bridge._mailbox
     return len(mailbox.find_by_stamp(mailbox.folder(FolderKind.SENT).id, activity_id))
 
 
 def test_tracking_a_message_creates_one_activity_and_marks_it_on_the_server(env: ImapDemo) -> None:
     sender = contact_addresses(env)[0]
     env.dovecot.lmtp_deliver(sender, [USER], customer_message(sender, "Order over IMAP", "Ten units"))
-    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = env.bridge._mailbox.folder(FolderKind.INBOX)
     [message] = env.bridge.messages(inbox.id).items
     [result] = env.bridge.track([message.id])
     assert result.outcome is TrackOutcome.TRACKED, result.message
@@ -100,8 +100,8 @@ def start_imap_demo_mailbox(env: ImapDemo):
 def test_outbox_sends_each_email_once_with_a_copy_in_sent(env: ImapDemo) -> None:
     contacts = contact_addresses(env)
     queued = [env.crm.queue_email(contacts[i], f"IMAP quote {i}", f"<p>Quote {i}</p>") for i in range(3)]
-    env.bridge.outbox_engine.poll()
-    env.bridge.outbox_engine.poll()  # a second poll sends nothing more
+    env.bridge._outbox_engine.poll()
+    env.bridge._outbox_engine.poll()  # a second poll sends nothing more
     for i, activity_id in enumerate(queued):
         assert _status(env, activity_id) == r.STATUS_SENT
         assert _delivered(env, contacts[i], f"IMAP quote {i}") == 1
@@ -112,10 +112,10 @@ def test_a_lost_data_answer_never_sends_twice_and_fails_with_a_reason(env: ImapD
     contact = contact_addresses(env)[0]
     activity_id = env.crm.queue_email(contact, "Lost answer", "<p>x</p>")
     env.smtp.drop_after_data = 1  # delivered, but the "250" never reaches the bridge
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     assert _delivered(env, contact, "Lost answer") == 1
     for _ in range(3):
-        env.bridge.outbox_engine.poll()
+        env.bridge._outbox_engine.poll()
     assert _delivered(env, contact, "Lost answer") == 1, "sent again without evidence"
     assert _status(env, activity_id) == r.STATUS_FAILED
     [item] = [i for i in env.bridge.outbox() if i.activity_id == activity_id]
@@ -129,10 +129,10 @@ def test_a_definite_refusal_is_sent_later_exactly_once(env: ImapDemo) -> None:
     # The server asks to be left alone: the poll stops there (the scheduler backs off) and the
     # e-mail goes back to Pending Send, since nothing left.
     with pytest.raises(ThrottledError):
-        env.bridge.outbox_engine.poll()
+        env.bridge._outbox_engine.poll()
     assert _delivered(env, contact, "Refused once") == 0
     assert _status(env, activity_id) == r.STATUS_PENDING_SEND
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     assert _delivered(env, contact, "Refused once") == 1
     assert _status(env, activity_id) == r.STATUS_SENT
     assert _sent_copies(env, activity_id) == 1
@@ -226,23 +226,23 @@ def test_the_imap_demo_walkthrough_counts_no_duplicate_and_nothing_lost(env: Ima
 
 
 def test_with_a_hidden_copy_to_myself_a_lost_answer_is_settled_as_sent(env: ImapDemo) -> None:
-    assert not env.bridge.mailbox.missing_copy_means_unsent()
+    assert not env.bridge._mailbox.missing_copy_means_unsent()
     env.bridge.update_settings({"sending.bcc_self": True})  # on a running bridge
-    assert env.bridge.mailbox.missing_copy_means_unsent()
+    assert env.bridge._mailbox.missing_copy_means_unsent()
     contact = contact_addresses(env)[3]
     first = env.crm.queue_email(contact, "Hidden copy one", "<p>x</p>")
-    env.bridge.outbox_engine.poll()  # sent normally: own copy filed in Sent
+    env.bridge._outbox_engine.poll()  # sent normally: own copy filed in Sent
     assert _status(env, first) == r.STATUS_SENT
     lost = env.crm.queue_email(contact, "Hidden copy two", "<p>x</p>")
     env.smtp.drop_after_data = 1  # left, but the answer is lost
-    env.bridge.outbox_engine.poll()
-    env.bridge.outbox_engine.poll()  # the hidden copy that came back proves it left
+    env.bridge._outbox_engine.poll()
+    env.bridge._outbox_engine.poll()  # the hidden copy that came back proves it left
     assert _status(env, lost) == r.STATUS_SENT
     for activity_id, subject in ((first, "Hidden copy one"), (lost, "Hidden copy two")):
         assert _delivered(env, contact, subject) == 1
         assert _sent_copies(env, activity_id) == 1
-    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
-    assert env.bridge.mailbox.list_messages(inbox.id, text="Hidden copy").items == (), (
+    inbox = env.bridge._mailbox.folder(FolderKind.INBOX)
+    assert env.bridge._mailbox.list_messages(inbox.id, text="Hidden copy").items == (), (
         "hidden copies do not stay in the Inbox"
     )
 
@@ -267,7 +267,7 @@ def test_two_machines_send_each_email_once(env: ImapDemo, tmp_path: Path) -> Non
     def run(bridge: Any) -> None:
         try:
             for _ in range(3):
-                bridge.outbox_engine.poll()
+                bridge._outbox_engine.poll()
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 

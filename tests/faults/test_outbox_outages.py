@@ -54,9 +54,9 @@ def _bridge(env: DemoEnvironment, tmp_path: Path, **changes: Any) -> Bridge:
         outbox_settings=OutboxSettings(grace=timedelta(0)),
     )
     # The CRM client's retries still happen, with short waits, so the test stays fast.
-    bridge.crm.context()
-    assert bridge._client is not None
-    bridge._client._policy = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05)
+    bridge._crm.context()
+    assert bridge._crm.client is not None
+    bridge._crm.client._policy = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05)
     return bridge
 
 
@@ -70,7 +70,7 @@ def _unplug_at(
 ) -> None:
     """The outage starts right after the ``count``-th e-mail has left the mailbox (``after``),
     or as the next one is about to leave."""
-    mailbox = bridge.mailbox
+    mailbox = bridge._mailbox
     original = mailbox.send
     sent = 0
     unplugged = False
@@ -95,7 +95,7 @@ def _states(env: DemoEnvironment, queued: list[str]) -> Counter[int]:
 
 def _settle(bridge: Bridge, env: DemoEnvironment, queued: list[str]) -> None:
     for _ in range(10):
-        bridge.outbox_engine.poll()
+        bridge._outbox_engine.poll()
         if _states(env, queued)[SENT] == QUEUE:
             return
     raise AssertionError(f"the queue did not settle: {_states(env, queued)}")
@@ -104,7 +104,7 @@ def _settle(bridge: Bridge, env: DemoEnvironment, queued: list[str]) -> None:
 def _assert_each_sent_once_with_one_audit_row(bridge: Bridge, env: DemoEnvironment, queued: list[str]) -> int:
     copies = Counter(stamps(env))
     assert {a: copies[a] for a in queued} == dict.fromkeys(queued, 1)
-    audit = bridge.store.recent_audit(1000)
+    audit = bridge._store.recent_audit(1000)
     sent_rows = Counter(e.activity_id for e in audit if e.action == "sent")
     assert {a: sent_rows[a] for a in queued} == dict.fromkeys(queued, 1)
     return sum(1 for e in audit if e.detail in (RECOVERED, RESENT))
@@ -120,16 +120,16 @@ def test_mailbox_outage_claims_nothing_after_the_first_unreachable_send(
         _unplug_at(bridge, monkeypatch, SENT_BEFORE_OUTAGE, cable.unplug, after=False)
 
         with pytest.raises(OfflineError, match="Cannot reach the mail server"):
-            bridge.outbox_engine.poll()
+            bridge._outbox_engine.poll()
         # Three sent, the one being sent when the line went dead is claimed, the rest untouched.
         assert _states(env, queued) == Counter(
             {SENT: SENT_BEFORE_OUTAGE, SENDING: 1, PENDING_SEND: QUEUE - SENT_BEFORE_OUTAGE - 1}
         )
-        assert len(bridge.store.outbox_in_states("sending", "sent")) == 1
+        assert len(bridge._store.outbox_in_states("sending", "sent")) == 1
 
         # Still down: the next poll stops before claiming anything.
         with pytest.raises(OfflineError):
-            bridge.outbox_engine.poll()
+            bridge._outbox_engine.poll()
         assert _states(env, queued)[PENDING_SEND] == QUEUE - SENT_BEFORE_OUTAGE - 1
 
         cable.plug()
@@ -150,15 +150,15 @@ def test_crm_outage_after_a_send_leaves_one_email_for_recovery(
         _unplug_at(bridge, monkeypatch, SENT_BEFORE_OUTAGE, cable.unplug, after=True)
 
         with pytest.raises(OfflineError, match="Cannot reach the CRM"):
-            bridge.outbox_engine.poll()
+            bridge._outbox_engine.poll()
         # The third e-mail left but could not be marked Sent; nothing else was claimed.
         assert _states(env, queued) == Counter(
             {SENT: SENT_BEFORE_OUTAGE - 1, SENDING: 1, PENDING_SEND: QUEUE - SENT_BEFORE_OUTAGE}
         )
-        assert [r.state for r in bridge.store.outbox_in_states("sending", "sent")] == ["sent"]
+        assert [r.state for r in bridge._store.outbox_in_states("sending", "sent")] == ["sent"]
 
         with pytest.raises(OfflineError):
-            bridge.outbox_engine.poll()
+            bridge._outbox_engine.poll()
         assert _states(env, queued)[PENDING_SEND] == QUEUE - SENT_BEFORE_OUTAGE
 
         cable.plug()

@@ -69,7 +69,7 @@ def _sends(env: DemoEnvironment) -> int:
 
 def _claim(env: DemoEnvironment, activity_id: str, machine: str) -> None:
     """Claim an e-mail as the machine whose journal token is ``machine`` would, then stop."""
-    outbox = env.bridge.outbox_engine
+    outbox = env.bridge._outbox_engine
     ctx = outbox.crm.context()
     [item] = [
         i for i in outbox.crm.outbox(ctx, (r.STATUS_PENDING_SEND,), top=50) if i.activity_id == activity_id
@@ -95,14 +95,14 @@ def test_another_machines_claim_whose_message_waits_in_outbox_is_waited_for_then
     env.mail.faults.update(
         {"transport_outage": True, "fail_next": [{"drop": "after"}], "match": SEND_OPERATION[env.backend]}
     )
-    laptop.outbox_engine.poll()
+    laptop._outbox_engine.poll()
     laptop.stop()
     assert _status(env, activity_id) == r.STATUS_SENDING
     sends = _sends(env)
 
     # This machine sees a stale claim of another machine, its message in Outbox: it waits.
     for _ in range(3):
-        env.bridge.outbox_engine.poll()
+        env.bridge._outbox_engine.poll()
     assert _status(env, activity_id) == r.STATUS_SENDING, "not released while the server holds it"
     assert _sends(env) == sends, "never a second send"
     [shown] = [i for i in env.bridge.outbox() if i.activity_id == activity_id]
@@ -111,7 +111,7 @@ def test_another_machines_claim_whose_message_waits_in_outbox_is_waited_for_then
     # The outage ends: the one copy is delivered and settles the claim.
     env.mail.faults.update({"transport_outage": False})
     _wait_until_drained(env)
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     assert _status(env, activity_id) == r.STATUS_SENT
     assert _delivered(env, recipient, "Held by the server") == 1
     assert Counter(stamps(env))[activity_id] == 1
@@ -124,18 +124,18 @@ def test_a_stale_claim_with_no_trace_is_released_only_on_positive_evidence(
     recipient = _recipient(env)
     activity_id = env.crm.queue_email(recipient, "No trace", "<p>x</p>")
     _claim(env, activity_id, "0ther0ne")  # another machine's claim; nothing ever reached the mailbox
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     if env.backend == "ews":
         # Exchange keeps a submitted message in Outbox until its copy is in Sent Items, and the
         # bridge reads Outbox first: nothing in either proves it never reached the server.
-        assert env.bridge.mailbox.absence_is_evidence
-        env.bridge.outbox_engine.poll()  # released, then sent by this machine
+        assert env.bridge._mailbox.absence_is_evidence
+        env.bridge._outbox_engine.poll()  # released, then sent by this machine
         assert _status(env, activity_id) == r.STATUS_SENT
         assert _delivered(env, recipient, "No trace") == 1
         return
     # Graph does not vouch that "nowhere" means "never submitted": the claim is left alone ...
-    assert not env.bridge.mailbox.absence_is_evidence
-    env.bridge.outbox_engine.poll()
+    assert not env.bridge._mailbox.absence_is_evidence
+    env.bridge._outbox_engine.poll()
     assert _status(env, activity_id) == r.STATUS_SENDING
     assert _delivered(env, recipient, "No trace") == 0
     # ... and past the long limit it becomes Failed for the user to decide, never sent twice.
@@ -143,9 +143,9 @@ def test_a_stale_claim_with_no_trace_is_released_only_on_positive_evidence(
         env, tmp_path, "desktop-later", OutboxSettings(stale_claim=timedelta(0), stuck_limit=timedelta(0))
     )
     try:
-        strict.outbox_engine.poll()
+        strict._outbox_engine.poll()
         assert _status(env, activity_id) == r.STATUS_FAILED
-        record = strict.store.outbox_get(activity_id)
+        record = strict._store.outbox_get(activity_id)
         assert record is not None and record.reason == UNKNOWN
     finally:
         strict.stop()
@@ -157,9 +157,9 @@ def test_our_own_claim_without_a_journal_entry_is_released_on_every_backend(env:
     token and the journal never recorded a send, so nothing left."""
     recipient = _recipient(env)
     activity_id = env.crm.queue_email(recipient, "Crashed before the journal", "<p>x</p>")
-    _claim(env, activity_id, env.bridge.outbox_engine._evidence.machine())
-    env.bridge.outbox_engine.poll()  # released
-    env.bridge.outbox_engine.poll()  # sent
+    _claim(env, activity_id, env.bridge._outbox_engine._evidence.machine())
+    env.bridge._outbox_engine.poll()  # released
+    env.bridge._outbox_engine.poll()  # sent
     assert _status(env, activity_id) == r.STATUS_SENT
     assert _delivered(env, recipient, "Crashed before the journal") == 1
 
@@ -177,16 +177,16 @@ def test_our_send_held_in_outbox_past_the_long_limit_fails_and_is_never_sent_aga
         env.mail.faults.update(
             {"transport_outage": True, "fail_next": [{"drop": "after"}], "match": "CreateItem"}
         )
-        env.bridge.outbox_engine.poll()  # held in Outbox, answer lost: journal "sending"
-        env.bridge.outbox_engine.poll()  # evidence: in Outbox, past the limit
+        env.bridge._outbox_engine.poll()  # held in Outbox, answer lost: journal "sending"
+        env.bridge._outbox_engine.poll()  # evidence: in Outbox, past the limit
         assert _sends(env) == 1
         assert _status(env, activity_id) == r.STATUS_FAILED
-        record = env.bridge.store.outbox_get(activity_id)
+        record = env.bridge._store.outbox_get(activity_id)
         assert record is not None and record.state == "failed" and record.reason == STUCK
         # The server sends it in the end; the user sees it Failed and decides (no second copy).
         env.mail.faults.update({"transport_outage": False})
         _wait_until_drained(env)
-        env.bridge.outbox_engine.poll()
+        env.bridge._outbox_engine.poll()
         assert _sends(env) == 1 and _delivered(env, recipient, "Stuck in Outbox") == 1
     finally:
         env.close()

@@ -366,7 +366,7 @@ def test_run_prints_one_line_per_state_change_and_action(
 
     def sent_and_idle() -> bool:
         # Idle after the send: the engine has finished the poll that sent it and said so.
-        return bool(opened) and opened[0].scheduler.state is BridgeState.IDLE and _sent(crm, activity)
+        return bool(opened) and opened[0]._scheduler.state is BridgeState.IDLE and _sent(crm, activity)
 
     code, out = _run_until(capsys, ["run"], sent_and_idle)
     assert code == 0
@@ -470,7 +470,7 @@ def test_demo_without_a_display_runs_the_bridge_and_says_what_to_try(
     )
 
     def synced() -> bool:  # the engine has run (its SIGTERM handler is long in place by then)
-        return bool(started) and started[0].bridge.scheduler.last_synced is not None
+        return bool(started) and started[0].bridge._scheduler.last_synced is not None
 
     code, out = _run_until(capsys, ["demo"], synced)
     assert code == 0

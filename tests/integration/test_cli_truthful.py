@@ -89,7 +89,7 @@ def test_untrack_of_an_unknown_id_is_a_per_item_error(
 
 def test_untrack_and_set_regarding_of_an_untracked_message_change_nothing(env: DemoEnvironment) -> None:
     bridge = env.bridge
-    inbox = bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = bridge._mailbox.folder(FolderKind.INBOX)
     message = next(m for m in bridge.messages(inbox.id, limit=30).items if not m.tracked)
     before = len(bridge.recent_activity())
     [untracked] = bridge.untrack([message.id])
@@ -113,7 +113,7 @@ def test_crm_text_with_escape_sequences_is_printed_escaped(
 
     # The same text through the audit log (a failed send records the CRM subject).
     journal_bridge = Bridge.open()
-    journal_bridge.store.audit("send_failed", ok=False, subject=HOSTILE_SUBJECT, detail="Bad \x1b]8;;x\x07")
+    journal_bridge._store.audit("send_failed", ok=False, subject=HOSTILE_SUBJECT, detail="Bad \x1b]8;;x\x07")
     journal_bridge.stop()
     code, out, err = _cli(capsys, "log")
     assert code == 0 and "Quote" in out

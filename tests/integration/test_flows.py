@@ -38,7 +38,7 @@ def env(tmp_path: Path) -> Iterator[DemoEnvironment]:
 
 def _inbox_from_contacts(env: DemoEnvironment) -> list:  # type: ignore[type-arg]
     contacts = set(contact_addresses(env))
-    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = env.bridge._mailbox.folder(FolderKind.INBOX)
     items = env.bridge.messages(inbox.id, limit=100).items
     return [m for m in items if not m.private and m.sender.rpartition("<")[2].rstrip(">").lower() in contacts]
 
@@ -81,7 +81,7 @@ def test_track_with_regarding_creates_one_activity_and_marks_the_message(env: De
 
 
 def test_mail_from_sent_items_is_tracked_as_sent(env: DemoEnvironment) -> None:
-    sent = env.bridge.mailbox.folder(FolderKind.SENT)
+    sent = env.bridge._mailbox.folder(FolderKind.SENT)
     items = env.bridge.messages(sent.id, limit=20).items
     assert items
     [result] = env.bridge.track([items[0].id])
@@ -92,14 +92,14 @@ def test_mail_from_sent_items_is_tracked_as_sent(env: DemoEnvironment) -> None:
 
 def test_category_folder_and_autotrack_rules(env: DemoEnvironment) -> None:
     bridge = env.bridge
-    autotrack = bridge._autotrack()
+    autotrack = bridge._autotrack
     before = len(emails(env))
     assert autotrack.run_once() == []  # the first sync tracks nothing retroactively
     assert len(emails(env)) == before
 
     # The "Track in CRM" category, put on an old message from any mail client.
     old = _inbox_from_contacts(env)[-1]
-    bridge.mailbox.set_categories(old.id, ["Track in CRM"])
+    bridge._mailbox.set_categories(old.id, ["Track in CRM"])
     results = autotrack.run_once()
     assert [r.item_id for r in results if r.outcome is TrackOutcome.TRACKED] == [old.id]
     item = next(i for i in env.mail.items(USER, "inbox") if i["id"] == old.id)
@@ -120,7 +120,7 @@ def test_category_folder_and_autotrack_rules(env: DemoEnvironment) -> None:
 def test_outbox_sends_each_email_once_with_a_sent_items_copy(env: DemoEnvironment) -> None:
     contacts = contact_addresses(env)
     queued = [env.crm.queue_email(contacts[i], f"Quote {i}", f"<p>Quote number {i}</p>") for i in range(3)]
-    outbox = env.bridge.outbox_engine
+    outbox = env.bridge._outbox_engine
     outbox.poll()
     outbox.poll()  # a second poll sends nothing more
     copies = Counter(stamps(env))
@@ -148,7 +148,7 @@ def test_outbox_sends_each_email_once_with_a_sent_items_copy(env: DemoEnvironmen
 def test_outbox_refuses_header_injection_per_item(env: DemoEnvironment, to: str, subject: str) -> None:
     good = env.crm.queue_email(contact_addresses(env)[0], "Fine", "<p>ok</p>")
     bad = env.crm.queue_email(to, subject, "<p>bad</p>")
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     assert crm_get(env, f"emails({good})?$select=statuscode")["statuscode"] == 3
     assert crm_get(env, f"emails({bad})?$select=statuscode")["statuscode"] == 8
     assert bad not in stamps(env)
@@ -162,29 +162,29 @@ def test_outbox_honours_send_later_and_server_side_sync(env: DemoEnvironment) ->
     later = env.crm.queue_email(contact_addresses(env)[0], "Later", "<p>later</p>")
     # "Send later" is chosen in the CRM before the e-mail is queued; set it as the CRM would.
     env.crm.db.update("emails", later, {"delayedemailsendtime": (utcnow() + timedelta(hours=2)).isoformat()})
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     assert crm_get(env, f"emails({later})?$select=statuscode")["statuscode"] == 6
     assert [i.state for i in env.bridge.outbox()] == [OutboxState.SCHEDULED]
 
     now = env.crm.queue_email(contact_addresses(env)[0], "Now", "<p>now</p>")
-    ctx = env.bridge.crm.context()
+    ctx = env.bridge._crm.context()
     assert ctx.mailbox_id
     crm_patch(env, f"mailboxes({ctx.mailbox_id})", {"outgoingemaildeliverymethod": 2})
-    env.bridge.crm.context(refresh=True)
-    env.bridge.outbox_engine.poll()
+    env.bridge._crm.context(refresh=True)
+    env.bridge._outbox_engine.poll()
     assert crm_get(env, f"emails({now})?$select=statuscode")["statuscode"] == 6  # never sent by us
     assert now not in stamps(env)
 
 
 def test_a_reply_inherits_the_regarding_of_the_sent_email(env: DemoEnvironment) -> None:
-    autotrack = env.bridge._autotrack()
+    autotrack = env.bridge._autotrack
     autotrack.run_once()
     account_id, _ = first_record(env, "accounts", "accountid", "name")
     contact = contact_addresses(env)[1]
     sent_id = env.crm.queue_email(
         contact, "Pricing", "<p>Our pricing</p>", regarding=("accounts", account_id)
     )
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     message_id = crm_get(env, f"emails({sent_id})?$select=messageid")["messageid"]
     env.mail.deliver(
         USER, mime(contact, "Re: Pricing", "Thanks", In_Reply_To=message_id, References=message_id)
@@ -222,14 +222,14 @@ def test_dropped_eml_file_is_tracked_once(env: DemoEnvironment) -> None:
 
 def test_a_reply_without_headers_correlates_by_tracking_token(env: DemoEnvironment) -> None:
     """A reply from a client that drops In-Reply-To still carries the token in the subject."""
-    autotrack = env.bridge._autotrack()
+    autotrack = env.bridge._autotrack
     autotrack.run_once()
     opp_id, _ = first_record(env, "opportunities", "opportunityid", "name")
     contact = contact_addresses(env)[3]
     sent_id = env.crm.queue_email(
         contact, "Contract draft", "<p>Draft</p>", regarding=("opportunities", opp_id)
     )
-    env.bridge.outbox_engine.poll()
+    env.bridge._outbox_engine.poll()
     sent = crm_get(env, f"emails({sent_id})?$select=subject,trackingtoken")
     assert sent["trackingtoken"] and sent["trackingtoken"] in sent["subject"]
     env.mail.deliver(USER, mime(contact, f"AW: {sent['subject']}", "Signed, see attached"))
@@ -241,7 +241,7 @@ def test_a_reply_without_headers_correlates_by_tracking_token(env: DemoEnvironme
 
 def test_changed_settings_reach_the_running_engine(env: DemoEnvironment) -> None:
     bridge = env.bridge
-    mail_job = next(j for j in bridge.scheduler.jobs if j.name == "mailbox")
+    mail_job = next(j for j in bridge._scheduler.jobs if j.name == "mailbox")
     mail_job.run()  # first sync: "now"
     contact = contact_addresses(env)[4]
     bridge.update_settings(
@@ -260,7 +260,7 @@ def test_changed_settings_reach_the_running_engine(env: DemoEnvironment) -> None
 def test_scheduled_mail_never_crowds_out_mail_that_is_due(env: DemoEnvironment) -> None:
     """More Send-later e-mails than fit in one poll's page must not hold back one that is due."""
     contact = contact_addresses(env)[0]
-    outbox = env.bridge.outbox_engine
+    outbox = env.bridge._outbox_engine
     later = utcnow() + timedelta(days=1)
     for i in range(outbox.settings.page_size + 5):
         scheduled = env.crm.queue_email(contact, f"Scheduled {i}", "<p>later</p>")
@@ -279,12 +279,12 @@ def test_a_category_set_elsewhere_is_tracked_without_waiting_for_the_poll(env: D
     bridge.start()
     try:
         deadline = time.monotonic() + 30
-        while bridge.scheduler.last_synced is None and time.monotonic() < deadline:
+        while bridge._scheduler.last_synced is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert bridge.scheduler.last_synced is not None, "the first sync ran"
+        assert bridge._scheduler.last_synced is not None, "the first sync ran"
         time.sleep(1.0)  # the watcher subscribes after the first sync's folders are known
         # Another mail client (here: a second connection of the same user) sets the category.
-        other = env.bridge.mailbox.__class__.from_settings(bridge.profile.mailbox_settings(), lambda: "demo")
+        other = env.bridge._mailbox.__class__.from_settings(bridge.profile.mailbox_settings(), lambda: "demo")
         other.set_categories(old.id, ["Track in CRM"])
         other.close()
         subjects: set[str] = set()
@@ -293,17 +293,17 @@ def test_a_category_set_elsewhere_is_tracked_without_waiting_for_the_poll(env: D
             subjects = {e["subject"] for e in emails(env)}
         assert old.subject in subjects
     finally:
-        bridge.scheduler.stop()
+        bridge._scheduler.stop()
 
 
 def test_an_untracked_message_is_not_tracked_again_by_the_rules(env: DemoEnvironment) -> None:
-    autotrack = env.bridge._autotrack()
+    autotrack = env.bridge._autotrack
     autotrack.run_once()
     contact = contact_addresses(env)[5]
     env.mail.deliver(USER, mime(contact, "Auto then untracked"))
     [tracked] = [r for r in autotrack.run_once() if r.outcome is TrackOutcome.TRACKED]
     env.bridge.untrack([tracked.item_id], delete_activity=True)
     autotrack.run_once()  # sees the untrack's own changes to the message
-    env.bridge.mailbox.set_categories(tracked.item_id, ["Customer"])  # the user files it later
+    env.bridge._mailbox.set_categories(tracked.item_id, ["Customer"])  # the user files it later
     autotrack.run_once()
     assert "Auto then untracked" not in {e["subject"] for e in emails(env)}

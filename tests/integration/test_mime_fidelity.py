@@ -119,7 +119,7 @@ def _raw_for_mailbox(path: Path) -> bytes:
 def mailbox_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     env = start_demo(tmp_path_factory.mktemp("mailbox-path"))
     try:
-        mailbox = env.bridge.mailbox
+        mailbox = env.bridge._mailbox
         inbox = mailbox.folder(FolderKind.INBOX).id
         state = None
         while True:  # catch up with the seeded mailbox first

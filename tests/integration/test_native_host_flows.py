@@ -50,7 +50,7 @@ def exchange(host: Host, *requests: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _inbox_message_ids(env: DemoEnvironment, n: int) -> list[tuple[str, str]]:
-    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = env.bridge._mailbox.folder(FolderKind.INBOX)
     items = [i for i in env.bridge.messages(inbox.id, limit=50).items if i.message_id and not i.private]
     return [(i.message_id or "", i.subject) for i in items[:n]]
 

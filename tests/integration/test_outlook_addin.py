@@ -51,9 +51,9 @@ def test_the_button_and_the_pane_end_as_crm_emails(env: DemoEnvironment) -> None
     account_id, account_name = first_record(env, "accounts", "accountid", "name")
     bridge.pin_regarding(RecordRef("account", account_id))
     bridge.refresh_regarding_categories()  # the bridge puts its categories in the master list first
-    autotrack = bridge._autotrack()
+    autotrack = bridge._autotrack
     autotrack.run_once()
-    inbox = bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = bridge._mailbox.folder(FolderKind.INBOX)
     first, second = [i for i in bridge.messages(inbox.id, limit=50).items if i.message_id and not i.private][
         :2
     ]

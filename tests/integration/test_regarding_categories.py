@@ -65,13 +65,13 @@ def test_a_regarding_category_from_another_client_tracks_once_with_that_regardin
     try:
         # Both wires read the same list: the EWS CategoryList item and the bridge's own backend.
         assert other.master_categories() == ["Track in CRM", category]
-        assert bridge.mailbox.master_categories() == ["Track in CRM", category]
+        assert bridge._mailbox.master_categories() == ["Track in CRM", category]
         # A second refresh finds everything in place and writes nothing.
         assert bridge.refresh_regarding_categories() == ([], [])
 
-        autotrack = bridge._autotrack()
+        autotrack = bridge._autotrack
         assert autotrack.run_once() == []  # the first round only establishes "now"
-        inbox = bridge.mailbox.folder(FolderKind.INBOX)
+        inbox = bridge._mailbox.folder(FolderKind.INBOX)
         old = bridge.messages(inbox.id, limit=50).items[-1]
         before = len(emails(env))
         other.set_categories(old.id, ["Important", category])

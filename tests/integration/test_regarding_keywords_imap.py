@@ -61,9 +61,9 @@ def test_a_regarding_keyword_from_another_imap_client_tracks_once(env: Any) -> N
     keyword = keyword_of(f"CRM ▸ {account['name']}")
     assert keyword.startswith("crm_") and keyword.isascii()
 
-    autotrack = bridge._autotrack()
+    autotrack = bridge._autotrack
     autotrack.run_once()
-    inbox = bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = bridge._mailbox.folder(FolderKind.INBOX)
     item = bridge.messages(inbox.id, limit=10).items[0]
     other = imaplib.IMAP4(env.dovecot.host, env.dovecot.port, timeout=10)
     try:

@@ -55,7 +55,7 @@ def test_a_click_in_thunderbird_ends_as_one_crm_email(
 ) -> None:
     env, bridge = running
     reg = HostRegistry(system="Linux", home=tmp_path / "user-home").register()
-    inbox = bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = bridge._mailbox.folder(FolderKind.INBOX)
     item = next(i for i in bridge.messages(inbox.id, limit=50).items if i.message_id and not i.private)
     local = mime("buyer@fabrikam.example", "Kept in a local folder")
     local_id = next(

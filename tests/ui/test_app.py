@@ -43,7 +43,7 @@ def test_first_run_without_settings_opens_the_wizard(qtbot: Any) -> None:
         if wizards:
             seen.append(wizards[0].windowTitle())
             # The engine waits for the wizard: nothing runs, so nothing nags about missing settings.
-            seen.append(wizards[0].bridge.scheduler.state.value)
+            seen.append(wizards[0].bridge._scheduler.state.value)
             QApplication.quit()
         else:
             QTimer.singleShot(50, check)
@@ -74,7 +74,7 @@ def test_demo_bridge_runs_under_main_until_quit(qtbot: Any, demo: Any) -> None:
     try:
         assert app_module.main(["--show", "outbox"], bridge=env.bridge) == 0
         assert opened
-        assert env.bridge.scheduler.state.value != "starting"  # the engine ran
+        assert env.bridge._scheduler.state.value != "starting"  # the engine ran
     finally:
         for w in opened:
             w.close()

@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from addin.crm.mail_methods import FilteringMethod
 from addin.sandbox.crm import bulk
 from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.deliver import deliver
@@ -214,17 +215,17 @@ def check_promote_email(h: Handler, req: Req, table: Table | None, key: str | No
         )
         settings = h.store.peek("usersettingscollection", h.user_id) or {}
         tokens = {str(r["trackingtoken"]).lower() for r in h.store.all("emails") if r.get("trackingtoken")}
-    method = int(settings.get("incomingemailfilteringmethod", 2))
+    method = int(settings.get("incomingemailfilteringmethod", FilteringMethod.FROM_CONTACTS))
     if duplicate:
         promote, reason = False, REASON_DUPLICATE
     elif direction not in (None, 0, False):
         promote, reason = True, REASON_ACCEPT_ALL  # outgoing mail is not subject to the incoming filter
-    elif method == 0:
+    elif method == FilteringMethod.ALL_MAIL:
         promote, reason = True, REASON_ACCEPT_ALL
-    elif method == 1:
+    elif method == FilteringMethod.RESPONSES:
         matched = any(t in subject.lower() for t in tokens)
         promote, reason = (True, REASON_CORRELATION) if matched else (False, REASON_NO_CORRELATION)
-    elif method == 4:
+    elif method == FilteringMethod.NO_MAIL:
         promote, reason = False, REASON_UNKNOWN
     else:
         # Methods 2 and 3 depend on the sender, which CheckPromoteEmail does not receive; the

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from addin.crm.mail_methods import DeliveryMethod, FilteringMethod
 from addin.sandbox.crm.schema import BY_SET
 from addin.sandbox.crm.store import TYPE_SUFFIX, Record, Store
 
@@ -172,7 +173,9 @@ def seed_core(store: Store) -> None:
                 "unresolveemailaddressifmultiplematch": False,
             },
         )
-        _user(store, ALEX_ID, "Alex", "Wilber", ALEX_EMAIL, "Account Executive", method=1)
+        _user(
+            store, ALEX_ID, "Alex", "Wilber", ALEX_EMAIL, "Account Executive", method=DeliveryMethod.THIS_APP
+        )
         seed_messages(store)
 
 
@@ -202,7 +205,9 @@ def seed_messages(store: Store) -> None:
             )
 
 
-def _user(store: Store, rid: str, first: str, last: str, email: str, title: str, method: int) -> None:
+def _user(
+    store: Store, rid: str, first: str, last: str, email: str, title: str, method: DeliveryMethod
+) -> None:
     mailbox = demo_id("mailbox", email)
     _put(
         store,
@@ -216,8 +221,8 @@ def _user(store: Store, rid: str, first: str, last: str, email: str, title: str,
             "domainname": email,
             "title": title,
             "isdisabled": False,
-            "incomingemaildeliverymethod": method,
-            "outgoingemaildeliverymethod": method,
+            "incomingemaildeliverymethod": int(method),
+            "outgoingemaildeliverymethod": int(method),
             **_lk("defaultmailbox", "mailbox", mailbox),
         },
     )
@@ -228,8 +233,8 @@ def _user(store: Store, rid: str, first: str, last: str, email: str, title: str,
             "mailboxid": mailbox,
             "name": f"{first} {last}",
             "emailaddress": email,
-            "incomingemaildeliverymethod": method,
-            "outgoingemaildeliverymethod": method,
+            "incomingemaildeliverymethod": int(method),
+            "outgoingemaildeliverymethod": int(method),
             "incomingemailstatus": 1,
             "outgoingemailstatus": 1,
             "isforwardmailbox": False,
@@ -242,7 +247,7 @@ def _user(store: Store, rid: str, first: str, last: str, email: str, title: str,
         "usersettingscollection",
         {
             "systemuserid": rid,
-            "incomingemailfilteringmethod": 2,
+            "incomingemailfilteringmethod": int(FilteringMethod.FROM_CONTACTS),
             "autocreatecontactonpromote": False,
             "trackingtokenid": 1 + len(store.all("usersettingscollection")),
             "nexttrackingnumber": 1,
@@ -258,7 +263,15 @@ def seed_demo(store: Store) -> None:
         for first, last, title in _COLLEAGUES:
             email = f"{first.lower()}@{ORG_DOMAIN}"
             # Colleagues use server-side synchronization; only Alex runs the bridge.
-            _user(store, demo_id("systemuser", email), first, last, email, title, method=2)
+            _user(
+                store,
+                demo_id("systemuser", email),
+                first,
+                last,
+                email,
+                title,
+                method=DeliveryMethod.SERVER_SIDE_SYNC,
+            )
         for (company, domain, city), acc in zip(_ACCOUNTS, DEMO_ACCOUNTS, strict=True):
             _put(
                 store,

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from addin.bridge_types import TrackOutcome
-from addin.engine.autotrack import ALL_MAIL, FROM_CONTACTS, NO_MAIL, AutoTrack, AutoTrackSettings
+from addin.crm.mail_methods import DeliveryMethod, FilteringMethod
+from addin.engine.autotrack import AutoTrack, AutoTrackSettings
 from addin.engine.tracker import Tracker, TrackSettings
 from addin.mailbox.memory import MemoryMailbox
 from addin.mailbox.types import Address, Message, Sensitivity
@@ -49,7 +50,11 @@ def test_the_first_run_starts_from_now_and_old_mail_is_never_tracked(
 def test_the_track_category_is_honoured_even_when_the_crm_rule_says_no(
     world: World, mailbox: MemoryMailbox, store: Store
 ) -> None:
-    world.crm.user = replace(world.crm.user, incoming_method=2, filtering_method=NO_MAIL)
+    world.crm.user = replace(
+        world.crm.user,
+        incoming_method=DeliveryMethod.SERVER_SIDE_SYNC,
+        filtering_method=FilteringMethod.NO_MAIL,
+    )
     autotrack(world, mailbox, store).run_once()
     item = mailbox.deliver(incoming("Plain"))
     assert autotrack(world, mailbox, store).run_once() == []
@@ -66,7 +71,7 @@ def test_the_track_category_is_honoured_even_when_the_crm_rule_says_no(
 def test_the_crm_rule_tracks_mail_from_contacts_only(
     world: World, mailbox: MemoryMailbox, store: Store
 ) -> None:
-    world.crm.user = replace(world.crm.user, filtering_method=FROM_CONTACTS)
+    world.crm.user = replace(world.crm.user, filtering_method=FilteringMethod.FROM_CONTACTS)
     autotrack(world, mailbox, store).run_once()
     mailbox.deliver(incoming("From a contact"))
     mailbox.deliver(incoming("From a stranger", sender=Address("someone@unknown.example")))
@@ -79,7 +84,7 @@ def test_the_crm_rule_tracks_mail_from_contacts_only(
 def test_private_mail_is_never_tracked_automatically(
     world: World, mailbox: MemoryMailbox, store: Store, sensitivity: Sensitivity
 ) -> None:
-    world.crm.user = replace(world.crm.user, filtering_method=ALL_MAIL)
+    world.crm.user = replace(world.crm.user, filtering_method=FilteringMethod.ALL_MAIL)
     autotrack(world, mailbox, store).run_once()
     mailbox.deliver(incoming("Private", sensitivity=sensitivity))
     autotrack(world, mailbox, store).run_once()
@@ -89,7 +94,7 @@ def test_private_mail_is_never_tracked_automatically(
 def test_internal_mail_and_the_never_track_list_are_skipped(
     world: World, mailbox: MemoryMailbox, store: Store
 ) -> None:
-    world.crm.user = replace(world.crm.user, filtering_method=ALL_MAIL)
+    world.crm.user = replace(world.crm.user, filtering_method=FilteringMethod.ALL_MAIL)
     auto = autotrack(world, mailbox, store, never_track=("fabrikam.example",))
     auto.run_once()
     mailbox.deliver(incoming("Colleague", sender=Address("sam@contoso.example")))
@@ -102,7 +107,11 @@ def test_internal_mail_and_the_never_track_list_are_skipped(
 def test_no_automatic_tracking_when_server_side_sync_owns_incoming_mail(
     world: World, mailbox: MemoryMailbox, store: Store
 ) -> None:
-    world.crm.user = replace(world.crm.user, incoming_method=2, filtering_method=ALL_MAIL)
+    world.crm.user = replace(
+        world.crm.user,
+        incoming_method=DeliveryMethod.SERVER_SIDE_SYNC,
+        filtering_method=FilteringMethod.ALL_MAIL,
+    )
     autotrack(world, mailbox, store).run_once()
     mailbox.deliver(incoming("Anything"))
     assert autotrack(world, mailbox, store).run_once() == [] and world.crm.emails == {}
@@ -111,7 +120,7 @@ def test_no_automatic_tracking_when_server_side_sync_owns_incoming_mail(
 def test_a_tracked_folder_tracks_arrivals_regarding_its_record(
     world: World, mailbox: MemoryMailbox, store: Store
 ) -> None:
-    world.crm.user = replace(world.crm.user, filtering_method=NO_MAIL)
+    world.crm.user = replace(world.crm.user, filtering_method=FilteringMethod.NO_MAIL)
     deal = world.crm.add_record("opportunity", "Fabrikam deal")
     folder = mailbox.add_folder("Fabrikam")
     settings = {"tracked_folders": {"Inbox/Fabrikam": deal}}

@@ -12,6 +12,7 @@ import pytest
 
 from addin.bridge_types import OutboxState
 from addin.crm.codes import EmailStatus
+from addin.crm.mail_methods import DeliveryMethod
 from addin.engine.outbox import (
     CONFIRMED,
     DRAFT_SENT,
@@ -58,7 +59,7 @@ def test_a_pending_send_email_is_sent_once_and_marked_sent(world: World) -> None
 
 
 def test_nothing_is_sent_when_server_side_sync_owns_outgoing_mail(world: World) -> None:
-    world.crm.user = replace(world.crm.user, outgoing_method=2)
+    world.crm.user = replace(world.crm.user, outgoing_method=DeliveryMethod.SERVER_SIDE_SYNC)
     aid = world.crm.queue_email(CUSTOMER, "Not ours", "")
     report = world.outbox(world.store()).poll()
     assert report.requests_idle and report.sent == 0
