@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -103,10 +104,17 @@ class CrmGateway:
         self._clock = clock
         self._context: UserContext | None = None
         self._context_at = 0.0
+        # The engine thread and the UI's workers share this gateway: one reads the context
+        # while another refreshes it, and only one of them asks the CRM.
+        self._context_lock = threading.Lock()
 
     # -- who am I, and what does the CRM allow ----------------------------------------
 
     def context(self, *, refresh: bool = False) -> UserContext:
+        with self._context_lock:
+            return self._context_locked(refresh)
+
+    def _context_locked(self, refresh: bool) -> UserContext:
         if self._context is not None and not refresh and self._clock() - self._context_at < CONTEXT_TTL:
             return self._context
         who = self.client.whoami()

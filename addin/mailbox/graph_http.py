@@ -113,7 +113,12 @@ def batch_body(parts: Sequence[Part]) -> dict[str, Any]:
 
 
 class GraphClient:
-    """HTTP to one mailbox's Graph endpoint; thread-safe."""
+    """HTTP to one mailbox's Graph endpoint; thread-safe.
+
+    ``requests.Session`` is not documented as thread-safe, and the engine thread, the Graph
+    watch and the UI's workers share one client: each thread gets its own session
+    (``threading.local``); the token and the request slots are shared under their locks.
+    """
 
     def __init__(
         self,
@@ -125,6 +130,7 @@ class GraphClient:
         sleep: Callable[[float], None] = time.sleep,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_wait: float = DEFAULT_MAX_WAIT,
+        session_factory: Callable[[], requests.Session] = requests.Session,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.server = urlsplit(self.base_url).netloc or self.base_url
@@ -135,12 +141,26 @@ class GraphClient:
         self.sleep = sleep
         self.max_retries = max_retries
         self.max_wait = max_wait
-        self.session = requests.Session()
-        self.session.verify = verify
+        self._verify = verify
+        self._session_factory = session_factory
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
         self.slots = Slots(MAX_CONCURRENT)
         self.sends = SendRate(sleep)
         self.requests_sent = 0  # HTTP requests (a $batch is one), for benchmarks and tests
         self.batch_supported = True
+
+    def _session(self) -> requests.Session:
+        """This thread's session (made on its first request)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._session_factory()
+            session.verify = self._verify
+            with self._sessions_lock:
+                self._sessions.append(session)
+            self._local.session = session
+        return session
 
     # -- token ---------------------------------------------------------------------------
 
@@ -205,8 +225,9 @@ class GraphClient:
                 sent_headers["Authorization"] = f"Bearer {self._bearer()}"
             held = self.slots.acquire(slots)
             try:
-                self.requests_sent += 1
-                response = self.session.request(
+                with self._sessions_lock:
+                    self.requests_sent += 1
+                response = self._session().request(
                     method,
                     self.url(path),
                     params=params,
@@ -379,7 +400,11 @@ class GraphClient:
         return result
 
     def close(self) -> None:
-        self.session.close()
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        self._local = threading.local()
+        for session in sessions:
+            session.close()
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -38,7 +38,10 @@ def client(sandbox: CrmSandbox) -> Iterator[DataverseClient]:
     sandbox.faults.clear()
     sandbox.stats.reset()
     with DataverseClient(
-        sandbox.base_url, StaticTokenAuth("sandbox"), sleep=lambda s: None, session=_session(sandbox)
+        sandbox.base_url,
+        StaticTokenAuth("sandbox"),
+        sleep=lambda s: None,
+        session_factory=lambda: _session(sandbox),
     ) as c:
         yield c
 
@@ -244,7 +247,9 @@ def test_tls_refuses_a_client_that_does_not_trust_the_sandbox_ca() -> None:
 
 def test_wrong_bearer_is_auth_error(sandbox: CrmSandbox) -> None:
     with (
-        DataverseClient(sandbox.base_url, StaticTokenAuth("not-the-token"), session=_session(sandbox)) as bad,
+        DataverseClient(
+            sandbox.base_url, StaticTokenAuth("not-the-token"), session_factory=lambda: _session(sandbox)
+        ) as bad,
         pytest.raises(AuthError) as info,
     ):
         bad.whoami()
