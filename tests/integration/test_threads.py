@@ -139,6 +139,5 @@ def test_the_ui_pool_and_the_engine_share_one_bridge_safely(
     _until(lambda: {e["subject"] for e in emails(env)} >= set(arriving), "the engine to auto-track new mail")
     assert all(len(emails(env, f"subject eq '{s}'")) >= 1 for s in arriving)
     assert bridge.status().state is not BridgeState.ERROR, bridge.status().detail
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [
-        r.getMessage() for r in caplog.records
-    ]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, errors
