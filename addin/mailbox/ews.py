@@ -47,6 +47,7 @@ from addin.mailbox.ews_errors import (
     BridgeRetryPolicy,
     convert,
     item_error_reason,
+    sync_state_invalid,
 )
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import (
@@ -388,7 +389,7 @@ class EwsMailbox(Mailbox):
         try:
             return self._run(page)
         except MailboxError as exc:
-            if "ErrorInvalidSyncStateData" in str(exc):
+            if sync_state_invalid(exc):
                 raise MailboxError(
                     "The saved sync state of this folder is no longer valid; sync again from the start.",
                     title="Mailbox sync restarted",

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from addin.connection_errors import never_sent
 from addin.errors import (
     AuthError,
     BridgeError,
@@ -50,12 +51,6 @@ log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 20  # parts per $batch (json-batching.md)
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
-
-_NOT_SENT_MARKERS = (
-    "Failed to establish a new connection",
-    "Connection refused",
-    "Name or service not known",
-)
 
 
 @dataclass(frozen=True)
@@ -279,11 +274,7 @@ class GraphClient:
             ) from None
 
     def _transport_error(self, exc: requests.RequestException, *, unknown_outcome: bool) -> BridgeError:
-        text = str(exc)
-        never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or any(
-            marker in text for marker in _NOT_SENT_MARKERS
-        )
-        if unknown_outcome and not never_sent:
+        if unknown_outcome and not never_sent(exc):
             return UnknownOutcomeError(
                 f"The connection to {self.server} broke during the request; "
                 "it may or may not have taken effect."
@@ -333,7 +324,7 @@ class GraphClient:
             )
         except MailboxError as exc:
             # A Graph-compatible gateway without JSON batching (501): one request per part.
-            if "HTTP 501" not in exc.message:
+            if exc.status != 501:
                 raise
             log.warning("the Graph endpoint does not answer $batch; sending requests one by one")
             self.batch_supported = False
@@ -367,10 +358,10 @@ class GraphClient:
                 unknown_outcome=unknown_outcome,
             )
         except (MessageError, MailboxError) as exc:
-            status = 404 if "no longer in the mailbox" in exc.message else 400
-            if isinstance(exc, SyncStateGone):
-                status = 410
-            return Answer(status=status, body={"error": {"code": type(exc).__name__, "message": exc.message}})
+            # The answer as the server gave it (status and code), as a batch part would carry it.
+            code = exc.code or type(exc).__name__
+            body = {"error": {"code": code, "message": exc.message}}
+            return Answer(status=exc.status or 400, body=body)
         headers = dict(response.headers)
         return Answer(status=response.status_code, body=_json_or_none(response), headers=headers)
 

@@ -43,7 +43,7 @@ from addin.engine.mime import parse_mime
 from addin.errors import BridgeError, ConfigError, MailboxError, MessageError
 from addin.mailbox import imap_codec as codec
 from addin.mailbox import imap_sync, imap_watch, smtp_submit
-from addin.mailbox.imap_conn import Connection
+from addin.mailbox.imap_conn import Connection, create_folder
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import (
     Address,
@@ -211,7 +211,7 @@ class ImapMailbox(Mailbox):
             name = self._kinds.get(kind)
             if name is None and kind == FolderKind.SENT:
                 # A mailbox without a Sent folder gets one, as mail clients do.
-                client.create_folder("Sent")
+                create_folder(client, "Sent")
                 name = self._kinds[kind] = "Sent"
             if name is None:
                 raise MailboxError(f"This mailbox has no {kind.value} folder.", title="Folder not found")
@@ -509,12 +509,26 @@ class ImapMailbox(Mailbox):
             return
 
         def append(client: IMAPClient) -> None:
-            self._conn.select(sent)
-            if client.search(["HEADER", "Message-ID", message_id]):
+            try:
+                self._conn.select(sent)
+                filed = client.search(["HEADER", "Message-ID", message_id])
+            except MailboxError as exc:
+                if exc.code not in (None, "NONEXISTENT"):
+                    raise
+                filed = []  # no such folder (Dovecot says a plain NO): APPEND answers [TRYCREATE]
+            if filed:
                 return  # already there (a retry after a dropped APPEND answer)
             client.append(sent, data, flags=[b"\\Seen"], msg_time=datetime.now(UTC))
 
-        self._run(append)
+        try:
+            self._run(append)
+        except MailboxError as exc:
+            if exc.code != "TRYCREATE":
+                raise
+            # The Sent folder went away since it was found (another client deleted or renamed
+            # it): as RFC 3501 asks, CREATE it and APPEND once more.
+            self._run(lambda client: create_folder(client, sent))
+            self._run(append)
 
     def _file_hidden_copies(self) -> None:
         """Move the hidden copies that came back to the Inbox into Sent (or drop them where
