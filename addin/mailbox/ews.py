@@ -35,11 +35,9 @@ from exchangelib.folders.queryset import DEEP
 from exchangelib.items import ALWAYS_OVERWRITE, ID_ONLY, SAVE_ONLY, SEND_TO_NONE
 from exchangelib.items import Message as ExMessage
 from exchangelib.services import GetAttachment, SyncFolderItems, UpdateItem
-from exchangelib.services.sync_folder_hierarchy import SyncFolder
-from exchangelib.util import MNS
 
 from addin.errors import AuthError, BridgeError, ConfigError, MailboxError, MessageError
-from addin.mailbox import ews_categories, ews_connect, ews_evidence, ews_items, ews_watch
+from addin.mailbox import ews_categories, ews_compat, ews_connect, ews_evidence, ews_items, ews_watch
 from addin.mailbox.ews_errors import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_WAIT,
@@ -99,14 +97,7 @@ _CHANGE_KINDS = {
 }
 
 
-class _SyncFolderItems(SyncFolderItems):  # type: ignore[misc]
-    """exchangelib 5.6 reads SyncState before looking at the ResponseClass, so an error
-    answer (say ErrorInvalidSyncStateData) surfaces as an AttributeError.  Check first."""
-
-    def _get_element_container(self, message: Any, name: Any = None) -> Any:
-        if message.find(f"{{{MNS}}}SyncState") is None:
-            return super(SyncFolder, self)._get_element_container(message=message, name=name)
-        return super()._get_element_container(message=message, name=name)
+_SyncFolderItems = ews_compat.CheckedSyncFolderItems
 
 
 def _changes(svc: SyncFolderItems, **kwargs: Any) -> Iterator[tuple[str, Any]]:
