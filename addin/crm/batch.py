@@ -406,13 +406,6 @@ class ChangeSet:
         headers = {"If-Match": etag} if etag else {}
         return self._add("PATCH", url, dict(data or {}), headers, content_id)
 
-    def create_if_absent(
-        self, entity_set: str, id: str, data: Mapping[str, Any], *, content_id: str | None = None
-    ) -> str:
-        """Upsert that never updates (``If-None-Match: *``): 412 if the record exists."""
-        url = records.entity_path(entity_set, id)
-        return self._add("PATCH", url, dict(data), {"If-None-Match": "*"}, content_id)
-
     def delete(
         self,
         entity_set: str,

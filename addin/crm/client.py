@@ -177,19 +177,6 @@ class DataverseClient(Transport):
             raise CrmError(f"The CRM created a record in {entity_set} but did not say its id.")
         return new_id
 
-    def create_if_absent(self, entity_set: str, id: str, data: Mapping[str, Any]) -> bool:
-        """Create with a chosen id unless it exists (``If-None-Match: *``); False if it existed.
-
-        Safe to repeat after a lost answer: a repeat after a lost answer that finds the record
-        raises ``UnknownOutcomeError`` (it may be this call's own record) instead of returning False.
-        """
-        path = records.entity_path(entity_set, id)
-        response, ambiguous = self._request_json("PATCH", path, dict(data), {"If-None-Match": "*"})
-        if response.status_code == 412 and not ambiguous:
-            return False
-        self._check(response, ambiguous)
-        return True
-
     def upsert(self, entity_set: str, id: str, data: Mapping[str, Any]) -> None:
         """PATCH without preconditions: creates the record or updates it."""
         response, ambiguous = self._request_json("PATCH", records.entity_path(entity_set, id), dict(data))

@@ -176,10 +176,6 @@ class GraphClient:
                 self._token = value
             return self._token
 
-    def forget_token(self) -> None:
-        with self._token_lock:
-            self._token = None
-
     # -- single requests -------------------------------------------------------------------
 
     def url(self, path: str) -> str:

@@ -15,7 +15,6 @@ import contextlib
 import imaplib
 import logging
 import re
-import socket
 import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -229,7 +228,3 @@ def _text(exc: BaseException) -> str:
     if text.startswith("b'") or text.startswith('b"'):
         text = text[2:-1]
     return text[:300]
-
-
-def is_timeout(exc: BaseException) -> bool:
-    return isinstance(exc, socket.timeout | TimeoutError)

@@ -99,11 +99,17 @@ def test_create_with_representation(client: DataverseClient) -> None:
     assert isinstance(created, dict) and uuid.UUID(created["contactid"])
 
 
-def test_create_if_absent_twice_gives_one_record(client: DataverseClient) -> None:
+def test_creating_a_chosen_id_twice_gives_one_record(client: DataverseClient) -> None:
     rid = str(uuid.uuid5(uuid.NAMESPACE_URL, "mid:<dedupe-1@fabrikam.test>"))
-    body = {"subject": "Quote", "messageid": "<dedupe-1@fabrikam.test>", "directioncode": False}
-    assert client.create_if_absent("emails", rid, body) is True
-    assert client.create_if_absent("emails", rid, {**body, "subject": "changed?"}) is False
+    body = {
+        "activityid": rid,
+        "subject": "Quote",
+        "messageid": "<dedupe-1@fabrikam.test>",
+        "directioncode": False,
+    }
+    assert client.create("emails", body) == rid
+    with pytest.raises(ConflictError):
+        client.create("emails", {**body, "subject": "changed?"})
     rows = list(
         client.query("emails", select=["activityid", "subject"], filter=R.eq("activityid", uuid.UUID(rid)))
     )
@@ -202,7 +208,7 @@ def test_batch_continue_on_error_isolates_change_sets(client: DataverseClient) -
     batch = client.batch()
     bad = batch.changeset()
     bad.create("emails", {"subject": "rolled back"})
-    bad.create_if_absent("emails", existing, {"subject": "duplicate"})
+    bad.create("emails", {"activityid": existing, "subject": "duplicate"})
     good = batch.changeset()
     good.create("emails", {"subject": "kept"})
     results = batch.execute(continue_on_error=True)
