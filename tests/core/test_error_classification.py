@@ -21,11 +21,20 @@ from exchangelib import errors as exl
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from addin.connection_errors import is_connection_failure, never_sent
-from addin.errors import MailboxError, MessageError, OfflineError, ThrottledError, UnknownOutcomeError
+from addin.errors import (
+    AuthError,
+    BridgeError,
+    MailboxError,
+    MessageError,
+    OfflineError,
+    ThrottledError,
+    UnknownOutcomeError,
+)
 from addin.mailbox import ews_errors
 from addin.mailbox.graph_categories import is_duplicate
 from addin.mailbox.graph_errors import SyncStateGone, convert_status, sync_state_gone
-from addin.mailbox.imap_conn import response_code
+from addin.mailbox.imap_conn import Connection, response_code
+from addin.mailbox.types import MailboxSettings
 from addin.store import Store
 
 # -- connections: what the requests/urllib3 chain says, whatever the words -------------------
@@ -193,3 +202,65 @@ def test_the_journal_names_the_fix_for_a_read_only_file_by_sqlites_code(tmp_path
         assert reopened._hint(sqlite3.OperationalError("attempt to write a readonly database")) == ""
     finally:
         reopened.close()
+
+
+# -- IMAP sign-in: a temporary refusal is not a wrong password --------------------------------
+
+
+class _ScriptedImap:
+    """Just enough of an IMAP server on loopback to answer LOGIN with a chosen response."""
+
+    def __init__(self, login_answer: str) -> None:
+        self.login_answer = login_answer
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(1)
+        self.port = int(self.server.getsockname()[1])
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        with conn, conn.makefile("rwb") as stream:
+            stream.write(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n")
+            stream.flush()
+            for line in stream:
+                tag, _, command = line.decode().strip().partition(" ")
+                verb = command.split(" ", 1)[0].upper()
+                if verb == "CAPABILITY":
+                    stream.write(f"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK done\r\n".encode())
+                elif verb == "LOGIN":
+                    stream.write(f"{tag} {self.login_answer}\r\n".encode())
+                else:
+                    stream.write(f"* BYE\r\n{tag} OK bye\r\n".encode())
+                    stream.flush()
+                    return
+                stream.flush()
+
+    def close(self) -> None:
+        self.server.close()
+        self.thread.join(2)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("NO [UNAVAILABLE] Authentication failed.", OfflineError),  # the text says "failed": ignored
+        ("NO [AUTHENTICATIONFAILED] Server unavailable.", AuthError),  # the text misleads: ignored
+        ("NO Login refused.", AuthError),
+    ],
+)
+def test_an_imap_sign_in_refusal_is_classified_by_its_response_code(answer: str, expected: type) -> None:
+    server = _ScriptedImap(answer)
+    try:
+        settings = MailboxSettings(
+            backend="imap", email="alex@contoso.example", server=f"imap://127.0.0.1:{server.port}"
+        )
+        with pytest.raises(BridgeError) as refused:
+            Connection(settings, lambda: "pw").open()
+        assert type(refused.value) is expected, refused.value
+    finally:
+        server.close()
