@@ -176,8 +176,9 @@ class EwsMailbox(Mailbox):
         if not self._settings.auth.bearer or not isinstance(credentials, ews_connect.TokenCredentials):
             return False
         credentials.reload()
-        if self._account is not None:
-            self._account.protocol.close()
+        account = self._account  # read once: another thread may drop it meanwhile
+        if account is not None:
+            account.protocol.close()
         return True
 
     def _run(self, fn: Callable[[Account], T], *, unknown_outcome: bool = False) -> T:
