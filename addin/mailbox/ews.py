@@ -158,8 +158,9 @@ class EwsMailbox(Mailbox):
 
     @property
     def _server(self) -> str:
-        if self._account is not None:
-            return str(self._account.protocol.service_endpoint)
+        account = self._account  # read once: another thread may drop it meanwhile
+        if account is not None:
+            return str(account.protocol.service_endpoint)
         return self._settings.server or self._settings.email.partition("@")[2] or "the mail server"
 
     def _connect(self) -> Account:
