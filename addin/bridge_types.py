@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from addin.crm import records
 from addin.state import BridgeState
 from addin.states import IssueAction
 
-# Tables a message can be "regarding", in the order the Regarding picker offers them.
-REGARDING_TABLES = ("account", "contact", "opportunity", "incident", "lead")
+# Tables a message can be "regarding", in the order the Regarding picker offers them (their
+# one definition is the CRM's: addin.crm.records.REGARDING_TABLES).
+REGARDING_TABLES: tuple[str, ...] = tuple(records.REGARDING_TABLES)
 TABLE_LABELS = {
     "account": "Account",
     "contact": "Contact",

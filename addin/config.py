@@ -328,11 +328,6 @@ class Config:
         self.profiles[name] = profile
         return profile
 
-    def remove_profile(self, name: str) -> None:
-        self.profiles.pop(name, None)
-        if self.active == name:
-            self.active = next(iter(sorted(self.profiles)), DEFAULT_PROFILE)
-
 
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` atomically (temporary file + rename), readable by the user only."""

@@ -406,13 +406,3 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info, self._extra)
         return True
-
-
-def install_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
-    """Add one ``RedactingFilter`` to every handler of ``logger`` (the root logger by default)."""
-    target = logger or logging.getLogger()
-    flt = RedactingFilter()
-    for handler in target.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(flt)
-    return flt

@@ -14,6 +14,11 @@ class BridgeError(Exception):
     """Base of every error the core raises on purpose."""
 
     title: str = "CRM Bridge error"
+    #: Where the error is a server's answer: its HTTP status and error code (Dataverse's
+    #: ``0x80040237``, Graph's ``ErrorItemNotFound``).  Code decides by these, never by the
+    #: text of ``message``, which is for people.
+    status: int | None = None
+    code: str | None = None
 
     def __init__(self, message: str, *, title: str | None = None) -> None:
         super().__init__(message)

@@ -201,7 +201,7 @@ class Store:
 
     def _hint(self, exc: sqlite3.Error) -> str:
         """For a read-only journal: which of its files is not writable, and the fix."""
-        if "readonly" not in str(exc) and "read-only" not in str(exc):
+        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_READONLY:  # primary code
             return ""
         stuck = [str(p) for p in journal_files(self.path) if p.exists() and not os.access(p, os.W_OK)]
         named = ", ".join(stuck) if stuck else f"{self.path} and its -wal/-shm files"

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QStyle,
     QTableView,
@@ -128,15 +127,6 @@ def labelled_row(text: str, field: QWidget, *extra: QWidget) -> QHBoxLayout:
     for widget in extra:
         row.addWidget(widget)
     return row
-
-
-def show_error(parent: QWidget | None, error: BaseException) -> None:
-    title = getattr(error, "title", "CRM Bridge")
-    message = getattr(error, "message", str(error))
-    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
-    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    box.setAccessibleName(title)
-    box.open()
 
 
 def error_text(error: BaseException) -> str:

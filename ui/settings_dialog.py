@@ -21,8 +21,9 @@ from addin.facade import BridgeFacade
 from addin.settings_schema import GROUPS
 from ui import tasks
 from ui.common import StatusLabel, theme_buttons
+from ui.connection_test import ConnectionTest, describe_crm, describe_mailbox
 from ui.list_editors import FolderPicker
-from ui.settings_form import ConnectionTest, SettingsForm, describe_crm, describe_mailbox
+from ui.settings_form import SettingsForm
 
 SECRET_GROUPS = ("mailbox", "crm")
 WIDTH = 760

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -118,12 +117,6 @@ class Task(QObject):
         self._timer.timeout.connect(self._on_timeout)
         self._over = False
         self._started = False
-        self._where: list[int] = []
-
-    @property
-    def thread_id(self) -> int | None:
-        """The worker thread that ran the call (tests check it is not the GUI thread)."""
-        return self._where[0] if self._where else None
 
     @property
     def active(self) -> bool:
@@ -137,14 +130,8 @@ class Task(QObject):
         dispatcher = _get_dispatcher()
         if self._timeout is not None:
             self._timer.start(int(self._timeout * 1000))
-        call, where = self._call, self._where
-
         # The worker must not hold the Task: a Qt object released in a worker thread crashes.
-        def run() -> Any:
-            where.append(threading.get_ident())
-            return call()
-
-        pool().start(_Runnable(run, self._number, dispatcher))
+        pool().start(_Runnable(self._call, self._number, dispatcher))
         return self
 
     def cancel(self) -> None:

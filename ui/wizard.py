@@ -30,7 +30,8 @@ from addin.settings_schema import defaults
 from addin.thunderbird import ThunderbirdAccount, read_accounts
 from ui import tasks
 from ui.common import StatusLabel
-from ui.settings_form import ConnectionTest, SettingsForm, describe_crm, describe_mailbox
+from ui.connection_test import ConnectionTest, describe_crm, describe_mailbox
+from ui.settings_form import SettingsForm
 
 
 def needs_setup(values: dict[str, Any]) -> bool:

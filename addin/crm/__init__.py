@@ -19,13 +19,15 @@ if TYPE_CHECKING:
         StaticTokenAuth,
         TokenCacheStore,
     )
-    from addin.crm.batch import MAX_BATCH_REQUESTS, Batch, BatchRequest, BatchResult, ChangeSet, first_error
+    from addin.crm.batch import MAX_BATCH_REQUESTS, Batch, BatchResult, ChangeSet, first_error
+    from addin.crm.batch_wire import BatchRequest
     from addin.crm.client import DataverseClient, Page, WhoAmI, service_root
     from addin.crm.retry import RetryPolicy, is_idempotent, parse_retry_after
 
 _HOME = {
     "auth": ("CrmAuth", "KeyringTokenCache", "MsalAuth", "NtlmAuth", "StaticTokenAuth", "TokenCacheStore"),
-    "batch": ("MAX_BATCH_REQUESTS", "Batch", "BatchRequest", "BatchResult", "ChangeSet", "first_error"),
+    "batch": ("MAX_BATCH_REQUESTS", "Batch", "BatchResult", "ChangeSet", "first_error"),
+    "batch_wire": ("BatchRequest",),
     "client": ("DataverseClient", "Page", "WhoAmI", "service_root"),
     "retry": ("RetryPolicy", "is_idempotent", "parse_retry_after"),
 }

@@ -52,26 +52,28 @@ class DataverseCrm:
         self._clock = clock
         self._context: UserContext | None = None
         self._context_at = 0.0
-        # The cached context is read by the engine thread and the UI's pool alike.
+        # The engine thread and the UI's workers share this adapter: one reads the context
+        # while another refreshes it, and only one of them asks the CRM.
         self._context_lock = threading.Lock()
 
     # -- who am I, and what does the CRM allow ----------------------------------------
 
     def context(self, *, refresh: bool = False) -> UserContext:
         with self._context_lock:
-            cached, at = self._context, self._context_at
-        if cached is not None and not refresh and self._clock() - at < CONTEXT_TTL:
-            return cached
-        fresh = self._read_context()
-        with self._context_lock:
-            self._context, self._context_at = fresh, self._clock()
-        return fresh
+            return self._context_locked(refresh)
 
     def ping(self) -> None:
         self.client.whoami()
 
     def close(self) -> None:
         self.client.close()
+
+    def _context_locked(self, refresh: bool) -> UserContext:
+        if self._context is not None and not refresh and self._clock() - self._context_at < CONTEXT_TTL:
+            return self._context
+        self._context = self._read_context()
+        self._context_at = self._clock()
+        return self._context
 
     def _read_context(self) -> UserContext:
         who = self.client.whoami()

@@ -1,8 +1,9 @@
 """Stable identities: one message key per message, one CRM activity id per key.
 
-Creating the CRM e-mail with ``activityid = uuid5(key)`` and ``If-None-Match: *`` makes a
-track idempotent: a retry after a lost response, a second machine or a second click
-all address the same record, so no duplicate can be created.
+Creating the CRM e-mail with ``activityid = uuid5(key)`` (a POST in its change set, see
+``CrmPort.create_emails``) makes a track idempotent: a retry after a lost response, a
+second machine or a second click all address the same record, and the CRM refuses the
+second create with a duplicate-key error, which the tracker reads as "already tracked".
 """
 
 from __future__ import annotations

@@ -35,11 +35,9 @@ from exchangelib.folders.queryset import DEEP
 from exchangelib.items import ALWAYS_OVERWRITE, ID_ONLY, SAVE_ONLY, SEND_TO_NONE
 from exchangelib.items import Message as ExMessage
 from exchangelib.services import GetAttachment, SyncFolderItems, UpdateItem
-from exchangelib.services.sync_folder_hierarchy import SyncFolder
-from exchangelib.util import MNS
 
 from addin.errors import AuthError, BridgeError, ConfigError, MailboxError, MessageError
-from addin.mailbox import ews_categories, ews_connect, ews_evidence, ews_items, ews_watch
+from addin.mailbox import ews_categories, ews_compat, ews_connect, ews_evidence, ews_items, ews_watch
 from addin.mailbox.ews_errors import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_WAIT,
@@ -47,6 +45,7 @@ from addin.mailbox.ews_errors import (
     BridgeRetryPolicy,
     convert,
     item_error_reason,
+    sync_state_invalid,
 )
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import (
@@ -98,14 +97,7 @@ _CHANGE_KINDS = {
 }
 
 
-class _SyncFolderItems(SyncFolderItems):  # type: ignore[misc]
-    """exchangelib 5.6 reads SyncState before looking at the ResponseClass, so an error
-    answer (say ErrorInvalidSyncStateData) surfaces as an AttributeError.  Check first."""
-
-    def _get_element_container(self, message: Any, name: Any = None) -> Any:
-        if message.find(f"{{{MNS}}}SyncState") is None:
-            return super(SyncFolder, self)._get_element_container(message=message, name=name)
-        return super()._get_element_container(message=message, name=name)
+_SyncFolderItems = ews_compat.CheckedSyncFolderItems
 
 
 def _changes(svc: SyncFolderItems, **kwargs: Any) -> Iterator[tuple[str, Any]]:
@@ -166,8 +158,9 @@ class EwsMailbox(Mailbox):
 
     @property
     def _server(self) -> str:
-        if self._account is not None:
-            return str(self._account.protocol.service_endpoint)
+        account = self._account  # read once: another thread may drop it meanwhile
+        if account is not None:
+            return str(account.protocol.service_endpoint)
         return self._settings.server or self._settings.email.partition("@")[2] or "the mail server"
 
     def _connect(self) -> Account:
@@ -184,8 +177,9 @@ class EwsMailbox(Mailbox):
         if not self._settings.auth.bearer or not isinstance(credentials, ews_connect.TokenCredentials):
             return False
         credentials.reload()
-        if self._account is not None:
-            self._account.protocol.close()
+        account = self._account  # read once: another thread may drop it meanwhile
+        if account is not None:
+            account.protocol.close()
         return True
 
     def _run(self, fn: Callable[[Account], T], *, unknown_outcome: bool = False) -> T:
@@ -388,7 +382,7 @@ class EwsMailbox(Mailbox):
         try:
             return self._run(page)
         except MailboxError as exc:
-            if "ErrorInvalidSyncStateData" in str(exc):
+            if sync_state_invalid(exc):
                 raise MailboxError(
                     "The saved sync state of this folder is no longer valid; sync again from the start.",
                     title="Mailbox sync restarted",

@@ -31,6 +31,7 @@ from exchangelib.protocol import Protocol
 from oauthlib.oauth2 import OAuth2Token  # type: ignore[import-untyped]
 
 from addin.errors import AuthError, ConfigError, MailboxError
+from addin.mailbox import ews_compat
 from addin.mailbox.types import MailboxAuth, MailboxSettings, SecretSource
 
 # Keys of MailboxSettings.options this backend reads back (see EwsMailbox.hints()).
@@ -269,7 +270,7 @@ def hints_of(account: Account, email: str) -> dict[str, str]:
         result[HINT_AUTH] = str(config.auth_type)
     # The account's version is updated from each answer's ServerVersionInfo; the
     # configuration may still hold autodiscover's coarser guess.
-    version = getattr(account, "_version", None) or config.version
+    version = ews_compat.learnt_version(account)
     if version is not None and version.build is not None:
         b = version.build
         result[HINT_BUILD] = f"{b.major_version}.{b.minor_version}.{b.major_build}.{b.minor_build}"

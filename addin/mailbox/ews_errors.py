@@ -3,7 +3,11 @@
 exchangelib's ``FaultTolerance`` treats HTTP 401 as "busy" and retries for up to an
 hour, which turns a wrong password into a silent hang.  The backend therefore runs
 exchangelib with :class:`BridgeRetryPolicy` (fail fast on everything) and does its own
-bounded back-off on ``ErrorServerBusy`` in :func:`call_with_backoff`.
+bounded back-off on ``ErrorServerBusy`` in :meth:`Backoff.run`.
+
+Errors are told apart by their exchangelib class (one per EWS response code) and, for a
+broken connection, by the requests/urllib3 exception exchangelib wraps (``never_sent``,
+``is_connection_failure`` in :mod:`addin.connection_errors`) — never by message text.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import requests
 from exchangelib import errors as exl
 from exchangelib.protocol import FailFast
 
+from addin.connection_errors import chain, is_connection_failure, never_sent
 from addin.errors import (
     AuthError,
     BridgeError,
@@ -36,13 +41,6 @@ DEFAULT_BACKOFF = 2.0
 DEFAULT_MAX_WAIT = 60.0
 # Busy answers in a row before giving up on one operation.
 DEFAULT_MAX_RETRIES = 5
-
-# Messages that mean the TCP connection was never made, so nothing reached the server.
-_NOT_SENT_MARKERS = (
-    "Failed to establish a new connection",
-    "Connection refused",
-    "Name or service not known",
-)
 
 
 class BridgeRetryPolicy(FailFast):  # type: ignore[misc]
@@ -71,16 +69,16 @@ def _retry_after(response: Any) -> float | None:
 
 
 def _is_connection_failure(exc: BaseException) -> bool:
-    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
-        return True
-    # exchangelib re-raises a broken connection as ErrorTimeoutExpired("Reraised from ConnectionError(...)"),
-    # and as ErrorServerBusy when it has more than one connection to shed.
-    if isinstance(exc, exl.ErrorTimeoutExpired | exl.ErrorServerBusy) and "Reraised from" in str(exc):
-        text = str(exc)
-        return any(k in text for k in ("ConnectionError", "Timeout", "RemoteDisconnected", "ProtocolError"))
-    return isinstance(exc, exl.TransportError) and any(
-        marker in str(exc) for marker in (*_NOT_SENT_MARKERS, "Connection aborted", "Max retries exceeded")
-    )
+    # exchangelib re-raises a broken connection as ErrorTimeoutExpired (and as ErrorServerBusy
+    # when it has more than one connection to shed) inside ``except ConnectionError``, and a
+    # TLS or connect failure as TransportError: the requests exception stays in the chain.
+    return is_connection_failure(exc)
+
+
+def sync_state_invalid(exc: BaseException) -> bool:
+    """True when ``exc`` (or the exchangelib error it was converted from) says the saved
+    SyncFolderItems state is no longer valid (ErrorInvalidSyncStateData)."""
+    return any(isinstance(cause, exl.ErrorInvalidSyncStateData) for cause in chain(exc))
 
 
 def _server_text(exc: BaseException) -> str:
@@ -106,8 +104,7 @@ def convert(exc: BaseException, *, server: str, unknown_outcome: bool = False) -
             f"The mail server {server} is busy; try again later.", retry_after=exc.back_off or None
         )
     if _is_connection_failure(exc):
-        text = str(exc)
-        if unknown_outcome and not any(marker in text for marker in _NOT_SENT_MARKERS):
+        if unknown_outcome and not never_sent(exc):
             return UnknownOutcomeError(
                 f"The connection to {server} broke while sending; the message may or may not have gone out."
             )

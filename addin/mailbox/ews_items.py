@@ -23,6 +23,7 @@ from exchangelib import Message as ExMessage
 from exchangelib.properties import Body
 
 from addin.errors import HeaderInjectionError
+from addin.mailbox import ews_compat
 from addin.mailbox.types import (
     Address,
     Attachment,
@@ -219,7 +220,7 @@ def attachment_from_ews(att: Any) -> Attachment:
         )
     # GetAttachment answers carry the content inline; reading ``att.content`` on an
     # empty one would make exchangelib fetch it again, so read the loaded value.
-    content = getattr(att, "_content", None)
+    content = ews_compat.loaded_content(att)
     return Attachment(
         name=att.name or "attachment",
         content_type=att.content_type or "application/octet-stream",

@@ -15,6 +15,13 @@ log = logging.getLogger(__name__)
 
 # Colour of categories the bridge adds to the master list (preset0 = red, preset7 = blue).
 CATEGORY_COLOR = "preset7"
+# Adding a name the list already holds (another client added it meanwhile): 409 Conflict
+# with Exchange's code for it.
+DUPLICATE_CODES = frozenset({"errorduplicatecategoryname", "duplicatecategory"})
+
+
+def is_duplicate(exc: BridgeError) -> bool:
+    return exc.status == 409 or (exc.code or "").lower() in DUPLICATE_CODES
 
 
 class MasterCategories:
@@ -48,7 +55,7 @@ class MasterCategories:
                         what="category",
                     )
                 except BridgeError as exc:
-                    if "duplicate" not in exc.message.lower() and "exist" not in exc.message.lower():
+                    if not is_duplicate(exc):
                         raise
                 known.add(name.lower())
             with self._lock:

@@ -14,6 +14,8 @@ from addin.errors import AuthError, BridgeError, MailboxError, MessageError, Thr
 from addin.mailbox.ews_errors import DEFAULT_BACKOFF
 
 RETRY_STATUSES = (429, 503, 504)
+# Error codes (lower case) that mean the delta token can no longer be used (410 says it too).
+SYNC_STATE_GONE_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
 
 
 class SyncStateGone(MailboxError):
@@ -29,8 +31,21 @@ def error_text(body: Any) -> tuple[str, str]:
     return "", ""
 
 
+def sync_state_gone(status: int, body: Any) -> bool:
+    """True when a delta answer says the saved sync state must be dropped (410 or its code)."""
+    return status == 410 or error_text(body)[0].lower() in SYNC_STATE_GONE_CODES
+
+
 def convert_status(status: int, body: Any, *, server: str, what: str = "") -> BridgeError:
-    """The core error for one failed Graph answer (a whole response or one batch part)."""
+    """The core error for one failed Graph answer (a whole response or one batch part); it
+    carries the answer's HTTP status and Graph error code for callers to decide by."""
+    error = _convert_status(status, body, server=server, what=what)
+    error.status = status
+    error.code = error_text(body)[0] or None
+    return error
+
+
+def _convert_status(status: int, body: Any, *, server: str, what: str) -> BridgeError:
     code, message = error_text(body)
     detail = f"{code}: {message}" if code and message else (code or message or f"HTTP {status}")
     subject = f" ({what})" if what else ""
@@ -44,7 +59,7 @@ def convert_status(status: int, body: Any, *, server: str, what: str = "") -> Br
             "(Mail.ReadWrite, Mail.Send, MailboxSettings.ReadWrite).",
             service="mailbox",
         )
-    if status == 410 or code.lower() in ("syncstatenotfound", "syncstateinvalid", "resyncrequired"):
+    if sync_state_gone(status, body):
         return SyncStateGone(
             "The saved sync state of this folder is no longer valid; sync starts again from now.",
             title="Mailbox sync restarted",

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from addin.connection_errors import never_sent
 from addin.errors import (
     AuthError,
     BridgeError,
@@ -50,12 +51,6 @@ log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 20  # parts per $batch (json-batching.md)
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
-
-_NOT_SENT_MARKERS = (
-    "Failed to establish a new connection",
-    "Connection refused",
-    "Name or service not known",
-)
 
 
 @dataclass(frozen=True)
@@ -113,7 +108,12 @@ def batch_body(parts: Sequence[Part]) -> dict[str, Any]:
 
 
 class GraphClient:
-    """HTTP to one mailbox's Graph endpoint; thread-safe."""
+    """HTTP to one mailbox's Graph endpoint; thread-safe.
+
+    ``requests.Session`` is not documented as thread-safe, and the engine thread, the Graph
+    watch and the UI's workers share one client: each thread gets its own session
+    (``threading.local``); the token and the request slots are shared under their locks.
+    """
 
     def __init__(
         self,
@@ -125,6 +125,7 @@ class GraphClient:
         sleep: Callable[[float], None] = time.sleep,
         max_retries: int = DEFAULT_MAX_RETRIES,
         max_wait: float = DEFAULT_MAX_WAIT,
+        session_factory: Callable[[], requests.Session] = requests.Session,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.server = urlsplit(self.base_url).netloc or self.base_url
@@ -135,12 +136,26 @@ class GraphClient:
         self.sleep = sleep
         self.max_retries = max_retries
         self.max_wait = max_wait
-        self.session = requests.Session()
-        self.session.verify = verify
+        self._verify = verify
+        self._session_factory = session_factory
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
         self.slots = Slots(MAX_CONCURRENT)
         self.sends = SendRate(sleep)
         self.requests_sent = 0  # HTTP requests (a $batch is one), for benchmarks and tests
         self.batch_supported = True
+
+    def _session(self) -> requests.Session:
+        """This thread's session (made on its first request)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._session_factory()
+            session.verify = self._verify
+            with self._sessions_lock:
+                self._sessions.append(session)
+            self._local.session = session
+        return session
 
     # -- token ---------------------------------------------------------------------------
 
@@ -160,10 +175,6 @@ class GraphClient:
                     raise AuthError("No Microsoft sign-in is stored for the mailbox.", service="mailbox")
                 self._token = value
             return self._token
-
-    def forget_token(self) -> None:
-        with self._token_lock:
-            self._token = None
 
     # -- single requests -------------------------------------------------------------------
 
@@ -205,8 +216,9 @@ class GraphClient:
                 sent_headers["Authorization"] = f"Bearer {self._bearer()}"
             held = self.slots.acquire(slots)
             try:
-                self.requests_sent += 1
-                response = self.session.request(
+                with self._sessions_lock:
+                    self.requests_sent += 1
+                response = self._session().request(
                     method,
                     self.url(path),
                     params=params,
@@ -258,11 +270,7 @@ class GraphClient:
             ) from None
 
     def _transport_error(self, exc: requests.RequestException, *, unknown_outcome: bool) -> BridgeError:
-        text = str(exc)
-        never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or any(
-            marker in text for marker in _NOT_SENT_MARKERS
-        )
-        if unknown_outcome and not never_sent:
+        if unknown_outcome and not never_sent(exc):
             return UnknownOutcomeError(
                 f"The connection to {self.server} broke during the request; "
                 "it may or may not have taken effect."
@@ -312,7 +320,7 @@ class GraphClient:
             )
         except MailboxError as exc:
             # A Graph-compatible gateway without JSON batching (501): one request per part.
-            if "HTTP 501" not in exc.message:
+            if exc.status != 501:
                 raise
             log.warning("the Graph endpoint does not answer $batch; sending requests one by one")
             self.batch_supported = False
@@ -346,10 +354,10 @@ class GraphClient:
                 unknown_outcome=unknown_outcome,
             )
         except (MessageError, MailboxError) as exc:
-            status = 404 if "no longer in the mailbox" in exc.message else 400
-            if isinstance(exc, SyncStateGone):
-                status = 410
-            return Answer(status=status, body={"error": {"code": type(exc).__name__, "message": exc.message}})
+            # The answer as the server gave it (status and code), as a batch part would carry it.
+            code = exc.code or type(exc).__name__
+            body = {"error": {"code": code, "message": exc.message}}
+            return Answer(status=exc.status or 400, body=body)
         headers = dict(response.headers)
         return Answer(status=response.status_code, body=_json_or_none(response), headers=headers)
 
@@ -379,7 +387,11 @@ class GraphClient:
         return result
 
     def close(self) -> None:
-        self.session.close()
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        self._local = threading.local()
+        for session in sessions:
+            session.close()
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -39,6 +39,7 @@ from urllib.parse import quote
 
 from addin.errors import BridgeError, MailboxError
 from addin.mailbox import graph_items
+from addin.mailbox.graph_errors import sync_state_gone
 from addin.mailbox.graph_http import Answer, GraphClient, Part, SyncStateGone, answer_error
 from addin.mailbox.types import Change, ChangeKind, SyncPage
 
@@ -269,7 +270,7 @@ class DeltaSync:
         )
         changed = False
         for folder_id, answer in zip(folders, answers, strict=True):
-            if answer.status == 410 or (not answer.ok and "syncstate" in str(answer.body).lower()):
+            if not answer.ok and sync_state_gone(answer.status, answer.body):
                 links[folder_id] = self._drain(watch_link(folder_id))
                 changed = True  # whatever happened meanwhile: let the mailbox job look
                 continue

@@ -12,7 +12,11 @@ Settings: ``server`` is the incoming server URL; ``options``: ``smtp_server``
 ``provider``) and ``sent_copy_wait`` (seconds to wait for a provider's copy, default 3).
 
 Folders: SPECIAL-USE attributes (RFC 6154) name Sent, Drafts and Trash; without them
-common names are tried.  Ids: see :mod:`addin.mailbox.imap_codec`.
+common names are tried (:mod:`addin.mailbox.imap_folders`).  Ids: see
+:mod:`addin.mailbox.imap_codec`; categories and the stamp: :mod:`addin.mailbox.imap_marks`.
+
+Threads: one IMAP connection (IMAPClient is not thread-safe) used under the mailbox's lock
+by the engine and the UI's workers; IDLE (:mod:`addin.mailbox.imap_watch`) opens its own.
 
 Sync state (JSON): UIDVALIDITY, the last UID reported and, where the server offers
 CONDSTORE, the HIGHESTMODSEQ below which flag changes were reported.  New mail is found
@@ -42,8 +46,8 @@ from imapclient import IMAPClient
 from addin.engine.mime import parse_mime
 from addin.errors import BridgeError, ConfigError, MailboxError, MessageError
 from addin.mailbox import imap_codec as codec
-from addin.mailbox import imap_sync, imap_watch, smtp_submit
-from addin.mailbox.imap_conn import Connection
+from addin.mailbox import imap_folders, imap_marks, imap_sync, imap_watch, smtp_submit
+from addin.mailbox.imap_conn import Connection, create_folder
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import (
     Address,
@@ -64,12 +68,6 @@ from addin.mailbox.types import (
 
 log = logging.getLogger(__name__)
 
-_SPECIAL = {b"\\sent": FolderKind.SENT, b"\\drafts": FolderKind.DRAFTS, b"\\trash": FolderKind.DELETED}
-_BY_NAME = {
-    FolderKind.SENT: ("sent", "sent items", "sent messages", "sent mail", "[gmail]/sent mail", "inbox/sent"),
-    FolderKind.DRAFTS: ("drafts", "draft", "[gmail]/drafts", "inbox/drafts"),
-    FolderKind.DELETED: ("trash", "deleted items", "deleted messages", "[gmail]/trash", "inbox/trash"),
-}
 _SUMMARY_FETCH = [
     "UID",
     "FLAGS",
@@ -163,39 +161,7 @@ class ImapMailbox(Mailbox):
     # -- folders ----------------------------------------------------------------------
 
     def _discover(self, client: IMAPClient) -> list[Folder]:
-        rows = client.list_folders()
-        names = {str(name).lower(): str(name) for _, _, name in rows}
-        kinds: dict[str, FolderKind] = {}
-        for flags, _, name in rows:
-            for flag in flags:
-                kind = _SPECIAL.get(flag.lower())
-                if kind is not None and kind not in self._kinds:
-                    self._kinds[kind] = str(name)
-        for kind, candidates in _BY_NAME.items():
-            if kind not in self._kinds:
-                found = next((names[c] for c in candidates if c in names), None)
-                if found:
-                    self._kinds[kind] = found
-        self._kinds[FolderKind.INBOX] = names.get("inbox", "INBOX")
-        for kind, name in self._kinds.items():
-            kinds[name] = kind
-        folders = []
-        for flags, delimiter, name in rows:
-            if any(f.lower() in (b"\\noselect", b"\\nonexistent") for f in flags):
-                continue
-            text = str(name)
-            sep = delimiter.decode() if isinstance(delimiter, bytes) else str(delimiter or "/")
-            parent, _, leaf = text.rpartition(sep) if sep else ("", "", text)
-            folders.append(
-                Folder(
-                    id=text,
-                    name=leaf or text,
-                    kind=kinds.get(text, FolderKind.OTHER),
-                    parent_id=parent or None,
-                    path=text.replace(sep, "/") if sep else text,
-                )
-            )
-        return folders
+        return imap_folders.discover(client, self._kinds)
 
     def list_folders(self) -> list[Folder]:
         folders: list[Folder] = self._run(self._discover)
@@ -211,7 +177,7 @@ class ImapMailbox(Mailbox):
             name = self._kinds.get(kind)
             if name is None and kind == FolderKind.SENT:
                 # A mailbox without a Sent folder gets one, as mail clients do.
-                client.create_folder("Sent")
+                create_folder(client, "Sent")
                 name = self._kinds[kind] = "Sent"
             if name is None:
                 raise MailboxError(f"This mailbox has no {kind.value} folder.", title="Folder not found")
@@ -381,74 +347,18 @@ class ImapMailbox(Mailbox):
 
     # -- marking ----------------------------------------------------------------------
 
-    _KEEP = object()
-
-    def _mark(self, client: IMAPClient, item_id: str, categories: Sequence[str] | None, stamp: Any) -> None:
-        parsed = codec.parse_id(item_id)
-        if parsed is None:
-            raise MessageError("Not a message id of this IMAP mailbox.")
-        folder, validity, uid = parsed
-        info = self._conn.select(folder)
-        if int(info[b"UIDVALIDITY"]) != validity:
-            raise MessageError("The message no longer exists on the server.")
-        # PERMANENTFLAGS without \* (and without our keywords) means new keywords are not kept.
-        permanent = {codec.flag_text(f).lower() for f in info.get(b"PERMANENTFLAGS", (b"\\*",))}
-        gmail = self._conn.has("X-GM-EXT-1")
-        items = ["FLAGS", f"BODY.PEEK[HEADER.FIELDS ({codec.STAMP_HEADER.upper()})]"]
-        row = client.fetch([uid], items + (["X-GM-LABELS"] if gmail else [])).get(uid)
-        if row is None:
-            raise MessageError("The message no longer exists on the server.")
-        flags = row.get(b"FLAGS", ())
-        remove: list[str] = []
-        add: list[str] = []
-        if categories is not None and gmail:
-            # Gmail: categories are labels, so they show in Gmail's own interface too.
-            names = list(dict.fromkeys(c for c in categories if c))
-            have = list(codec.categories_of_labels(row.get(b"X-GM-LABELS", ())))
-            if [n for n in have if n not in names]:
-                client.remove_gmail_labels([uid], [n for n in have if n not in names], silent=True)
-            if [n for n in names if n not in have]:
-                client.add_gmail_labels([uid], [n for n in names if n not in have], silent=True)
-        elif categories is not None:
-            wanted = [codec.keyword_of(c) for c in dict.fromkeys(c for c in categories if c)]
-            current = codec.category_keywords(flags)
-            remove += [k for k in current if k not in wanted]
-            add += [k for k in wanted if k not in current]
-        if stamp is not self._KEEP:
-            current_stamps = codec.stamp_keywords(flags)
-            has_header = bool(codec.header_bytes(row).strip())
-            if stamp:
-                keyword = codec.stamp_keyword(stamp)
-                remove += [k for k in current_stamps if k != keyword] + [codec.NO_STAMP]
-                add.append(keyword)
-            else:
-                remove += current_stamps
-                if has_header:
-                    add.append(codec.NO_STAMP)
-                else:
-                    remove.append(codec.NO_STAMP)
-        if add and "\\*" not in permanent and any(k.lower() not in permanent for k in add):
-            raise MessageError(
-                f"The mail server does not keep custom keywords in {folder!r}, so the categories and "
-                "the tracking mark cannot be stored there."
-            )
-        if remove:
-            client.remove_flags([uid], remove, silent=True)
-        if add:
-            client.add_flags([uid], add, silent=True)
-
     def set_categories(self, id: str, categories: Sequence[str]) -> None:
-        self._run(lambda client: self._mark(client, id, categories, self._KEEP))
+        self._run(lambda client: imap_marks.mark(self._conn, client, id, categories, imap_marks.KEEP))
 
     def set_stamp(self, id: str, stamp: str | None) -> None:
-        self._run(lambda client: self._mark(client, id, None, stamp))
+        self._run(lambda client: imap_marks.mark(self._conn, client, id, None, stamp))
 
     def mark_many(self, marks: Sequence[Mark]) -> list[str | None]:
         def work(client: IMAPClient) -> list[str | None]:
             errors: list[str | None] = []
             for mark in marks:
                 try:
-                    self._mark(client, mark.id, mark.categories, mark.stamp)
+                    imap_marks.mark(self._conn, client, mark.id, mark.categories, mark.stamp)
                     errors.append(None)
                 except MessageError as exc:
                     errors.append(exc.message)
@@ -509,12 +419,26 @@ class ImapMailbox(Mailbox):
             return
 
         def append(client: IMAPClient) -> None:
-            self._conn.select(sent)
-            if client.search(["HEADER", "Message-ID", message_id]):
+            try:
+                self._conn.select(sent)
+                filed = client.search(["HEADER", "Message-ID", message_id])
+            except MailboxError as exc:
+                if exc.code not in (None, "NONEXISTENT"):
+                    raise
+                filed = []  # no such folder (Dovecot says a plain NO): APPEND answers [TRYCREATE]
+            if filed:
                 return  # already there (a retry after a dropped APPEND answer)
             client.append(sent, data, flags=[b"\\Seen"], msg_time=datetime.now(UTC))
 
-        self._run(append)
+        try:
+            self._run(append)
+        except MailboxError as exc:
+            if exc.code != "TRYCREATE":
+                raise
+            # The Sent folder went away since it was found (another client deleted or renamed
+            # it): as RFC 3501 asks, CREATE it and APPEND once more.
+            self._run(lambda client: create_folder(client, sent))
+            self._run(append)
 
     def _file_hidden_copies(self) -> None:
         """Move the hidden copies that came back to the Inbox into Sent (or drop them where

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import logging
-import socket
+import re
 import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -35,6 +35,9 @@ for _name in ("imapclient", "imapclient.imaplib", "imapclient.imapclient"):
     if _logger.level < logging.INFO:
         _logger.setLevel(logging.INFO)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# The response code opening a tagged NO/BAD answer's text (RFC 3501 §7.1 resp-text-code,
+# RFC 5530): IMAPClient raises ``"<command> failed: [CODE] human text"``.
+_RESPONSE_CODE = re.compile(r"^(?:[A-Za-z]+ failed: )?\[([A-Za-z0-9-]+)[\] ]")
 
 
 def parse_server(server: str) -> tuple[str, int, str]:
@@ -114,8 +117,12 @@ class Connection:
             if "ENABLE" in self.capabilities and "CONDSTORE" in self.capabilities:
                 with contextlib.suppress(imaplib.IMAP4.error):
                     client.enable("CONDSTORE")
-        except LoginError:
+        except LoginError as exc:
             self._drop(client)
+            if response_code(exc) == "UNAVAILABLE":  # RFC 5530: a temporary failure, not the password
+                raise OfflineError(
+                    f"The mail server {self.server} cannot sign you in right now; it will be tried again."
+                ) from None
             raise AuthError(
                 f"The mail server {self.server} refused the user name or password.", service="mailbox"
             ) from None
@@ -159,10 +166,12 @@ class Connection:
             raise
         except imaplib.IMAP4.error as exc:
             self.selected = None
-            raise MailboxError(
+            error = MailboxError(
                 f"The folder {folder!r} cannot be opened on {self.server}: {_text(exc)}",
                 title="Folder not found",
-            ) from None
+            )
+            error.code = response_code(exc)
+            raise error from None
         self.selected = folder
         return info
 
@@ -183,8 +192,19 @@ class Connection:
                         f"The connection to {self.server} was lost ({type(exc).__name__})."
                     ) from None
             except imaplib.IMAP4.error as exc:
-                raise MailboxError(f"The mail server {self.server} answered: {_text(exc)}") from None
+                error = MailboxError(f"The mail server {self.server} answered: {_text(exc)}")
+                error.code = response_code(exc)  # what callers decide by
+                raise error from None
         raise AssertionError("unreachable")
+
+
+def create_folder(client: IMAPClient, name: str) -> None:
+    """CREATE a folder; one that exists already (another client made it meanwhile) is fine."""
+    try:
+        client.create_folder(name)
+    except imaplib.IMAP4.error as exc:
+        if response_code(exc) != "ALREADYEXISTS":
+            raise
 
 
 def untrusted(server: str, exc: ssl.SSLCertVerificationError) -> MailboxError:
@@ -196,12 +216,15 @@ def untrusted(server: str, exc: ssl.SSLCertVerificationError) -> MailboxError:
     )
 
 
+def response_code(exc: BaseException) -> str | None:
+    """The server's response code of a failed command, upper case (``ALREADYEXISTS``,
+    ``TRYCREATE``, ``NONEXISTENT``, ``AUTHENTICATIONFAILED``, ``UNAVAILABLE``…), or None."""
+    match = _RESPONSE_CODE.match(_text(exc))
+    return match.group(1).upper() if match else None
+
+
 def _text(exc: BaseException) -> str:
     text = str(exc)
     if text.startswith("b'") or text.startswith('b"'):
         text = text[2:-1]
     return text[:300]
-
-
-def is_timeout(exc: BaseException) -> bool:
-    return isinstance(exc, socket.timeout | TimeoutError)

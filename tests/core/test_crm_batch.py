@@ -17,14 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from addin.crm.batch import (
-    MAX_BATCH_REQUESTS,
-    Batch,
+from addin.crm.batch import MAX_BATCH_REQUESTS, Batch, first_error, match_results
+from addin.crm.batch_wire import (
     BatchRequest,
     PartResponse,
     build_batch_body,
-    first_error,
-    match_results,
     parse_batch_response,
     split_head,
     split_multipart,

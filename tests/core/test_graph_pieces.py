@@ -219,9 +219,10 @@ class _Script(requests.Session):
 def _client(answers: list[Any], tokens: list[str] | None = None) -> tuple[GraphClient, _Script, list[float]]:
     slept: list[float] = []
     supply = iter(tokens or ["t1", "t2", "t3"])
-    client = GraphClient("https://graph.example/v1.0", lambda: next(supply), sleep=slept.append)
     script = _Script(answers)
-    client.session = script
+    client = GraphClient(
+        "https://graph.example/v1.0", lambda: next(supply), sleep=slept.append, session_factory=lambda: script
+    )
     return client, script, slept
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from addin.crm import DataverseClient, StaticTokenAuth
 from addin.crm import records as R
-from addin.errors import AuthError, CrmError, OfflineError, ThrottledError, UnknownOutcomeError
+from addin.errors import AuthError, ConflictError, CrmError, OfflineError, ThrottledError, UnknownOutcomeError
 from addin.sandbox.crm import CrmSandbox
 
 pytestmark = pytest.mark.integration
@@ -121,7 +121,7 @@ def test_connection_dropped_after_a_batch_ran_is_unknown_outcome(
     def make_batch():  # type: ignore[no-untyped-def]
         batch = client.batch()
         for i, rid in enumerate(ids):
-            batch.changeset().create_if_absent("emails", rid, {"subject": f"{tag}-{i}"})
+            batch.changeset().create("emails", {"activityid": rid, "subject": f"{tag}-{i}"})
         return batch
 
     sandbox.faults.update({"fail_next": [{"drop": "after"}], "match": "POST $batch"})
@@ -130,9 +130,9 @@ def test_connection_dropped_after_a_batch_ran_is_unknown_outcome(
     # Not retried automatically: one batch reached the server, and it did run.
     assert sandbox.stats.snapshot()["by_operation"]["POST $batch"] == 1
     assert _subjects(client, tag) == [f"{tag}-{i}" for i in range(3)]
-    # The caller reconciles by repeating with If-None-Match: * -> every part says "exists".
+    # The caller reconciles by repeating the creates with the same ids: every part is a duplicate.
     results = make_batch().execute(continue_on_error=True)
-    assert [r.error.status for r in results if r.error is not None] == [412, 412, 412]
+    assert [type(r.error) for r in results if r.error is not None] == [ConflictError] * 3
     assert _subjects(client, tag) == [f"{tag}-{i}" for i in range(3)]
 
 

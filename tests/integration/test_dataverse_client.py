@@ -38,7 +38,10 @@ def client(sandbox: CrmSandbox) -> Iterator[DataverseClient]:
     sandbox.faults.clear()
     sandbox.stats.reset()
     with DataverseClient(
-        sandbox.base_url, StaticTokenAuth("sandbox"), sleep=lambda s: None, session=_session(sandbox)
+        sandbox.base_url,
+        StaticTokenAuth("sandbox"),
+        sleep=lambda s: None,
+        session_factory=lambda: _session(sandbox),
     ) as c:
         yield c
 
@@ -96,11 +99,17 @@ def test_create_with_representation(client: DataverseClient) -> None:
     assert isinstance(created, dict) and uuid.UUID(created["contactid"])
 
 
-def test_create_if_absent_twice_gives_one_record(client: DataverseClient) -> None:
+def test_creating_a_chosen_id_twice_gives_one_record(client: DataverseClient) -> None:
     rid = str(uuid.uuid5(uuid.NAMESPACE_URL, "mid:<dedupe-1@fabrikam.test>"))
-    body = {"subject": "Quote", "messageid": "<dedupe-1@fabrikam.test>", "directioncode": False}
-    assert client.create_if_absent("emails", rid, body) is True
-    assert client.create_if_absent("emails", rid, {**body, "subject": "changed?"}) is False
+    body = {
+        "activityid": rid,
+        "subject": "Quote",
+        "messageid": "<dedupe-1@fabrikam.test>",
+        "directioncode": False,
+    }
+    assert client.create("emails", body) == rid
+    with pytest.raises(ConflictError):
+        client.create("emails", {**body, "subject": "changed?"})
     rows = list(
         client.query("emails", select=["activityid", "subject"], filter=R.eq("activityid", uuid.UUID(rid)))
     )
@@ -199,7 +208,7 @@ def test_batch_continue_on_error_isolates_change_sets(client: DataverseClient) -
     batch = client.batch()
     bad = batch.changeset()
     bad.create("emails", {"subject": "rolled back"})
-    bad.create_if_absent("emails", existing, {"subject": "duplicate"})
+    bad.create("emails", {"activityid": existing, "subject": "duplicate"})
     good = batch.changeset()
     good.create("emails", {"subject": "kept"})
     results = batch.execute(continue_on_error=True)
@@ -244,7 +253,9 @@ def test_tls_refuses_a_client_that_does_not_trust_the_sandbox_ca() -> None:
 
 def test_wrong_bearer_is_auth_error(sandbox: CrmSandbox) -> None:
     with (
-        DataverseClient(sandbox.base_url, StaticTokenAuth("not-the-token"), session=_session(sandbox)) as bad,
+        DataverseClient(
+            sandbox.base_url, StaticTokenAuth("not-the-token"), session_factory=lambda: _session(sandbox)
+        ) as bad,
         pytest.raises(AuthError) as info,
     ):
         bad.whoami()

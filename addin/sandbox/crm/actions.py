@@ -15,7 +15,8 @@ from addin.sandbox.crm.errors import ODataError, bad_request, record_not_found
 from addin.sandbox.crm.fetchxml import filter_predicate
 from addin.sandbox.crm.handler import Handler, Headers, Req, Res
 from addin.sandbox.crm.query import Annotations, Options
-from addin.sandbox.crm.schema import BY_SET, Table
+from addin.sandbox.crm.schema import BY_SET
+from addin.sandbox.crm.schema_types import Table
 from addin.sandbox.crm.store import Record, now_iso
 
 NS = "Microsoft.Dynamics.CRM"

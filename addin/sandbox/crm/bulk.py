@@ -13,7 +13,8 @@ from addin.sandbox.crm.errors import ODataError, bad_request
 from addin.sandbox.crm.fetchxml import condition
 from addin.sandbox.crm.handler import Handler, Req, Res, parse_key
 from addin.sandbox.crm.metadata import retrieve_metadata_changes
-from addin.sandbox.crm.schema import BY_LOGICAL, TABLES, Table
+from addin.sandbox.crm.schema import BY_LOGICAL, TABLES
+from addin.sandbox.crm.schema_types import Table
 from addin.sandbox.crm.service import parse_entity_ref
 from addin.sandbox.crm.store import now_iso
 

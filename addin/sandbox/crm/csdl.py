@@ -7,7 +7,8 @@ from __future__ import annotations
 from functools import cache
 from xml.etree import ElementTree as ET
 
-from addin.sandbox.crm.schema import BOOL, DEC, DT, GUID, INT, MEMO, MONEY, PICK, STATE, STATUS, STR, TABLES
+from addin.sandbox.crm.schema import TABLES
+from addin.sandbox.crm.schema_types import BOOL, DEC, DT, GUID, INT, MEMO, MONEY, PICK, STATE, STATUS, STR
 
 _EDMX = "http://docs.oasis-open.org/odata/ns/edmx"
 _EDM = "http://docs.oasis-open.org/odata/ns/edm"

@@ -11,7 +11,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from addin.sandbox.crm.errors import bad_request
-from addin.sandbox.crm.schema import BY_SET, Table
+from addin.sandbox.crm.schema import BY_SET
+from addin.sandbox.crm.schema_types import Table
 from addin.sandbox.crm.store import TYPE_SUFFIX, Record
 
 if TYPE_CHECKING:

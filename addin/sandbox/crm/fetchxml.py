@@ -17,9 +17,10 @@ from urllib.parse import quote, unquote
 
 from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.errors import bad_request
-from addin.sandbox.crm.odata_filter import _coerce
+from addin.sandbox.crm.odata_values import coerce as _coerce
 from addin.sandbox.crm.query import MAX_PAGE, TOTAL_COUNT, TOTAL_COUNT_EXCEEDED, Annotations, Options, Reader
-from addin.sandbox.crm.schema import BOOL, BY_LOGICAL, GUID, Table
+from addin.sandbox.crm.schema import BY_LOGICAL
+from addin.sandbox.crm.schema_types import BOOL, GUID, Table
 from addin.sandbox.crm.store import Record
 
 COOKIE = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie"

@@ -19,7 +19,8 @@ from addin.sandbox.crm.csdl import csdl_document
 from addin.sandbox.crm.errors import ODataError, bad_request, not_found_segment, record_not_found
 from addin.sandbox.crm.metadata import ROOTS, metadata
 from addin.sandbox.crm.query import Annotations, Options, Reader, context_url, parse_options, split_outside
-from addin.sandbox.crm.schema import BY_LOGICAL, BY_SET, Table
+from addin.sandbox.crm.schema import BY_LOGICAL, BY_SET
+from addin.sandbox.crm.schema_types import Table
 from addin.sandbox.crm.service import (
     BindResolver,
     Writer,

@@ -11,7 +11,8 @@ from werkzeug.wrappers import Request, Response
 
 from addin.sandbox.crm.errors import ODataError
 from addin.sandbox.crm.page_auth import CSRF_FIELD, PageAuth, refused
-from addin.sandbox.crm.schema import BY_LOGICAL, BY_SET, EMAIL_STATUS, PARTICIPATION
+from addin.sandbox.crm.schema import BY_LOGICAL, BY_SET
+from addin.sandbox.crm.schema_types import EMAIL_STATUS, PARTICIPATION
 from addin.sandbox.crm.store import TYPE_SUFFIX, Record
 
 if TYPE_CHECKING:

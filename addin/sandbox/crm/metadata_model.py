@@ -12,14 +12,13 @@ import uuid
 from functools import cache
 from typing import Any
 
-from addin.sandbox.crm.schema import (
+from addin.sandbox.crm.schema import BY_LOGICAL, GLOBAL_OPTION_SETS, TABLES
+from addin.sandbox.crm.schema_types import (
     BOOL,
-    BY_LOGICAL,
     DEC,
     DT,
     EMAIL_DEFAULT_STATUS,
     EMAIL_STATE_OF_STATUS,
-    GLOBAL_OPTION_SETS,
     GUID,
     INT,
     MEMO,
@@ -28,7 +27,6 @@ from addin.sandbox.crm.schema import (
     STATE,
     STATUS,
     STR,
-    TABLES,
     Lookup,
     Table,
 )

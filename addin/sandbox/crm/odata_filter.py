@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,14 +16,22 @@ from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
 
 from addin.sandbox.crm.errors import ODataError, bad_request, unknown_property
-from addin.sandbox.crm.schema import BOOL, DEC, DT, GUID, INT, MEMO, MONEY, PICK, STATE, STATUS, STR, Table
+from addin.sandbox.crm.odata_values import (
+    DATE_FUNCTIONS,
+    LITERALS,
+    QUERY_SYNTAX,
+    check_types,
+    coerce,
+    compare,
+    date_test,
+    literal_value,
+    normalized,
+)
+from addin.sandbox.crm.schema_types import BOOL, Table
 from addin.sandbox.crm.store import Record
 
 Env = dict[str, tuple[Table, Record]]
 Expr = Callable[[Record, Env], Any]
-
-QUERY_SYNTAX = "0x80060888"
-_LITERALS = {"string", "dqstring", "guid", "datetime", "number", "true", "false", "null"}
 
 
 class Resolver(Protocol):
@@ -49,148 +56,6 @@ def _parser() -> Lark:
     return Lark(grammar, parser="lalr", maybe_placeholders=False)
 
 
-def normalize_datetime(text: str) -> str:
-    """Canonical ``YYYY-MM-DDTHH:MM:SSZ`` (UTC) so stored and literal dates compare as strings."""
-    value = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        value += "T00:00:00Z"
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise bad_request(
-            f"Cannot convert the literal '{text}' to the expected type 'Edm.DateTimeOffset'."
-        ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _lit_value(tree: Tree[Any]) -> Any:
-    tok = str(tree.children[0]) if tree.children else ""
-    kind = tree.data
-    if kind == "string":
-        return tok[1:-1].replace("''", "'")
-    if kind == "dqstring":
-        return tok[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    if kind == "guid":
-        return tok.lower()
-    if kind == "datetime":
-        return normalize_datetime(tok)
-    if kind == "number":
-        return float(tok) if "." in tok else int(tok)
-    if kind == "true":
-        return True
-    if kind == "false":
-        return False
-    return None
-
-
-def _norm(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.lower()
-    return value
-
-
-def _cmp(op: str, left: Any, right: Any) -> bool:
-    if op == "eq":
-        return bool(_norm(left) == _norm(right))
-    if op == "ne":
-        return bool(_norm(left) != _norm(right))
-    if left is None or right is None:
-        return False
-    left, right = _norm(left), _norm(right)
-    try:
-        if op == "gt":
-            return bool(left > right)
-        if op == "ge":
-            return bool(left >= right)
-        if op == "lt":
-            return bool(left < right)
-        return bool(left <= right)
-    except TypeError:
-        return False
-
-
-def _coerce(kind: str | None, value: Any) -> Any:
-    """Bring a literal to the column's representation (dates canonical, guids lower-case)."""
-    if value is None or kind is None:
-        return value
-    if kind == DT and isinstance(value, str):
-        return normalize_datetime(value)
-    if kind == GUID and isinstance(value, str):
-        return value.lower()
-    if kind == BOOL and isinstance(value, int) and not isinstance(value, bool):
-        return bool(value)
-    if kind in (INT, PICK, STATE, STATUS, DEC, MONEY) and isinstance(value, str):
-        try:
-            return float(value) if "." in value else int(value)
-        except ValueError:
-            return value
-    return value
-
-
-# Edm types, for the type check of a comparison between a column and a literal.
-_COLUMN_EDM = {
-    STR: "Edm.String",
-    MEMO: "Edm.String",
-    GUID: "Edm.Guid",
-    INT: "Edm.Int32",
-    PICK: "Edm.Int32",
-    STATE: "Edm.Int32",
-    STATUS: "Edm.Int32",
-    DEC: "Edm.Decimal",
-    MONEY: "Edm.Decimal",
-    BOOL: "Edm.Boolean",
-    DT: "Edm.DateTimeOffset",
-}
-_LITERAL_EDM = {
-    "string": "Edm.String",
-    "dqstring": "Edm.String",
-    "guid": "Edm.Guid",
-    "datetime": "Edm.DateTimeOffset",
-    "true": "Edm.Boolean",
-    "false": "Edm.Boolean",
-}
-_NUMERIC = {"Edm.Int32", "Edm.Decimal"}
-# Pairs the sandbox accepts beyond equal types (literal forms clients commonly send for a
-# column): a quoted GUID for a lookup or id, a quoted date for a date column, 0/1 for a boolean.
-_LENIENT = {("Edm.Guid", "Edm.String"), ("Edm.DateTimeOffset", "Edm.String"), ("Edm.Boolean", "Edm.Int32")}
-_OPERATOR_KIND = {
-    "eq": "Equal",
-    "ne": "NotEqual",
-    "gt": "GreaterThan",
-    "ge": "GreaterThanOrEqual",
-    "lt": "LessThan",
-    "le": "LessThanOrEqual",
-}
-
-
-def _literal_edm(node: Tree[Any] | Token) -> str | None:
-    if not isinstance(node, Tree) or node.data not in _LITERALS or node.data == "null":
-        return None
-    if node.data == "number":
-        return "Edm.Decimal" if "." in str(node.children[0]) else "Edm.Int32"
-    return _LITERAL_EDM[node.data]
-
-
-def _check_types(left: Any, lk: str | None, right: Any, rk: str | None, op: str) -> None:
-    """Refuse a column compared with a literal of another type, as Dataverse's OData parser does
-    (``statuscode eq 'abc'`` is a 400, not an empty result)."""
-    for column_kind, literal in ((lk, right), (rk, left)):
-        column = _COLUMN_EDM.get(column_kind or "")
-        value = _literal_edm(literal)
-        if column is None or value is None or column == value:
-            continue
-        if (column in _NUMERIC and value in _NUMERIC) or (column, value) in _LENIENT:
-            continue
-        first, second = (column, value) if column_kind == lk else (value, column)
-        raise bad_request(
-            "A binary operator with incompatible types was detected. Found operand types "
-            f"'{first}' and '{second}' for operator kind '{_OPERATOR_KIND.get(op, op)}'.",
-            QUERY_SYNTAX,
-        )
-
-
 class _Compiler:
     def __init__(self, resolver: Resolver, table: Table) -> None:
         self.r = resolver
@@ -203,7 +68,7 @@ class _Compiler:
             raise bad_request(f"Syntax error at '{tree}' in $filter.", QUERY_SYNTAX)
         kind = tree.data
         if kind in ("string", "dqstring", "guid", "datetime", "number", "true", "false", "null"):
-            value = _lit_value(tree)
+            value = literal_value(tree)
             return (lambda rec, env: value), None
         if kind == "or_":
             a, b = self.compile(tree.children[0])[0], self.compile(tree.children[2])[0]
@@ -232,15 +97,15 @@ class _Compiler:
         lf, lk = self.compile(left)
         rf, rk = self.compile(right)
         opname = str(op)
-        _check_types(left, lk, right, rk, opname)
+        check_types(left, lk, right, rk, opname)
         # A literal compared with a column takes the column's representation.
-        if isinstance(right, Tree) and right.data in _LITERALS and lk:
-            rv = _coerce(lk, rf({}, {}))
-            return lambda rec, env: _cmp(opname, lf(rec, env), rv)
-        if isinstance(left, Tree) and left.data in _LITERALS and rk:
-            lv = _coerce(rk, lf({}, {}))
-            return lambda rec, env: _cmp(opname, lv, rf(rec, env))
-        return lambda rec, env: _cmp(opname, lf(rec, env), rf(rec, env))
+        if isinstance(right, Tree) and right.data in LITERALS and lk:
+            rv = coerce(lk, rf({}, {}))
+            return lambda rec, env: compare(opname, lf(rec, env), rv)
+        if isinstance(left, Tree) and left.data in LITERALS and rk:
+            lv = coerce(rk, lf({}, {}))
+            return lambda rec, env: compare(opname, lv, rf(rec, env))
+        return lambda rec, env: compare(opname, lf(rec, env), rf(rec, env))
 
     def _table_for(self, first: str) -> tuple[Table, str | None]:
         for scope in reversed(self.scopes):
@@ -318,9 +183,9 @@ class _Compiler:
             key = str(arg.children[0])
             node = arg.children[1]
             if node.data == "list":
-                params[key] = [_lit_value(c) for c in node.children]
+                params[key] = [literal_value(c) for c in node.children]
             else:
-                params[key] = _lit_value(node)
+                params[key] = literal_value(node)
         prop = params.get("PropertyName")
         if fname in ("EqualUserId", "NotEqualUserId"):
             getter, _ = self._path([str(prop)])
@@ -331,22 +196,22 @@ class _Compiler:
             if not isinstance(prop, str) or not isinstance(params.get("PropertyValues"), list):
                 raise bad_request(f"{fname} needs PropertyName and PropertyValues.", QUERY_SYNTAX)
             getter, kind = self._path([prop])
-            wanted = {_norm(_coerce(kind, v)) for v in params["PropertyValues"]}
+            wanted = {normalized(coerce(kind, v)) for v in params["PropertyValues"]}
             want = fname != "NotIn"
-            return lambda rec, env: (_norm(getter(rec, env)) in wanted) == want
+            return lambda rec, env: (normalized(getter(rec, env)) in wanted) == want
         if fname in ("Between", "NotBetween"):
             getter, kind = self._path([str(prop)])
             values = params.get("PropertyValues")
             if not isinstance(values, list) or len(values) != 2:
                 raise bad_request(f"{fname} needs two PropertyValues.", QUERY_SYNTAX)
-            low, high = (_coerce(kind, v) for v in values)
+            low, high = (coerce(kind, v) for v in values)
             inside = fname == "Between"
             return lambda rec, env: (
-                (_cmp("ge", getter(rec, env), low) and _cmp("le", getter(rec, env), high)) == inside
+                (compare("ge", getter(rec, env), low) and compare("le", getter(rec, env), high)) == inside
             )
-        if fname in _DATE_FUNCTIONS:
+        if fname in DATE_FUNCTIONS:
             date_getter, _ = self._path([str(prop)])
-            test = _date_test(fname, params.get("PropertyValue"))
+            test = date_test(fname, params.get("PropertyValue"))
             return lambda rec, env: isinstance(v := date_getter(rec, env), str) and test(v)
         raise bad_request(
             f"The query function 'Microsoft.Dynamics.CRM.{fname}' is not supported.", QUERY_SYNTAX
@@ -377,71 +242,6 @@ class _Compiler:
             return any(results) if is_any else all(results)
 
         return run
-
-
-_DATE_FUNCTIONS = {
-    "Today",
-    "Yesterday",
-    "Tomorrow",
-    "Last7Days",
-    "Next7Days",
-    "LastXHours",
-    "NextXHours",
-    "LastXDays",
-    "NextXDays",
-    "LastXMonths",
-    "OlderThanXHours",
-    "OlderThanXDays",
-    "OlderThanXMonths",
-    "On",
-    "OnOrAfter",
-    "OnOrBefore",
-}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _date_test(fname: str, raw: Any) -> Callable[[str], bool]:
-    """Date query functions (Web API query function reference); the sandbox user's zone is UTC."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    midnight = now.replace(hour=0, minute=0, second=0)
-    day = timedelta(days=1)
-    if fname in ("On", "OnOrAfter", "OnOrBefore"):
-        if not isinstance(raw, str):
-            raise bad_request(f"{fname} needs a date PropertyValue.", QUERY_SYNTAX)
-        date = normalize_datetime(raw)[:10]
-        if fname == "On":
-            return lambda v: v[:10] == date
-        return (lambda v: v[:10] >= date) if fname == "OnOrAfter" else (lambda v: v[:10] <= date)
-    fixed = {
-        "Today": (midnight, midnight + day),
-        "Yesterday": (midnight - day, midnight),
-        "Tomorrow": (midnight + day, midnight + 2 * day),
-        "Last7Days": (midnight - 7 * day, now),
-        "Next7Days": (now, midnight + 8 * day),
-    }
-    if fname in fixed:
-        low, high = (_iso(m) for m in fixed[fname])
-        if fname == "Last7Days":
-            return lambda v: low <= v <= high
-        return lambda v: low <= v < high
-    try:
-        amount = int(raw)
-    except (TypeError, ValueError):
-        raise bad_request(f"{fname} needs a whole-number PropertyValue.", QUERY_SYNTAX) from None
-    unit = timedelta(hours=1) if fname.endswith("Hours") else day
-    span = unit * amount if not fname.endswith("Months") else day * 30 * amount  # months approximated
-    now_text = _iso(now)
-    if fname.startswith("Last"):
-        since = _iso(now - span if unit != day else midnight - span)
-        return lambda v: since <= v <= now_text
-    if fname.startswith("Next"):
-        until = _iso(now + span if unit != day else midnight + span + day)
-        return lambda v: now_text <= v < until
-    before = _iso(now - span)
-    return lambda v: v < before  # OlderThanX…
 
 
 def substitute_aliases(text: str, query: dict[str, str]) -> str:

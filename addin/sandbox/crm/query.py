@@ -11,7 +11,8 @@ from urllib.parse import quote, unquote
 
 from addin.sandbox.crm.errors import PROPERTY_NOT_FOUND, ODataError, bad_request, unknown_property
 from addin.sandbox.crm.odata_filter import compile_filter, substitute_aliases
-from addin.sandbox.crm.schema import BOOL, BY_LOGICAL, DEC, DT, GUID, INT, MONEY, PICK, STATE, STATUS, Table
+from addin.sandbox.crm.schema import BY_LOGICAL
+from addin.sandbox.crm.schema_types import BOOL, DEC, DT, GUID, INT, MONEY, PICK, STATE, STATUS, Table
 from addin.sandbox.crm.store import TYPE_SUFFIX, Record, Store, lookup_key
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"

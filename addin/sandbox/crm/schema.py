@@ -7,154 +7,39 @@ way Dataverse rejects it, so a client typo fails here as it would against a real
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-# Column kinds
-MONEY = "money"
-GUID, STR, MEMO, INT, BOOL, DT, DEC, PICK, STATE, STATUS = (
-    "guid",
-    "string",
-    "memo",
-    "int",
-    "bool",
-    "datetime",
-    "decimal",
-    "picklist",
-    "state",
-    "status",
+from addin.sandbox.crm.schema_types import (
+    BOOL,
+    DEC,
+    DELIVERY,
+    DELIVERY_IN,
+    DT,
+    EMAIL_STATUS,
+    FILTERING,
+    GENERIC_STATE,
+    GENERIC_STATUS,
+    GUID,
+    INT,
+    MEMO,
+    MONEY,
+    PARTICIPATION,
+    PICK,
+    PRIORITY,
+    STATE,
+    STATUS,
+    STR,
+    Collection,
+    Lookup,
+    Table,
+    regarding_lookup,
+    table,
 )
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """A lookup column (``_<attr>_value``) and the navigation properties that bind it."""
-
-    attr: str
-    targets: tuple[str, ...]  # logical names
-    # navigation property -> target logical name
-    navs: dict[str, str] = field(default_factory=dict)
-    create: bool = True
-    update: bool = True
-
-
-@dataclass(frozen=True)
-class Collection:
-    """A collection-valued navigation property: the children whose lookup points here."""
-
-    name: str
-    child: str  # logical name of the child table
-    child_attr: str  # the child's lookup column that references this record
-
-
-@dataclass
-class Table:
-    logical: str
-    entity_set: str
-    key: str
-    primary_name: str
-    columns: dict[str, str]
-    lookups: dict[str, Lookup] = field(default_factory=dict)
-    collections: dict[str, Collection] = field(default_factory=dict)
-    not_for_create: frozenset[str] = frozenset()
-    not_for_update: frozenset[str] = frozenset()
-    labels: dict[str, dict[int, str]] = field(default_factory=dict)
-
-    def nav_target(self, nav: str) -> tuple[Lookup, str] | None:
-        for lk in self.lookups.values():
-            if nav in lk.navs:
-                return lk, lk.navs[nav]
-        return None
-
-
-EMAIL_STATUS = {1: "Draft", 2: "Completed", 3: "Sent", 4: "Received", 5: "Canceled", 6: "Pending Send"}
-EMAIL_STATUS |= {7: "Sending", 8: "Failed"}
-# statuscode -> the statecode it belongs to (reference §1.2)
-EMAIL_STATE_OF_STATUS = {1: 0, 2: 1, 3: 1, 4: 1, 5: 2, 6: 1, 7: 1, 8: 0}
-EMAIL_DEFAULT_STATUS = {0: 1, 1: 2, 2: 5}
-GENERIC_STATE = {0: "Active", 1: "Inactive"}
-GENERIC_STATUS = {1: "Active", 2: "Inactive"}
-GENERIC_STATE_OF_STATUS = {1: 0, 2: 1}
-
-DELIVERY = {0: "None", 1: "Microsoft Dynamics 365 for Outlook", 2: "Server-Side Synchronization"}
-DELIVERY_IN = DELIVERY | {3: "Forward Mailbox"}
-FILTERING = {
-    0: "All email messages",
-    1: "Email messages in response to Dynamics 365 email",
-    2: "Email messages from Dynamics 365 Leads, Contacts and Accounts",
-    3: "Email messages from Dynamics 365 records that are email enabled",
-    4: "No email messages",
-}
-PARTICIPATION = {
-    1: "Sender",
-    2: "To Recipient",
-    3: "CC Recipient",
-    4: "BCC Recipient",
-    5: "Required attendee",
-    6: "Optional attendee",
-    7: "Organizer",
-    8: "Regarding",
-    9: "Owner",
-    10: "Resource",
-    11: "Customer",
-    12: "Chat Participant",
-    13: "Related",
-}
-PRIORITY = {0: "Low", 1: "Normal", 2: "High"}
-
-COMMON = {"createdon": DT, "modifiedon": DT, "versionnumber": INT}
-COMMON_LOOKUPS = {
-    "ownerid": Lookup("ownerid", ("systemuser",), {"ownerid": "systemuser"}),
-    "createdby": Lookup("createdby", ("systemuser",), {}, create=False, update=False),
-    "modifiedby": Lookup("modifiedby", ("systemuser",), {}, create=False, update=False),
-}
-READ_ONLY_COMMON = frozenset({"createdon", "modifiedon", "versionnumber"})
-
-
-def _t(
-    logical: str,
-    entity_set: str,
-    key: str,
-    primary_name: str,
-    columns: dict[str, str],
-    lookups: list[Lookup] | None = None,
-    collections: list[Collection] | None = None,
-    not_for_create: set[str] | None = None,
-    not_for_update: set[str] | None = None,
-    labels: dict[str, dict[int, str]] | None = None,
-    owned: bool = True,
-) -> Table:
-    cols = {key: GUID, **columns, **COMMON}
-    lks = {lk.attr: lk for lk in lookups or []}
-    lks.update({k: v for k, v in COMMON_LOOKUPS.items() if owned or k != "ownerid"})
-    return Table(
-        logical=logical,
-        entity_set=entity_set,
-        key=key,
-        primary_name=primary_name,
-        columns=cols,
-        lookups=lks,
-        collections={c.name: c for c in collections or []},
-        not_for_create=frozenset((not_for_create or set()) | READ_ONLY_COMMON),
-        not_for_update=frozenset((not_for_update or set()) | READ_ONLY_COMMON | {key}),
-        labels=labels or {},
-    )
-
-
-def _regarding(suffix: str, targets: tuple[str, ...]) -> Lookup:
-    navs: dict[str, str] = {}
-    for t in targets:
-        navs[f"regardingobjectid_{t}{suffix}"] = t
-        # activitypointer's inherited names are also present on the email EntityType (§1.4) [P]
-        navs[f"regardingobjectid_{t}"] = t
-    return Lookup("regardingobjectid", targets, navs)
-
 
 _PARTY_TARGETS = ("account", "contact", "systemuser", "lead", "queue")
 _REGARDING_TARGETS = ("account", "contact", "lead", "opportunity", "incident")
 _STATE_LABELS = {"statecode": GENERIC_STATE, "statuscode": GENERIC_STATUS}
 
 TABLES: list[Table] = [
-    _t(
+    table(
         "organization",
         "organizations",
         "organizationid",
@@ -171,7 +56,7 @@ TABLES: list[Table] = [
         },
         owned=False,
     ),
-    _t(
+    table(
         "systemuser",
         "systemusers",
         "systemuserid",
@@ -192,7 +77,7 @@ TABLES: list[Table] = [
         labels={"incomingemaildeliverymethod": DELIVERY_IN, "outgoingemaildeliverymethod": DELIVERY},
         owned=False,
     ),
-    _t(
+    table(
         "mailbox",
         "mailboxes",
         "mailboxid",
@@ -220,7 +105,7 @@ TABLES: list[Table] = [
             "outgoingemailstatus": {0: "Not Run", 1: "Success", 2: "Failure"},
         },
     ),
-    _t(
+    table(
         "usersettings",
         "usersettingscollection",
         "systemuserid",
@@ -235,7 +120,7 @@ TABLES: list[Table] = [
         labels={"incomingemailfilteringmethod": FILTERING},
         owned=False,
     ),
-    _t(
+    table(
         "account",
         "accounts",
         "accountid",
@@ -268,7 +153,7 @@ TABLES: list[Table] = [
         ],
         labels={**_STATE_LABELS, "accountcategorycode": {1: "Preferred Customer", 2: "Standard"}},
     ),
-    _t(
+    table(
         "contact",
         "contacts",
         "contactid",
@@ -301,7 +186,7 @@ TABLES: list[Table] = [
         ],
         labels=_STATE_LABELS,
     ),
-    _t(
+    table(
         "lead",
         "leads",
         "leadid",
@@ -324,7 +209,7 @@ TABLES: list[Table] = [
             "statuscode": {1: "New", 2: "Contacted", 3: "Qualified", 4: "Lost"},
         },
     ),
-    _t(
+    table(
         "opportunity",
         "opportunities",
         "opportunityid",
@@ -352,7 +237,7 @@ TABLES: list[Table] = [
             "statuscode": {1: "In Progress", 2: "On Hold", 3: "Won", 4: "Canceled", 5: "Out-Sold"},
         },
     ),
-    _t(
+    table(
         "incident",
         "incidents",
         "incidentid",
@@ -380,7 +265,7 @@ TABLES: list[Table] = [
             "caseorigincode": {1: "Phone", 2: "Email", 3: "Web", 2483: "Facebook", 3986: "Twitter"},
         },
     ),
-    _t(
+    table(
         "email",
         "emails",
         "activityid",
@@ -416,7 +301,7 @@ TABLES: list[Table] = [
             "activitytypecode": STR,
         },
         lookups=[
-            _regarding("_email", _REGARDING_TARGETS),
+            regarding_lookup("_email", _REGARDING_TARGETS),
             Lookup("parentactivityid", ("email",), {"parentactivityid": "email"}, update=False),
             Lookup("correlatedactivityid", ("email",), {"CorrelatedActivityId_Email": "email"}),
             Lookup("receivingmailboxid", ("mailbox",), {"ReceivingMailboxId_Email": "mailbox"}),
@@ -474,7 +359,7 @@ TABLES: list[Table] = [
             "notifications": {0: "None", 1: "Some attachments could not be saved", 2: "Truncated body"},
         },
     ),
-    _t(
+    table(
         "activityparty",
         "activityparties",
         "activitypartyid",
@@ -498,7 +383,7 @@ TABLES: list[Table] = [
         labels={"participationtypemask": PARTICIPATION},
         owned=False,
     ),
-    _t(
+    table(
         "activitymimeattachment",
         "activitymimeattachments",
         "activitymimeattachmentid",
@@ -523,9 +408,9 @@ TABLES: list[Table] = [
         not_for_update={"filesize"},
         owned=False,
     ),
-    _t("queue", "queues", "queueid", "name", {"name": STR, "emailaddress": STR}),
+    table("queue", "queues", "queueid", "name", {"name": STR, "emailaddress": STR}),
     # BulkDelete's system job (bulkdelete action reference: the JobId is an asyncoperation).
-    _t(
+    table(
         "asyncoperation",
         "asyncoperations",
         "asyncoperationid",
@@ -552,8 +437,8 @@ TABLES: list[Table] = [
         },
     ),
     # Which message each table offers (bulk-operations.md: "is CreateMultiple available?").
-    _t("sdkmessage", "sdkmessages", "sdkmessageid", "name", {"name": STR}, owned=False),
-    _t(
+    table("sdkmessage", "sdkmessages", "sdkmessageid", "name", {"name": STR}, owned=False),
+    table(
         "sdkmessagefilter",
         "sdkmessagefilters",
         "sdkmessagefilterid",
@@ -563,7 +448,7 @@ TABLES: list[Table] = [
         owned=False,
     ),
     # Tasks exist so Microsoft's published $batch examples (which create tasks) run unchanged.
-    _t(
+    table(
         "task",
         "tasks",
         "activityid",

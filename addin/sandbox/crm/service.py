@@ -21,11 +21,10 @@ from typing import Any
 
 from addin.sandbox.crm import errors as E
 from addin.sandbox.crm.errors import ODataError, bad_request, record_not_found
-from addin.sandbox.crm.odata_filter import normalize_datetime
-from addin.sandbox.crm.schema import (
+from addin.sandbox.crm.odata_values import normalize_datetime
+from addin.sandbox.crm.schema import BY_LOGICAL, BY_SET
+from addin.sandbox.crm.schema_types import (
     BOOL,
-    BY_LOGICAL,
-    BY_SET,
     DEC,
     DT,
     EMAIL_DEFAULT_STATUS,

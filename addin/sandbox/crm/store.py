@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from addin.sandbox.crm.schema import BY_SET, Table
+from addin.sandbox.crm.schema import BY_SET
+from addin.sandbox.crm.schema_types import Table
 
 Record = dict[str, Any]
 TYPE_SUFFIX = "@type"
