@@ -283,6 +283,20 @@ class Outbox(OutboxRecovery):
 
     def _fail(self, item: PendingEmail, reason: str, *, claimed: bool) -> None:
         attempts = item.attempts + 1
+        # The reason is journalled before the CRM says Failed, so a kill between the two cannot
+        # leave a Failed e-mail without its reason: an entry in flight keeps its state (recovery
+        # finds the CRM's Failed and records it with this reason); any other becomes "released"
+        # (not ours to settle) with the reason the Outbox view shows once the CRM says Failed.
+        own = self.store.outbox_get(item.activity_id)
+        in_flight = own is not None and own.state in JournalState.in_flight()
+        self.store.outbox_put(
+            item.activity_id,
+            message_id=own.message_id if own is not None and in_flight else item.message_id or "",
+            state=own.state if own is not None and in_flight else JournalState.RELEASED,
+            subject=item.subject,
+            recipients=", ".join(item.to),
+            reason=reason,
+        )
         # Unclaimed, the e-mail is only ours to fail while it is unchanged (If-Match).
         if not self.crm.mark_failed(item.activity_id, attempts, "*" if claimed else item.etag or "*"):
             return

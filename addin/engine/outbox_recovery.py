@@ -45,7 +45,7 @@ from addin.errors import AuthError, BridgeError, HeaderInjectionError, MessageEr
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import Attachment, OutgoingMessage, SendEvidence, SendState
 from addin.states import JournalState
-from addin.store import Store
+from addin.store import AuditNote, Store
 
 if TYPE_CHECKING:
     from addin.engine.outbox import OutboxSettings
@@ -103,6 +103,24 @@ class OutboxRecovery:
                 or current.statuscode != EmailStatus.SENDING
                 or current.message_id != rec.message_id
             ):
+                if current is not None and current.statuscode == EmailStatus.FAILED and rec.reason:
+                    # Killed between the CRM's Failed and the journal's: the reason was
+                    # journalled first (Outbox._fail), so it is recorded now, with its audit row.
+                    self.store.outbox_put(
+                        rec.activity_id,
+                        message_id=rec.message_id,
+                        state=JournalState.FAILED,
+                        reason=rec.reason,
+                        attempts=current.attempts,
+                        audit=AuditNote(
+                            "send_failed",
+                            ok=False,
+                            subject=rec.subject,
+                            detail=rec.reason,
+                            activity_id=rec.activity_id,
+                        ),
+                    )
+                    continue
                 # The claim is no longer ours (released by another machine, or the record moved on).
                 self.store.outbox_put(rec.activity_id, message_id=rec.message_id, state=JournalState.RELEASED)
                 continue

@@ -406,11 +406,6 @@ def test_retry_queues_a_failed_email_again(world: World) -> None:
     assert item.state is OutboxState.QUEUED and item.attempts == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a kill between Failed in the CRM and the journal's failed row leaves the "
-    "e-mail Failed with no reason shown (recovery sees the claim is gone and records 'released')",
-)
 def test_a_kill_between_failed_in_the_crm_and_the_journal_still_shows_the_reason(world: World) -> None:
     world.style = "smtp"
     aid = world.crm.queue_email(CUSTOMER, "Maybe", "")
