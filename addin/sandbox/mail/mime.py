@@ -161,6 +161,14 @@ def build_mime(
         msg.set_content(body)
     for name, ctype, cid, inline, content in attachments:
         maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
+        if (ctype or "").lower() == "message/rfc822":
+            # An attached e-mail travels as a message/rfc822 part holding the message itself
+            # (RFC 2046 5.2.1: no base64 for it), as Exchange writes a forwarded-as-attachment mail.
+            inner = email.message_from_bytes(content, policy=email.policy.default)
+            msg.add_attachment(
+                inner, disposition="inline" if inline else "attachment", filename=name or "message"
+            )
+            continue
         msg.add_attachment(
             content,
             maintype=maintype or "application",
