@@ -105,12 +105,6 @@ NOT_YET: set[str] = {
     "test_items/test_messages.py::MessagesTest::test_reply",
     "test_items/test_queryset.py::ItemQuerySetTest::test_archive_via_queryset",
     "test_items/test_queryset.py::ItemQuerySetTest::test_mark_as_junk_via_queryset",
-    "test_items/test_sync.py::SyncTest::test_push_subscribe",
-    "test_items/test_sync.py::SyncTest::test_push_subscribe_from_account",
-    "test_items/test_sync.py::SyncTest::test_streaming_invalid_subscription",
-    "test_items/test_sync.py::SyncTest::test_streaming_notifications",
-    "test_items/test_sync.py::SyncTest::test_streaming_subscribe",
-    "test_items/test_sync.py::SyncTest::test_streaming_subscribe_from_account",
 }
 
 

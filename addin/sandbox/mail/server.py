@@ -33,6 +33,7 @@ from addin.sandbox.mail import (
     ops_find,
     ops_folders,
     ops_items,
+    ops_streaming,
     ops_sync,
     ops_update,
 )
@@ -44,7 +45,6 @@ from addin.sandbox.mail.soap import (
     SoapFault,
     body_operation,
     envelope,
-    error_message,
     fault_envelope,
     local,
     parse_request,
@@ -309,15 +309,16 @@ class MailServer:
                 fault_envelope("ErrorSchemaValidation", "The request failed schema validation."), 500
             )
         else:
-            response = self._dispatch(op, op_el, user)
+            response = self._dispatch(op, op_el, user, environ)
+            ops_streaming.set_affinity_cookie(request, response, op, user)
         if drop_after:
             drop_connection(environ)
         return response
 
-    def _dispatch(self, op: str, op_el: Any, user: str) -> Response:
+    def _dispatch(self, op: str, op_el: Any, user: str, environ: dict[str, Any]) -> Response:
         ctx = self.ctx(user)
         if op == "GetStreamingEvents":
-            return self._streaming(ctx, op_el)
+            return ops_streaming.streaming_response(ctx, op_el, environ)
         handler = OPERATIONS.get(op)
         if handler is None:
             # Not ErrorInvalidRequest: exchangelib would retry that with every other API version.
@@ -336,21 +337,6 @@ class MailServer:
             log.exception("sandbox EWS %s failed", op)
             return _xml(fault_envelope("ErrorInternalServerError", "An internal server error occurred."), 500)
         return _xml(serialize(root))
-
-    def _streaming(self, ctx: Ctx, op_el: Any) -> Response:
-        try:
-            subs, minutes = ops_events.streaming_subscriptions(ctx, op_el)
-        except EwsError as exc:
-            root, body = envelope()
-            error_message(
-                response_root(body, "GetStreamingEvents"), "GetStreamingEvents", exc.code, exc.message
-            )
-            return _xml(serialize(root))
-        return Response(
-            ops_events.stream(ctx, subs, minutes),
-            content_type="text/xml; charset=utf-8",
-            direct_passthrough=True,
-        )
 
     def _autodiscover(self, request: Request, environ: dict[str, Any], soap: bool) -> Response:
         data = request.get_data()
