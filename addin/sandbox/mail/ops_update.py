@@ -169,7 +169,8 @@ def mark_as_junk(ctx: Ctx, req: Element, messages: Element) -> None:
             error_message(messages, "MarkAsJunk", exc.code, exc.message)
             continue
         msg = ok_message(messages, "MarkAsJunk")
-        sub(msg, m("MovedItemId"), Id=item.id, ChangeKey=item.changekey)
+        if move:  # the item's new id; a message that stays where it is is named by none
+            sub(msg, m("MovedItemId"), Id=item.id, ChangeKey=item.changekey)
 
 
 def archive_item(ctx: Ctx, req: Element, messages: Element) -> None:

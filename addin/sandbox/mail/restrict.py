@@ -29,6 +29,7 @@ _STRINGS = {
     "message:internetmessageid": "message_id",
     "message:references": "references",
     "message:conversationtopic": "subject",
+    "item:culture": "culture",
 }
 _BOXES = {"message:from": "author", "message:sender": "sender"}
 _BOX_LISTS = {
@@ -37,7 +38,18 @@ _BOX_LISTS = {
     "message:bccrecipients": "bcc",
     "message:replyto": "reply_to",
 }
-_BOOLS = {"message:isread": "is_read", "item:isdraft": "is_draft", "item:hasattachments": "has_attachments"}
+_BOOLS = {
+    "message:isread": "is_read",
+    "item:isdraft": "is_draft",
+    "item:hasattachments": "has_attachments",
+    "item:reminderisset": "reminder_is_set",
+    "message:isreadreceiptrequested": "is_read_receipt_requested",
+    "message:isdeliveryreceiptrequested": "is_delivery_receipt_requested",
+    "message:isresponserequested": "is_response_requested",
+}
+# Accepted in a restriction but matching nothing, as on Exchange (exchangelib's own suite checks
+# that filtering on them "is accepted but doesn't work").
+_MATCH_NOTHING = {"item:reminderdueby": "date", "message:conversationindex": "str"}
 
 _EXT_KINDS = {
     "Integer": "int",
@@ -95,6 +107,10 @@ def _field_values(item: Item, path: Element) -> tuple[str, list[Any]]:
         return "bool", [bool(d.get(_BOOLS[uri]))]
     if uri == "item:size":
         return "int", [int(d.get("size") or 0)]
+    if uri == "item:reminderminutesbeforestart":
+        return "int", [int(d.get("reminder_minutes") or 0)]
+    if uri in _MATCH_NOTHING:
+        return _MATCH_NOTHING[uri], []
     raise EwsError("ErrorUnsupportedPathForQuery", f"Restrictions on {uri} are not supported.")
 
 
@@ -215,7 +231,8 @@ def sort_items(items: list[Item], sort_el: Element | None) -> list[Item]:
         present = [i for i in result if key(i)[0] == 0]
         missing = [i for i in result if key(i)[0] == 1]
         present.sort(key=key, reverse=descending)
-        result = present + missing
+        # Exchange sorts an empty value below every other: first ascending, last descending.
+        result = present + missing if descending else missing + present
     return result
 
 
