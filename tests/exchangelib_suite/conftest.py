@@ -14,11 +14,9 @@ import exchangelib
 import pytest
 
 from addin.sandbox.mail import MailSandbox
+from addin.sandbox.mail.seed import ALEX, PASSWORD
 
 from .sandbox_settings import SETTINGS
-
-ACCOUNT = "ews-suite@contoso.example"
-PASSWORD = "suite-password"  # a throwaway sandbox account, never a real secret
 
 # Deselected by name ("file::Class::test", or "file::Class" for a whole class), each with its reason.
 # Not a mail bridge's business: the sandbox answers these operations with Exchange's own
@@ -31,6 +29,9 @@ DESELECTED: dict[str, str] = {
     "test_account.py::AccountTest::test_mail_tips": "mail tips are out of scope",
     "test_account.py::AccountTest::test_protocol_default_values": (
         "builds its own Configuration from server= (https, guessed auth): the bent part of this suite"
+    ),
+    "test_account.py::AccountTest::test_get_default_folder": (
+        "expects the well-known folders named in Danish, the language of exchangelib's own test mailbox"
     ),
     "test_folder.py::FolderTest::test_public_folders_root": "public folders are out of scope",
     "test_folder.py::FolderTest::test_user_configuration": "user configuration is out of scope",
@@ -61,36 +62,12 @@ DESELECTED: dict[str, str] = {
 
 # TODO(issue 20): in scope but still failing against the sandbox; this list must end empty.
 NOT_YET: set[str] = {
-    "test_account.py::AccountTest::test_get_default_folder",
     "test_attachments.py::AttachmentsTest::test_both_attachment_types",
     "test_attachments.py::AttachmentsTest::test_file_attachments",
     "test_attachments.py::AttachmentsTest::test_item_attachments",
     "test_attachments.py::AttachmentsTest::test_raw_service_call",
     "test_attachments.py::AttachmentsTest::test_recursive_attachments",
     "test_attachments.py::AttachmentsTest::test_streaming_file_attachment_error",
-    "test_folder.py::FolderTest::test_absolute",
-    "test_folder.py::FolderTest::test_case_sensitivity",
-    "test_folder.py::FolderTest::test_counts",
-    "test_folder.py::FolderTest::test_create_update_empty_delete",
-    "test_folder.py::FolderTest::test_div_navigation",
-    "test_folder.py::FolderTest::test_double_div_navigation",
-    "test_folder.py::FolderTest::test_extended_properties",
-    "test_folder.py::FolderTest::test_find_folders",
-    "test_folder.py::FolderTest::test_find_folders_with_restriction",
-    "test_folder.py::FolderTest::test_folder_query_set",
-    "test_folder.py::FolderTest::test_folder_query_set_failures",
-    "test_folder.py::FolderTest::test_folder_type_guessing",
-    "test_folder.py::FolderTest::test_folders",
-    "test_folder.py::FolderTest::test_glob",
-    "test_folder.py::FolderTest::test_move",
-    "test_folder.py::FolderTest::test_parent",
-    "test_folder.py::FolderTest::test_parts",
-    "test_folder.py::FolderTest::test_permissionset_effectiverights_parsing",
-    "test_folder.py::FolderTest::test_refresh",
-    "test_folder.py::FolderTest::test_tree",
-    "test_folder.py::FolderTest::test_update",
-    "test_folder.py::FolderTest::test_walk",
-    "test_folder.py::FolderTest::test_wipe_without_empty",
     "test_items/test_bulk.py::BulkMethodTest::test_bulk_failure",
     "test_items/test_generic.py::GenericItemTest::test_archive",
     "test_items/test_generic.py::GenericItemTest::test_export_and_upload",
@@ -127,16 +104,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="module", autouse=True)
 def sandbox_exchange() -> Iterator[MailSandbox]:
-    """A fresh sandbox per test file; exchangelib's tests read its address from SETTINGS."""
+    """A fresh sandbox per test file, as ``crm-bridge sandbox mail`` starts it (the demo mailboxes);
+    exchangelib's tests sign in as its salesperson and read the address from SETTINGS."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with MailSandbox(seed="empty") as sandbox:
-        sandbox.add_mailbox(ACCOUNT, PASSWORD, "EWS Suite")
+    with MailSandbox(seed="demo") as sandbox:
         SETTINGS.clear()
         SETTINGS.update(
             service_endpoint=sandbox.ews_url,
-            username=ACCOUNT,
+            username=ALEX.email,
             password=PASSWORD,
-            account=ACCOUNT,
+            account=ALEX.email,
         )
         yield sandbox
         SETTINGS.clear()

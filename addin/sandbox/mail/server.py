@@ -72,6 +72,8 @@ OPERATIONS: dict[str, Handler] = {
     "CreateFolder": ops_folders.create_folder,
     "DeleteFolder": ops_folders.delete_folder,
     "UpdateFolder": ops_folders.update_folder,
+    "MoveFolder": ops_folders.move_folder,
+    "EmptyFolder": ops_folders.empty_folder,
     "SyncFolderHierarchy": ops_folders.sync_folder_hierarchy,
     "FindItem": ops_find.find_item,
     "GetItem": ops_find.get_item,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from addin.sandbox.mail.store_folders import FolderRows, ensure_well_known_folders
 from addin.sandbox.mail.store_graph import GraphQueries
 from addin.sandbox.mail.store_items import ItemRows
 from addin.sandbox.mail.store_records import Attachment, Folder, Item, changekey, new_id
@@ -50,18 +51,6 @@ CREATE TABLE IF NOT EXISTS master_categories(
 CREATE UNIQUE INDEX IF NOT EXISTS master_categories_name ON master_categories(mailbox, name COLLATE NOCASE);
 """
 
-# The folders every mailbox has: (distinguished id, display name, parent distinguished id).
-STANDARD_FOLDERS: list[tuple[str, str, str | None]] = [
-    ("root", "Root", None),
-    ("msgfolderroot", "Top of Information Store", "root"),
-    ("inbox", "Inbox", "msgfolderroot"),
-    ("sentitems", "Sent Items", "msgfolderroot"),
-    ("drafts", "Drafts", "msgfolderroot"),
-    ("deleteditems", "Deleted Items", "msgfolderroot"),
-    ("outbox", "Outbox", "msgfolderroot"),
-    ("junkemail", "Junk Email", "msgfolderroot"),
-]
-
 
 def hierarchy_key(mailbox: str) -> str:
     """The change-log key of a mailbox's folder hierarchy (SyncFolderHierarchy)."""
@@ -72,7 +61,7 @@ def _hash(salt: str, password: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 1000).hex()
 
 
-class MailStore(ItemRows, GraphQueries):
+class MailStore(ItemRows, GraphQueries, FolderRows):
     """All state of the sandbox Exchange. Thread-safe: one connection behind a lock."""
 
     def __init__(self, path: Path) -> None:
@@ -119,24 +108,7 @@ class MailStore(ItemRows, GraphQueries):
                 "display_name=excluded.display_name",
                 (address, salt, _hash(salt, password), display_name or address),
             )
-            have = {r[0] for r in db.execute("SELECT distinguished FROM folders WHERE mailbox=?", (address,))}
-            ids: dict[str, str] = {
-                r[0]: r[1]
-                for r in db.execute(
-                    "SELECT distinguished, id FROM folders WHERE mailbox=? AND distinguished IS NOT NULL",
-                    (address,),
-                )
-            }
-            for dist, name, parent in STANDARD_FOLDERS:
-                if dist in have:
-                    continue
-                fid = new_id("AQMkAD")
-                ids[dist] = fid
-                db.execute(
-                    "INSERT INTO folders(id, mailbox, parent_id, distinguished, name, folder_class) "
-                    "VALUES(?,?,?,?,?,?)",
-                    (fid, address, ids.get(parent) if parent else None, dist, name, "IPF.Note"),
-                )
+            ensure_well_known_folders(db, address)
         self._auth_cache.clear()
 
     def mailboxes(self) -> list[tuple[str, str]]:
@@ -205,7 +177,7 @@ class MailStore(ItemRows, GraphQueries):
             db.execute(
                 "INSERT INTO folders(id, mailbox, parent_id, distinguished, name, folder_class) "
                 "VALUES(?,?,?,?,?,?)",
-                (fid, parent.mailbox, parent.id, None, name, folder_class or "IPF.Note"),
+                (fid, parent.mailbox, parent.id, None, name, folder_class),
             )
             self._log(db, hierarchy_key(parent.mailbox), fid, "create")
         folder = self.folder(fid)
