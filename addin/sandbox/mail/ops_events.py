@@ -96,6 +96,8 @@ class Subscriptions:
         self._lock = threading.Lock()
         self._subs: dict[str, Subscription] = {}
         self.closing = threading.Event()
+        # Bumped to break every open streaming connection (tests of a dropped stream).
+        self.drop_generation = 0
 
     def add(self, sub_: Subscription) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ https://learn.microsoft.com/en-us/exchange/client-developer/web-service-referenc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import select
 import socket
@@ -98,23 +99,33 @@ def _error(exc: EwsError) -> Response:
     return Response(serialize(root), content_type="text/xml; charset=utf-8")
 
 
-def client_gone_check(environ: dict[str, Any]) -> Callable[[], bool]:
-    """Whether the client has closed its end: a readable socket with nothing to read is a FIN.
-    Events are taken from a subscription only while someone is there to receive them."""
-    sock = environ.get("werkzeug.socket")
-    if not isinstance(sock, socket.socket):
-        return lambda: False
+class Client:
+    """The client end of one streaming connection, seen through its socket."""
 
-    def gone() -> bool:
+    def __init__(self, environ: dict[str, Any]) -> None:
+        sock = environ.get("werkzeug.socket")
+        self._sock = sock if isinstance(sock, socket.socket) else None
+
+    def gone(self) -> bool:
+        """Whether the client has closed its end: a readable socket with nothing to read is a FIN.
+        Events are taken from a subscription only while someone is there to receive them."""
+        if self._sock is None:
+            return False
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
+            readable, _, _ = select.select([self._sock], [], [], 0)
             if not readable:
                 return False
-            return sock.recv(1, socket.MSG_PEEK) == b""
+            return self._sock.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):
             return True
 
-    return gone
+    def reset(self) -> None:
+        """Break the connection as a network failure would: the client sees a reset, no Closed."""
+        if self._sock is None:
+            return
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self._sock.shutdown(socket.SHUT_RDWR)
 
 
 def streaming_response(ctx: Ctx, req: Element, environ: dict[str, Any]) -> Response:
@@ -128,7 +139,7 @@ def streaming_response(ctx: Ctx, req: Element, environ: dict[str, Any]) -> Respo
         s.stream_epoch += 1
         claims.append((s, s.stream_epoch))
     return Response(
-        stream(ctx, claims, minutes, client_gone_check(environ), hub),
+        stream(ctx, claims, minutes, Client(environ), hub),
         content_type="text/xml; charset=utf-8",
         direct_passthrough=True,
     )
@@ -150,7 +161,7 @@ def stream(
     ctx: Ctx,
     claims: list[tuple[Subscription, int]],
     minutes: int,
-    client_gone: Callable[[], bool],
+    client: Client,
     hub: Subscriptions,
     poll: float = 0.1,
 ) -> Iterator[bytes]:
@@ -158,14 +169,18 @@ def stream(
     OK heartbeats while idle, Closed when the connection timeout ends or the subscriptions were
     taken over by a newer connection or forgotten by the server."""
     deadline = time.monotonic() + minutes * 60
+    generation = hub.drop_generation
     for s, _ in claims:
         s.streams_open += 1
     try:
         yield _status("OK")
         last_beat = time.monotonic()
         while time.monotonic() < deadline and not hub.closing.is_set():
+            if hub.drop_generation != generation:
+                client.reset()
+                return
             mine = [s for s, epoch in claims if s.stream_epoch == epoch and hub.alive(s)]
-            if not mine or client_gone():
+            if not mine or client.gone():
                 break
             last = ctx.store.last_seq()
             pending = [s for s in mine if s.seq < last]
