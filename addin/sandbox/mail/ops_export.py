@@ -43,17 +43,16 @@ def upload_items(ctx: Ctx, req: Element, messages: Element) -> None:
             if folder is None or folder.mailbox != ctx.user:
                 raise EwsError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
             raw = unb64(el.findtext(t("Data")) or "")
-            exported = _read_stream(raw)
-            if exported is None:
-                item_id = ctx.deliver(ctx.user, raw, folder.id)
-                found = ctx.store.item(item_id)
-                assert found is not None
-                item = found
-            else:
-                fields, mime, keep_mime = exported
-                item = ctx.store.insert_item(
-                    ctx.user, folder.id, fields, mime if keep_mime else None, parse_mime(mime)[1]
-                )
+            action = el.get("CreateAction", "CreateNew")
+            id_el = el.find(t("ItemId"))
+            existing = None
+            if action in ("Update", "UpdateOrCreate") and id_el is not None:
+                try:
+                    existing = item_from(ctx, id_el)
+                except EwsError:
+                    if action == "Update":
+                        raise
+            item = _upload(ctx, folder.id, raw, existing)
         except EwsError as exc:
             error_message(messages, "UploadItems", exc.code, exc.message)
             continue
@@ -68,6 +67,22 @@ def export_items(ctx: Ctx, req: Element, messages: Element) -> None:
     ):
         sub(msg, m("ItemId"), Id=item.id, ChangeKey=item.changekey)
         sub(msg, m("Data"), b64(_stream(ctx, item)))
+
+
+def _upload(ctx: Ctx, folder_id: str, raw: bytes, existing: Item | None) -> Item:
+    """A new item from the data, or (CreateAction Update) the existing item's content replaced,
+    keeping its id with a new change key."""
+    exported = _read_stream(raw)
+    if exported is None:
+        fields, atts = parse_mime(raw)
+        mime: bytes | None = raw
+    else:
+        fields, raw_mime, keep_mime = exported
+        atts = parse_mime(raw_mime)[1]
+        mime = raw_mime if keep_mime else None
+    if existing is not None:
+        return ctx.store.replace_item(existing, fields, mime, atts)
+    return ctx.store.insert_item(ctx.user, folder_id, fields, mime, atts)
 
 
 _STREAM_MAGIC = b"SBXEXPORT1\n"

@@ -67,11 +67,22 @@ def compose_fields(
     data.update(fields)
     data["author"] = data.get("author") or _me(ctx)
     data["sender"] = data.get("sender") or data["author"]
+    _resolve_names(ctx, data)
     if not data.get("message_id"):
         data["message_id"] = make_message_id(ctx.user)
     data["text_body"] = body_text(data)
     data["is_from_me"] = True
     return data, atts, None
+
+
+def _resolve_names(ctx: Ctx, data: dict[str, Any]) -> None:
+    """A recipient given by address alone gets the mailbox's display name when it is a mailbox of
+    this server, as Exchange resolves recipients against its address list on save."""
+    for key in ("to", "cc", "bcc", "reply_to"):
+        for box in data.get(key) or []:
+            address = (box.get("email") or "").strip().lower()
+            if not box.get("name") and ctx.store.has_mailbox(address):
+                box["name"] = ctx.store.display_name(address)
 
 
 def send_fields(

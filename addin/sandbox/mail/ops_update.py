@@ -117,9 +117,15 @@ def delete_item(ctx: Ctx, req: Element, messages: Element) -> None:
         try:
             item = item_from(ctx, iid)
             check_change_key(iid, item, stale_code="ErrorStaleObject")
-            trash = ctx.store.distinguished(ctx.user, "deleteditems")
-            if mode == "MoveToDeletedItems" and trash is not None and item.folder_id != trash.id:
-                ctx.store.move_item(item, trash.id)
+            # DeleteType (https://learn.microsoft.com/en-us/exchange/client-developer/
+            # web-service-reference/deleteitem): MoveToDeletedItems moves to Deleted Items (a new
+            # id), SoftDelete to the dumpster (Recoverable Items\Deletions), HardDelete removes.
+            target = {"MoveToDeletedItems": "deleteditems", "SoftDelete": "recoverableitemsdeletions"}.get(
+                mode
+            )
+            folder = ctx.store.distinguished(ctx.user, target) if target else None
+            if folder is not None and item.folder_id != folder.id:
+                ctx.store.move_item(item, folder.id, new_identity=True)
             else:
                 ctx.store.delete_item(item)
         except EwsError as exc:
@@ -141,7 +147,8 @@ def move_item(ctx: Ctx, req: Element, messages: Element, op: str = "MoveItem") -
                 data = {**item.data, EMBEDDED_KEY: embedded}
                 item = ctx.store.insert_item(ctx.user, folder.id, data, ctx.store.mime(item.id), atts)
             elif item.folder_id != folder.id:
-                ctx.store.move_item(item, folder.id)
+                # The moved item has a new id (MoveItem answers with it), as on Exchange.
+                ctx.store.move_item(item, folder.id, new_identity=True)
         except EwsError as exc:
             error_message(messages, op, exc.code, exc.message)
             continue
@@ -164,7 +171,7 @@ def mark_as_junk(ctx: Ctx, req: Element, messages: Element) -> None:
             if move:
                 target = ctx.store.distinguished(ctx.user, "junkemail" if is_junk else "inbox")
                 if target is not None and item.folder_id != target.id:
-                    item = ctx.store.move_item(item, target.id)
+                    item = ctx.store.move_item(item, target.id, new_identity=True)
         except EwsError as exc:
             error_message(messages, "MarkAsJunk", exc.code, exc.message)
             continue
@@ -186,7 +193,7 @@ def archive_item(ctx: Ctx, req: Element, messages: Element) -> None:
             folder = ctx.folder_from(sources[0])
             item = item_from(ctx, iid)
             if item.folder_id != folder.id:
-                item = ctx.store.move_item(item, folder.id)
+                item = ctx.store.move_item(item, folder.id, new_identity=True)
         except EwsError as exc:
             error_message(messages, "ArchiveItem", exc.code, exc.message)
             continue

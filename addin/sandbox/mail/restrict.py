@@ -262,19 +262,29 @@ def _query_texts(item: Item, keys: tuple[str, ...]) -> list[str]:
 
 
 def matches_query(item: Item, query: str) -> bool:
-    """A small AQS subset (m:QueryString): ``word``, ``"a phrase"``, ``field:value``; all terms must
-    match, case-insensitively, as substrings."""
+    """A small AQS subset (m:QueryString): ``word``, ``"a phrase"``, ``field:value``, joined by
+    ``AND`` (also implied between terms) or ``OR``; terms match case-insensitively as substrings
+    (Advanced Query Syntax in EWS: https://learn.microsoft.com/en-us/exchange/client-developer/
+    exchange-web-services/how-to-perform-an-aqs-search-by-using-ews-in-exchange)."""
     import shlex
 
     try:
         terms = shlex.split(query)
     except ValueError:
         terms = query.split()
-    everything = tuple(k for keys in _QUERY_FIELDS.values() for k in keys)
+    # OR binds looser than AND: any group of AND-ed terms matching is enough.
+    groups: list[list[str]] = [[]]
     for term in terms:
-        name, sep, value = term.partition(":")
-        keys = _QUERY_FIELDS.get(name.lower()) if sep else None
-        needle = (value if keys else term).casefold()
-        if not any(needle in text.casefold() for text in _query_texts(item, keys or everything)):
-            return False
-    return True
+        if term == "OR":
+            groups.append([])
+        elif term != "AND":
+            groups[-1].append(term)
+    return any(all(_term_matches(item, term) for term in group) for group in groups if group)
+
+
+def _term_matches(item: Item, term: str) -> bool:
+    everything = tuple(k for keys in _QUERY_FIELDS.values() for k in keys)
+    name, sep, value = term.partition(":")
+    keys = _QUERY_FIELDS.get(name.lower()) if sep else None
+    needle = (value if keys else term).casefold()
+    return any(needle in text.casefold() for text in _query_texts(item, keys or everything))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from addin.sandbox.mail.mime import parse_mime
+from addin.sandbox.mail.mime import parse_attached, parse_mime
 from addin.sandbox.mail.store_records import ATTACHMENT_ID_PREFIX, Attachment, new_id
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class AttachmentRows:
         item_data: dict[str, Any] | None = None
         nested: list[AttachmentRow] = []
         if ctype.lower() == "message/rfc822":
-            parsed, nested = parse_mime(content)
+            parsed, nested = parse_attached(content)
             exact = embedded.get(embedded_key(content))
             item_data = dict(exact) if isinstance(exact, dict) else parsed
             inner_embedded = item_data.pop(EMBEDDED_KEY, None) or {}

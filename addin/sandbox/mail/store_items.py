@@ -122,17 +122,40 @@ class ItemRows(AttachmentRows):
             self._log(db, item.folder_id, item.id, kind)
         return item
 
-    def move_item(self, item: Item, folder_id: str) -> Item:
+    def move_item(self, item: Item, folder_id: str, new_identity: bool = False) -> Item:
+        """Move an item to another folder. ``new_identity``: the moved item gets a new id, as an EWS
+        move does on Exchange (the old id then names nothing)."""
         with self.tx() as db:
-            old = item.folder_id
+            old_folder, old_id = item.folder_id, item.id
             item.version += 1
+            if new_identity:
+                item.id = new_id(ITEM_ID_PREFIX)
+                db.execute("UPDATE attachments SET item_id=? WHERE item_id=?", (item.id, old_id))
             db.execute(
-                "UPDATE items SET folder_id=?, version=? WHERE id=?", (folder_id, item.version, item.id)
+                "UPDATE items SET id=?, folder_id=?, version=? WHERE id=?",
+                (item.id, folder_id, item.version, old_id),
             )
-            self._log(db, old, item.id, "delete")
+            self._log(db, old_folder, old_id, "delete")
             self._log(db, folder_id, item.id, "create")
             item.folder_id = folder_id
         return item
+
+    def replace_item(
+        self, item: Item, data: dict[str, Any], mime: bytes | None, attachments: list[AttachmentRow]
+    ) -> Item:
+        """Give a stored item new content under its id (UploadItems with CreateAction Update)."""
+        data = dict(data)
+        embedded = data.pop(EMBEDDED_KEY, None)
+        data["has_attachments"] = any(not inline for _, _, _, inline, _ in attachments)
+        with self.tx() as db:
+            db.execute("DELETE FROM attachments WHERE item_id=?", (item.id,))
+            self._insert_attachments(db, item.id, attachments, {**data, EMBEDDED_KEY: embedded})
+            db.execute("UPDATE items SET mime=? WHERE id=?", (mime, item.id))
+            item.data = data
+            self.save_item(item, "update")
+        replaced = self.item(item.id)
+        assert replaced is not None
+        return replaced
 
     def delete_item(self, item: Item) -> None:
         with self.tx() as db:

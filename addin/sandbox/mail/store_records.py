@@ -3,6 +3,7 @@ and change keys it hands out."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ ITEM_ID_PREFIX = "AAMkAD"
 ATTACHMENT_ID_PREFIX = "AAMkADAtt"
 FOLDER_ID_PREFIX = "AQMkAD"
 _HEX_ID = re.compile(r"[0-9A-F]{32}")
-_CHANGEKEY = re.compile(r"CQAAABYAAAD(\d{6})")
+_CHANGEKEY = re.compile(r"CQAAAB[0-9A-Z]{5}(\d{6})")
 
 
 def new_id(prefix: str) -> str:
@@ -21,6 +22,12 @@ def new_id(prefix: str) -> str:
 
 def changekey(version: int) -> str:
     return f"CQAAABYAAAD{version:06d}"
+
+
+def item_changekey(item_id: str, version: int) -> str:
+    """An item's change key: unique to the item and its version, so a copy never shares its
+    original's change key, as on Exchange."""
+    return f"CQAAAB{hashlib.sha1(item_id.encode()).hexdigest()[:5].upper()}{version:06d}"
 
 
 def changekey_version(key: str) -> int | None:
@@ -90,4 +97,4 @@ class Item:
 
     @property
     def changekey(self) -> str:
-        return changekey(self.version)
+        return item_changekey(self.id, self.version)
