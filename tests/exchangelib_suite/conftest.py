@@ -8,7 +8,9 @@ are deselected by name below, each with its reason; nothing is skipped.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import exchangelib
 import pytest
@@ -62,26 +64,10 @@ DESELECTED: dict[str, str] = {
 
 # TODO(issue 20): in scope but still failing against the sandbox; this list must end empty.
 NOT_YET: set[str] = {
-    "test_attachments.py::AttachmentsTest::test_both_attachment_types",
-    "test_attachments.py::AttachmentsTest::test_file_attachments",
-    "test_attachments.py::AttachmentsTest::test_item_attachments",
     "test_attachments.py::AttachmentsTest::test_raw_service_call",
-    "test_attachments.py::AttachmentsTest::test_recursive_attachments",
-    "test_attachments.py::AttachmentsTest::test_streaming_file_attachment_error",
-    "test_items/test_bulk.py::BulkMethodTest::test_bulk_failure",
-    "test_items/test_generic.py::GenericItemTest::test_archive",
-    "test_items/test_generic.py::GenericItemTest::test_export_and_upload",
-    "test_items/test_generic.py::GenericItemTest::test_item_attachments",
-    "test_items/test_generic.py::GenericItemTest::test_order_by_on_list_field",
-    "test_items/test_helpers.py::ItemHelperTest::test_copy",
-    "test_items/test_helpers.py::ItemHelperTest::test_move",
-    "test_items/test_helpers.py::ItemHelperTest::test_move_to_trash",
-    "test_items/test_helpers.py::ItemHelperTest::test_soft_delete",
-    "test_items/test_messages.py::MessagesTest::test_filter_with_aqs",
-    "test_items/test_messages.py::MessagesTest::test_mark_as_junk",
-    "test_items/test_messages.py::MessagesTest::test_reply",
-    "test_items/test_queryset.py::ItemQuerySetTest::test_archive_via_queryset",
     "test_items/test_queryset.py::ItemQuerySetTest::test_mark_as_junk_via_queryset",
+    # Fails when the random subject has two spaces where the MIME header folds: delivery collapses them.
+    "test_items/test_messages.py::MessagesTest::test_reply",
 }
 
 
@@ -102,12 +88,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+@pytest.fixture(scope="session")
+def seeded_mailbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data folder of a sandbox as ``crm-bridge sandbox mail`` seeds it (the demo mailboxes),
+    made once; every test file starts its own sandbox on a copy of it."""
+    template = tmp_path_factory.mktemp("ews-suite-template")
+    MailSandbox(data_dir=template, seed="demo").stop()
+    return template
+
+
 @pytest.fixture(scope="module", autouse=True)
-def sandbox_exchange() -> Iterator[MailSandbox]:
-    """A fresh sandbox per test file, as ``crm-bridge sandbox mail`` starts it (the demo mailboxes);
-    exchangelib's tests sign in as its salesperson and read the address from SETTINGS."""
+def sandbox_exchange(seeded_mailbox: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSandbox]:
+    """A fresh sandbox per test file; exchangelib's tests sign in as the demo salesperson and read
+    the address from SETTINGS."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with MailSandbox(seed="demo") as sandbox:
+    data = tmp_path_factory.mktemp("ews-suite") / "mail"
+    shutil.copytree(seeded_mailbox, data)
+    with MailSandbox(data_dir=data) as sandbox:
         SETTINGS.clear()
         SETTINGS.update(
             service_endpoint=sandbox.ews_url,
