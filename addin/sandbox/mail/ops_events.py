@@ -140,6 +140,12 @@ class Subscriptions:
                 del self._subs[key]
         return len(gone)
 
+    def drop(self, subscription: Subscription) -> None:
+        """End one subscription (a push client answered Unsubscribe, or could not be reached)."""
+        with self._lock:
+            if self._subs.get(subscription.id) is subscription:
+                del self._subs[subscription.id]
+
     def alive(self, subscription: Subscription) -> bool:
         with self._lock:
             return self._subs.get(subscription.id) is subscription
@@ -220,6 +226,7 @@ def subscribe(ctx: Ctx, req: Element, messages: Element) -> None:
         seq = decode_watermark(watermark) if watermark else ctx.store.last_seq()
         timeout = int(spec.findtext(t("Timeout")) or "30")
         push_url = (spec.findtext(t("URL")) or "").strip()
+        status_minutes = int(spec.findtext(t("StatusFrequency")) or "30")
         if kind is Kind.PUSH and not push_url:
             raise EwsError("ErrorInvalidPushSubscriptionUrl", "The push subscription needs a URL.")
     except EwsError as exc:
@@ -236,6 +243,10 @@ def subscribe(ctx: Ctx, req: Element, messages: Element) -> None:
         push_url=push_url,
     )
     hub.add(subscription)
+    if kind is Kind.PUSH:
+        from addin.sandbox.mail import ops_push
+
+        ops_push.start(hub, subscription, ctx.store, status_minutes)
     msg = ok_message(messages, "Subscribe")
     sub(msg, m("SubscriptionId"), subscription.id)
     if kind is not Kind.STREAMING:
