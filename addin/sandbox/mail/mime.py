@@ -157,8 +157,10 @@ def build_mime(
     fields: dict[str, Any], attachments: list[AttachmentTuple], include_bcc: bool = False
 ) -> bytes:
     """RFC 5322 bytes for an item created from fields (what a real server generates on send)."""
-    # Attached e-mails keep their header lines as they are (no refolding of a parsed source).
-    policy = email.policy.SMTP.clone(refold_source="none")
+    # Header lines up to RFC 5322's 998 characters: Python's folding at 78 can drop a blank
+    # where it breaks a line, and Exchange keeps a subject's blanks. Attached e-mails keep their
+    # header lines as they are (no refolding of a parsed source).
+    policy = email.policy.SMTP.clone(refold_source="none", max_line_length=998)
     raw = _build_mime(fields, attachments, include_bcc, policy)
     if 0 <= raw.find(b"\r\n\r\n") < raw.find(b"\r\nContent-Type:"):
         # Python's folding of a long malformed id header (Message-ID, References with spaces)
