@@ -124,7 +124,10 @@ def send_fields(
             ctx.store.insert_item(ctx.user, save_folder.id, data, stored, atts, item_id=copy_id)
         for address in recipients:
             if ctx.store.has_mailbox(address):
-                ctx.deliver(address, outgoing, "inbox")
+                delivered = ctx.deliver(address, outgoing, "inbox")
+                # Delivery inside the organisation copies the message's properties: the subject
+                # arrives as sent, blanks and all, not as re-read from the MIME.
+                ctx.store.amend_item_data(delivered, {"subject": data.get("subject")})
 
 
 RESPONSE_KINDS = ("ReplyToItem", "ReplyAllToItem", "ForwardItem")

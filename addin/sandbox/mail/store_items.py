@@ -140,6 +140,15 @@ class ItemRows(AttachmentRows):
             item.folder_id = folder_id
         return item
 
+    def amend_item_data(self, item_id: str, updates: dict[str, Any]) -> None:
+        """Set fields of an item just stored, in the same transaction (no new version or change)."""
+        with self.tx() as db:
+            row = db.execute("SELECT data FROM items WHERE id=?", (item_id,)).fetchone()
+            if row is not None:
+                data = json.loads(row[0])
+                data.update(updates)
+                db.execute("UPDATE items SET data=? WHERE id=?", (json.dumps(data), item_id))
+
     def replace_item(
         self, item: Item, data: dict[str, Any], mime: bytes | None, attachments: list[AttachmentRow]
     ) -> Item:
