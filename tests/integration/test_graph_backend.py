@@ -102,7 +102,7 @@ def test_deletions_and_moves_are_reported(sandbox: MailSandbox) -> None:
     mailbox = _open(sandbox)
     inbox = mailbox.folder(FolderKind.INBOX)
     archive_body = mailbox._client.json(
-        "POST", "/me/mailFolders/msgfolderroot/childFolders", json={"displayName": "Filed"}
+        "POST", "/me/mailFolders/msgfolderroot/childFolders", json={"displayName": "Archive"}
     )
     archive = str(archive_body["id"])
     first = sandbox.deliver(ALEX, _mime("to move"))

@@ -1,11 +1,13 @@
 """Folder rows of the sandbox store: the well-known folder tree every Exchange mailbox has, and the
 folder operations beyond create/rename/delete (move, empty, size).
 
-The tree is the one an Exchange 2019 mailbox shows in EWS (FindFolder Deep from the root): the
+The tree is the one Exchange 2019 provisions for a mailbox (FindFolder Deep from the root): the
 IPM subtree under "Top of Information Store" with the mail, calendar, contacts, tasks, notes and
 journal folders, and the non-IPM folders under the root (Recoverable Items, Common Views, Finder,
-...). Folders whose items are not a mail bridge's business (calendar, contacts, tasks ...) exist
-and stay empty: the sandbox refuses those item types.
+...). Folders that mail clients add when they first open a mailbox (Outlook's Sync Issues, RSS
+Feeds and Archive) are not there until a client creates them. Folders whose items are not a mail
+bridge's business (calendar, contacts, tasks ...) exist and stay empty: the sandbox refuses those
+item types.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ WELL_KNOWN_FOLDERS: tuple[WellKnown, ...] = (
     WellKnown("deleteditems", "Deleted Items", "IPF.Note", "msgfolderroot"),
     WellKnown("outbox", "Outbox", "IPF.Note", "msgfolderroot"),
     WellKnown("junkemail", "Junk Email", "IPF.Note", "msgfolderroot"),
-    WellKnown("archive", "Archive", "IPF.Note", "msgfolderroot", False),
     WellKnown("calendar", "Calendar", "IPF.Appointment", "msgfolderroot"),
     WellKnown("contacts", "Contacts", "IPF.Contact", "msgfolderroot"),
     WellKnown("galcontacts", "GAL Contacts", "IPF.Contact.GalContacts", "contacts", False),
@@ -63,11 +64,6 @@ WELL_KNOWN_FOLDERS: tuple[WellKnown, ...] = (
     WellKnown("quickstepsettings", "Quick Step Settings", "IPF.Configuration", "msgfolderroot", False),
     WellKnown("externalcontacts", "ExternalContacts", "IPF.Contact", "msgfolderroot", False),
     WellKnown("personmetadata", "PersonMetadata", "IPF.Contact", "msgfolderroot", False),
-    WellKnown("rssfeeds", "RSS Feeds", "IPF.Note.OutlookHomepage", "msgfolderroot", False),
-    WellKnown("syncissues", "Sync Issues", "IPF.Note", "msgfolderroot"),
-    WellKnown("conflicts", "Conflicts", None, "syncissues"),
-    WellKnown("localfailures", "Local Failures", None, "syncissues"),
-    WellKnown("serverfailures", "Server Failures", None, "syncissues"),
     WellKnown("recoverableitemsroot", "Recoverable Items", None, "root"),
     WellKnown("audits", "Audits", None, "recoverableitemsroot", False),
     WellKnown("calendarlogging", "Calendar Logging", None, "recoverableitemsroot", False),
@@ -88,6 +84,11 @@ WELL_KNOWN_FOLDERS: tuple[WellKnown, ...] = (
     WellKnown("system", "System", None, "root", False),
     WellKnown("todosearch", "To-Do Search", "IPF.Task", "root"),
     WellKnown("views", "Views", None, "root", False),
+    WellKnown("workingset", "Working Set", None, "root", False),
+    WellKnown("parkedmessages", "ParkedMessages", None, "root", False),
+    WellKnown("sharing", "Sharing", "IPF.Note", "root", False),
+    WellKnown("mycontactsextended", "MyContactsExtended", "IPF.Note", "root", False),
+    WellKnown("peopleconnect", "PeopleConnect", None, "root"),
 )
 
 
