@@ -66,8 +66,6 @@ DESELECTED: dict[str, str] = {
 NOT_YET: set[str] = {
     "test_attachments.py::AttachmentsTest::test_raw_service_call",
     "test_items/test_queryset.py::ItemQuerySetTest::test_mark_as_junk_via_queryset",
-    # Fails when the random subject has two spaces where the MIME header folds: delivery collapses them.
-    "test_items/test_messages.py::MessagesTest::test_reply",
 }
 
 
