@@ -22,7 +22,7 @@ from .sandbox_settings import SETTINGS
 
 # Deselected by name ("file::Class::test", or "file::Class" for a whole class), each with its reason.
 # Not a mail bridge's business: the sandbox answers these operations with Exchange's own
-# "not supported" style error (ErrorInvalidOperation / ErrorUnsupportedOperation ...).
+# "not supported" style error (ErrorInvalidOperation).
 DESELECTED: dict[str, str] = {
     "test_account.py::AccountTest::test_all_inbox_rule_actions": "inbox rules are out of scope",
     "test_account.py::AccountTest::test_basic_inbox_rule": "inbox rules are out of scope",

@@ -323,9 +323,11 @@ class MailServer:
             return ops_streaming.streaming_response(ctx, op_el, environ)
         handler = OPERATIONS.get(op)
         if handler is None:
-            # Not ErrorInvalidRequest: exchangelib would retry that with every other API version.
+            # Exchange's "not valid for this mailbox" code, as for the operations a mail bridge has
+            # no business with (inbox rules, mail tips, delegates, room lists ...). Not
+            # ErrorInvalidRequest: exchangelib would retry that with every other API version.
             return _xml(
-                fault_envelope("ErrorUnsupportedOperation", f"The sandbox does not implement {op}."), 500
+                fault_envelope("ErrorInvalidOperation", f"The sandbox Exchange does not offer {op}."), 500
             )
         root, body = envelope()
         messages = response_root(body, op)
