@@ -498,6 +498,13 @@ class EwsMailbox(Mailbox):
             qs = qs.order_by("-datetime_received").only(*ews_items.SUMMARY_FIELDS)
             # One FindItem: ask for one more than a page to learn whether another follows.
             rows = [i for i in qs[offset : offset + limit + 1] if not isinstance(i, Exception)]
+            if not rows and offset == 0:
+                # exchangelib drops FindItem's error for a folder id the server cannot decode
+                # (ErrorInvalidIdMalformed): confirm an empty folder exists, so a bad id is a clear
+                # error and not an empty list.
+                for found in FolderCollection(account=account, folders=[folder]).get_folders():
+                    if isinstance(found, Exception):
+                        raise found
             items = tuple(ews_items.summary(i, folder_id) for i in rows[:limit])
             return MessagePage(items=items, total=None, offset=offset, more=len(rows) > limit)
 

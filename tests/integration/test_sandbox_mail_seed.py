@@ -133,8 +133,14 @@ def test_items_created_from_mime_and_uploaded(mail_sandbox: MailSandbox) -> None
     assert len(results) == 1 and not isinstance(results[0], Exception)
     stored = acct.inbox.get(message_id="<up-1@example.org>")
     assert stored.mime_content == uploaded
+    stored.categories = ["Kept"]
+    stored.save(update_fields=["categories"])
     exported = list(acct.export([stored]))
-    assert base64.b64decode(exported[0]) == uploaded
+    # The export stream is opaque too: uploaded again it is the same message, categories and all.
+    again = list(acct.upload([(acct.drafts, (None, False, exported[0]))]))
+    copy = acct.drafts.get(id=again[0][0])
+    assert copy.mime_content == uploaded
+    assert copy.categories == ["Kept"]
 
 
 def test_injected_latency_delays_every_answer() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from addin.sandbox.mail.soap import Element, EwsError, child_text, local, t
 from addin.sandbox.mail.store import Folder, Item, MailStore
+from addin.sandbox.mail.store_folders import is_folder_id
 
 
 @dataclass
@@ -39,6 +40,10 @@ class Ctx:
                 )
             return folder
         if name == "FolderId":
+            if not is_folder_id(el.get("Id", "")):
+                # An id Exchange cannot decode is malformed; one that decodes but names no folder of
+                # the mailbox is not found.
+                raise EwsError("ErrorInvalidIdMalformed", "Id is malformed.")
             folder = self.store.folder(el.get("Id", ""))
             if folder is None or folder.mailbox != self.user:
                 raise EwsError("ErrorFolderNotFound", "The specified folder could not be found in the store.")

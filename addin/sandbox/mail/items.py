@@ -7,11 +7,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from addin.mime import read_mime
-from addin.sandbox.mail.mime import INTERNET_HEADERS_GUID, INTERNET_HEADERS_SET, AttachmentTuple
+from addin.sandbox.mail.mime import INTERNET_HEADERS_GUID, INTERNET_HEADERS_SET, parse_mime
 from addin.sandbox.mail.soap import (
     Element,
-    EwsError,
     attrs_of,
     b64,
     bool_text,
@@ -20,7 +18,6 @@ from addin.sandbox.mail.soap import (
     sub,
     t,
     to_bool,
-    unb64,
 )
 from addin.sandbox.mail.store import Attachment, Item, MailStore
 
@@ -49,28 +46,6 @@ DEFAULT_FIELDS = [
     "message:IsRead",
     "message:References",
 ]
-
-# FieldURI -> key in the stored field dict, for fields a client may set.
-WRITABLE = {
-    "item:subject": "subject",
-    "item:body": "body",
-    "item:sensitivity": "sensitivity",
-    "item:importance": "importance",
-    "item:categories": "categories",
-    "item:inreplyto": "in_reply_to",
-    "message:torecipients": "to",
-    "message:ccrecipients": "cc",
-    "message:bccrecipients": "bcc",
-    "message:replyto": "reply_to",
-    "message:from": "author",
-    "message:sender": "sender",
-    "message:internetmessageid": "message_id",
-    "message:references": "references",
-    "message:isread": "is_read",
-    "item:itemclass": "item_class",
-}
-
-_LIST_FIELDS = {"to", "cc", "bcc", "reply_to", "categories"}
 
 
 @dataclass
@@ -166,44 +141,70 @@ def _mailbox(parent: Element, box: dict[str, str]) -> None:
     sub(mb, t("MailboxType"), "Mailbox")
 
 
-def render_attachment(parent: Element, att: Attachment, item: Item, content: bytes | None = None) -> None:
-    """A ``FileAttachment``, or for an attached e-mail an ``ItemAttachment`` as Exchange answers."""
-    if att.content_type.lower() == "message/rfc822":
-        _render_item_attachment(parent, att, item, content)
+def render_attachment(parent: Element, att: Attachment, root: Item, content: bytes | None = None) -> None:
+    """A ``FileAttachment``, or for an attached e-mail an ``ItemAttachment``, as listed on an item
+    (``content`` given: a file's bytes, as GetAttachment answers)."""
+    el = sub(parent, t("ItemAttachment" if att.is_item else "FileAttachment"))
+    sub(el, t("AttachmentId"), Id=att.id, RootItemId=root.id, RootItemChangeKey=root.changekey)
+    sub(el, t("Name"), att.name)
+    sub(el, t("ContentType"), att.content_type)
+    if att.content_id:
+        sub(el, t("ContentId"), att.content_id)
+    sub(el, t("Size"), str(att.size))
+    if att.modified:
+        sub(el, t("LastModifiedTime"), att.modified)
+    sub(el, t("IsInline"), bool_text(att.is_inline))
+    if not att.is_item:
+        sub(el, t("IsContactPhoto"), "false")
+        if content is not None:
+            sub(el, t("Content"), b64(content))
+
+
+def attached_item(att: Attachment, root: Item, store: MailStore) -> Item:
+    """The e-mail an ItemAttachment holds, as an item without an id of its own (Exchange gives
+    attached items none: they are reached through the attachment id)."""
+    data = att.item_data
+    if data is None:  # stored before attached e-mails kept their fields: read them from the MIME
+        data = parse_mime(att.content or b"")[0]
+    return Item("", root.mailbox, "", 1, data, store.nested_attachments(att.id))
+
+
+def render_item_attachment(
+    parent: Element, att: Attachment, root: Item, shape: Shape, store: MailStore
+) -> None:
+    """GetAttachment's answer for an attached e-mail: the attachment with the e-mail inside, in
+    the requested shape, its MIME when asked (https://learn.microsoft.com/en-us/exchange/
+    client-developer/web-service-reference/getattachment-operation)."""
+    render_attachment(parent, att, root)
+    holder = parent[-1]
+    mime = att.content or b""
+    render_item(holder, attached_item(att, root, store), shape, store, lambda _: mime, embedded_in=root)
+
+
+# FieldURI -> (element, stored key, value when unset) of the scalar fields kept as set.
+_SCALAR_FIELDS: dict[str, tuple[str, str, Any]] = {
+    "item:culture": ("Culture", "culture", "en-US"),
+    "item:reminderisset": ("ReminderIsSet", "reminder_is_set", False),
+    "item:reminderminutesbeforestart": ("ReminderMinutesBeforeStart", "reminder_minutes", 0),
+    "item:reminderdueby": ("ReminderDueBy", "reminder_due_by", None),
+    "message:isreadreceiptrequested": ("IsReadReceiptRequested", "is_read_receipt_requested", False),
+    "message:isdeliveryreceiptrequested": (
+        "IsDeliveryReceiptRequested",
+        "is_delivery_receipt_requested",
+        False,
+    ),
+    "message:isresponserequested": ("IsResponseRequested", "is_response_requested", False),
+}
+
+
+def _render_scalar(msg: Element, key: str, d: dict[str, Any]) -> None:
+    tag, field_key, unset = _SCALAR_FIELDS[key]
+    value = d.get(field_key)
+    if value is None:
+        value = unset
+    if value is None:
         return
-    fa = sub(parent, t("FileAttachment"))
-    sub(fa, t("AttachmentId"), Id=att.id, RootItemId=item.id, RootItemChangeKey=item.changekey)
-    sub(fa, t("Name"), att.name)
-    sub(fa, t("ContentType"), att.content_type)
-    if att.content_id:
-        sub(fa, t("ContentId"), att.content_id)
-    sub(fa, t("Size"), str(att.size))
-    if att.modified:
-        sub(fa, t("LastModifiedTime"), att.modified)
-    sub(fa, t("IsInline"), bool_text(att.is_inline))
-    sub(fa, t("IsContactPhoto"), "false")
-    if content is not None:
-        sub(fa, t("Content"), b64(content))
-
-
-def _render_item_attachment(parent: Element, att: Attachment, item: Item, content: bytes | None) -> None:
-    ia = sub(parent, t("ItemAttachment"))
-    sub(ia, t("AttachmentId"), Id=att.id, RootItemId=item.id, RootItemChangeKey=item.changekey)
-    sub(ia, t("Name"), att.name)
-    sub(ia, t("ContentType"), att.content_type)
-    if att.content_id:
-        sub(ia, t("ContentId"), att.content_id)
-    sub(ia, t("Size"), str(att.size))
-    if att.modified:
-        sub(ia, t("LastModifiedTime"), att.modified)
-    sub(ia, t("IsInline"), bool_text(att.is_inline))
-    if content is not None:
-        # The embedded message, with its MIME (what GetAttachment with IncludeMimeContent gives).
-        inner = sub(ia, t("Message"))
-        sub(inner, t("MimeContent"), b64(content), CharacterSet="UTF-8")
-        subject = read_mime(content).subject if content else ""
-        if subject:
-            sub(inner, t("Subject"), subject)
+    sub(msg, t(tag), bool_text(value) if isinstance(value, bool) else str(value))
 
 
 def _names(boxes: list[dict[str, str]]) -> str:
@@ -211,19 +212,27 @@ def _names(boxes: list[dict[str, str]]) -> str:
 
 
 def render_item(
-    parent: Element, item: Item, shape: Shape, store: MailStore, mime_source: Any = None
+    parent: Element,
+    item: Item,
+    shape: Shape,
+    store: MailStore,
+    mime_source: Any = None,
+    embedded_in: Item | None = None,
 ) -> Element:
-    """``<t:Message>`` with the ItemId and every requested field the item has."""
+    """``<t:Message>`` with the ItemId and every requested field the item has; an attached e-mail
+    (``embedded_in`` its store item) has no ItemId or folder of its own."""
     d = item.data
     msg = sub(parent, t("Message"))
-    sub(msg, t("ItemId"), Id=item.id, ChangeKey=item.changekey)
+    if embedded_in is None:
+        sub(msg, t("ItemId"), Id=item.id, ChangeKey=item.changekey)
     if shape.base == "IdOnly" and not shape.fields and not shape.ext and not shape.include_mime:
         return msg
-    folder = store.folder(item.folder_id)
+    root = embedded_in or item
+    folder = store.folder(item.folder_id) if embedded_in is None else None
     for uri in shape.field_uris():
         key = uri.lower()
         if key == "item:mimecontent":
-            raw = store.mime(item.id)
+            raw = store.mime(item.id) if embedded_in is None else None
             if raw is None and mime_source is not None:
                 raw = mime_source(item)
             if raw is not None:
@@ -247,7 +256,7 @@ def render_item(
         elif key == "item:attachments" and item.attachments:
             atts = sub(msg, t("Attachments"))
             for att in item.attachments:
-                render_attachment(atts, att, item)
+                render_attachment(atts, att, root)
         elif key in (
             "item:datetimereceived",
             "item:datetimesent",
@@ -301,8 +310,8 @@ def render_item(
             sub(msg, t("IsAssociated"), "false")
         elif key == "item:conversationid":
             sub(msg, t("ConversationId"), Id=conversation_id(d) or item.id)
-        elif key == "item:reminderisset":
-            sub(msg, t("ReminderIsSet"), "false")
+        elif key in _SCALAR_FIELDS:
+            _render_scalar(msg, key, d)
         elif key in ("message:sender", "message:from", "message:receivedby", "message:receivedrepresenting"):
             tag, src = {
                 "message:sender": ("Sender", "sender"),
@@ -328,10 +337,6 @@ def render_item(
                 holder = sub(msg, t(tag))
                 for box in d[src]:
                     _mailbox(holder, box)
-        elif key in ("message:isreadreceiptrequested", "message:isdeliveryreceiptrequested"):
-            sub(msg, t(uri.partition(":")[2]), "false")
-        elif key == "message:isresponserequested":
-            sub(msg, t("IsResponseRequested"), "false")
         elif key == "message:conversationtopic" and d.get("subject") is not None:
             sub(msg, t("ConversationTopic"), _topic(d["subject"]))
         elif key == "message:internetmessageid" and d.get("message_id"):
@@ -372,95 +377,3 @@ def _topic(subject: str) -> str:
             s = rest.strip()
             continue
         return s
-
-
-# -- parsing ------------------------------------------------------------------------------------
-
-
-def _parse_mailbox(el: Element | None) -> dict[str, str] | None:
-    if el is None:
-        return None
-    mb = el if local(el) == "Mailbox" else el.find(t("Mailbox"))
-    if mb is None:
-        return None
-    address = child_text(mb, t("EmailAddress")).strip()
-    if not address:
-        raise EwsError("ErrorInvalidRecipients", "A recipient has no e-mail address.")
-    return {"name": child_text(mb, t("Name")), "email": address}
-
-
-def parse_ext(el: Element) -> dict[str, Any]:
-    uri = el.find(t("ExtendedFieldURI"))
-    if uri is None:
-        raise EwsError("ErrorInvalidExtendedProperty", "ExtendedProperty without ExtendedFieldURI.")
-    values = el.find(t("Values"))
-    if values is not None:
-        return {"attrs": attrs_of(uri), "values": [v.text or "" for v in values]}
-    return {"attrs": attrs_of(uri), "value": child_text(el, t("Value"))}
-
-
-def parse_item_xml(el: Element) -> tuple[dict[str, Any], list[AttachmentTuple], bytes | None]:
-    """Fields set in a ``<t:Message>`` (or other item) element: (fields, attachments, mime)."""
-    fields: dict[str, Any] = {}
-    atts: list[AttachmentTuple] = []
-    mime: bytes | None = None
-    for child in el:
-        name = local(child)
-        if name == "MimeContent":
-            mime = unb64(child.text or "")
-        elif name == "Subject":
-            fields["subject"] = child.text or ""
-        elif name == "Body":
-            fields["body"] = child.text or ""
-            fields["body_type"] = "HTML" if child.get("BodyType", "Text").upper() == "HTML" else "Text"
-        elif name == "Sensitivity":
-            fields["sensitivity"] = child.text or "Normal"
-        elif name == "Importance":
-            fields["importance"] = child.text or "Normal"
-        elif name == "ItemClass":
-            fields["item_class"] = child.text or "IPM.Note"
-        elif name == "Categories":
-            fields["categories"] = [s.text or "" for s in child if local(s) == "String"]
-        elif name in ("ToRecipients", "CcRecipients", "BccRecipients", "ReplyTo"):
-            key = {"ToRecipients": "to", "CcRecipients": "cc", "BccRecipients": "bcc", "ReplyTo": "reply_to"}[
-                name
-            ]
-            fields[key] = [b for b in (_parse_mailbox(mb) for mb in child) if b]
-        elif name in ("From", "Sender"):
-            fields["author" if name == "From" else "sender"] = _parse_mailbox(child)
-        elif name == "InternetMessageId":
-            fields["message_id"] = (child.text or "").strip()
-        elif name == "InReplyTo":
-            fields["in_reply_to"] = (child.text or "").strip()
-        elif name == "References":
-            fields["references"] = (child.text or "").strip()
-        elif name == "IsRead":
-            fields["is_read"] = to_bool(child.text)
-        elif name == "ExtendedProperty":
-            fields.setdefault("ext", []).append(parse_ext(child))
-        elif name == "Attachments":
-            for fa in child:
-                if local(fa) != "FileAttachment":
-                    raise EwsError(
-                        "ErrorUnsupportedTypeForConversion", "Only file attachments are supported."
-                    )
-                atts.append(parse_file_attachment(fa))
-    return fields, atts, mime
-
-
-def parse_file_attachment(fa: Element) -> AttachmentTuple:
-    return (
-        child_text(fa, t("Name"), "attachment"),
-        child_text(fa, t("ContentType"), "application/octet-stream"),
-        child_text(fa, t("ContentId")) or None,
-        to_bool(child_text(fa, t("IsInline"))),
-        unb64(child_text(fa, t("Content"))),
-    )
-
-
-def item_id_of(el: Element) -> str:
-    return str(el.get("Id", ""))
-
-
-def is_list_field(key: str) -> bool:
-    return key in _LIST_FIELDS

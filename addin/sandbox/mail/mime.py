@@ -95,6 +95,45 @@ def parse_mime(raw: bytes, received: datetime | None = None) -> tuple[dict[str, 
     return fields_from(parsed, raw, received), attachment_tuples(parsed)
 
 
+_AS_IS = email.policy.compat32.clone(linesep="\r\n", max_line_length=0)
+
+
+def attached_messages(raw: bytes) -> list[bytes]:
+    """The e-mails attached to a message (its message/rfc822 parts, not those nested deeper), in
+    order, with their header lines kept as written: re-folding can damage malformed headers."""
+    try:
+        msg = email.message_from_bytes(raw, policy=_AS_IS)
+        out: list[bytes] = []
+        _collect_messages(msg, out)
+        return out
+    except Exception:  # malformed mail: the caller keeps what the reading found
+        return []
+
+
+def _collect_messages(msg: Any, out: list[bytes]) -> None:
+    for part in msg.get_payload() if msg.is_multipart() else []:
+        if part.get_content_type() == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                out.append(payload[0].as_bytes(policy=_AS_IS))
+            elif isinstance(payload, str):
+                out.append(payload.encode("ascii", "surrogateescape"))
+        elif part.is_multipart():
+            _collect_messages(part, out)
+
+
+def parse_attached(raw: bytes) -> tuple[dict[str, Any], list[AttachmentTuple]]:
+    """``parse_mime``, with each attached e-mail's bytes as written in ``raw``."""
+    fields, rows = parse_mime(raw)
+    rfc822 = [n for n, row in enumerate(rows) if row[1].lower() == "message/rfc822"]
+    kept = attached_messages(raw)
+    if len(kept) == len(rfc822):
+        for n, content in zip(rfc822, kept, strict=True):
+            name, ctype, cid, inline, _ = rows[n]
+            rows[n] = (name, ctype, cid, inline, content)
+    return fields, rows
+
+
 def _fmt(box: dict[str, str] | None) -> str:
     if not box:
         return ""
@@ -118,7 +157,22 @@ def build_mime(
     fields: dict[str, Any], attachments: list[AttachmentTuple], include_bcc: bool = False
 ) -> bytes:
     """RFC 5322 bytes for an item created from fields (what a real server generates on send)."""
-    msg = EmailMessage(policy=email.policy.SMTP)
+    # Header lines up to RFC 5322's 998 characters: Python's folding at 78 can drop a blank
+    # where it breaks a line, and Exchange keeps a subject's blanks. Attached e-mails keep their
+    # header lines as they are (no refolding of a parsed source).
+    policy = email.policy.SMTP.clone(refold_source="none", max_line_length=998)
+    raw = _build_mime(fields, attachments, include_bcc, policy)
+    if 0 <= raw.find(b"\r\n\r\n") < raw.find(b"\r\nContent-Type:"):
+        # Python's folding of a long malformed id header (Message-ID, References with spaces)
+        # can emit an empty line, which would end the header block early: keep such lines whole.
+        raw = _build_mime(fields, attachments, include_bcc, policy.clone(max_line_length=10_000))
+    return raw
+
+
+def _build_mime(
+    fields: dict[str, Any], attachments: list[AttachmentTuple], include_bcc: bool, policy: Any
+) -> bytes:
+    msg = EmailMessage(policy=policy)
 
     def put(name: str, value: str) -> None:
         value = _one_line(value)
@@ -161,6 +215,12 @@ def build_mime(
         msg.set_content(body)
     for name, ctype, cid, inline, content in attachments:
         maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
+        if (ctype or "").lower() == "message/rfc822":
+            # An attached e-mail travels as a message/rfc822 part holding the message itself
+            # (RFC 2046 5.2.1: no base64 for it), as Exchange writes a forwarded-as-attachment mail.
+            # Its bytes go in unchanged: re-generating its headers could refold them.
+            _attach_message(msg, content, name or "message", inline)
+            continue
         msg.add_attachment(
             content,
             maintype=maintype or "application",
@@ -170,6 +230,19 @@ def build_mime(
             cid=f"<{cid}>" if cid else None,
         )
     return msg.as_bytes()
+
+
+def _attach_message(msg: EmailMessage, content: bytes, name: str, inline: bool) -> None:
+    if msg.get_content_type() != "multipart/mixed":
+        msg.make_mixed()
+    part = EmailMessage(policy=msg.policy)
+    part["Content-Type"] = "message/rfc822"
+    part["Content-Transfer-Encoding"] = "8bit" if any(b > 127 for b in content) else "7bit"
+    part["Content-Disposition"] = "inline" if inline else "attachment"
+    part.set_param("filename", name, header="Content-Disposition")
+    # A string payload of a message/rfc822 part is written out as it is.
+    part.set_payload(content.decode("ascii", "surrogateescape"))
+    msg.attach(part)
 
 
 def make_message_id(address: str) -> str:

@@ -1,4 +1,5 @@
-"""Notifications: Subscribe (pull and streaming), GetEvents, GetStreamingEvents, Unsubscribe.
+"""Notifications: Subscribe (pull, push and streaming), GetEvents, Unsubscribe (the streaming
+connection itself is ops_streaming.py).
 
 Events are read from the same change log SyncFolderItems uses; a watermark is a position in
 it. Subscriptions live in memory, as on a real server they do not survive a restart.
@@ -10,8 +11,8 @@ import base64
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -20,19 +21,16 @@ from addin.sandbox.mail.soap import (
     Element,
     EwsError,
     bool_text,
-    envelope,
     error_message,
     local,
     m,
     ok_message,
-    response_root,
     sub,
     t,
 )
 from addin.sandbox.mail.store import MailStore, changekey
 
 EVENTS_PER_NOTIFICATION = 50
-STREAM_HEARTBEAT_SECONDS = 5.0
 _WATERMARK_PREFIX = "SBXW"
 _KIND_EVENTS = {
     "create": "CreatedEvent",
@@ -55,19 +53,42 @@ def decode_watermark(text: str) -> int:
         raise EwsError("ErrorInvalidWatermark", "The watermark is invalid.") from None
 
 
+class Kind(Enum):
+    PULL = "pull"
+    PUSH = "push"
+    STREAMING = "streaming"
+
+
+# A streaming subscription with no open connection lives on for 30 minutes, like a pull
+# subscription's default timeout; then the server forgets it.
+STREAMING_IDLE_MINUTES = 30
+
+
 @dataclass
 class Subscription:
     id: str
     mailbox: str
     folders: set[str] | None  # None: every folder of the mailbox
     event_types: set[str]
-    streaming: bool
+    kind: Kind
     seq: int
     timeout_minutes: int = 30
+    push_url: str = ""
     last_used: float = field(default_factory=time.monotonic)
+    # Which GetStreamingEvents connection owns the subscription: a newer one takes it over.
+    stream_epoch: int = 0
+    streams_open: int = 0
+
+    @property
+    def streaming(self) -> bool:
+        return self.kind is Kind.STREAMING
 
     def expired(self) -> bool:
-        return not self.streaming and time.monotonic() - self.last_used > self.timeout_minutes * 60
+        if self.kind is Kind.PUSH:
+            return False  # ends when the client answers Unsubscribe to a notification
+        if self.kind is Kind.STREAMING:
+            return self.streams_open == 0 and time.monotonic() - self.last_used > STREAMING_IDLE_MINUTES * 60
+        return time.monotonic() - self.last_used > self.timeout_minutes * 60
 
 
 class Subscriptions:
@@ -75,26 +96,59 @@ class Subscriptions:
         self._lock = threading.Lock()
         self._subs: dict[str, Subscription] = {}
         self.closing = threading.Event()
+        # Bumped to break every open streaming connection (tests of a dropped stream).
+        self.drop_generation = 0
 
     def add(self, sub_: Subscription) -> None:
         with self._lock:
             self._subs[sub_.id] = sub_
 
-    def get(self, sub_id: str, mailbox: str) -> Subscription:
+    def find(self, sub_id: str, mailbox: str) -> Subscription | None:
         with self._lock:
             found = self._subs.get(sub_id)
             if found is not None and found.expired():
                 del self._subs[sub_id]
                 found = None
         if found is None or found.mailbox != mailbox:
-            raise EwsError("ErrorSubscriptionNotFound", "The specified subscription was not found.")
+            return None
         found.last_used = time.monotonic()
         return found
 
+    def get(self, sub_id: str, mailbox: str) -> Subscription:
+        found = self.find(sub_id, mailbox)
+        if found is None:
+            raise EwsError("ErrorSubscriptionNotFound", "The specified subscription was not found.")
+        return found
+
     def remove(self, sub_id: str, mailbox: str) -> None:
-        self.get(sub_id, mailbox)
+        found = self.get(sub_id, mailbox)
+        if found.kind is Kind.PUSH:
+            # Push subscriptions end only when the client answers a notification with Unsubscribe
+            # (SubscriptionStatus, https://learn.microsoft.com/en-us/exchange/client-developer/
+            # web-service-reference/subscriptionstatus); Unsubscribe is for pull and streaming ones.
+            raise EwsError("ErrorInvalidSubscription", "A push subscription cannot be unsubscribed.")
         with self._lock:
             self._subs.pop(sub_id, None)
+
+    def expire(self, mailbox: str | None = None) -> int:
+        """Forget subscriptions as a server does after their timeout or a restart (tests use it);
+        open streams of them end. Returns how many were dropped."""
+        with self._lock:
+            gone = [k for k, v in self._subs.items() if mailbox is None or v.mailbox == mailbox]
+            for key in gone:
+                self._subs[key].stream_epoch += 1
+                del self._subs[key]
+        return len(gone)
+
+    def drop(self, subscription: Subscription) -> None:
+        """End one subscription (a push client answered Unsubscribe, or could not be reached)."""
+        with self._lock:
+            if self._subs.get(subscription.id) is subscription:
+                del self._subs[subscription.id]
+
+    def alive(self, subscription: Subscription) -> bool:
+        with self._lock:
+            return self._subs.get(subscription.id) is subscription
 
 
 def _events(store: MailStore, subscription: Subscription, limit: int) -> tuple[list[Element], int, bool]:
@@ -128,7 +182,7 @@ def _events(store: MailStore, subscription: Subscription, limit: int) -> tuple[l
     return out, position, more
 
 
-def _notification(
+def notification(
     parent: Element, subscription: Subscription, store: MailStore, status_if_empty: bool
 ) -> bool:
     """Append a m:Notification with pending events; returns whether any event was added."""
@@ -154,11 +208,14 @@ def subscribe(ctx: Ctx, req: Element, messages: Element) -> None:
     hub: Subscriptions = ctx.subscriptions
     try:
         spec = next((c for c in req if isinstance(c.tag, str)), None)
-        if spec is None or local(spec) not in ("PullSubscriptionRequest", "StreamingSubscriptionRequest"):
-            raise EwsError(
-                "ErrorInvalidSubscriptionRequest", "Only pull and streaming subscriptions are supported."
-            )
-        streaming = local(spec) == "StreamingSubscriptionRequest"
+        kinds = {
+            "PullSubscriptionRequest": Kind.PULL,
+            "PushSubscriptionRequest": Kind.PUSH,
+            "StreamingSubscriptionRequest": Kind.STREAMING,
+        }
+        if spec is None or local(spec) not in kinds:
+            raise EwsError("ErrorInvalidSubscriptionRequest", "The subscription request is not valid.")
+        kind = kinds[local(spec)]
         folders: set[str] | None = None
         if spec.get("SubscribeToAllFolders", "false").lower() != "true":
             folders = {ctx.folder_from(f).id for f in folder_ids(spec.find(t("FolderIds")))}
@@ -168,6 +225,10 @@ def subscribe(ctx: Ctx, req: Element, messages: Element) -> None:
         watermark = spec.findtext(m("Watermark"))
         seq = decode_watermark(watermark) if watermark else ctx.store.last_seq()
         timeout = int(spec.findtext(t("Timeout")) or "30")
+        push_url = (spec.findtext(t("URL")) or "").strip()
+        status_minutes = int(spec.findtext(t("StatusFrequency")) or "30")
+        if kind is Kind.PUSH and not push_url:
+            raise EwsError("ErrorInvalidPushSubscriptionUrl", "The push subscription needs a URL.")
     except EwsError as exc:
         error_message(messages, "Subscribe", exc.code, exc.message)
         return
@@ -176,14 +237,19 @@ def subscribe(ctx: Ctx, req: Element, messages: Element) -> None:
         mailbox=ctx.user,
         folders=folders,
         event_types=types,
-        streaming=streaming,
+        kind=kind,
         seq=seq,
         timeout_minutes=max(1, timeout),
+        push_url=push_url,
     )
     hub.add(subscription)
+    if kind is Kind.PUSH:
+        from addin.sandbox.mail import ops_push
+
+        ops_push.start(hub, subscription, ctx.store, status_minutes)
     msg = ok_message(messages, "Subscribe")
     sub(msg, m("SubscriptionId"), subscription.id)
-    if not streaming:
+    if kind is not Kind.STREAMING:
         sub(msg, m("Watermark"), encode_watermark(seq))
 
 
@@ -191,8 +257,8 @@ def get_events(ctx: Ctx, req: Element, messages: Element) -> None:
     hub: Subscriptions = ctx.subscriptions
     try:
         subscription = hub.get(req.findtext(m("SubscriptionId")) or "", ctx.user)
-        if subscription.streaming:
-            raise EwsError("ErrorInvalidSubscription", "Use GetStreamingEvents for a streaming subscription.")
+        if subscription.kind is not Kind.PULL:
+            raise EwsError("ErrorInvalidSubscription", "GetEvents is for pull subscriptions.")
         watermark = req.findtext(m("Watermark"))
         if watermark:
             # Never rewind: exchangelib re-sends its first watermark while MoreEvents is true.
@@ -201,7 +267,7 @@ def get_events(ctx: Ctx, req: Element, messages: Element) -> None:
         error_message(messages, "GetEvents", exc.code, exc.message)
         return
     msg = ok_message(messages, "GetEvents")
-    _notification(msg, subscription, ctx.store, status_if_empty=True)
+    notification(msg, subscription, ctx.store, status_if_empty=True)
 
 
 def unsubscribe(ctx: Ctx, req: Element, messages: Element) -> None:
@@ -212,59 +278,3 @@ def unsubscribe(ctx: Ctx, req: Element, messages: Element) -> None:
         error_message(messages, "Unsubscribe", exc.code, exc.message)
         return
     ok_message(messages, "Unsubscribe")
-
-
-def _stream_doc(build: Callable[[Element], None]) -> bytes:
-    root, body = envelope()
-    messages = response_root(body, "GetStreamingEvents")
-    msg = ok_message(messages, "GetStreamingEvents")
-    build(msg)
-    # One document per chunk, without an XML declaration: clients split the stream on Envelope tags.
-    return bytes(etree.tostring(root, encoding="utf-8"))
-
-
-def streaming_subscriptions(ctx: Ctx, req: Element) -> tuple[list[Subscription], int]:
-    """Validate a GetStreamingEvents request: (subscriptions, connection timeout in minutes)."""
-    hub: Subscriptions = ctx.subscriptions
-    ids = [e.text or "" for e in req.iter(t("SubscriptionId"))]
-    if not ids:
-        raise EwsError("ErrorInvalidSubscription", "No subscription ids given.")
-    subs = [hub.get(i, ctx.user) for i in ids]
-    if not all(s.streaming for s in subs):
-        raise EwsError("ErrorInvalidSubscription", "Only streaming subscriptions can be streamed.")
-    minutes = int(req.findtext(m("ConnectionTimeout")) or "30")
-    if not 1 <= minutes <= 30:
-        raise EwsError("ErrorInvalidArgument", "ConnectionTimeout must be 1..30 minutes.")
-    return subs, minutes
-
-
-def stream(ctx: Ctx, subs: list[Subscription], minutes: int, poll: float = 0.1) -> Iterator[bytes]:
-    """Documents of a GetStreamingEvents answer: notifications as changes happen, an OK status as
-    a heartbeat, and Closed when the connection timeout ends."""
-    hub: Subscriptions = ctx.subscriptions
-    deadline = time.monotonic() + minutes * 60
-    last_beat = time.monotonic()
-    yield _stream_doc(lambda msg: sub(msg, m("ConnectionStatus"), "OK"))
-    while time.monotonic() < deadline and not hub.closing.is_set():
-        pending: list[Subscription] = [s for s in subs if s.seq < ctx.store.last_seq()]
-        if pending:
-
-            def build(msg: Element, pending: list[Subscription] = pending) -> None:
-                notes = sub(msg, m("Notifications"))
-                for s in pending:
-                    _notification(notes, s, ctx.store, status_if_empty=False)
-                if len(notes) == 0:
-                    msg.remove(notes)
-                    sub(msg, m("ConnectionStatus"), "OK")
-
-            doc = _stream_doc(build)
-            if b"Notification>" in doc:
-                last_beat = time.monotonic()
-                yield doc
-                continue
-        if time.monotonic() - last_beat >= STREAM_HEARTBEAT_SECONDS:
-            last_beat = time.monotonic()
-            yield _stream_doc(lambda msg: sub(msg, m("ConnectionStatus"), "OK"))
-        with ctx.store.changed:
-            ctx.store.changed.wait(poll)
-    yield _stream_doc(lambda msg: sub(msg, m("ConnectionStatus"), "Closed"))

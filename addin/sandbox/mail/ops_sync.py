@@ -1,4 +1,4 @@
-"""SyncFolderItems (incremental sync with an opaque state) and the attachment operations."""
+"""SyncFolderItems: incremental sync of a folder's items with an opaque state."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import json
 from dataclasses import dataclass, field
 
 from addin.sandbox.mail.context import Ctx, folder_ids
-from addin.sandbox.mail.items import parse_file_attachment, parse_shape, render_attachment, render_item
+from addin.sandbox.mail.items import parse_shape, render_item
 from addin.sandbox.mail.ops_items import item_mime
 from addin.sandbox.mail.soap import (
     Element,
     EwsError,
     bool_text,
     error_message,
-    local,
     m,
     ok_message,
     sub,
@@ -138,61 +137,3 @@ def sync_folder_items(ctx: Ctx, req: Element, messages: Element) -> None:
             sub(change, t("IsRead"), bool_text(bool(item.data.get("is_read"))))
         else:
             render_item(change, item, shape, ctx.store, lambda i: item_mime(ctx, i))
-
-
-# -- attachments --------------------------------------------------------------------------------
-
-
-def get_attachment(ctx: Ctx, req: Element, messages: Element) -> None:
-    ids = req.find(m("AttachmentIds"))
-    for aid in ids if ids is not None else []:
-        if local(aid) != "AttachmentId":
-            continue
-        att = ctx.store.attachment(aid.get("Id", ""))
-        item = ctx.store.item(att.item_id) if att is not None else None
-        if att is None or item is None or item.mailbox != ctx.user:
-            error_message(
-                messages, "GetAttachment", "ErrorInvalidAttachmentId", "The attachment id is not valid."
-            )
-            continue
-        msg = ok_message(messages, "GetAttachment")
-        render_attachment(sub(msg, m("Attachments")), att, item, att.content or b"")
-
-
-def create_attachment(ctx: Ctx, req: Element, messages: Element) -> None:
-    parent = req.find(m("ParentItemId"))
-    atts = req.find(m("Attachments"))
-    for el in atts if atts is not None else []:
-        try:
-            if parent is None:
-                raise EwsError("ErrorInvalidIdEmpty", "CreateAttachment without a ParentItemId.")
-            item = ctx.item_from(parent)
-            if local(el) != "FileAttachment":
-                raise EwsError("ErrorUnsupportedTypeForConversion", "Only file attachments are supported.")
-            name, ctype, cid, inline, content = parse_file_attachment(el)
-            att_id = ctx.store.add_attachment(item.id, name, ctype, cid, inline, content)
-            item = ctx.item_from(parent)
-        except EwsError as exc:
-            error_message(messages, "CreateAttachment", exc.code, exc.message)
-            continue
-        msg = ok_message(messages, "CreateAttachment")
-        fa = sub(sub(msg, m("Attachments")), t("FileAttachment"))
-        sub(fa, t("AttachmentId"), Id=att_id, RootItemId=item.id, RootItemChangeKey=item.changekey)
-
-
-def delete_attachment(ctx: Ctx, req: Element, messages: Element) -> None:
-    ids = req.find(m("AttachmentIds"))
-    for aid in ids if ids is not None else []:
-        try:
-            att = ctx.store.attachment(aid.get("Id", ""))
-            item = ctx.store.item(att.item_id) if att is not None else None
-            if att is None or item is None or item.mailbox != ctx.user:
-                raise EwsError("ErrorInvalidAttachmentId", "The attachment id is not valid.")
-            ctx.store.delete_attachment(att.id)
-            item = ctx.store.item(item.id)
-            assert item is not None
-        except EwsError as exc:
-            error_message(messages, "DeleteAttachment", exc.code, exc.message)
-            continue
-        msg = ok_message(messages, "DeleteAttachment")
-        sub(msg, m("RootItemId"), RootItemId=item.id, RootItemChangeKey=item.changekey)

@@ -29,6 +29,7 @@ _STRINGS = {
     "message:internetmessageid": "message_id",
     "message:references": "references",
     "message:conversationtopic": "subject",
+    "item:culture": "culture",
 }
 _BOXES = {"message:from": "author", "message:sender": "sender"}
 _BOX_LISTS = {
@@ -37,7 +38,18 @@ _BOX_LISTS = {
     "message:bccrecipients": "bcc",
     "message:replyto": "reply_to",
 }
-_BOOLS = {"message:isread": "is_read", "item:isdraft": "is_draft", "item:hasattachments": "has_attachments"}
+_BOOLS = {
+    "message:isread": "is_read",
+    "item:isdraft": "is_draft",
+    "item:hasattachments": "has_attachments",
+    "item:reminderisset": "reminder_is_set",
+    "message:isreadreceiptrequested": "is_read_receipt_requested",
+    "message:isdeliveryreceiptrequested": "is_delivery_receipt_requested",
+    "message:isresponserequested": "is_response_requested",
+}
+# Accepted in a restriction but matching nothing, as on Exchange (exchangelib's own suite checks
+# that filtering on them "is accepted but doesn't work").
+_MATCH_NOTHING = {"item:reminderdueby": "date", "message:conversationindex": "str"}
 
 _EXT_KINDS = {
     "Integer": "int",
@@ -95,6 +107,10 @@ def _field_values(item: Item, path: Element) -> tuple[str, list[Any]]:
         return "bool", [bool(d.get(_BOOLS[uri]))]
     if uri == "item:size":
         return "int", [int(d.get("size") or 0)]
+    if uri == "item:reminderminutesbeforestart":
+        return "int", [int(d.get("reminder_minutes") or 0)]
+    if uri in _MATCH_NOTHING:
+        return _MATCH_NOTHING[uri], []
     raise EwsError("ErrorUnsupportedPathForQuery", f"Restrictions on {uri} are not supported.")
 
 
@@ -215,7 +231,8 @@ def sort_items(items: list[Item], sort_el: Element | None) -> list[Item]:
         present = [i for i in result if key(i)[0] == 0]
         missing = [i for i in result if key(i)[0] == 1]
         present.sort(key=key, reverse=descending)
-        result = present + missing
+        # Exchange sorts an empty value below every other: first ascending, last descending.
+        result = present + missing if descending else missing + present
     return result
 
 
@@ -245,19 +262,29 @@ def _query_texts(item: Item, keys: tuple[str, ...]) -> list[str]:
 
 
 def matches_query(item: Item, query: str) -> bool:
-    """A small AQS subset (m:QueryString): ``word``, ``"a phrase"``, ``field:value``; all terms must
-    match, case-insensitively, as substrings."""
+    """A small AQS subset (m:QueryString): ``word``, ``"a phrase"``, ``field:value``, joined by
+    ``AND`` (also implied between terms) or ``OR``; terms match case-insensitively as substrings
+    (Advanced Query Syntax in EWS: https://learn.microsoft.com/en-us/exchange/client-developer/
+    exchange-web-services/how-to-perform-an-aqs-search-by-using-ews-in-exchange)."""
     import shlex
 
     try:
         terms = shlex.split(query)
     except ValueError:
         terms = query.split()
-    everything = tuple(k for keys in _QUERY_FIELDS.values() for k in keys)
+    # OR binds looser than AND: any group of AND-ed terms matching is enough.
+    groups: list[list[str]] = [[]]
     for term in terms:
-        name, sep, value = term.partition(":")
-        keys = _QUERY_FIELDS.get(name.lower()) if sep else None
-        needle = (value if keys else term).casefold()
-        if not any(needle in text.casefold() for text in _query_texts(item, keys or everything)):
-            return False
-    return True
+        if term == "OR":
+            groups.append([])
+        elif term != "AND":
+            groups[-1].append(term)
+    return any(all(_term_matches(item, term) for term in group) for group in groups if group)
+
+
+def _term_matches(item: Item, term: str) -> bool:
+    everything = tuple(k for keys in _QUERY_FIELDS.values() for k in keys)
+    name, sep, value = term.partition(":")
+    keys = _QUERY_FIELDS.get(name.lower()) if sep else None
+    needle = (value if keys else term).casefold()
+    return any(needle in text.casefold() for text in _query_texts(item, keys or everything))

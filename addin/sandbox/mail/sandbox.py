@@ -122,6 +122,16 @@ class MailSandbox:
     def add_mailbox(self, address: str, password: str, display_name: str = "") -> None:
         self.store.add_mailbox(address, password, display_name)
 
+    def drop_streams(self) -> None:
+        """Break every open streaming-notification connection, as a network failure would (the
+        subscriptions live on: a client that reconnects gets the events it missed)."""
+        self.app.subscriptions.drop_generation += 1
+
+    def expire_subscriptions(self, address: str | None = None) -> int:
+        """Forget notification subscriptions (all, or one mailbox's) as Exchange does after their
+        timeout or a restart; returns how many. Their clients must subscribe again."""
+        return int(self.app.subscriptions.expire(address.strip().lower() if address else None))
+
     def add_token(self, token: str, address: str) -> None:
         """Accept ``Authorization: Bearer <token>`` as ``address`` (an OAuth access token), on
         EWS and on the Graph endpoints alike."""

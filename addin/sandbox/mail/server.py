@@ -24,7 +24,19 @@ from addin.sandbox.common import (
     drop_connection,
     json_response,
 )
-from addin.sandbox.mail import autodiscover, ops_config, ops_events, ops_folders, ops_items, ops_sync
+from addin.sandbox.mail import (
+    autodiscover,
+    ops_attachments,
+    ops_config,
+    ops_events,
+    ops_export,
+    ops_find,
+    ops_folders,
+    ops_items,
+    ops_streaming,
+    ops_sync,
+    ops_update,
+)
 from addin.sandbox.mail.context import Ctx
 from addin.sandbox.mail.graph import GraphApp
 from addin.sandbox.mail.mime import parse_mime
@@ -33,7 +45,6 @@ from addin.sandbox.mail.soap import (
     SoapFault,
     body_operation,
     envelope,
-    error_message,
     fault_envelope,
     local,
     parse_request,
@@ -61,21 +72,25 @@ OPERATIONS: dict[str, Handler] = {
     "CreateFolder": ops_folders.create_folder,
     "DeleteFolder": ops_folders.delete_folder,
     "UpdateFolder": ops_folders.update_folder,
+    "MoveFolder": ops_folders.move_folder,
+    "EmptyFolder": ops_folders.empty_folder,
     "SyncFolderHierarchy": ops_folders.sync_folder_hierarchy,
-    "FindItem": ops_items.find_item,
-    "GetItem": ops_items.get_item,
+    "FindItem": ops_find.find_item,
+    "GetItem": ops_find.get_item,
     "CreateItem": ops_items.create_item,
-    "UpdateItem": ops_items.update_item,
-    "DeleteItem": ops_items.delete_item,
-    "MoveItem": ops_items.move_item,
-    "CopyItem": ops_items.copy_item,
+    "UpdateItem": ops_update.update_item,
+    "DeleteItem": ops_update.delete_item,
+    "MoveItem": ops_update.move_item,
+    "CopyItem": ops_update.copy_item,
     "SendItem": ops_items.send_item,
-    "UploadItems": ops_items.upload_items,
-    "ExportItems": ops_items.export_items,
+    "UploadItems": ops_export.upload_items,
+    "ExportItems": ops_export.export_items,
+    "MarkAsJunk": ops_update.mark_as_junk,
+    "ArchiveItem": ops_update.archive_item,
     "SyncFolderItems": ops_sync.sync_folder_items,
-    "GetAttachment": ops_sync.get_attachment,
-    "CreateAttachment": ops_sync.create_attachment,
-    "DeleteAttachment": ops_sync.delete_attachment,
+    "GetAttachment": ops_attachments.get_attachment,
+    "CreateAttachment": ops_attachments.create_attachment,
+    "DeleteAttachment": ops_attachments.delete_attachment,
     "Subscribe": ops_events.subscribe,
     "GetEvents": ops_events.get_events,
     "Unsubscribe": ops_events.unsubscribe,
@@ -296,20 +311,23 @@ class MailServer:
                 fault_envelope("ErrorSchemaValidation", "The request failed schema validation."), 500
             )
         else:
-            response = self._dispatch(op, op_el, user)
+            response = self._dispatch(op, op_el, user, environ)
+            ops_streaming.set_affinity_cookie(request, response, op, user)
         if drop_after:
             drop_connection(environ)
         return response
 
-    def _dispatch(self, op: str, op_el: Any, user: str) -> Response:
+    def _dispatch(self, op: str, op_el: Any, user: str, environ: dict[str, Any]) -> Response:
         ctx = self.ctx(user)
         if op == "GetStreamingEvents":
-            return self._streaming(ctx, op_el)
+            return ops_streaming.streaming_response(ctx, op_el, environ)
         handler = OPERATIONS.get(op)
         if handler is None:
-            # Not ErrorInvalidRequest: exchangelib would retry that with every other API version.
+            # Exchange's "not valid for this mailbox" code, as for the operations a mail bridge has
+            # no business with (inbox rules, mail tips, delegates, room lists ...). Not
+            # ErrorInvalidRequest: exchangelib would retry that with every other API version.
             return _xml(
-                fault_envelope("ErrorUnsupportedOperation", f"The sandbox does not implement {op}."), 500
+                fault_envelope("ErrorInvalidOperation", f"The sandbox Exchange does not offer {op}."), 500
             )
         root, body = envelope()
         messages = response_root(body, op)
@@ -323,21 +341,6 @@ class MailServer:
             log.exception("sandbox EWS %s failed", op)
             return _xml(fault_envelope("ErrorInternalServerError", "An internal server error occurred."), 500)
         return _xml(serialize(root))
-
-    def _streaming(self, ctx: Ctx, op_el: Any) -> Response:
-        try:
-            subs, minutes = ops_events.streaming_subscriptions(ctx, op_el)
-        except EwsError as exc:
-            root, body = envelope()
-            error_message(
-                response_root(body, "GetStreamingEvents"), "GetStreamingEvents", exc.code, exc.message
-            )
-            return _xml(serialize(root))
-        return Response(
-            ops_events.stream(ctx, subs, minutes),
-            content_type="text/xml; charset=utf-8",
-            direct_passthrough=True,
-        )
 
     def _autodiscover(self, request: Request, environ: dict[str, Any], soap: bool) -> Response:
         data = request.get_data()

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from addin.sandbox.mail.store_folders import FolderRows, ensure_well_known_folders
 from addin.sandbox.mail.store_graph import GraphQueries
+from addin.sandbox.mail.store_items import ItemRows
+from addin.sandbox.mail.store_records import Attachment, Folder, Item, changekey, new_id
+
+# The records live in store_records; importing them from here stays supported.
+__all__ = ["Attachment", "Folder", "Item", "MailStore", "changekey", "hierarchy_key", "new_id"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS mailboxes(
@@ -48,79 +51,17 @@ CREATE TABLE IF NOT EXISTS master_categories(
 CREATE UNIQUE INDEX IF NOT EXISTS master_categories_name ON master_categories(mailbox, name COLLATE NOCASE);
 """
 
-# The folders every mailbox has: (distinguished id, display name, parent distinguished id).
-STANDARD_FOLDERS: list[tuple[str, str, str | None]] = [
-    ("root", "Root", None),
-    ("msgfolderroot", "Top of Information Store", "root"),
-    ("inbox", "Inbox", "msgfolderroot"),
-    ("sentitems", "Sent Items", "msgfolderroot"),
-    ("drafts", "Drafts", "msgfolderroot"),
-    ("deleteditems", "Deleted Items", "msgfolderroot"),
-    ("outbox", "Outbox", "msgfolderroot"),
-    ("junkemail", "Junk Email", "msgfolderroot"),
-]
-
 
 def hierarchy_key(mailbox: str) -> str:
     """The change-log key of a mailbox's folder hierarchy (SyncFolderHierarchy)."""
     return f"hierarchy:{mailbox}"
 
 
-def new_id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex.upper()
-
-
-def changekey(version: int) -> str:
-    return f"CQAAABYAAAD{version:06d}"
-
-
-@dataclass
-class Folder:
-    id: str
-    mailbox: str
-    parent_id: str | None
-    distinguished: str | None
-    name: str
-    folder_class: str | None
-    version: int
-
-    @property
-    def changekey(self) -> str:
-        return changekey(self.version)
-
-
-@dataclass
-class Attachment:
-    id: str
-    item_id: str
-    name: str
-    content_type: str
-    content_id: str | None
-    is_inline: bool
-    modified: str
-    size: int
-    content: bytes | None = None
-
-
-@dataclass
-class Item:
-    id: str
-    mailbox: str
-    folder_id: str
-    version: int
-    data: dict[str, Any]
-    attachments: list[Attachment] = field(default_factory=list)
-
-    @property
-    def changekey(self) -> str:
-        return changekey(self.version)
-
-
 def _hash(salt: str, password: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 1000).hex()
 
 
-class MailStore(GraphQueries):
+class MailStore(ItemRows, GraphQueries, FolderRows):
     """All state of the sandbox Exchange. Thread-safe: one connection behind a lock."""
 
     def __init__(self, path: Path) -> None:
@@ -132,6 +73,7 @@ class MailStore(GraphQueries):
         columns = {r[1] for r in self._db.execute("PRAGMA table_info(changes)")}
         if "at" not in columns:  # data folders written before change timestamps existed
             self._db.execute("ALTER TABLE changes ADD COLUMN at TEXT")
+        self._migrate_attachments()
         self.changed = threading.Condition()
         self._auth_cache: dict[tuple[str, str], bool] = {}
 
@@ -166,24 +108,7 @@ class MailStore(GraphQueries):
                 "display_name=excluded.display_name",
                 (address, salt, _hash(salt, password), display_name or address),
             )
-            have = {r[0] for r in db.execute("SELECT distinguished FROM folders WHERE mailbox=?", (address,))}
-            ids: dict[str, str] = {
-                r[0]: r[1]
-                for r in db.execute(
-                    "SELECT distinguished, id FROM folders WHERE mailbox=? AND distinguished IS NOT NULL",
-                    (address,),
-                )
-            }
-            for dist, name, parent in STANDARD_FOLDERS:
-                if dist in have:
-                    continue
-                fid = new_id("AQMkAD")
-                ids[dist] = fid
-                db.execute(
-                    "INSERT INTO folders(id, mailbox, parent_id, distinguished, name, folder_class) "
-                    "VALUES(?,?,?,?,?,?)",
-                    (fid, address, ids.get(parent) if parent else None, dist, name, "IPF.Note"),
-                )
+            ensure_well_known_folders(db, address)
         self._auth_cache.clear()
 
     def mailboxes(self) -> list[tuple[str, str]]:
@@ -252,7 +177,7 @@ class MailStore(GraphQueries):
             db.execute(
                 "INSERT INTO folders(id, mailbox, parent_id, distinguished, name, folder_class) "
                 "VALUES(?,?,?,?,?,?)",
-                (fid, parent.mailbox, parent.id, None, name, folder_class or "IPF.Note"),
+                (fid, parent.mailbox, parent.id, None, name, folder_class),
             )
             self._log(db, hierarchy_key(parent.mailbox), fid, "create")
         folder = self.folder(fid)
@@ -287,226 +212,6 @@ class MailStore(GraphQueries):
                 "SELECT COUNT(*), COALESCE(SUM(1 - is_read), 0) FROM items WHERE folder_id=?", (folder_id,)
             ).fetchone()
             return int(row[0]), int(row[1])
-
-    # -- items ------------------------------------------------------------------------------------
-
-    _ICOLS = "id, mailbox, folder_id, version, data"
-
-    def _item(self, row: Any, with_attachments: bool = True) -> Item:
-        item = Item(row[0], row[1], row[2], row[3], json.loads(row[4]))
-        if with_attachments:
-            item.attachments = self.attachments(item.id)
-        return item
-
-    def item(self, item_id: str) -> Item | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {self._ICOLS} FROM items WHERE id=?", (item_id,)).fetchone()
-            return self._item(row) if row else None
-
-    def mime(self, item_id: str) -> bytes | None:
-        with self._lock:
-            row = self._db.execute("SELECT mime FROM items WHERE id=?", (item_id,)).fetchone()
-            return bytes(row[0]) if row and row[0] is not None else None
-
-    def folder_items(self, folder_id: str, with_attachments: bool = False) -> list[Item]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {self._ICOLS} FROM items WHERE folder_id=? ORDER BY received DESC, rowid DESC",
-                (folder_id,),
-            ).fetchall()
-            return [self._item(r, with_attachments) for r in rows]
-
-    def items_with_message_id(self, folder_id: str, message_id: str) -> list[Item]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {self._ICOLS} FROM items WHERE folder_id=? AND message_id=? COLLATE NOCASE",
-                (folder_id, message_id),
-            ).fetchall()
-            return [self._item(r, with_attachments=False) for r in rows]
-
-    def page_ids(self, folder_id: str, offset: int, limit: int, descending: bool) -> list[str]:
-        order = "DESC" if descending else "ASC"
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT id FROM items WHERE folder_id=? ORDER BY received {order}, rowid {order} "
-                "LIMIT ? OFFSET ?",
-                (folder_id, limit, offset),
-            ).fetchall()
-            return [r[0] for r in rows]
-
-    def insert_item(
-        self,
-        mailbox: str,
-        folder_id: str,
-        data: dict[str, Any],
-        mime: bytes | None,
-        attachments: list[tuple[str, str, str | None, bool, bytes]],
-        item_id: str | None = None,
-    ) -> Item:
-        """Store a new item; ``attachments`` are (name, content_type, content_id, is_inline, bytes).
-        ``item_id`` keeps a given id (a sent draft's immutable id on its Sent Items copy)."""
-        item_id = item_id or new_id("AAMkAD")
-        data = dict(data)
-        data["has_attachments"] = any(not inline for _, _, _, inline, _ in attachments)
-        with self.tx() as db:
-            db.execute(
-                "INSERT INTO items(id, mailbox, folder_id, version, received, message_id, is_read, data, "
-                "mime) VALUES(?,?,?,?,?,?,?,?,?)",
-                (
-                    item_id,
-                    mailbox,
-                    folder_id,
-                    1,
-                    data.get("datetime_received") or "",
-                    data.get("message_id"),
-                    int(bool(data.get("is_read"))),
-                    json.dumps(data),
-                    mime,
-                ),
-            )
-            for n, (name, ctype, cid, inline, content) in enumerate(attachments):
-                self._insert_attachment(db, item_id, n, name, ctype, cid, inline, content, data)
-            self._log(db, folder_id, item_id, "create")
-        item = self.item(item_id)
-        assert item is not None
-        return item
-
-    def _insert_attachment(
-        self,
-        db: sqlite3.Connection,
-        item_id: str,
-        ordinal: int,
-        name: str,
-        ctype: str,
-        cid: str | None,
-        inline: bool,
-        content: bytes,
-        data: dict[str, Any],
-    ) -> str:
-        att_id = new_id("AAMkADAtt")
-        db.execute(
-            "INSERT INTO attachments(id, item_id, ord, name, content_type, content_id, is_inline, modified, "
-            "content) VALUES(?,?,?,?,?,?,?,?,?)",
-            (
-                att_id,
-                item_id,
-                ordinal,
-                name,
-                ctype,
-                cid,
-                int(inline),
-                data.get("last_modified") or "",
-                content,
-            ),
-        )
-        return att_id
-
-    def add_attachment(
-        self, item_id: str, name: str, ctype: str, cid: str | None, inline: bool, content: bytes
-    ) -> str:
-        with self.tx() as db:
-            item = self.item(item_id)
-            if item is None:
-                raise KeyError(item_id)
-            att_id = self._insert_attachment(
-                db, item_id, len(item.attachments), name, ctype, cid, inline, content, item.data
-            )
-            item.data["has_attachments"] = bool(item.data.get("has_attachments")) or not inline
-            self.save_item(item, "update")
-        return att_id
-
-    def attachments(self, item_id: str) -> list[Attachment]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, item_id, name, content_type, content_id, is_inline, modified, LENGTH(content) "
-                "FROM attachments WHERE item_id=? ORDER BY ord",
-                (item_id,),
-            ).fetchall()
-        return [
-            Attachment(
-                r[0], r[1], r[2] or "", r[3] or "application/octet-stream", r[4], bool(r[5]), r[6], r[7]
-            )
-            for r in rows
-        ]
-
-    def attachment(self, att_id: str) -> Attachment | None:
-        with self._lock:
-            r = self._db.execute(
-                "SELECT id, item_id, name, content_type, content_id, is_inline, modified, LENGTH(content), "
-                "content FROM attachments WHERE id=?",
-                (att_id,),
-            ).fetchone()
-        if r is None:
-            return None
-        return Attachment(
-            r[0],
-            r[1],
-            r[2] or "",
-            r[3] or "application/octet-stream",
-            r[4],
-            bool(r[5]),
-            r[6],
-            r[7],
-            bytes(r[8]),
-        )
-
-    def attachment_contents(self, item_id: str) -> list[tuple[Attachment, bytes]]:
-        out = []
-        for att in self.attachments(item_id):
-            full = self.attachment(att.id)
-            if full is not None and full.content is not None:
-                out.append((full, full.content))
-        return out
-
-    def delete_attachment(self, att_id: str) -> str:
-        with self.tx() as db:
-            att = self.attachment(att_id)
-            if att is None:
-                raise KeyError(att_id)
-            db.execute("DELETE FROM attachments WHERE id=?", (att_id,))
-            item = self.item(att.item_id)
-            if item is not None:
-                item.data["has_attachments"] = any(not a.is_inline for a in item.attachments)
-                self.save_item(item, "update")
-            return att.item_id
-
-    def save_item(self, item: Item, kind: str = "update", mime: bytes | None = None) -> Item:
-        """Write back changed fields; ``kind`` is "update" or "read" (only the read flag changed)."""
-        with self.tx() as db:
-            item.version += 1
-            db.execute(
-                "UPDATE items SET version=?, data=?, is_read=?, message_id=?, received=? WHERE id=?",
-                (
-                    item.version,
-                    json.dumps(item.data),
-                    int(bool(item.data.get("is_read"))),
-                    item.data.get("message_id"),
-                    item.data.get("datetime_received") or "",
-                    item.id,
-                ),
-            )
-            if mime is not None:
-                db.execute("UPDATE items SET mime=? WHERE id=?", (mime, item.id))
-            self._log(db, item.folder_id, item.id, kind)
-        return item
-
-    def move_item(self, item: Item, folder_id: str) -> Item:
-        with self.tx() as db:
-            old = item.folder_id
-            item.version += 1
-            db.execute(
-                "UPDATE items SET folder_id=?, version=? WHERE id=?", (folder_id, item.version, item.id)
-            )
-            self._log(db, old, item.id, "delete")
-            self._log(db, folder_id, item.id, "create")
-            item.folder_id = folder_id
-        return item
-
-    def delete_item(self, item: Item) -> None:
-        with self.tx() as db:
-            db.execute("DELETE FROM items WHERE id=?", (item.id,))
-            db.execute("DELETE FROM attachments WHERE item_id=?", (item.id,))
-            self._log(db, item.folder_id, item.id, "delete")
 
     # -- change log -------------------------------------------------------------------------------
 
@@ -555,25 +260,7 @@ class MailStore(GraphQueries):
             ).fetchone()
             return int(row[0])
 
-    def count_items(self, folder_id: str) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT COUNT(*) FROM items WHERE folder_id=?", (folder_id,)).fetchone()
-            return int(row[0])
-
-    def items_by_ids(self, ids: list[str]) -> list[Item]:
-        out = []
-        for item_id in ids:
-            item = self.item(item_id)
-            if item is not None:
-                out.append(item)
-        return out
-
     def last_seq(self) -> int:
         with self._lock:
             row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()
             return int(row[0])
-
-    def item_folder(self, item_id: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT folder_id FROM items WHERE id=?", (item_id,)).fetchone()
-            return str(row[0]) if row else None

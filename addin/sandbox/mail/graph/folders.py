@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 
 from addin.sandbox.mail.graph.http import GraphError, GraphRequest, GraphResponse, bad_request
 from addin.sandbox.mail.store import Folder
+from addin.sandbox.mail.store_folders import is_mail_folder
 
 if TYPE_CHECKING:
     from addin.sandbox.mail.graph.router import GraphApp
@@ -32,13 +33,19 @@ def resolve(app: GraphApp, user: str, ref: str) -> Folder:
     return folder
 
 
+def mail_children(app: GraphApp, parent: Folder) -> list[Folder]:
+    """mailFolders lists mail folders only: not Calendar, Contacts, Tasks and the other folders
+    of an Exchange mailbox that hold no messages."""
+    return [f for f in app.store.children(parent.id) if is_mail_folder(f)]
+
+
 def folder_json(app: GraphApp, folder: Folder) -> dict[str, Any]:
     total, unread = app.store.folder_counts(folder.id)
     return {
         "id": folder.id,
         "displayName": folder.name,
         "parentFolderId": folder.parent_id or "",
-        "childFolderCount": len(app.store.children(folder.id)),
+        "childFolderCount": len(mail_children(app, folder)),
         "unreadItemCount": unread,
         "totalItemCount": total,
         "isHidden": False,
@@ -75,7 +82,7 @@ def paged(
 
 def _list(app: GraphApp, req: GraphRequest, parent: Folder) -> GraphResponse:
     top, skip = page_args(req, DEFAULT_PAGE)
-    children = app.store.children(parent.id)
+    children = mail_children(app, parent)
     rows = [folder_json(app, f) for f in children[skip : skip + top]]
     return GraphResponse(200, paged(req, "users('me')/mailFolders", rows, len(children), top, skip))
 

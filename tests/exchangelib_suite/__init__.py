@@ -1,0 +1,1 @@
+"""exchangelib's own test suite (v5.6.0), run against the sandbox Exchange; see SOURCE.md."""
