@@ -259,8 +259,50 @@ def set_request_log(verbose: bool) -> None:
         access.propagate = False
 
 
+class OpenConnections:
+    """The connections a sandbox server is serving right now (accepted, not yet closed).
+
+    A client killed mid-request leaves its request to the server, which still carries it out,
+    as a real server does; tests that restart a killed client wait for this to reach zero before
+    the restarted client looks at the mailbox, standing for the grace period a real server's
+    processing fits in (the product's grace is a minute; test workers use a second).
+    """
+
+    def __init__(self) -> None:
+        self._open = 0
+        self._changed = threading.Condition()
+
+    def opened(self) -> None:
+        with self._changed:
+            self._open += 1
+
+    def closed(self) -> None:
+        with self._changed:
+            self._open -= 1
+            self._changed.notify_all()
+
+    def wait_none(self, timeout: float) -> bool:
+        """True once no connection is open (False if ``timeout`` seconds pass first)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._open == 0, timeout)
+
+
 class RequestLogHandler(WSGIRequestHandler):
     """werkzeug's handler with the per-request line opt-in, coloured only on a terminal."""
+
+    def setup(self) -> None:
+        connections = getattr(self.server, "open_connections", None)
+        if connections is not None:
+            connections.opened()
+        super().setup()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            connections = getattr(self.server, "open_connections", None)
+            if connections is not None:
+                connections.closed()
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if not _request_log["verbose"]:
@@ -341,6 +383,8 @@ class SandboxServer:
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=handler, ssl_context=ssl_context
         )
+        self.open_connections = OpenConnections()
+        self._server.open_connections = self.open_connections  # type: ignore[attr-defined]
         self.scheme = "https" if ssl_context is not None else "http"
         # Request threads must not keep the process alive on shutdown.
         self._server.daemon_threads = True  # type: ignore[attr-defined]
