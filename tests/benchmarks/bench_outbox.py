@@ -1,0 +1,117 @@
+"""The outbox: e-mails queued in the CRM at random moments, timed to the Sent Items copy and to
+Sent in the CRM, with the whole engine running on the product's default poll settings; then the
+CRM requests the bridge makes while nothing happens.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from addin.bridge import Bridge
+from addin.demo import DemoEnvironment, crm_rows, demo_profile, demo_secrets
+from addin.sandbox.crm import CrmSandbox
+from addin.sandbox.mail import MailSandbox
+from addin.settings_schema import BY_KEY
+from tests.benchmarks.bench_stats import percentile
+
+STATUS_SENT = 3
+
+
+def start_env(root: Path, *, backend: str = "ews", latency_ms: int = 0) -> DemoEnvironment:
+    """The demo sandboxes and a bridge on the product's default poll intervals (not the demo's)."""
+    crm = CrmSandbox(data_dir=root / "crm", seed="demo", latency_ms=latency_ms).start()
+    mail = MailSandbox(data_dir=root / "mail", seed="demo", latency_ms=latency_ms).start()
+    profile = demo_profile(crm, mail, backend=backend)
+    profile.update({key: BY_KEY[key].default for key in ("tracking.poll_seconds", "sending.poll_seconds")})
+    bridge = Bridge(profile, secrets=demo_secrets(backend), data_dir=root / "bridge")
+    return DemoEnvironment(root, crm, mail, bridge, backend=backend)
+
+
+def _stamped_copies(env: DemoEnvironment) -> set[str]:
+    return {
+        str(item["extended_properties"].get("CrmBridgeActivityId"))
+        for item in env.mail.items("alex@contoso.example", "sentitems")
+        if item["extended_properties"].get("CrmBridgeActivityId")
+    }
+
+
+def run(
+    root: Path, emails: int, window_seconds: float, idle_seconds: float, latency_ms: int
+) -> dict[str, Any]:
+    env = start_env(root, latency_ms=0)
+    try:
+        contacts = [r["emailaddress1"] for r in crm_rows(env.crm, "contacts?$select=emailaddress1")]
+        contacts = [c for c in contacts if c]
+        env.crm.faults.update({"latency_ms": latency_ms})
+        env.mail.faults.update({"latency_ms": latency_ms})
+        env.bridge.start()
+        time.sleep(3.0)  # the first polls (who am I, mailbox settings, first sync) are over
+        rng = random.Random(15)
+        moments = sorted(rng.uniform(0, window_seconds) for _ in range(emails))
+        queued_at: dict[str, float] = {}
+        copy_at: dict[str, float] = {}
+        sent_at: dict[str, float] = {}
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                now = time.monotonic()
+                for activity_id in _stamped_copies(env):
+                    if activity_id in queued_at:
+                        copy_at.setdefault(activity_id, now)
+                for activity_id in list(queued_at):
+                    if activity_id not in sent_at:
+                        row = env.crm.db.get("emails", activity_id)
+                        if row is not None and row.get("statuscode") == STATUS_SENT:
+                            sent_at[activity_id] = now
+                done.wait(0.25)
+
+        watcher = threading.Thread(target=watch, name="outbox-bench-watch", daemon=True)
+        crm_before = int(env.crm.stats.snapshot()["requests"])
+        started = time.monotonic()
+        watcher.start()
+        for n, moment in enumerate(moments):
+            time.sleep(max(0.0, started + moment - time.monotonic()))
+            activity_id = env.crm.queue_email(contacts[n % len(contacts)], f"Benchmark {n}", "<p>Hello</p>")
+            queued_at[activity_id] = time.monotonic()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and (len(copy_at) < emails or len(sent_at) < emails):
+            time.sleep(0.2)
+        done.set()
+        watcher.join(5)
+        if len(copy_at) < emails or len(sent_at) < emails:
+            raise RuntimeError(
+                f"only {len(copy_at)} Sent Items copies and {len(sent_at)} CRM Sent of {emails} e-mails "
+                "within 180 s of the last one queued"
+            )
+        active_seconds = max(sent_at.values()) - started
+        active_requests = int(env.crm.stats.snapshot()["requests"]) - crm_before
+        to_copy = [copy_at[a] - queued_at[a] for a in queued_at]
+        to_sent = [sent_at[a] - queued_at[a] for a in queued_at]
+
+        idle_before = int(env.crm.stats.snapshot()["requests"])
+        time.sleep(idle_seconds)
+        idle_requests = int(env.crm.stats.snapshot()["requests"]) - idle_before
+        per_hour = idle_requests * 3600 / idle_seconds
+        day = active_requests + per_hour * max(0.0, 8 - active_seconds / 3600)
+        return {
+            "emails": emails,
+            "poll_seconds": int(env.bridge.profile.get("sending.poll_seconds")),
+            "p50_seconds": round(percentile(to_copy, 50), 2),
+            "p95_seconds": round(percentile(to_copy, 95), 2),
+            "max_seconds": round(max(to_copy), 2),
+            "idle_crm_requests_per_hour": round(per_hour, 1),
+            "crm_requests_per_8h_day": round(day),
+            "crm_sent_p50_seconds": round(percentile(to_sent, 50), 2),
+            "crm_sent_p95_seconds": round(percentile(to_sent, 95), 2),
+            "active_seconds": round(active_seconds, 1),
+            "active_crm_requests": active_requests,
+            "idle_window_seconds": idle_seconds,
+            "idle_crm_requests": idle_requests,
+        }
+    finally:
+        env.close()
