@@ -284,6 +284,9 @@ def run(args: argparse.Namespace) -> int:
     report["machine"] = bench_report.machine(load_before, bench_report.load_average())
     report["method"] = method(scale, latency)
     report["seconds"] = round(time.monotonic() - began, 1)
+    missing = bench_report.missing_fields(report, [*(s for s in SECTIONS if s in args.only), "machine"])
+    if missing:
+        errors["fields"] = "no value for " + ", ".join(missing)
     if errors:
         report["errors"] = errors
     targets = bench_report.finish(report)

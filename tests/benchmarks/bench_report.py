@@ -10,7 +10,7 @@ import json
 import math
 import os
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,68 @@ from typing import Any
 from tests.benchmarks.bench_stats import PERCENTILE_DEFINITION
 
 FIRST_SYNC_TARGET_MESSAGES = 100_000
+
+# Every field issue 15 asks of the report ("push" holds these per backend).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "bulk_track": (
+        "messages",
+        "bridge.seconds",
+        "bridge.crm_requests",
+        "bridge.mailbox_requests",
+        "baseline.seconds",
+        "baseline.crm_requests",
+        "baseline.mailbox_requests",
+        "ratio_time",
+        "ratio_crm_requests",
+    ),
+    "outbox": (
+        "emails",
+        "poll_seconds",
+        "p50_seconds",
+        "p95_seconds",
+        "max_seconds",
+        "idle_crm_requests_per_hour",
+        "crm_requests_per_8h_day",
+    ),
+    "push": ("messages", "p50_seconds", "p95_seconds"),
+    "first_sync": (
+        "messages",
+        "seconds",
+        "cpu_seconds",
+        "peak_rss_growth_mb",
+        "auto_tracked",
+        "mailbox_requests",
+    ),
+    "tray": (
+        "startup_seconds",
+        "startup_seconds_no_tray",
+        "rss_mb_start",
+        "rss_mb_idle",
+        "uss_mb_idle",
+        "idle_cpu_percent",
+    ),
+    "machine": ("cores", "memory_mb", "python", "load_average_before", "load_average_after"),
+}
+
+
+def missing_fields(report: Mapping[str, Any], sections: Iterable[str] = REQUIRED_FIELDS) -> list[str]:
+    """The required fields of ``sections`` that the report lacks or holds no value for."""
+    missing: list[str] = []
+    for section in sections:
+        node = report.get(section)
+        if section == "push":
+            backends = node if isinstance(node, Mapping) and node else {"(any backend)": {}}
+            missing += [
+                f"push.{b}.{f}"
+                for b, fields in backends.items()
+                for f in REQUIRED_FIELDS["push"]
+                if _get(fields, f) is None
+            ]
+            continue
+        missing += [
+            f"{section}.{f}" for f in REQUIRED_FIELDS[section] if _get(report, f"{section}.{f}") is None
+        ]
+    return missing
 
 
 def _meminfo_mb() -> int | None:
