@@ -163,10 +163,11 @@ def method(scale: Scale, latency_ms: int) -> dict[str, str]:
         "outbox": (
             f"{scale.outbox_emails} e-mails queued in the CRM at random moments over "
             f"{scale.outbox_window_seconds:.0f} s with the whole engine running on the default settings; "
-            "latency = queued -> stamped Sent Items copy (crm_sent_* -> Sent in the CRM). Idle requests "
-            f"counted over {scale.outbox_idle_seconds:.0f} s after the last send (an adaptive poll that "
-            "slows later makes this an upper bound); crm_requests_per_8h_day = the requests of the measured "
-            "active period + the idle rate for the rest of 8 hours."
+            "latency = queued -> stamped Sent Items copy (crm_sent_* -> Sent in the CRM). Idle rate from "
+            f"the CRM requests in {scale.outbox_idle_seconds:.0f} s after the last send, between the first "
+            "and last arrival (an adaptive poll that slows later makes it an upper bound); "
+            "crm_requests_per_8h_day = the requests of the measured active period + the idle rate for "
+            "the rest of 8 hours."
         ),
         "push": (
             "'Track in CRM' set by another EWS client (Outlook elsewhere), or on IMAP by another IMAP "

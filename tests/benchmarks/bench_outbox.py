@@ -39,6 +39,27 @@ def _stamped_copies(env: DemoEnvironment) -> set[str]:
     }
 
 
+def idle_rate(env: DemoEnvironment, seconds: float) -> tuple[int, float]:
+    """CRM requests in an idle window, and their rate per hour.
+
+    The rate is taken between the first and the last moment a request arrived (k polls a period
+    T apart give (k - 1) / ((k - 1) T) = 1 / T), not over the whole window, which would count a
+    30 s poll in a 45 s window as once or twice by chance. Fewer than two arrivals: the window."""
+    start = int(env.crm.stats.snapshot()["requests"])
+    last, arrivals = start, []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        now = int(env.crm.stats.snapshot()["requests"])
+        if now != last:
+            arrivals.append((time.monotonic(), now))
+            last = now
+        time.sleep(0.05)
+    total = last - start
+    if len(arrivals) >= 2 and arrivals[-1][0] > arrivals[0][0]:
+        return total, (arrivals[-1][1] - arrivals[0][1]) * 3600 / (arrivals[-1][0] - arrivals[0][0])
+    return total, total * 3600 / seconds
+
+
 def run(
     root: Path, emails: int, window_seconds: float, idle_seconds: float, latency_ms: int
 ) -> dict[str, Any]:
@@ -93,10 +114,7 @@ def run(
         to_copy = [copy_at[a] - queued_at[a] for a in queued_at]
         to_sent = [sent_at[a] - queued_at[a] for a in queued_at]
 
-        idle_before = int(env.crm.stats.snapshot()["requests"])
-        time.sleep(idle_seconds)
-        idle_requests = int(env.crm.stats.snapshot()["requests"]) - idle_before
-        per_hour = idle_requests * 3600 / idle_seconds
+        idle_requests, per_hour = idle_rate(env, idle_seconds)
         day = active_requests + per_hour * max(0.0, 8 - active_seconds / 3600)
         return {
             "emails": emails,
