@@ -37,7 +37,7 @@ class Scale:
 
 
 FULL = Scale(1000, 100, 600, 600, 20, 100_000, 600, 60)
-QUICK = Scale(200, 20, 20, 45, 5, 20_000, 30, 5)
+QUICK = Scale(200, 20, 15, 50, 5, 20_000, 30, 5)
 
 
 def _positive_int(text: str) -> int:
