@@ -159,6 +159,21 @@ def _check(
     return Target(name, target, fmt.format(number), ok(number), note)
 
 
+# Power Platform request entitlement per paid user licence per 24 hours (Microsoft's "Requests
+# limits and allocations"): Dynamics 365 Enterprise/Professional users 40,000; Team Members and
+# Power Apps per-app users 6,000.
+ENTITLEMENTS = {"a Dynamics 365 licence": 40_000, "a Team Member licence": 6_000}
+
+
+def _entitlement_note(day: float | None) -> str:
+    if day is None:
+        return ""
+    shares = ", ".join(
+        f"{100 * day / limit:.1f}% of the {limit:,} of {name}" for name, limit in ENTITLEMENTS.items()
+    )
+    return f"per 24 h entitlement: {shares}"
+
+
 def evaluate_targets(report: Mapping[str, Any]) -> list[Target]:
     """Every target of issue 15 (and DESIGN §3 for push on Graph) against the report's figures."""
     out: list[Target] = []
@@ -200,6 +215,7 @@ def evaluate_targets(report: Mapping[str, Any]) -> list[Target]:
             _get(report, "outbox.crm_requests_per_8h_day"),
             lambda v: v <= 3000,
             "{:.0f}",
+            _entitlement_note(_num(_get(report, "outbox.crm_requests_per_8h_day"))),
         ),
     ]
     fs_messages = _num(_get(report, "first_sync.messages"))
