@@ -45,12 +45,14 @@ from addin.engine.crm_gateway import CrmGateway
 from addin.engine.mime import parse_mime
 from addin.engine.msg_file import is_msg, parse_msg
 from addin.engine.outbox import Outbox, OutboxSettings
+from addin.engine.poll_pace import PollPace
 from addin.engine.profile_settings import (
     autotrack_settings,
     crm_auth,
     mailbox_secret,
     microsoft_sign_in,
     outbox_settings,
+    pace_policy,
     track_settings,
 )
 from addin.engine.scheduler import Job, Scheduler
@@ -119,6 +121,7 @@ class Bridge(RegardingFacade):
             str(paths.private_file(self.data_dir / "engine.lock")), mode=paths.PRIVATE_FILE
         )
         self._regarding_init()
+        self.outbox_pace = PollPace(pace_policy(profile))
         self.scheduler = Scheduler(self._jobs(), on_state=self._state_changed, on_synced=self._publish_state)
 
     @classmethod
@@ -220,7 +223,10 @@ class Bridge(RegardingFacade):
             self._remember_hints()
 
         def outbox_job() -> None:
-            self.outbox_engine.poll()
+            self.outbox_pace.spend()
+            report = self.outbox_engine.poll()
+            if report.sent or report.failed or report.settled:
+                self.outbox_pace.activity()  # e-mail is being queued: more is likely soon
             self._remember_hints()  # e.g. whether the provider files Sent copies itself
 
         return [
@@ -230,6 +236,7 @@ class Bridge(RegardingFacade):
                 timedelta(seconds=int(self.profile.get("sending.poll_seconds"))),
                 outbox_job,
                 enabled=lambda: bool(self.profile.get("sending.enabled")),
+                pace=self.outbox_pace.next_interval,
             ),
         ]
 
@@ -396,6 +403,7 @@ class Bridge(RegardingFacade):
         return MailList(tuple(items), page.total, page.offset, page.more)
 
     def track(self, item_ids: Sequence[str], regarding: RecordRef | None = None) -> list[TrackResult]:
+        self.user_active()
         results = self.tracker.track_items(list(item_ids), regarding, reason="manual")
         if regarding is not None:
             self._remember_regarding(regarding)
@@ -526,7 +534,13 @@ class Bridge(RegardingFacade):
     # -- outbox, activity, issues ---------------------------------------------------------
 
     def outbox(self) -> list[OutboxItem]:
+        self.user_active()
         return self.outbox_engine.items()
+
+    def user_active(self) -> None:
+        """The user works with the app: CRM e-mail is likelier now, so the outbox is checked fast."""
+        self.outbox_pace.activity()
+        self.scheduler.hasten("outbox", self.outbox_pace.policy.fast)
 
     def retry_outbox(self, activity_id: str) -> None:
         self.outbox_engine.retry(activity_id)
@@ -628,6 +642,7 @@ class Bridge(RegardingFacade):
             for job in self.scheduler.jobs:
                 key = "tracking.poll_seconds" if job.name == "mailbox" else "sending.poll_seconds"
                 job.interval = timedelta(seconds=int(self.profile.get(key)))
+            self.outbox_pace.policy = pace_policy(self.profile)
         for resource in (old_mailbox, old_client):
             if resource is not None:
                 resource.close()

@@ -32,6 +32,8 @@ class Job:
     run: Callable[[], object]
     enabled: Callable[[], bool] = lambda: True
     next_due: datetime = field(default_factory=utcnow)
+    # An adaptive pace (see poll_pace): the wait after a successful run; else ``interval``.
+    pace: Callable[[], timedelta] | None = None
     failures: int = 0
 
 
@@ -100,6 +102,15 @@ class Scheduler:
                 if name is None or job.name == name:
                     job.next_due = now
         self._wake.set()
+
+    def hasten(self, name: str, within: timedelta) -> None:
+        """Run the named job no later than ``within`` from now (activity makes it urgent)."""
+        with self._lock:
+            latest = self._now() + within
+            for job in self.jobs:
+                if job.name == name and job.next_due > latest:
+                    job.next_due = latest
+                    self._wake.set()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -170,7 +181,7 @@ class Scheduler:
             self._set(BridgeState.ERROR, f"Internal error in {job.name}; see the log.")
             return
         job.failures = 0
-        job.next_due = self._now() + job.interval
+        job.next_due = self._now() + (job.pace() if job.pace is not None else job.interval)
         self.last_synced = self._now()
         self._on_synced()
         if self.state in (BridgeState.OFFLINE, BridgeState.ERROR):
