@@ -122,13 +122,13 @@ class Tracker:
             except (*TRANSIENT, MailboxError) as exc:
                 results.extend(self._queue(chunk, regarding, reason, exc))
                 continue
-            with self.store.batch():
-                for item in fetched:
-                    if isinstance(item, FetchFailure):
-                        results.append(TrackResult(item.id, TrackOutcome.FAILED, message=item.reason))
-                        self.store.audit("track_failed", ok=False, detail=item.reason, item_id=item.id)
-                    else:
-                        pending.append(item)
+            failures = [item for item in fetched if isinstance(item, FetchFailure)]
+            pending += [item for item in fetched if not isinstance(item, FetchFailure)]
+            if failures:
+                with self.store.batch():
+                    for failure in failures:
+                        results.append(TrackResult(failure.id, TrackOutcome.FAILED, message=failure.reason))
+                        self.store.audit("track_failed", ok=False, detail=failure.reason, item_id=failure.id)
             if len(pending) >= CRM_GROUP:
                 flush()
         flush()
