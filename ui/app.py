@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 WINDOWS = ("track", "outbox", "activity", "settings", "wizard")
 # A tray missing at start may be a panel still starting (QTBUG-61898): wait this long for it
 # (woken at once by a StatusNotifier host registering on D-Bus), then open the Track window.
-TRAY_GRACE_MS = 1000
+TRAY_GRACE_MS = 500
 # After that, a tray that appears (a panel started or restarted) still gets the icon.
 TRAY_RECHECK_MS = 15_000
 STATUS_NOTIFIER_WATCHER = "org.kde.StatusNotifierWatcher"
