@@ -28,10 +28,7 @@ def env(tmp_path: Path) -> Iterator[DemoEnvironment]:
 
 
 def test_a_tracked_group_is_one_journal_transaction(env: DemoEnvironment) -> None:
-    ids = [
-        env.mail.deliver(USER, mime("customer@fabrikam.example", f"Order {i}"))
-        for i in range(MESSAGES)
-    ]
+    ids = [env.mail.deliver(USER, mime("customer@fabrikam.example", f"Order {i}")) for i in range(MESSAGES)]
     env.bridge.crm.context()  # the user context is fetched and cached outside the count
     statements: list[str] = []
     env.bridge.store._db.set_trace_callback(statements.append)
