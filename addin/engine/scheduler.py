@@ -149,6 +149,8 @@ class Scheduler:
     def _run(self, job: Job) -> None:
         if self.state not in (BridgeState.OFFLINE, BridgeState.ERROR):
             self._set(BridgeState.SYNCING)
+        with self._lock:
+            due_at_start = job.next_due
         try:
             job.run()
         except AuthError as exc:
@@ -181,7 +183,13 @@ class Scheduler:
             self._set(BridgeState.ERROR, f"Internal error in {job.name}; see the log.")
             return
         job.failures = 0
-        job.next_due = self._now() + (job.pace() if job.pace is not None else job.interval)
+        upcoming = self._now() + (job.pace() if job.pace is not None else job.interval)
+        with self._lock:
+            # run_now()/hasten() while the job ran (a change notified mid-run): keep that request,
+            # or the change would wait for the next interval.
+            if job.next_due != due_at_start:
+                upcoming = min(upcoming, job.next_due)
+            job.next_due = upcoming
         self.last_synced = self._now()
         self._on_synced()
         if self.state in (BridgeState.OFFLINE, BridgeState.ERROR):
