@@ -61,7 +61,12 @@ def idle_rate(env: DemoEnvironment, seconds: float) -> tuple[int, float]:
 
 
 def run(
-    root: Path, emails: int, window_seconds: float, idle_seconds: float, latency_ms: int
+    root: Path,
+    emails: int,
+    window_seconds: float,
+    idle_seconds: float,
+    latency_ms: int,
+    settle_seconds: float = 0.0,
 ) -> dict[str, Any]:
     env = start_env(root, latency_ms=0)
     try:
@@ -114,8 +119,14 @@ def run(
         to_copy = [copy_at[a] - queued_at[a] for a in queued_at]
         to_sent = [sent_at[a] - queued_at[a] for a in queued_at]
 
+        # Wait out the engine's fast period after activity first, so the rate is the steady one;
+        # the settle period's own requests count in the day as they were made.
+        settle_before = int(env.crm.stats.snapshot()["requests"])
+        time.sleep(settle_seconds)
+        settle_requests = int(env.crm.stats.snapshot()["requests"]) - settle_before
         idle_requests, per_hour = idle_rate(env, idle_seconds)
-        day = active_requests + per_hour * max(0.0, 8 - active_seconds / 3600)
+        rest = max(0.0, 8 - (active_seconds + settle_seconds) / 3600)
+        day = active_requests + settle_requests + per_hour * rest
         return {
             "emails": emails,
             "poll_seconds": int(env.bridge.profile.get("sending.poll_seconds")),
@@ -129,6 +140,7 @@ def run(
             "active_seconds": round(active_seconds, 1),
             "active_crm_requests": active_requests,
             "idle_window_seconds": idle_seconds,
+            "idle_settle_seconds": settle_seconds,
             "idle_crm_requests": idle_requests,
         }
     finally:
