@@ -44,6 +44,8 @@ from addin.config import Config, Profile
 from addin.crm.port import CrmPort
 from addin.engine.autotrack import AutoTrack
 from addin.engine.outbox import Outbox, OutboxSettings
+from addin.engine.poll_pace import PollPace
+from addin.engine.profile_settings import pace_policy
 from addin.engine.scheduler import Job, Scheduler
 from addin.engine.tracker import Tracker
 from addin.errors import BridgeError, ConfigError
@@ -102,6 +104,7 @@ class Bridge(MailFacade, TrackedFacade, SettingsFacade, RegardingFacade):
             str(paths.private_file(self.data_dir / "engine.lock")), mode=paths.PRIVATE_FILE
         )
         self._regarding_init()
+        self._outbox_pace = PollPace(pace_policy(profile))
         self._engine = Engine(
             profile,
             self._store,
@@ -164,7 +167,10 @@ class Bridge(MailFacade, TrackedFacade, SettingsFacade, RegardingFacade):
             self._engine.remember_hints()
 
         def outbox_job() -> None:
-            self._engine.outbox.poll()
+            self._outbox_pace.spend()
+            report = self._engine.outbox.poll()
+            if report.sent or report.failed or report.settled:
+                self._outbox_pace.activity()  # e-mail is being queued: more is likely soon
             self._engine.remember_hints()  # e.g. whether the provider files Sent copies itself
 
         def every(job: str) -> timedelta:
@@ -177,6 +183,7 @@ class Bridge(MailFacade, TrackedFacade, SettingsFacade, RegardingFacade):
                 every("outbox"),
                 outbox_job,
                 enabled=lambda: bool(self.profile.get("sending.enabled")),
+                pace=self._outbox_pace.next_interval,
             ),
         ]
 
@@ -303,7 +310,13 @@ class Bridge(MailFacade, TrackedFacade, SettingsFacade, RegardingFacade):
     # -- outbox, activity, issues ---------------------------------------------------------
 
     def outbox(self) -> list[OutboxItem]:
+        self.user_active()
         return self._engine.outbox.items()
+
+    def user_active(self) -> None:
+        """The user works with the app: CRM e-mail is likelier now, so the outbox is checked fast."""
+        self._outbox_pace.activity()
+        self._scheduler.hasten("outbox", self._outbox_pace.policy.fast)
 
     def retry_outbox(self, activity_id: str) -> None:
         self._engine.outbox.retry(activity_id)

@@ -42,6 +42,7 @@ class MailFacade:
     if TYPE_CHECKING:  # provided by the Bridge and its other parts
 
         def _emit(self, event: BridgeEvent) -> None: ...
+        def user_active(self) -> None: ...
         def status(self) -> Status: ...
         def _regarding_changed(self) -> None: ...
 
@@ -113,6 +114,7 @@ class MailFacade:
     # -- tracking -------------------------------------------------------------------------
 
     def track(self, item_ids: Sequence[str], regarding: RecordRef | None = None) -> list[TrackResult]:
+        self.user_active()
         results = self._engine.tracker.track_items(list(item_ids), regarding, reason="manual")
         if regarding is not None:
             self._remember_regarding(regarding)

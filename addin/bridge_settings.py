@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from addin import paths
 from addin.compose import microsoft_sign_in, open_crm, open_profile_mailbox
 from addin.config import Config, Profile
+from addin.engine.profile_settings import pace_policy
 from addin.errors import AuthError, ConfigError
 from addin.mailbox.types import MailboxInfo
 from addin.signin import SignInMethod
@@ -21,6 +22,7 @@ from addin.state import BridgeState
 
 if TYPE_CHECKING:
     from addin.bridge_engine import Engine
+    from addin.engine.poll_pace import PollPace
     from addin.engine.scheduler import Scheduler
     from addin.secrets import SecretStore
 
@@ -35,6 +37,7 @@ class SettingsFacade:
     secrets: SecretStore
     _engine: Engine
     _scheduler: Scheduler
+    _outbox_pace: PollPace
 
     if TYPE_CHECKING:  # provided by the Bridge
 
@@ -94,6 +97,7 @@ class SettingsFacade:
         self._engine.reset(mailbox=mailbox, crm=crm)
         for job in self._scheduler.jobs:
             job.interval = timedelta(seconds=int(self.profile.get(POLL_SETTINGS[job.name])))
+        self._outbox_pace.policy = pace_policy(self.profile)
 
     def test_mailbox(self, values: dict[str, Any], secret: str | None = None) -> MailboxInfo:
         trial = Profile(self.profile.name, dict(self.profile.values))

@@ -146,7 +146,8 @@ class StoreError(BridgeError):
 
 
 class Store:
-    """Thread-safe access to the journal; every write is its own durable transaction."""
+    """Thread-safe access to the journal; every write is its own durable transaction, unless
+    grouped with :meth:`batch` (never the outbox journal, which must be durable before a send)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -161,6 +162,9 @@ class Store:
         self._lock = threading.RLock()
         # Called with each new audit row (the facade turns it into an event for the UI).
         self.on_audit: Callable[[AuditRow], None] | None = None
+        # An open batch (see batch()): its depth, and the audit rows to announce after COMMIT.
+        self._batch_depth = 0
+        self._announce: list[AuditRow] | None = None
         try:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
             self._db.row_factory = sqlite3.Row
@@ -175,20 +179,61 @@ class Store:
     # -- plumbing -------------------------------------------------------------------
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One atomic write; inside :meth:`batch` a savepoint of the batch's transaction.
+        ``durable``: must be on disk before the caller acts (the outbox intent before a send)."""
         with self._lock:
+            if self._batch_depth and durable:
+                raise StoreError("An outbox state is committed on its own, never inside a batch.")
+            begin, commit, undo = (
+                ("SAVEPOINT w", "RELEASE w", ("ROLLBACK TO w", "RELEASE w"))
+                if self._batch_depth
+                else ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
+            )
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(begin)
                 try:
                     yield self._db
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    for statement in undo:
+                        self._db.execute(statement)
                     raise
-                self._db.execute("COMMIT")
+                self._db.execute(commit)
             except sqlite3.Error as exc:
                 raise StoreError(
                     f"The local journal {self.path} refused a write: {exc}{self._hint(exc)}"
                 ) from None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes inside as one transaction: one COMMIT (one fsync at synchronous=FULL) for a
+        tracked group instead of one per link and audit row.  An exception rolls all of it back;
+        audit rows are announced after the COMMIT; nested batches join.  No network call inside:
+        other threads wait for the journal until the batch ends."""
+        with self._lock:
+            if self._batch_depth:
+                self._batch_depth += 1
+                try:
+                    yield
+                finally:
+                    self._batch_depth -= 1
+                return
+            announced: list[AuditRow] = []
+            with self._tx():
+                self._batch_depth, self._announce = 1, announced
+                try:
+                    yield
+                finally:
+                    self._batch_depth, self._announce = 0, None
+        for row in announced:
+            self._announced(row)
+
+    def _announced(self, row: AuditRow) -> None:
+        """Tell the listener about a committed audit row (held until an open batch commits)."""
+        if self._announce is not None:
+            self._announce.append(row)
+        elif self.on_audit is not None:
+            self.on_audit(row)
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -317,7 +362,7 @@ class Store:
     ) -> None:
         """Record an outbox state; ``audit`` is written in the same transaction, so a crash
         can never leave a sent e-mail without its audit row (or an audit row without the state)."""
-        with self._tx() as db:
+        with self._tx(durable=True) as db:
             db.execute(
                 "INSERT INTO outbox VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(activity_id) DO UPDATE SET "
                 "message_id=excluded.message_id, state=excluded.state, reason=excluded.reason, "
@@ -338,8 +383,8 @@ class Store:
                 ),
             )
             row = self._insert_audit(db, audit) if audit is not None else None
-        if row is not None and self.on_audit is not None:
-            self.on_audit(row)
+        if row is not None:
+            self._announced(row)
 
     def outbox_get(self, activity_id: str) -> OutboxRecord | None:
         rows = self._query("SELECT * FROM outbox WHERE activity_id=?", (activity_id,))
@@ -432,8 +477,7 @@ class Store:
         note = AuditNote(action, ok, subject, detail, activity_id, item_id, message_id)
         with self._tx() as db:
             row = self._insert_audit(db, note)
-        if self.on_audit is not None:
-            self.on_audit(row)
+        self._announced(row)
         return row
 
     @staticmethod

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QSocketNotifier, QTimer
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication, QBoxLayout, QLabel, QSystemTrayIcon
 
 from addin.errors import BridgeError
@@ -26,8 +26,12 @@ from ui.wizard import needs_setup
 log = logging.getLogger(__name__)
 
 WINDOWS = ("track", "outbox", "activity", "settings", "wizard")
-TRAY_RETRY_MS = 1000
-TRAY_WAIT_TRIES = 10
+# A tray missing at start may be a panel still starting (QTBUG-61898): wait this long for it
+# (woken at once by a StatusNotifier host registering on D-Bus), then open the Track window.
+TRAY_GRACE_MS = 500
+# After that, a tray that appears (a panel started or restarted) still gets the icon.
+TRAY_RECHECK_MS = 15_000
+STATUS_NOTIFIER_WATCHER = "org.kde.StatusNotifierWatcher"
 NO_TRAY_MESSAGE = (
     "This desktop has no system tray, so CRM Bridge runs in its Track window instead; "
     "closing the window quits CRM Bridge."
@@ -56,8 +60,9 @@ class TrayApp:
         self.bridge = bridge
         self.owns_bridge = owns_bridge
         self.tray = Tray(bridge)
-        self._tries = 0
         self._show = show
+        self.icon_shown = False
+        self._tray_watch: list[QObject] = []  # the D-Bus watcher and the re-check timer, if any
         self.started = False
         self.without_tray = False
 
@@ -105,16 +110,67 @@ class TrayApp:
         tasks.run(updates.check, feed, on_done=checked, on_error=lambda e: log.info("update check: %s", e))
 
     def _show_icon(self) -> None:
-        # Panels often appear after login items start (QTBUG-61898): retry for a while,
-        # then fall back to a window so the user is never left with nothing.
         if tray_available():
-            self.tray.show()
+            self._icon_now()
             return
-        self._tries += 1
-        if self._tries < TRAY_WAIT_TRIES:
-            QTimer.singleShot(TRAY_RETRY_MS, self._show_icon)
-        else:
-            self.no_tray()
+        # Not there yet: a short wait, ended early by the tray appearing; never ten seconds of
+        # nothing on screen.  Afterwards the window is up and a late tray still gets the icon.
+        self._watch_for_tray()
+        QTimer.singleShot(TRAY_GRACE_MS, self._grace_over)
+
+    def _grace_over(self) -> None:
+        if self.icon_shown:
+            return
+        if tray_available():
+            self._icon_now()
+            return
+        self.no_tray()
+        timer = QTimer()
+        timer.setInterval(TRAY_RECHECK_MS)
+        timer.timeout.connect(self.tray_appeared)
+        timer.start()
+        self._tray_watch.append(timer)
+
+    def _watch_for_tray(self) -> None:
+        """A StatusNotifier host (KDE, GNOME's AppIndicator, most Linux panels) registers on the
+        session bus: be told at once.  Elsewhere (XEmbed trays) the timers ask instead."""
+        try:
+            from PySide6.QtDBus import QDBusConnection, QDBusServiceWatcher
+        except ImportError:
+            return
+        bus = QDBusConnection.sessionBus()
+        if not bus.isConnected():
+            return
+        watcher = QDBusServiceWatcher(
+            STATUS_NOTIFIER_WATCHER, bus, QDBusServiceWatcher.WatchModeFlag.WatchForRegistration
+        )
+        watcher.serviceRegistered.connect(lambda _name: QTimer.singleShot(200, self.tray_appeared))
+        self._tray_watch.append(watcher)
+
+    def tray_appeared(self) -> None:
+        """Show the icon if the desktop now has a tray (the window, if open, stays open)."""
+        if not self.icon_shown and tray_available():
+            self._icon_now()
+
+    def _icon_now(self) -> None:
+        self.icon_shown = True
+        for watch in self._tray_watch:
+            if isinstance(watch, QTimer):
+                watch.stop()
+            watch.deleteLater()
+        self._tray_watch.clear()
+        self.tray.show()
+        if self.without_tray:
+            # The icon is there to quit from again; the banner goes, the window stays open.
+            log.info("a system tray appeared; the icon is shown")
+            self.without_tray = False
+            window = self.tray.windows.get("track")
+            banner = window.findChild(QLabel, "noTrayBanner") if window is not None else None
+            if banner is not None:
+                banner.deleteLater()
+            app = QApplication.instance()
+            if isinstance(app, QApplication):
+                app.setQuitOnLastWindowClosed(False)
 
     def no_tray(self) -> None:
         """No tray icon can be shown: run in the Track window and say so, never invisibly."""
@@ -152,6 +208,10 @@ class TrayApp:
         opener()
 
     def stop(self) -> None:
+        for watch in self._tray_watch:
+            if isinstance(watch, QTimer):
+                watch.stop()
+        self._tray_watch.clear()
         self.tray.close()
         if self.owns_bridge and self.started:
             try:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import timedelta
 
 from addin.bridge_types import RecordRef
 from addin.config import Profile
 from addin.engine.autotrack import AutoTrackSettings
 from addin.engine.outbox import OutboxSettings
+from addin.engine.poll_pace import PacePolicy
 from addin.engine.tracker import TrackSettings, parse_record_spec
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,13 @@ def outbox_settings(profile: Profile, overrides: OutboxSettings | None = None) -
     return replace(
         overrides or OutboxSettings(), enabled=bool(profile.get("sending.enabled")), message_id_domain=domain
     )
+
+
+def pace_policy(profile: Profile) -> PacePolicy:
+    """The outbox check's pace: fast and slow intervals and the hourly budget of checks."""
+    slow = timedelta(seconds=int(profile.get("sending.poll_seconds")))
+    fast = min(slow, timedelta(seconds=int(profile.get("sending.fast_poll_seconds"))))
+    return PacePolicy(fast=fast, slow=slow, per_hour=int(profile.get("sending.checks_per_hour")))
 
 
 def tracked_folders(profile: Profile) -> dict[str, RecordRef | None]:

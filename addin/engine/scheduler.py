@@ -32,6 +32,8 @@ class Job:
     run: Callable[[], object]
     enabled: Callable[[], bool] = lambda: True
     next_due: datetime = field(default_factory=utcnow)
+    # An adaptive pace (see poll_pace): the wait after a successful run; else ``interval``.
+    pace: Callable[[], timedelta] | None = None
     failures: int = 0
 
 
@@ -101,6 +103,15 @@ class Scheduler:
                     job.next_due = now
         self._wake.set()
 
+    def hasten(self, name: str, within: timedelta) -> None:
+        """Run the named job no later than ``within`` from now (activity makes it urgent)."""
+        with self._lock:
+            latest = self._now() + within
+            for job in self.jobs:
+                if job.name == name and job.next_due > latest:
+                    job.next_due = latest
+                    self._wake.set()
+
     # -- the loop -------------------------------------------------------------------------
 
     def _set(self, state: BridgeState, detail: str = "") -> None:
@@ -138,6 +149,8 @@ class Scheduler:
     def _run(self, job: Job) -> None:
         if self.state not in (BridgeState.OFFLINE, BridgeState.ERROR):
             self._set(BridgeState.SYNCING)
+        with self._lock:
+            due_at_start = job.next_due
         try:
             job.run()
         except AuthError as exc:
@@ -170,7 +183,13 @@ class Scheduler:
             self._set(BridgeState.ERROR, f"Internal error in {job.name}; see the log.")
             return
         job.failures = 0
-        job.next_due = self._now() + job.interval
+        upcoming = self._now() + (job.pace() if job.pace is not None else job.interval)
+        with self._lock:
+            # run_now()/hasten() while the job ran (a change notified mid-run): keep that request,
+            # or the change would wait for the next interval.
+            if job.next_due != due_at_start:
+                upcoming = min(upcoming, job.next_due)
+            job.next_due = upcoming
         self.last_synced = self._now()
         self._on_synced()
         if self.state in (BridgeState.OFFLINE, BridgeState.ERROR):

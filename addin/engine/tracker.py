@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from addin.bridge_types import RecordRef, TrackOutcome, TrackResult
 from addin.crm import records as r
@@ -120,12 +121,13 @@ class Tracker:
             except (*TRANSIENT, MailboxError) as exc:
                 results.extend(self._queue(chunk, regarding, reason, exc))
                 continue
-            for item in fetched:
-                if isinstance(item, FetchFailure):
-                    results.append(TrackResult(item.id, TrackOutcome.FAILED, message=item.reason))
-                    self.store.audit("track_failed", ok=False, detail=item.reason, item_id=item.id)
-                else:
-                    pending.append(item)
+            failures = [item for item in fetched if isinstance(item, FetchFailure)]
+            pending += [item for item in fetched if not isinstance(item, FetchFailure)]
+            if failures:
+                with self.store.batch():
+                    for failure in failures:
+                        results.append(TrackResult(failure.id, TrackOutcome.FAILED, message=failure.reason))
+                        self.store.audit("track_failed", ok=False, detail=failure.reason, item_id=failure.id)
             if len(pending) >= CRM_GROUP:
                 flush()
         flush()
@@ -160,11 +162,19 @@ class Tracker:
         )
         results: list[TrackResult] = []
         marks: list[Mark] = []
+        # The group's journal rows (links, audit) are written in one transaction, whatever
+        # happens: one fsync per group instead of two per message.  Then the marks.
+        writes: list[Callable[[], object]] = []
         try:
             group = _Group(ctx, keys, activity_ids, tracked, resolved, token_re)
-            self._track_known(messages, regarding, reason, accept, group, results, marks)
+            self._track_known(messages, regarding, reason, accept, group, results, marks, writes)
         finally:
-            self._apply_marks(marks)
+            try:
+                with self.store.batch():
+                    for write in writes:
+                        write()
+            finally:
+                self._apply_marks(marks)
         return results
 
     def _track_known(
@@ -176,9 +186,11 @@ class Tracker:
         group: _Group,
         results: list[TrackResult],
         marks: list[Mark],
+        writes: list[Callable[[], object]],
     ) -> None:
         ctx, keys, activity_ids = group.ctx, group.keys, group.activity_ids
         tracked, resolved, token_re = group.tracked, group.resolved, group.token_re
+        audit = self.store.audit
         # One slot per message: results come back in the order the messages were given.
         slots: list[TrackResult | None] = [None] * len(messages)
         drafts: list[tuple[int, Message, str, EmailDraft, list[str]]] = []
@@ -187,12 +199,14 @@ class Tracker:
             key, activity_id = keys[handle], activity_ids[handle]
             refused = not_a_message(m)
             if refused is not None:
-                self.store.audit("track_failed", ok=False, subject=m.subject, detail=refused, item_id=m.id)
+                writes.append(
+                    partial(audit, "track_failed", ok=False, subject=m.subject, detail=refused, item_id=m.id)
+                )
                 slots[i] = TrackResult(m.id, TrackOutcome.FAILED, None, m.subject, refused)
                 continue
             existing = tracked.get(activity_id) or tracked.get(key)
             if existing is not None:
-                slots[i] = self._already(m, key, existing, regarding, marks)
+                slots[i] = self._already(m, key, existing, regarding, marks, writes)
                 continue
             if accept is not None:
                 why = accept(m, tracked, resolved)
@@ -205,29 +219,34 @@ class Tracker:
         outcomes = self.crm.create_emails([d for _, _, _, d, _ in drafts])
         for (i, m, key, draft, warnings), error in zip(drafts, outcomes, strict=True):
             if error is None:
-                self._mark(m, key, draft.activity_id, draft.regarding, marks)
-                self.store.audit(
-                    "tracked",
-                    subject=m.subject,
-                    detail=_describe(draft.regarding, warnings, reason),
-                    activity_id=draft.activity_id,
-                    item_id=m.id or None,
-                    message_id=key,
+                self._mark(m, key, draft.activity_id, draft.regarding, marks, writes)
+                writes.append(
+                    partial(
+                        audit,
+                        "tracked",
+                        subject=m.subject,
+                        detail=_describe(draft.regarding, warnings, reason),
+                        activity_id=draft.activity_id,
+                        item_id=m.id or None,
+                        message_id=key,
+                    )
                 )
                 slots[i] = TrackResult(
                     m.id, TrackOutcome.TRACKED, draft.activity_id, m.subject, "Tracked", tuple(warnings)
                 )
             elif isinstance(error, ConflictError):
                 # Someone (another machine, server-side sync, our own lost response) created it.
-                self._mark(m, key, draft.activity_id, draft.regarding, marks)
+                self._mark(m, key, draft.activity_id, draft.regarding, marks, writes)
                 slots[i] = TrackResult(
                     m.id, TrackOutcome.ALREADY_TRACKED, draft.activity_id, m.subject, "Already tracked"
                 )
             elif is_transient(error):
                 raise error
             else:
-                self.store.audit(
-                    "track_failed", ok=False, subject=m.subject, detail=error.message, item_id=m.id
+                writes.append(
+                    partial(
+                        audit, "track_failed", ok=False, subject=m.subject, detail=error.message, item_id=m.id
+                    )
                 )
                 slots[i] = TrackResult(m.id, TrackOutcome.FAILED, None, m.subject, error.message)
         results.extend(slot for slot in slots if slot is not None)
@@ -248,14 +267,15 @@ class Tracker:
             items = [queue[i].item_id for i in ids]
             batch_results = self.track_items(items, regarding, reason=queue[ids[0]].reason)
             by_item = {res.item_id: res for res in batch_results}
-            for qid in ids:
-                res = by_item.get(queue[qid].item_id)
-                if res is None or res.outcome is TrackOutcome.QUEUED:
-                    attempts = queue[qid].attempts + 1
-                    why = res.message if res else "no answer for this message"
-                    self.store.defer_track(qid, why, utcnow() + _backoff(attempts))
-                else:
-                    self.store.finish_track(qid)
+            with self.store.batch():
+                for qid in ids:
+                    res = by_item.get(queue[qid].item_id)
+                    if res is None or res.outcome is TrackOutcome.QUEUED:
+                        attempts = queue[qid].attempts + 1
+                        why = res.message if res else "no answer for this message"
+                        self.store.defer_track(qid, why, utcnow() + _backoff(attempts))
+                    else:
+                        self.store.finish_track(qid)
             results += batch_results
         return results
 
@@ -281,10 +301,11 @@ class Tracker:
         self, item_ids: Sequence[str], regarding: RecordRef | None, reason: str, exc: BaseException
     ) -> list[TrackResult]:
         message = getattr(exc, "message", str(exc))
-        for item_id in item_ids:
-            self.store.enqueue_track(
-                item_id, regarding=regarding.to_spec() if regarding else None, reason=reason
-            )
+        with self.store.batch():
+            for item_id in item_ids:
+                self.store.enqueue_track(
+                    item_id, regarding=regarding.to_spec() if regarding else None, reason=reason
+                )
         log.info("queued %d track request(s): %s", len(item_ids), message)
         return [
             TrackResult(
@@ -294,13 +315,19 @@ class Tracker:
         ]
 
     def _already(
-        self, m: Message, key: str, existing: TrackedEmail, regarding: RecordRef | None, marks: list[Mark]
+        self,
+        m: Message,
+        key: str,
+        existing: TrackedEmail,
+        regarding: RecordRef | None,
+        marks: list[Mark],
+        writes: list[Callable[[], object]],
     ) -> TrackResult:
         final = existing.regarding
         if regarding is not None and (existing.regarding is None or existing.regarding.id != regarding.id):
             self.crm.set_regarding(existing.activity_id, regarding)
             final = regarding
-        self._mark(m, key, existing.activity_id, final, marks)
+        self._mark(m, key, existing.activity_id, final, marks, writes)
         return TrackResult(
             m.id, TrackOutcome.ALREADY_TRACKED, existing.activity_id, m.subject, "Already tracked"
         )
@@ -373,17 +400,26 @@ class Tracker:
         return draft, warnings
 
     def _mark(
-        self, m: Message, key: str, activity_id: str, regarding: RecordRef | None, marks: list[Mark]
+        self,
+        m: Message,
+        key: str,
+        activity_id: str,
+        regarding: RecordRef | None,
+        marks: list[Mark],
+        writes: list[Callable[[], object]],
     ) -> None:
-        """Record the link; queue the marks for the message (applied per group, one request)."""
-        self.store.add_link(
-            key,
-            activity_id,
-            item_id=m.id or None,
-            folder_id=m.folder_id or None,
-            subject=m.subject,
-            regarding=regarding.to_spec() if regarding else None,
-            regarding_name=regarding.name if regarding else None,
+        """Queue the link (written with the group's journal) and the marks (one request per group)."""
+        writes.append(
+            partial(
+                self.store.add_link,
+                key,
+                activity_id,
+                item_id=m.id or None,
+                folder_id=m.folder_id or None,
+                subject=m.subject,
+                regarding=regarding.to_spec() if regarding else None,
+                regarding_name=regarding.name if regarding else None,
+            )
         )
         if self.mailbox is None or not m.id:
             return

@@ -11,10 +11,8 @@ returns plain strings (EWS URL, auth type, server build, API version, the addres
 belong to).  Store them in non-secret state and pass them back in
 ``MailboxSettings.options``; the next connect then sends no discovery or probe request.
 
-Sync: ``sync(folder, None)`` starts "now": it pages through SyncFolderItems with the
-IdOnly shape and 512 changes per request, discarding the items and keeping only the
-final state, so old history is neither returned nor held in memory (EWS has no call
-that hands out a current sync state without walking the folder).
+Sync (``ews_sync``): ``sync(folder, None)`` starts "now": it walks the folder with
+id-only SyncFolderItems pages and keeps only the final state, never building the items.
 
 Busy: exchangelib runs fail-fast; an ``ErrorServerBusy`` (or HTTP 429/503) is retried
 here after the server's BackOffMilliseconds (capped), at most a few times, with an
@@ -26,18 +24,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from exchangelib import Account, FolderCollection, ItemId, Q
+from exchangelib import Account, FolderCollection, Q
 from exchangelib.folders import Folder
 from exchangelib.folders.queryset import DEEP
-from exchangelib.items import ALWAYS_OVERWRITE, ID_ONLY, SAVE_ONLY, SEND_TO_NONE
+from exchangelib.items import ALWAYS_OVERWRITE, SAVE_ONLY, SEND_TO_NONE
 from exchangelib.items import Message as ExMessage
-from exchangelib.services import GetAttachment, SyncFolderItems, UpdateItem
 
 from addin.errors import AuthError, BridgeError, ConfigError, MailboxError, MessageError
-from addin.mailbox import ews_categories, ews_compat, ews_connect, ews_evidence, ews_items, ews_watch
+from addin.mailbox import ews_categories, ews_connect, ews_evidence, ews_fetch, ews_items, ews_sync, ews_watch
 from addin.mailbox.ews_errors import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_WAIT,
@@ -47,11 +44,9 @@ from addin.mailbox.ews_errors import (
     item_error_reason,
     sync_state_invalid,
 )
+from addin.mailbox.ews_services import BodyUpdateItem
 from addin.mailbox.port import Mailbox
 from addin.mailbox.types import (
-    Attachment,
-    Change,
-    ChangeKind,
     FetchFailure,
     FolderKind,
     MailboxInfo,
@@ -78,9 +73,6 @@ for _name in ("exchangelib", "exchangelib.util", "exchangelib.protocol"):
     if _logger.level < logging.INFO:
         _logger.setLevel(logging.INFO)
 
-# SyncFolderItems' upper limit for MaxChangesReturned.
-_SYNC_PAGE_MAX = 512
-
 _WELL_KNOWN = {
     FolderKind.INBOX: "inbox",
     FolderKind.SENT: "sent",
@@ -88,23 +80,6 @@ _WELL_KNOWN = {
     FolderKind.DELETED: "trash",
     FolderKind.ROOT: "msg_folder_root",
 }
-
-_CHANGE_KINDS = {
-    "create": ChangeKind.CREATED,
-    "update": ChangeKind.UPDATED,
-    "delete": ChangeKind.DELETED,
-    "read_flag_change": ChangeKind.READ_FLAG,
-}
-
-
-_SyncFolderItems = ews_compat.CheckedSyncFolderItems
-
-
-def _changes(svc: SyncFolderItems, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-    for entry in svc.call(**kwargs):
-        if isinstance(entry, Exception):
-            raise entry
-        yield entry
 
 
 def _option_float(options: dict[str, str], key: str, default: float) -> float:
@@ -325,57 +300,11 @@ class EwsMailbox(Mailbox):
             raise ValueError("max_changes must be positive")
 
         def fresh_state(account: Account) -> SyncPage:
-            folder = self._folder_by_id(account, folder_id)
-            state: str | None = None
-            while True:
-                svc = _SyncFolderItems(account=account)
-                # IdOnly, no extra fields: each page is parsed and dropped at once.
-                for _ in _changes(
-                    svc,
-                    folder=folder,
-                    shape=ID_ONLY,
-                    additional_fields=None,
-                    sync_state=state,
-                    ignore=None,
-                    max_changes_returned=_SYNC_PAGE_MAX,
-                    sync_scope=None,
-                ):
-                    pass
-                if svc.includes_last_item_in_range or svc.sync_state == state:
-                    return SyncPage(changes=(), sync_state=str(svc.sync_state), more=False)
-                state = svc.sync_state
+            return ews_sync.fresh_state(account, self._folder_by_id(account, folder_id))
 
         def page(account: Account) -> SyncPage:
             folder = self._folder_by_id(account, folder_id)
-            additional = {
-                f
-                for f in folder.normalize_fields(fields=ews_items.SUMMARY_FIELDS)
-                if not f.field.is_attribute
-            }
-            svc = _SyncFolderItems(account=account)
-            changes: list[Change] = []
-            for change_type, item in _changes(
-                svc,
-                folder=folder,
-                shape=ID_ONLY,
-                additional_fields=additional,
-                sync_state=sync_state,
-                ignore=None,
-                max_changes_returned=min(max_changes, _SYNC_PAGE_MAX),
-                sync_scope=None,
-            ):
-                kind = _CHANGE_KINDS.get(change_type)
-                if kind is None:
-                    continue
-                if kind in (ChangeKind.DELETED, ChangeKind.READ_FLAG):
-                    item_id = item[0].id if isinstance(item, tuple) else item.id
-                    changes.append(Change(kind=kind, id=str(item_id)))
-                else:
-                    changes.append(
-                        Change(kind=kind, id=str(item.id), summary=ews_items.summary(item, folder_id))
-                    )
-            more = not svc.includes_last_item_in_range and svc.sync_state != sync_state
-            return SyncPage(changes=tuple(changes), sync_state=str(svc.sync_state), more=more)
+            return ews_sync.page(account, folder, folder_id, sync_state or "", max_changes)
 
         if sync_state is None:
             return self._run(fresh_state)
@@ -399,74 +328,12 @@ class EwsMailbox(Mailbox):
             return []
 
         def work(account: Account) -> list[Message | FetchFailure]:
-            wanted = list(ews_items.MESSAGE_FIELDS) + (["mime_content"] if with_mime else [])
-            # text_body and a few others exist from Exchange 2013 on; ask older servers for less.
-            fields = [
-                f for f in wanted if ExMessage.get_field_by_fieldname(f).supports_version(account.version)
-            ]
             inbox = self._well_known(account, FolderKind.INBOX)
-            items = list(account.fetch(ids=[ItemId(id=i) for i in ids], folder=inbox, only_fields=fields))
-            loaded = self._load_attachments(account, items) if with_attachments else {}
-            result: list[Message | FetchFailure] = []
-            for requested, item in zip(ids, items, strict=True):
-                if isinstance(item, Exception):
-                    result.append(FetchFailure(id=requested, reason=item_error_reason(item)))
-                    continue
-                try:
-                    atts = loaded.get(id(item), ())
-                    if isinstance(atts, FetchFailure):
-                        result.append(FetchFailure(id=requested, reason=atts.reason))
-                        continue
-                    result.append(ews_items.message(item, atts))
-                except Exception as exc:  # one odd item must not sink the batch
-                    result.append(FetchFailure(id=requested, reason=f"cannot read message: {exc!r}"[:300]))
-            return result
+            return ews_fetch.messages(
+                account, inbox, ids, with_attachments=with_attachments, with_mime=with_mime
+            )
 
         return self._run(work)
-
-    def _load_attachments(self, account: Account, items: list[Any]) -> dict[int, Any]:
-        """Every attachment of every item in one GetAttachment call (chunked by exchangelib)."""
-        wanted: list[tuple[int, Any]] = []
-        for item in items:
-            if isinstance(item, Exception):
-                continue
-            for att in getattr(item, "attachments", None) or ():
-                if att.attachment_id is not None:
-                    wanted.append((id(item), att))
-        result: dict[int, Any] = {}
-        if not wanted:
-            return result
-        svc = GetAttachment(account=account)
-        answers = list(
-            svc.call(
-                items=[att.attachment_id for _, att in wanted],
-                include_mime_content=True,
-                body_type=None,
-                filter_html_content=None,
-                additional_fields=None,
-            )
-        )
-        for (owner, requested), answer in zip(wanted, answers, strict=True):
-            current = result.setdefault(owner, ())
-            if isinstance(current, FetchFailure):
-                continue
-            if isinstance(answer, Exception):
-                name = requested.name or "attachment"
-                result[owner] = FetchFailure(
-                    id="", reason=f"attachment {name!r} cannot be read: {item_error_reason(answer)}"
-                )
-                continue
-            result[owner] = (*current, self._attachment_value(answer, requested))
-        return result
-
-    @staticmethod
-    def _attachment_value(answer: Any, requested: Any) -> Attachment:
-        # GetAttachment answers carry the content; name/type come from either copy.
-        if not getattr(answer, "name", None):
-            answer.name = requested.name
-        if hasattr(answer, "content_type") and not answer.content_type:
-            answer.content_type = requested.content_type
-        return ews_items.attachment_from_ews(answer)
 
     def _find(self, folder_id: str, q: Any) -> list[MessageSummary]:
         def work(account: Account) -> list[MessageSummary]:
@@ -517,7 +384,7 @@ class EwsMailbox(Mailbox):
             item = ExMessage(account=account, id=id)
             setattr(item, field, value)
             answers = list(
-                UpdateItem(account=account).call(
+                BodyUpdateItem(account=account).call(
                     items=[(item, [field])],
                     conflict_resolution=ALWAYS_OVERWRITE,
                     message_disposition=SAVE_ONLY,
@@ -544,7 +411,7 @@ class EwsMailbox(Mailbox):
                 setattr(item, ews_items.STAMP_FIELD, mark.stamp or None)
                 items.append((item, ["categories", ews_items.STAMP_FIELD]))
             answers = list(
-                UpdateItem(account=account).call(
+                BodyUpdateItem(account=account).call(
                     items=items,
                     conflict_resolution=ALWAYS_OVERWRITE,
                     message_disposition=SAVE_ONLY,

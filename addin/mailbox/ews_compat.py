@@ -2,8 +2,10 @@
 
 Each is here, named for what it does, and pinned by ``tests/core/test_ews_compat.py``: an
 exchangelib upgrade that changes what it relies on fails that test instead of the backend
-failing quietly at a user's desk.  Everything else in ``addin/mailbox/ews*.py`` uses
-exchangelib's documented classes, attributes and methods.
+failing quietly at a user's desk.  ``ews_services.py`` overrides two more (how an answer's
+body is read, and skipping the item model in a first sync), pinned by the same test.
+Everything else in ``addin/mailbox/ews*.py`` uses exchangelib's documented classes,
+attributes and methods.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from addin.mailbox.graph import GraphMailbox
 from addin.mailbox.graph_sync import WATCH_INTERVAL, watch_link
 from addin.mailbox.registry import open_mailbox
 from addin.mailbox.types import TRACK_REQUEST_CATEGORY, TRACKED_CATEGORY, FolderKind, MailboxSettings
+from tests.benchmarks.bench_stats import percentile
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from flow_helpers import contact_addresses
@@ -107,9 +108,7 @@ def test_category_set_in_another_client_is_tracked_soon(env: DemoEnvironment, tm
             else:
                 pytest.fail(f"{message.subject!r} was not tracked within 120 s")
             latencies.append(time.monotonic() - started)
-        latencies.sort()
-        p50 = latencies[len(latencies) // 2]
-        p95 = latencies[max(0, round(len(latencies) * 0.95) - 1)]
+        p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
         print(
             f"\ncategory set through EWS -> tracked through Graph, watch interval {WATCH_INTERVAL:.0f} s, "
             f"{len(latencies)} samples: p50 {p50:.1f} s, p95 {p95:.1f} s (target p95 <= 30 s); "

@@ -70,3 +70,25 @@ def test_an_error_answer_to_sync_folder_items_is_its_ews_error(account: Account)
     # Why the adapter exists; when this stops failing, exchangelib fixed it and the class can go.
     with pytest.raises(AttributeError):
         SyncFolderItems(account=account)._get_element_container(message=message, name=CHANGES)
+
+
+def test_the_internals_ews_services_overrides_are_still_there() -> None:
+    """``ews_services.py`` reads answers whole by overriding ``_get_soap_parts(response)`` and
+    skips the item model in a first sync by overriding ``_elem_to_obj(elem)`` with the
+    service's ``change_types_map``: an exchangelib that renames or reshapes them fails here."""
+    import inspect
+
+    from exchangelib.services.common import EWSService
+
+    from addin.mailbox.ews_services import StateOnlySync, SyncItems
+
+    assert list(inspect.signature(EWSService._get_soap_parts).parameters) == ["response"]
+    assert list(inspect.signature(SyncFolderItems._elem_to_obj).parameters) == ["self", "elem"]
+    assert {str(v) for v in SyncFolderItems.change_types_map.values()} == {
+        "create",
+        "update",
+        "delete",
+        "read_flag_change",
+    }
+    assert issubclass(SyncItems, ews_compat.CheckedSyncFolderItems)
+    assert issubclass(StateOnlySync, SyncItems)

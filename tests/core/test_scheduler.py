@@ -157,3 +157,21 @@ def test_a_bug_in_a_job_does_not_kill_the_loop(make: Callable[..., Scheduler]) -
     wait_for(lambda: s.state is BridgeState.ERROR)
     clock.jump(timedelta(seconds=11))
     wait_for(lambda: len(calls) == 2)
+
+
+def test_a_run_asked_for_while_the_job_runs_is_not_lost() -> None:
+    """A mailbox change notified while the mailbox job is running makes it run again at once,
+    not after its interval (the push path's notifications arrive at any moment)."""
+    clock = Clock()
+    scheduler: Scheduler
+
+    def job_notified_midway() -> None:
+        scheduler.run_now("mailbox")
+
+    job = Job("mailbox", timedelta(seconds=60), job_notified_midway)
+    scheduler = Scheduler([job], on_state=lambda state, detail: None, now=clock)
+    scheduler._run(job)
+    assert job.next_due == clock()
+    job.run = lambda: None
+    scheduler._run(job)  # nothing asked for this time: the interval
+    assert job.next_due == clock() + timedelta(seconds=60)

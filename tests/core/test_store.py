@@ -95,3 +95,62 @@ def test_committed_writes_survive_a_killed_process(tmp_path: Path) -> None:
     assert result.returncode == -9
     rec = Store(path).outbox_get("A")
     assert rec is not None and rec.state == "sending"
+
+
+def _count_commits(store: Store) -> list[str]:
+    """Every statement the journal's connection runs; commits are the fsyncs that cost."""
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    return statements
+
+
+def test_a_batch_writes_a_group_in_one_commit(tmp_path: Path) -> None:
+    store = Store(tmp_path / "j.sqlite3")
+    announced: list[str] = []
+    store.on_audit = lambda row: announced.append(row.subject)
+    statements = _count_commits(store)
+    with store.batch():
+        for i in range(100):
+            store.add_link(f"<m{i}@x>", f"act-{i}", item_id=f"item-{i}", folder_id="f", subject=f"S{i}")
+            store.audit("tracked", subject=f"S{i}", item_id=f"item-{i}")
+            with store.batch():  # a nested batch joins the outer one
+                store.enqueue_track(f"q-{i}", regarding=None, reason="manual")
+        # Nothing is announced before the rows are committed.
+        assert announced == []
+    assert statements.count("COMMIT") == 1
+    assert len(announced) == 100 and store.count_links() == 100 and len(store.queued_tracks()) == 100
+    statements.clear()
+    store.add_link("<single@x>", "act-s", item_id=None, folder_id=None, subject="one")
+    assert statements.count("COMMIT") == 1  # outside a batch every write is its own transaction
+
+
+def test_a_failed_batch_leaves_nothing_and_a_failed_write_only_itself(tmp_path: Path) -> None:
+    store = Store(tmp_path / "j.sqlite3")
+    announced: list[str] = []
+    store.on_audit = lambda row: announced.append(row.subject)
+    with pytest.raises(RuntimeError), store.batch():
+        store.add_link("<a@x>", "act-1", item_id="i1", folder_id="f", subject="A")
+        store.audit("tracked", subject="A")
+        raise RuntimeError("crash in the middle of a group")
+    assert store.count_links() == 0 and store.recent_audit() == [] and announced == []
+
+    with store.batch():
+        store.add_link("<b@x>", "act-2", item_id="i2", folder_id="f", subject="B")
+        with pytest.raises(StoreError, match="UNIQUE"), store._tx() as db:
+            db.execute("INSERT INTO kv VALUES ('k', '1')")
+            db.execute("INSERT INTO kv VALUES ('k', '2')")  # the write fails as a whole...
+        store.audit("tracked", subject="B")
+    assert store.get("k") is None  # ...its first half is undone with it,
+    assert store.count_links() == 1 and announced == ["B"]  # the rest of the batch stays
+
+
+def test_the_outbox_intent_is_never_held_in_a_batch(tmp_path: Path) -> None:
+    """``sending`` must be on disk before the send: a batch that could still roll back would
+    let a crash forget a send that happened."""
+    store = Store(tmp_path / "j.sqlite3")
+    with pytest.raises(StoreError, match="on its own"), store.batch():
+        store.outbox_put("A", message_id="<m@x>", state="sending")
+    assert store.outbox_get("A") is None
+    statements = _count_commits(store)
+    store.outbox_put("A", message_id="<m@x>", state="sending")
+    assert statements[-1] == "COMMIT" and store.outbox_get("A") is not None

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 
 import pytest
+from exchangelib.items.base import BaseItem
 
 from addin.errors import (
     AuthError,
@@ -367,18 +368,28 @@ def test_header_injection_is_refused_before_any_request(
 
 
 def test_sync_from_none_walks_ids_in_pages_and_returns_nothing(
-    sandbox: MailSandbox, opened: list[EwsMailbox]
+    sandbox: MailSandbox, opened: list[EwsMailbox], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for i in range(600):
         sandbox.deliver(ALEX, sample_mime(f"old {i}"))
     box = make(opened, direct(sandbox))
     inbox = box.folder(FolderKind.INBOX)
     sandbox.stats.reset()
+    # Every item object exchangelib builds from an answer goes through BaseItem.from_xml.
+    built: list[str] = []
+    original = BaseItem.from_xml.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type, elem: object, account: object) -> object:
+        built.append(cls.__name__)
+        return original(cls, elem=elem, account=account)
+
+    monkeypatch.setattr(BaseItem, "from_xml", classmethod(counting))
 
     page = box.sync(inbox.id, None)
 
     assert page.changes == () and not page.more
     assert ops(sandbox) == {"SyncFolderItems": 2}  # 512 ids per page, bodies never requested
+    assert built == []  # the 600 id-only entries are skipped, never built into Message objects
     new_id = sandbox.deliver(ALEX, sample_mime("new"))
     nxt = box.sync(inbox.id, page.sync_state)
     assert [c.id for c in nxt.changes] == [new_id]

@@ -32,13 +32,13 @@ def env(tmp_path: Path) -> Iterator[DemoEnvironment]:
     try:
         yield environment
     finally:
-        environment.bridge.scheduler.stop()
+        environment.bridge._scheduler.stop()
         environment.close()
 
 
 def _inbox_from_contacts(env: DemoEnvironment) -> list:  # type: ignore[type-arg]
     contacts = set(contact_addresses(env))
-    inbox = env.bridge.mailbox.folder(FolderKind.INBOX)
+    inbox = env.bridge._mailbox.folder(FolderKind.INBOX)
     items = env.bridge.messages(inbox.id, limit=100).items
     return [m for m in items if not m.private and m.sender.rpartition("<")[2].rstrip(">").lower() in contacts]
 
@@ -58,14 +58,14 @@ def _streams_open(env: DemoEnvironment) -> int:
 
 def _watching(env: DemoEnvironment) -> None:
     """The first sync ran and the watcher holds a streaming connection."""
-    _wait(lambda: env.bridge.scheduler.last_synced is not None, "the first sync ran")
+    _wait(lambda: env.bridge._scheduler.last_synced is not None, "the first sync ran")
     _wait(lambda: _streams_open(env) > 0, "the watcher opened a streaming connection")
 
 
 def _category_set_elsewhere(env: DemoEnvironment, item_id: str) -> None:
     """Another mail client (here: a second connection of the same user) sets the category."""
     bridge = env.bridge
-    other = bridge.mailbox.__class__.from_settings(bridge.profile.mailbox_settings(), lambda: "demo")
+    other = bridge._mailbox.__class__.from_settings(bridge.profile.mailbox_settings(), lambda: "demo")
     try:
         other.set_categories(item_id, ["Track in CRM"])
     finally:
