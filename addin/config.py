@@ -21,14 +21,8 @@ from urllib.parse import urlsplit
 from addin import paths
 from addin.errors import ConfigError
 from addin.mailbox.types import MailboxAuth, MailboxSettings
-from addin.settings_schema import (
-    BY_KEY,
-    SettingValueError,
-    coerce,
-    defaults,
-    is_loopback_host,
-    strip_credentials,
-)
+from addin.settings_schema import BY_KEY, defaults
+from addin.settings_values import SettingValueError, coerce, is_loopback_host, strip_credentials
 
 CONFIG_VERSION = 1
 # Settings that moved: a file written before keeps its values under the new names.

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 
 from addin.facade import BridgeFacade
 from addin.mailbox.choose import choose_backend
-from addin.settings_schema import SETTINGS, Kind, Setting, coerce
+from addin.settings_schema import SETTINGS, Kind, Setting
+from addin.settings_values import coerce
 from ui.list_editors import AddressList, FolderPicker
 
 SECRET_LABELS = {"mailbox": "Password", "crm": "Password or token"}

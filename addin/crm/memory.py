@@ -22,13 +22,14 @@ import itertools
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from addin.bridge_types import REGARDING_TABLES, RecordRef
 from addin.crm import records as r
 from addin.crm.codes import EmailState, EmailStatus, PartyRole
+from addin.crm.memory_rows import MemoryEmail, MemoryRecord
 from addin.crm.port import EmailDraft, Party, PendingEmail, Resolved, Tracked, TrackedEmail, UserContext
 from addin.errors import BridgeError, ConflictError, CrmError, NotFoundError
 from addin.mailbox.types import Attachment
@@ -39,45 +40,6 @@ USER_ID = "7d0b6ec4-27b4-4e2f-9a3c-0a1d5e6f7a81"
 MAILBOX_ID = "0f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 # Dataverse's default list of blocked attachment extensions (a few of them).
 BLOCKED = frozenset({"ade", "bat", "cmd", "com", "exe", "js", "msi", "vbs"})
-
-
-@dataclass
-class MemoryEmail:
-    """One e-mail activity, as the CRM holds it."""
-
-    activity_id: str
-    subject: str
-    description: str = ""
-    outgoing: bool = True
-    message_id: str | None = None
-    state: EmailState = EmailState.OPEN
-    status: int = EmailStatus.DRAFT
-    parties: list[Party] = field(default_factory=list)
-    regarding: RecordRef | None = None
-    attachments: list[Attachment] = field(default_factory=list)
-    tracking_token: str | None = None
-    send_after: datetime | None = None
-    sender_mailbox: str | None = None
-    attempts: int = 0
-    version: int = 0
-    modified: datetime | None = None
-    owner_id: str | None = None
-
-    @property
-    def etag(self) -> str:
-        return f'W/"{self.version}"'
-
-
-@dataclass(frozen=True)
-class MemoryRecord:
-    table: str
-    id: str
-    name: str
-    emails: tuple[str, ...] = ()
-
-    @property
-    def ref(self) -> RecordRef:
-        return RecordRef(self.table, self.id, self.name)
 
 
 class MemoryCrm:

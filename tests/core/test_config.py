@@ -10,7 +10,8 @@ import pytest
 
 from addin.config import Config, Profile
 from addin.errors import ConfigError
-from addin.settings_schema import SETTINGS, coerce, defaults
+from addin.settings_schema import SETTINGS, defaults
+from addin.settings_values import coerce
 
 
 def test_every_setting_has_a_valid_default_and_label() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from addin.config import Config, take_notices
 from addin.errors import ConfigError
-from addin.settings_schema import coerce
+from addin.settings_values import coerce
 
 GOOD = {
     "version": 1,

@@ -21,7 +21,7 @@ from identity_standin import TENANT_ID, USERNAME, FakeBrowser, IdentityStandIn, 
 
 from addin.cli import main
 from addin.config import Config
-from addin.settings_schema import coerce
+from addin.settings_values import coerce
 from addin.signin import forget_shared
 
 pytestmark = pytest.mark.integration
