@@ -257,6 +257,11 @@ class Bridge(MailFacade, TrackedFacade, SettingsFacade, RegardingFacade):
                 self._watch_stop.wait(WATCH_RETRY)
 
     def stop(self) -> None:
+        """Stop the engine and close the journal; a second call does nothing."""
+        with self._lock:
+            if getattr(self, "_stopped", False):
+                return
+            self._stopped = True
         channel, self._channel = getattr(self, "_channel", None), None
         if channel is not None:
             channel.stop()

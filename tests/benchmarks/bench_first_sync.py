@@ -103,7 +103,7 @@ def child(crm_origin: str, ews_url: str, data_dir: str) -> dict[str, Any]:
         # Warm: the connection, the folder list and the user's CRM settings are not the sync.
         bridge._mailbox.folder(FolderKind.INBOX)
         bridge._crm.context()
-        autotrack = bridge._autotrack()
+        autotrack = bridge._autotrack
         before = requests.get(stats_url, timeout=30).json()["requests"]
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current resident set
         rss_before = _status("VmRSS")

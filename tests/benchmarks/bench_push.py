@@ -55,7 +55,7 @@ def _measure(
     ][:samples]
     if len(candidates) < samples:
         raise RuntimeError(f"only {len(candidates)} untracked messages from contacts to sample")
-    bridge._autotrack().run_once()  # the first sync establishes "now"
+    bridge._autotrack.run_once()  # the first sync establishes "now"
     bridge.start()
     deadline = time.monotonic() + TIMEOUT
     while not watching():  # a change made before the server watches would wait for the poll

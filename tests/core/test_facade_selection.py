@@ -230,3 +230,11 @@ def test_an_unconfigured_profile_opens_only_for_the_wizard(
         assert isinstance(bridge.secrets, KeyringSecrets)  # the wizard saves secrets to the keyring
     finally:
         bridge.stop()
+
+
+def test_stopping_twice_is_harmless(tmp_path: Path) -> None:
+    profile = Profile("twice")
+    bridge = Bridge(profile, secrets=MemorySecrets(), data_dir=tmp_path / "journal")
+    bridge.start()  # holds the engine lock and publishes its state in the journal
+    bridge.stop()
+    bridge.stop()  # e.g. the tray's quit and the interpreter's exit handler both stop it
