@@ -10,25 +10,19 @@ secrets (keyring):
 - ``audit``: what the bridge did, for the user to read and undo;
 - ``kv``: small bits of state (last sync time, remembered server hints).
 
-Schema changes are forward migrations numbered in ``MIGRATIONS``; the database is
-copied aside before a migration runs.
+This module holds what the bridge reads and writes in those tables.  The schema and its
+forward migrations are in :mod:`addin.journal_schema`; the connection, the transactions
+(:meth:`Store.batch`) and running the migrations are in :mod:`addin.journal_connection`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from addin import paths
-from addin.errors import BridgeError
+from addin.journal_connection import JournalConnection, StoreError, journal_files
 from addin.journal_rows import (
     AUDIT_RETENTION,
     AuditNote,
@@ -44,9 +38,11 @@ from addin.journal_rows import (
     ts,
     utcnow,
 )
+from addin.journal_schema import MIGRATIONS
 from addin.states import JournalState
 
-# The row types and time helpers are part of this module's interface (callers import them from here).
+# The row types, time helpers, schema and error are part of this module's interface (callers
+# import them from here).
 __all__ = [
     "AUDIT_RETENTION",
     "MIGRATIONS",
@@ -62,227 +58,13 @@ __all__ = [
     "utcnow",
 ]
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: the first schema
-    """
-    CREATE TABLE links (
-        message_key TEXT PRIMARY KEY,      -- Message-ID, or a synthetic key from headers
-        activity_id TEXT NOT NULL,
-        item_id TEXT,                      -- mailbox item id when known
-        folder_id TEXT,
-        subject TEXT NOT NULL DEFAULT '',
-        regarding TEXT,                    -- "table:id" or NULL
-        regarding_name TEXT,
-        tracked_at TEXT NOT NULL
-    );
-    CREATE INDEX links_item ON links(item_id);
-    CREATE INDEX links_activity ON links(activity_id);
-    CREATE TABLE outbox (
-        activity_id TEXT PRIMARY KEY,
-        message_id TEXT NOT NULL,
-        subject TEXT NOT NULL DEFAULT '',
-        recipients TEXT NOT NULL DEFAULT '',
-        state TEXT NOT NULL,               -- JournalState: sending, submitting, sent, done, failed, released
-        reason TEXT NOT NULL DEFAULT '',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE sync_state (
-        folder_id TEXT PRIMARY KEY,
-        state TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE track_queue (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        item_id TEXT NOT NULL,
-        regarding TEXT,
-        reason TEXT NOT NULL,              -- manual, category, folder, auto
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT NOT NULL DEFAULT '',
-        not_before TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        UNIQUE(item_id)
-    );
-    CREATE TABLE audit (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        action TEXT NOT NULL,
-        ok INTEGER NOT NULL DEFAULT 1,
-        subject TEXT NOT NULL DEFAULT '',
-        detail TEXT NOT NULL DEFAULT '',
-        activity_id TEXT,
-        item_id TEXT,
-        message_id TEXT
-    );
-    CREATE INDEX audit_at ON audit(at);
-    CREATE TABLE kv (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    );
-    """,
-    # 2: Regarding categories (category name in the mailbox's master list -> CRM record) and
-    # the records the user pinned; see addin/engine/regarding_categories.py
-    """
-    CREATE TABLE regarding_categories (
-        category TEXT PRIMARY KEY COLLATE NOCASE,  -- e.g. "CRM ▸ Fabrikam, Inc."
-        regarding TEXT NOT NULL,                   -- "table:id"
-        record_name TEXT NOT NULL DEFAULT '',
-        state TEXT NOT NULL,                       -- wanted, listed, retired, gone
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX regarding_categories_record ON regarding_categories(regarding);
-    CREATE TABLE regarding_pins (
-        regarding TEXT PRIMARY KEY,                -- "table:id"
-        record_name TEXT NOT NULL DEFAULT '',
-        detail TEXT NOT NULL DEFAULT '',
-        pinned_at TEXT NOT NULL
-    );
-    """,
-)
 
-
-class StoreError(BridgeError):
-    title = "Local journal problem"
-
-
-class Store:
+class Store(JournalConnection):
     """Thread-safe access to the journal; every write is its own durable transaction, unless
     grouped with :meth:`batch` (never the outbox journal, which must be durable before a send)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        paths.ensure_private_dir(path.parent)
-        # The journal and its WAL side files hold subjects and addresses: private to the user.
-        # Side files left read-only or readable by others (a restore, a read-only moment)
-        # are repaired here, or named in the error; the database is created 0600 so SQLite
-        # gives its -wal and -shm the same mode.
-        for side in journal_files(path):
-            paths.fix_mode(side, paths.PRIVATE_FILE)
-        paths.private_file(path)
-        self._lock = threading.RLock()
-        # Called with each new audit row (the facade turns it into an event for the UI).
-        self.on_audit: Callable[[AuditRow], None] | None = None
-        # An open batch (see batch()): its depth, and the audit rows to announce after COMMIT.
-        self._batch_depth = 0
-        self._announce: list[AuditRow] | None = None
-        try:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a write the bridge relied on (the outbox intent) survives a power cut.
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._migrate()
-        except sqlite3.Error as exc:
-            raise StoreError(f"Cannot open the local journal at {path}: {exc}{self._hint(exc)}") from None
-
-    # -- plumbing -------------------------------------------------------------------
-
-    @contextmanager
-    def _tx(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
-        """One atomic write; inside :meth:`batch` a savepoint of the batch's transaction.
-        ``durable``: must be on disk before the caller acts (the outbox intent before a send)."""
-        with self._lock:
-            if self._batch_depth and durable:
-                raise StoreError("An outbox state is committed on its own, never inside a batch.")
-            begin, commit, undo = (
-                ("SAVEPOINT w", "RELEASE w", ("ROLLBACK TO w", "RELEASE w"))
-                if self._batch_depth
-                else ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
-            )
-            try:
-                self._db.execute(begin)
-                try:
-                    yield self._db
-                except BaseException:
-                    for statement in undo:
-                        self._db.execute(statement)
-                    raise
-                self._db.execute(commit)
-            except sqlite3.Error as exc:
-                raise StoreError(
-                    f"The local journal {self.path} refused a write: {exc}{self._hint(exc)}"
-                ) from None
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """The writes inside as one transaction: one COMMIT (one fsync at synchronous=FULL) for a
-        tracked group instead of one per link and audit row.  An exception rolls all of it back;
-        audit rows are announced after the COMMIT; nested batches join.  No network call inside:
-        other threads wait for the journal until the batch ends."""
-        with self._lock:
-            if self._batch_depth:
-                self._batch_depth += 1
-                try:
-                    yield
-                finally:
-                    self._batch_depth -= 1
-                return
-            announced: list[AuditRow] = []
-            with self._tx():
-                self._batch_depth, self._announce = 1, announced
-                try:
-                    yield
-                finally:
-                    self._batch_depth, self._announce = 0, None
-        for row in announced:
-            self._announced(row)
-
-    def _announced(self, row: AuditRow) -> None:
-        """Tell the listener about a committed audit row (held until an open batch commits)."""
-        if self._announce is not None:
-            self._announce.append(row)
-        elif self.on_audit is not None:
-            self.on_audit(row)
-
-    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return list(self._db.execute(sql, args))
-            except sqlite3.Error as exc:
-                raise StoreError(
-                    f"The local journal {self.path} could not be read: {exc}{self._hint(exc)}"
-                ) from None
-
-    def _hint(self, exc: sqlite3.Error) -> str:
-        """For a read-only journal: which of its files is not writable, and the fix."""
-        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_READONLY:  # primary code
-            return ""
-        stuck = [str(p) for p in journal_files(self.path) if p.exists() and not os.access(p, os.W_OK)]
-        named = ", ".join(stuck) if stuck else f"{self.path} and its -wal/-shm files"
-        return f". Not writable: {named}. Fix: chmod 600 them (they must belong to your user account)"
-
-    @property
-    def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    def _migrate(self) -> None:
-        current = self.schema_version
-        if current > len(MIGRATIONS):
-            raise StoreError(
-                f"The journal at {self.path} was written by a newer CRM Bridge "
-                f"(schema {current}); update the app."
-            )
-        if current == len(MIGRATIONS):
-            return
-        if current > 0:
-            # Keep a copy so a failed migration loses nothing.
-            shutil.copy2(self.path, self.path.with_suffix(f".v{current}.bak"))
-        for version in range(current, len(MIGRATIONS)):
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version={version + 1}")
-                self._db.execute("COMMIT")
-            except sqlite3.Error:
-                self._db.execute("ROLLBACK")
-                raise
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    # Every method that stamps a row stays in this module: it reads the clock through this
+    # module's ``utcnow``, which the tests replace to drive the journal's time.
 
     # -- links ----------------------------------------------------------------------
 
@@ -538,8 +320,3 @@ class Store:
                 "INSERT INTO kv VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (key, json.dumps(value)),
             )
-
-
-def journal_files(path: Path) -> list[Path]:
-    """The database and its WAL side files."""
-    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]

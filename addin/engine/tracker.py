@@ -5,11 +5,13 @@ parties? what does a reply correlate to?), then one change set per new message.
 Activity ids are derived from the message key, so repeating a track — after a lost
 response, on a second machine, or by a second click — finds or collides with the same
 record and never creates a second one.
+
+This module does the round trips and the journal writes; turning a message into the
+activity's draft (parties, attachments, inherited Regarding) is :mod:`addin.engine.track_draft`.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -19,9 +21,16 @@ from functools import partial
 
 from addin.bridge_types import RecordRef, TrackOutcome, TrackResult
 from addin.crm import records as r
-from addin.crm.codes import PartyRole
-from addin.crm.port import CrmPort, EmailDraft, Party, TrackedEmail, UserContext
+from addin.crm.port import CrmPort, EmailDraft, TrackedEmail, UserContext
 from addin.engine.keys import activity_id_for, message_key, normalize_message_id
+from addin.engine.track_draft import (
+    correlate,
+    describe,
+    draft_email,
+    not_a_message,
+    parties_of,
+    token_pattern,
+)
 from addin.errors import (
     BridgeError,
     ConflictError,
@@ -32,8 +41,7 @@ from addin.errors import (
     UnknownOutcomeError,
 )
 from addin.mailbox.port import Mailbox
-from addin.mailbox.types import Address, Attachment, FetchFailure, Mark, Message
-from addin.mime import EMPTY_REASON, NO_HEADERS_REASON
+from addin.mailbox.types import FetchFailure, Mark, Message
 from addin.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -154,8 +162,8 @@ class Tracker:
                 for x in (normalize_message_id(m.in_reply_to), *map(normalize_message_id, m.references))
                 if x
             ]
-        addresses = sorted({a.email.lower() for m in messages for a in _parties_of(m)})
-        token_re = _token_pattern(ctx.tracking_prefixes)
+        addresses = sorted({a.email.lower() for m in messages for a in parties_of(m)})
+        token_re = token_pattern(ctx.tracking_prefixes)
         tokens = sorted({t for m in messages if regarding is None for t in token_re.findall(m.subject)})
         tracked, resolved = self.crm.lookup(
             sorted(set(keys.values()) | set(related)), addresses, sorted(set(activity_ids.values())), tokens
@@ -213,8 +221,10 @@ class Tracker:
                 if why is not None:
                     slots[i] = TrackResult(m.id, TrackOutcome.SKIPPED, None, m.subject, f"Not tracked: {why}")
                     continue
-            chosen = regarding or self._correlate(m, tracked, token_re)
-            draft, warnings = self._draft(m, key, activity_id, chosen, ctx, resolved)
+            chosen = regarding or correlate(m, tracked, token_re)
+            draft, warnings = draft_email(
+                m, key, activity_id, chosen, ctx, resolved, user_email=self.settings.user_email
+            )
             drafts.append((i, m, key, draft, warnings))
         outcomes = self.crm.create_emails([d for _, _, _, d, _ in drafts])
         for (i, m, key, draft, warnings), error in zip(drafts, outcomes, strict=True):
@@ -225,7 +235,7 @@ class Tracker:
                         audit,
                         "tracked",
                         subject=m.subject,
-                        detail=_describe(draft.regarding, warnings, reason),
+                        detail=describe(draft.regarding, warnings, reason),
                         activity_id=draft.activity_id,
                         item_id=m.id or None,
                         message_id=key,
@@ -332,73 +342,6 @@ class Tracker:
             m.id, TrackOutcome.ALREADY_TRACKED, existing.activity_id, m.subject, "Already tracked"
         )
 
-    def _correlate(
-        self, m: Message, tracked: dict[str, TrackedEmail], token_re: re.Pattern[str]
-    ) -> RecordRef | None:
-        """Inherit Regarding: In-Reply-To, then References (newest first), then the tracking token."""
-        chain = [normalize_message_id(m.in_reply_to), *map(normalize_message_id, reversed(m.references))]
-        for mid in chain:
-            hit = tracked.get(mid) if mid else None
-            if hit is not None and hit.regarding is not None:
-                return hit.regarding
-        for token in token_re.findall(m.subject):
-            hit = tracked.get("token:" + token.lower())
-            if hit is not None and hit.regarding is not None:
-                return hit.regarding
-        return None
-
-    def _draft(
-        self,
-        m: Message,
-        key: str,
-        activity_id: str,
-        regarding: RecordRef | None,
-        ctx: UserContext,
-        resolved: dict[str, list[RecordRef]],
-    ) -> tuple[EmailDraft, list[str]]:
-        warnings: list[str] = list(m.warnings)
-        me = (self.settings.user_email or ctx.email).lower()
-        outgoing = bool(m.sender and m.sender.email.lower() == me)
-        parties: list[Party] = []
-        for mask, addrs in (
-            (PartyRole.SENDER, (m.sender,) if m.sender else ()),
-            (PartyRole.TO, m.to),
-            (PartyRole.CC, m.cc),
-            (PartyRole.BCC, m.bcc),
-        ):
-            for a in addrs:
-                record, note = _pick(a.email.lower(), resolved.get(a.email.lower(), []))
-                if note:
-                    warnings.append(note)
-                parties.append(Party(mask, a.email, record))
-        attachments: list[Attachment] = []
-        for att in m.attachments:
-            ext = att.name.rpartition(".")[2].lower() if "." in att.name else ""
-            if ext and ext in ctx.blocked_extensions:
-                warnings.append(f"Attachment {att.name} skipped: .{ext} files are blocked by the CRM.")
-            elif att.size > ctx.max_upload_bytes:
-                warnings.append(
-                    f"Attachment {att.name} skipped: {att.size // 1024} KB is over the CRM's limit of "
-                    f"{ctx.max_upload_bytes // 1024} KB."
-                )
-            else:
-                attachments.append(att)
-        description = m.html_body or f"<pre>{html.escape(m.text_body)}</pre>"
-        draft = EmailDraft(
-            activity_id=activity_id,
-            subject=m.subject,
-            description=description,
-            outgoing=outgoing,
-            message_id=key,
-            parties=parties,
-            when=m.sent if outgoing else (m.received or m.sent),
-            regarding=regarding,
-            attachments=attachments,
-            submitted_by=self.settings.user_email or ctx.email,
-            owner_id=ctx.user_id,
-        )
-        return draft, warnings
-
     def _mark(
         self,
         m: Message,
@@ -448,62 +391,6 @@ class Tracker:
         for mark, error in zip(marks, errors, strict=False):
             if error:
                 log.warning("tracked %s but could not mark the message: %s", mark.stamp, error)
-
-
-def _pick(address: str, candidates: list[RecordRef]) -> tuple[RecordRef | None, str]:
-    """The record an address stands for: the first table (by RESOLVE_ORDER) with exactly one match."""
-    if not candidates:
-        return None, f"{address} matches no CRM record; kept as an unresolved address."
-    by_table: dict[str, list[RecordRef]] = {}
-    for ref in candidates:
-        by_table.setdefault(ref.table, []).append(ref)
-    for table in ("systemuser", "contact", "lead", "account"):
-        refs = by_table.get(table, [])
-        if len(refs) == 1:
-            return refs[0], ""
-        if len(refs) > 1:
-            return None, f"{address} matches {len(refs)} {table} records; kept as an unresolved address."
-    return None, ""
-
-
-def not_a_message(m: Message) -> str | None:
-    """Why a message cannot become an activity (no header at all), or None.
-
-    The same reasons a dropped file is refused with, so every path says the same thing.
-    """
-    if m.sender or m.to or m.cc or m.bcc or m.subject.strip() or m.message_id or m.headers:
-        return None
-    if not m.text_body.strip() and not (m.html_body or "").strip() and not m.attachments:
-        return EMPTY_REASON
-    return NO_HEADERS_REASON
-
-
-def _parties_of(m: Message) -> list[Address]:
-    out: list[Address] = [m.sender] if m.sender is not None else []
-    return out + list(m.to) + list(m.cc) + list(m.bcc)
-
-
-_HOW = {
-    "manual": "by you",
-    "category": "by its category",
-    "folder": "from a tracked folder",
-    "auto": "automatically",
-    "file": "from a dropped file",
-}
-
-
-def _describe(regarding: RecordRef | None, warnings: list[str], reason: str) -> str:
-    """``Tracked by you, regarding Fabrikam (Account)`` plus any warnings, for the audit log."""
-    what = f"Tracked {_HOW.get(reason, reason)}, " + (
-        f"regarding {regarding.label}" if regarding else "no Regarding"
-    )
-    return "; ".join([what, *warnings])
-
-
-def _token_pattern(prefixes: Sequence[str]) -> re.Pattern[str]:
-    """Tracking tokens: a configured prefix, a colon, then digits (e.g. ``CRM:0001042``)."""
-    alternatives = "|".join(re.escape(p) for p in prefixes if p) or "CRM"
-    return re.compile(rf"(?<![\w:])((?:{alternatives}):\d{{3,}})(?!\w)", re.IGNORECASE)
 
 
 def _backoff(attempts: int) -> timedelta:
