@@ -89,6 +89,13 @@ def test_targets_are_met_missed_or_not_measured_with_the_figure() -> None:
     assert without_bulk["bulk_track.ratio_time"].figure == "not measured"
 
 
+def test_a_missed_target_names_its_cause_and_a_met_one_does_not() -> None:
+    by_name = {t.name: t for t in bench_report.evaluate_targets(_report())}
+    assert "cause:" in by_name["tray.rss_mb_idle"].note  # missed in this report
+    assert "Fix that remains" in by_name["tray.rss_mb_idle"].note
+    assert "cause:" not in by_name["bulk_track.ratio_time"].note  # met: no excuse printed
+
+
 def test_the_request_target_scales_per_started_thousand() -> None:
     small = _report()
     small["bulk_track"] = {**small["bulk_track"], "messages": 200, "bridge": {"crm_requests": 11}}
