@@ -213,9 +213,9 @@ _ATTACHMENT_PROPS = (
 )
 
 
-def embedded_fields(fields: dict[str, Any], mime: bytes | None) -> dict[str, Any]:
-    """The stored fields of an attached e-mail: as a client built it, over its MIME if it sent one."""
-    data: dict[str, Any] = {
+def new_item_fields(*, is_read: bool) -> dict[str, Any]:
+    """What a message has before a client sets anything (an empty note in IPM.Note)."""
+    return {
         "item_class": "IPM.Note",
         "subject": "",
         "body": "",
@@ -228,8 +228,13 @@ def embedded_fields(fields: dict[str, Any], mime: bytes | None) -> dict[str, Any
         "cc": [],
         "bcc": [],
         "reply_to": [],
-        "is_read": True,
+        "is_read": is_read,
     }
+
+
+def embedded_fields(fields: dict[str, Any], mime: bytes | None) -> dict[str, Any]:
+    """The stored fields of an attached e-mail: as a client built it, over its MIME if it sent one."""
+    data = new_item_fields(is_read=True)
     if mime is not None:
         data.update(parse_mime(mime)[0])
     data.update(fields)

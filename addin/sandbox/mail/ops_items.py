@@ -8,7 +8,7 @@ from typing import Any
 
 from addin.sandbox.mail.context import Ctx
 from addin.sandbox.mail.item_answers import SEND_DISPOSITIONS, item_from, item_ids, saved_folder
-from addin.sandbox.mail.item_xml import body_text, cut_subject, parse_item_xml
+from addin.sandbox.mail.item_xml import body_text, cut_subject, new_item_fields, parse_item_xml
 from addin.sandbox.mail.mime import build_mime, make_message_id, parse_mime, replace_header
 from addin.sandbox.mail.soap import Element, EwsError, error_message, local, m, now_iso, ok_message, sub, t
 from addin.sandbox.mail.store import Folder, Item
@@ -45,25 +45,8 @@ def compose_fields(
         base["subject"] = cut_subject(base["subject"]) if base.get("subject") is not None else None
         return base, mime_atts + atts, mime
     now = now_iso()
-    data: dict[str, Any] = {
-        "item_class": "IPM.Note",
-        "subject": "",
-        "body": "",
-        "body_type": "Text",
-        "sensitivity": "Normal",
-        "importance": "Normal",
-        "categories": [],
-        "ext": [],
-        "to": [],
-        "cc": [],
-        "bcc": [],
-        "reply_to": [],
-        "is_read": False,
-        "datetime_created": now,
-        "datetime_received": now,
-        "datetime_sent": now,
-        "last_modified": now,
-    }
+    data = new_item_fields(is_read=False)
+    data.update(datetime_created=now, datetime_received=now, datetime_sent=now, last_modified=now)
     data.update(fields)
     data["author"] = data.get("author") or _me(ctx)
     data["sender"] = data.get("sender") or data["author"]
