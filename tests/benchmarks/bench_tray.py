@@ -33,6 +33,10 @@ from typing import Any
 from addin.demo import DEMO_PASSWORD, SANDBOX_TOKEN, USER
 from addin.sandbox.crm import CrmSandbox
 from addin.sandbox.mail import MailSandbox
+from tests.x11_windows import ANY_INSTANCE, TRAY_PANEL, tray_icon_in_panel, windows
+
+# Started with ``python -m``, the app's instance name is not the installed command's.
+TRACK_WINDOW = re.compile(r'"Track in CRM": \("[^"]*" "CRM Bridge"\)')
 
 ROOT = Path(__file__).resolve().parents[2]
 UP_WITHIN = 60.0
@@ -75,36 +79,6 @@ def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
         server.kill()
         raise RuntimeError("Xvfb did not start")
     return server, f":{number}"
-
-
-def windows(display: str) -> str:
-    done = subprocess.run(
-        ["xwininfo", "-root", "-tree", "-display", display],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    return done.stdout
-
-
-def icon_docked(tree: str) -> bool:
-    """Whether a CRM Bridge window sits inside trayer's panel."""
-    panel_indent: int | None = None
-    for line in tree.splitlines():
-        indent = len(line) - len(line.lstrip())
-        if '("panel" "trayer")' in line:
-            panel_indent = indent
-            continue
-        if panel_indent is not None and re.match(r"\s*0x[0-9a-f]+ ", line):
-            if indent <= panel_indent:
-                panel_indent = None
-            elif '"CRM Bridge")' in line:
-                return True
-    return False
-
-
-TRACK_WINDOW = re.compile(r'"Track in CRM": \("[^"]*" "CRM Bridge"\)')
 
 
 def _wait(up: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
@@ -157,7 +131,7 @@ def measure_one(
                     stderr=subprocess.DEVNULL,
                 )
                 deadline = time.monotonic() + 30
-                while '("panel" "trayer")' not in windows(display):
+                while TRAY_PANEL not in windows(display):
                     if time.monotonic() > deadline or panel.poll() is not None:
                         raise RuntimeError("the tray panel (trayer) did not appear")
                     time.sleep(0.1)
@@ -186,7 +160,11 @@ def measure_one(
         try:
             if mode == "xvfb_tray_panel":
                 assert display is not None
-                _wait(lambda: icon_docked(windows(display)), app, "the icon docked in the tray panel")
+                _wait(
+                    lambda: tray_icon_in_panel(windows(display), ANY_INSTANCE),
+                    app,
+                    "the icon docked in the tray panel",
+                )
             elif mode == "xvfb_no_tray":
                 assert display is not None
                 _wait(lambda: bool(TRACK_WINDOW.search(windows(display))), app, "the Track window")

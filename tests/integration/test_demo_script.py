@@ -13,7 +13,6 @@ in CI.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.x11_windows import TRACK_WINDOW, TRAY_PANEL, tray_icon_in_panel, windows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,36 +83,6 @@ def start_panel(display: str) -> subprocess.Popen[bytes]:
     )
 
 
-def windows(display: str) -> str:
-    done = subprocess.run(
-        ["xwininfo", "-root", "-tree", "-display", display],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return done.stdout
-
-
-def tray_icon_in_panel(tree: str) -> bool:
-    """Whether a CRM Bridge window sits inside trayer's panel (the embedded tray icon)."""
-    panel_indent: int | None = None
-    for line in tree.splitlines():
-        indent = len(line) - len(line.lstrip())
-        if '("panel" "trayer")' in line:
-            panel_indent = indent
-            continue
-        if panel_indent is not None and re.match(r"\s*0x[0-9a-f]+ ", line):
-            if indent <= panel_indent:
-                panel_indent = None
-            elif '("crm-bridge" "CRM Bridge")' in line:
-                return True
-    return False
-
-
-TRACK_WINDOW = re.compile(r'"Track in CRM": \("crm-bridge" "CRM Bridge"\)')
-
-
 @pytest.mark.parametrize("with_tray", [True, False], ids=["tray-panel", "no-tray"])
 def test_demo_script_brings_up_the_tray_and_the_track_window(
     x_server: str, tmp_path: Path, with_tray: bool
@@ -125,7 +96,7 @@ def test_demo_script_brings_up_the_tray_and_the_track_window(
         # The panel owns the tray before the app looks for one (the app would retry, but the
         # order is then the same on every run).
         deadline = time.monotonic() + 60
-        while '("panel" "trayer")' not in windows(x_server):
+        while TRAY_PANEL not in windows(x_server):
             assert panel.poll() is None, f"the tray panel (trayer) ended with {panel.returncode}"
             assert time.monotonic() < deadline, "the tray panel (trayer) did not appear"
             time.sleep(0.2)
